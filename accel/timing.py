@@ -1,0 +1,40 @@
+"""Cycle formulas of the systolic array for one tile (a run of folds from on-chip buffers).
+
+This module is the single source of the array's timing; ``docs/microarchitecture.md`` explains
+where each term comes from, the simulator charges exactly these cycles per tile, and the RTL is
+tested to take exactly these cycles from ``start`` to ``done``.
+
+A *fold* maps one array-sized block of the stationary operand onto the R x C PEs and streams
+``T`` vectors through it (T = GEMM rows M for WS, reduction K for OS, output channels N for IS).
+Consecutive folds of a tile are pipelined: the next fold's stationary data is preloaded into
+shadow registers (WS/IS) or the finished accumulators are swapped into a drain chain (OS) while
+the current fold streams, so a new fold can start every ``max(T, R)`` cycles (R cycles are
+needed to load or drain one array-height of stationary data through a C-wide port).
+"""
+
+from __future__ import annotations
+
+
+def fold_interval(rows: int, cols: int, stream: int) -> int:
+    """Cycles between the starts of two consecutive folds of a tile: ``max(T, R)``."""
+    return max(stream, rows)
+
+
+def pipeline_latency(dataflow: str, rows: int, cols: int, stream: int) -> int:
+    """Cycles from the start of a tile's last fold until the tile is done.
+
+    WS/IS: one preload cycle, ``T`` streaming cycles, ``R + C - 2`` cycles of skew for the last
+    partial sum to reach the bottom of the last column, one cycle to write it: ``T + R + C``.
+    OS: ``T`` streaming cycles plus ``R + C - 2`` of skew until the last PE has its result, then
+    the bottom-up drain of R accumulators per column plus one write cycle: ``T + 2R + C - 1``.
+    """
+    if dataflow == "os":
+        return stream + 2 * rows + cols - 1
+    return stream + rows + cols
+
+
+def tile_cycles(dataflow: str, rows: int, cols: int, stream: int, folds: int) -> int:
+    """Cycles from ``start`` to ``done`` for ``folds`` folds that each stream ``stream`` vectors."""
+    if folds <= 0:
+        return 0
+    return (folds - 1) * fold_interval(rows, cols, stream) + pipeline_latency(dataflow, rows, cols, stream)

@@ -1,0 +1,164 @@
+"""A network: named layers in execution order over one input, forming a DAG."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+from workloads.errors import WorkloadError
+from workloads.layers import Layer, Reach, Shape
+
+INPUT = "input"
+
+
+@dataclass(frozen=True)
+class Node:
+    """A layer bound to its place in a network: resolved inputs, shapes and counts."""
+
+    layer: Layer
+    inputs: tuple[str, ...]
+    in_shapes: tuple[Shape, ...]
+    out_shape: Shape
+    params: int
+    macs: int
+    flops: int
+    reach: Reach
+
+    @property
+    def name(self) -> str:
+        return self.layer.name
+
+    @property
+    def kind(self) -> str:
+        return getattr(self.layer, "kind_label", self.layer.kind)
+
+    @property
+    def receptive_field(self) -> tuple[int, ...]:
+        """Receptive field per spatial dimension, in network-input elements."""
+        return self.reach.size
+
+
+class Network:
+    """Layers in execution order over an input of shape ``(N, C, *spatial)``.
+
+    Each layer reads the layers named in its ``inputs`` (default: the previous layer), which must
+    come earlier, so the graph is a DAG by construction. Shapes, counts and receptive fields are
+    computed and checked once, here.
+    """
+
+    def __init__(self, name: str, input_shape: Iterable[int], layers: Iterable[Layer]):
+        self.name = name
+        self.input_shape: Shape = tuple(input_shape)
+        if len(self.input_shape) < 2 or any(
+            not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in self.input_shape
+        ):
+            raise WorkloadError(
+                f"network {name!r}: input_shape must be (N, C, spatial...) of positive ints, not {self.input_shape}"
+            )
+        self.nodes: tuple[Node, ...] = tuple(self._bind(list(layers)))
+        if not self.nodes:
+            raise WorkloadError(f"network {name!r} has no layers")
+        self._by_name = {n.name: n for n in self.nodes}
+
+    def _bind(self, layers: list[Layer]) -> Iterator[Node]:
+        spatial = len(self.input_shape) - 2
+        shapes: dict[str, Shape] = {INPUT: self.input_shape}
+        reaches: dict[str, Reach] = {INPUT: Reach((1,) * spatial, (Fraction(1),) * spatial)}
+        previous = INPUT
+        for layer in layers:
+            if not isinstance(layer, Layer):
+                raise WorkloadError(f"network {self.name!r}: {layer!r} is not a layer")
+            if layer.name in shapes:
+                raise WorkloadError(f"network {self.name!r}: layer name {layer.name!r} is used twice (or is reserved)")
+            inputs = layer.inputs or (previous,)
+            for src in inputs:
+                if src not in shapes:
+                    raise layer.fail("inputs", f"names {src!r}, which is not an earlier layer or 'input'")
+            in_shapes = [shapes[s] for s in inputs]
+            out = layer.infer(in_shapes)
+            reach = layer.reach([reaches[s] for s in inputs], in_shapes)
+            shapes[layer.name], reaches[layer.name] = out, reach
+            previous = layer.name
+            yield Node(
+                layer=layer,
+                inputs=inputs,
+                in_shapes=tuple(in_shapes),
+                out_shape=out,
+                params=layer.params(in_shapes),
+                macs=layer.macs(in_shapes),
+                flops=layer.flops(in_shapes),
+                reach=reach,
+            )
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __getitem__(self, name: str) -> Node:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise WorkloadError(f"network {self.name!r} has no layer {name!r}") from None
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.nodes[-1].out_shape
+
+    @property
+    def params(self) -> int:
+        """Total trainable parameters."""
+        return sum(n.params for n in self.nodes)
+
+    @property
+    def macs(self) -> int:
+        """Total multiply-accumulates for one forward pass of the batch."""
+        return sum(n.macs for n in self.nodes)
+
+    @property
+    def flops(self) -> int:
+        return sum(n.flops for n in self.nodes)
+
+    def with_batch(self, batch: int) -> Network:
+        """The same network on a batch of ``batch`` inputs."""
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise WorkloadError(f"batch must be a positive integer, not {batch!r}")
+        return Network(self.name, (batch, *self.input_shape[1:]), [n.layer for n in self.nodes])
+
+    def summary(self) -> dict:
+        """Plain-data description: ``{"network", "input_shape", "layers": [...], "total": {...}}``."""
+        return {
+            "network": self.name,
+            "input_shape": list(self.input_shape),
+            "layers": [node_summary(n) for n in self.nodes],
+            "total": {"params": self.params, "macs": self.macs, "flops": self.flops},
+        }
+
+
+def node_summary(node: Node) -> dict:
+    """One layer as plain data (the row of ``sim info``)."""
+    layer = node.layer
+    row = {
+        "name": node.name,
+        "type": node.kind,
+        "inputs": list(node.inputs),
+        "input_shape": [list(s) for s in node.in_shapes] if len(node.in_shapes) > 1 else list(node.in_shapes[0]),
+        "output_shape": list(node.out_shape),
+    }
+    for key in ("kernel_size", "stride", "dilation", "groups", "padding_mode"):
+        if hasattr(layer, key):
+            row[key] = _plain(getattr(layer, key))
+    if hasattr(layer, "pads"):
+        row["padding"] = [list(p) for p in layer.pads(node.in_shapes[0][2:])]
+    elif hasattr(layer, "padding"):
+        row["padding"] = [[p, p] for p in layer.padding]
+    row.update(
+        params=node.params, macs=node.macs, flops=node.flops, receptive_field=list(node.receptive_field)
+    )
+    return row
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
