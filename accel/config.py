@@ -120,7 +120,15 @@ class AccelConfig:
             raise ConfigError(f"config file {path} does not exist") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
-        data = data.get("accelerator", data)
+        except OSError as err:
+            raise ConfigError(f"config file {path} cannot be read: {err.strerror}") from None
+        if "accelerator" in data:
+            stray = sorted(set(data) & set(FIELD_NAMES))
+            if stray:
+                raise ConfigError(f"{path}: field {stray[0]!r} is outside the [accelerator] table; move it inside")
+            data = data["accelerator"]
+            if not isinstance(data, dict):
+                raise ConfigError(f"{path}: 'accelerator' must be a table of config fields, not {data!r}")
         return cls.from_dict(data, source=str(path))
 
     def to_toml(self) -> str:

@@ -1,0 +1,115 @@
+"""The closed-form timing model: per-tile formulas plus a short recurrence over tiles.
+
+The DRAM channel serves one queue of requests in a fixed order: the fetch of tile 0, then for
+each later tile ``j`` its fetch followed by the writeback of tile ``j - 1`` (when tile ``j - 1``
+finishes an output tile). A request starts when the channel is free and it is eligible (a fetch
+once the bank it fills is no longer read, a writeback once its tile has computed); it occupies
+the channel for ``ceil(bytes / bandwidth)`` cycles and its data is there ``latency`` cycles
+later. A tile computes once the previous tile is done, its operands have arrived and its
+accumulator bank has been written back. The cycle-level engine in ``sim/engine.py`` steps the
+same machine cycle by cycle and must agree exactly (contract 5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from accel.tiling import TileSchedule
+
+NO_LIMIT = -1.0  # bandwidth passed to kernels for an ideal channel
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Timing of one layer. All values in cycles except ``peak_bandwidth`` (bytes/cycle)."""
+
+    cycles: int
+    compute_cycles: int
+    stall_cycles: int
+    dram_busy_cycles: int
+    peak_bandwidth: float
+
+
+def kernel_bandwidth(bandwidth: float) -> float:
+    """Bandwidth argument of the kernels: bytes/cycle, or NO_LIMIT for an ideal channel."""
+    return NO_LIMIT if math.isinf(bandwidth) else float(bandwidth)
+
+
+@njit(cache=True)
+def _transfer_cycles(nbytes, bandwidth):
+    """Least t with t * bandwidth >= nbytes (0 for an ideal channel)."""
+    if nbytes <= 0 or bandwidth < 0:
+        return 0
+    t = int(math.ceil(nbytes / bandwidth))
+    while t > 0 and (t - 1) * bandwidth >= nbytes:
+        t -= 1
+    while t * bandwidth < nbytes:
+        t += 1
+    return t
+
+
+@njit(cache=True)
+def _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth, latency):
+    count = load.shape[0]
+    cend = np.zeros(count, dtype=np.int64)
+    ldone = np.zeros(count, dtype=np.int64)
+    wdone = np.zeros(count, dtype=np.int64)
+    free = 0  # first cycle the channel is idle
+    busy = 0
+    # Fetch of tile 0.
+    if load[0] > 0:
+        occ = _transfer_cycles(load[0], bandwidth)
+        free = occ
+        busy += occ
+        ldone[0] = occ + latency
+    for j in range(1, count + 1):
+        if j < count and load[j] > 0:
+            eligible = cend[load_after[j]] if load_after[j] >= 0 else 0
+            start = max(free, eligible)
+            occ = _transfer_cycles(load[j], bandwidth)
+            free = start + occ
+            busy += occ
+            ldone[j] = start + occ + latency
+        i = j - 1
+        start = ldone[i]
+        if i > 0:
+            start = max(start, cend[i - 1])
+        if wait_writeback[i] >= 0:
+            start = max(start, wdone[wait_writeback[i]])
+        cend[i] = start + compute[i]
+        if writeback[i] > 0:
+            wstart = max(free, cend[i])
+            occ = _transfer_cycles(writeback[i], bandwidth)
+            free = wstart + occ
+            busy += occ
+            wdone[i] = wstart + occ + latency
+        else:
+            wdone[i] = cend[i]
+    total = cend[count - 1]
+    for i in range(count):
+        total = max(total, wdone[i])
+    return total, busy
+
+
+def layer_timing(sched: TileSchedule, bandwidth: float, latency: int) -> Timing:
+    """Cycles of a layer from its tile schedule, without stepping cycles."""
+    load = sched.load_ifmap + sched.load_filter
+    total, busy = _recurrence(
+        load, sched.load_after, sched.compute, sched.writeback, sched.wait_writeback,
+        kernel_bandwidth(bandwidth), int(latency),
+    )  # fmt: skip
+    return make_timing(sched, int(total), int(busy))
+
+
+def make_timing(sched: TileSchedule, total: int, busy: int) -> Timing:
+    """Assemble a :class:`Timing` from the total and channel-busy cycles of a run."""
+    compute = int(sched.compute.sum())
+    load = sched.load_ifmap + sched.load_filter
+    # Bandwidth that would hide each fetch behind the compute of the tile before it.
+    hide = np.concatenate([sched.compute[:1], sched.compute[:-1]])
+    peak = float(np.max(load / hide))
+    return Timing(total, compute, total - compute, busy, peak)

@@ -1,0 +1,336 @@
+"""Tiling: split a lowered layer into tiles that fit the double-buffered SRAMs, in loop order.
+
+A tile is the unit the controller runs from start to done with its operands on chip: a band of
+``b`` output rows (``M_t = b * row_len`` pixels), ``c`` input channels of a group (``K_t``) and
+``N_t`` output channels, for one pack of groups. The loop nest is ``pack > outer > inner > k``
+with K innermost, so partial sums stay in the accumulator buffer until the last K tile of an
+output tile, which is then written back once. ``outer``/``inner`` is M-then-N or N-then-M,
+whichever moves fewer bytes from DRAM. An operand tile is fetched only when it differs from the
+one already on chip.
+
+Each operand buffer has two banks: a tile that fetches an operand fills the bank its previous
+fetch did not use, so it may only start once the last tile reading that bank has finished.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from accel.config import AccelConfig, ConfigError
+from accel.dataflow import DATAFLOW_STRATEGIES, Dataflow
+from accel.lowering import ArrayOp, VectorOp
+
+ACC_BIAS_BYTES = 4  # a bias is stored at accumulator precision (int32)
+
+
+class MappingError(ConfigError):
+    """A layer whose smallest tile does not fit the on-chip buffers."""
+
+
+@dataclass(frozen=True)
+class TileSchedule:
+    """The tiles of one layer in execution order, as plain arrays (one entry per tile).
+
+    ``load_ifmap`` / ``load_filter``: bytes fetched from DRAM before the tile (0 when resident);
+    ``load_after``: index of the tile whose compute must end before this tile's fetch may start
+    (-1: none); ``compute``: cycles from start to done; ``writeback``: bytes written to DRAM after
+    the tile (0 unless it finishes an output tile); ``wait_writeback``: index of the tile whose
+    writeback must be done before this tile computes (-1: none; the accumulator bank it reuses).
+    """
+
+    load_ifmap: np.ndarray
+    load_filter: np.ndarray
+    load_after: np.ndarray
+    compute: np.ndarray
+    writeback: np.ndarray
+    wait_writeback: np.ndarray
+    sram: dict[str, int]  # element accesses: ifmap_reads, filter_reads, ofmap_reads, ofmap_writes
+    folds: int
+    pe_ops: int  # operations the PEs perform that the layer needs (utilization numerator)
+    tile_shape: dict[str, int]
+    loop_order: str
+
+    @property
+    def count(self) -> int:
+        return len(self.compute)
+
+
+def element_bytes(bits: int) -> int:
+    return -(-bits // 8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Choosing tile sizes
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    band: int  # output rows per M tile
+    channels: int  # input channels per K tile (whole pack when groups are packed)
+    n_tile: int
+    order: str  # 'mn' (M outer) or 'nm'
+    traffic: int
+
+
+def _candidates(total: int, step: int) -> list[int]:
+    """Tile sizes to try for a dim of ``total``: all of it, then halvings down to ``step``."""
+    sizes = {total}
+    size = total
+    while size > step:
+        size = max(step, -(-size // 2))
+        sizes.add(size)
+    return sorted(sizes, reverse=True)
+
+
+def _plan(op: ArrayOp, df: Dataflow, cfg: AccelConfig, pack: int) -> _Plan:
+    ib, wb, ab = element_bytes(cfg.input_bits), element_bytes(cfg.weight_bits), element_bytes(cfg.acc_bits)
+    banks = {b: cfg.bank_bytes(b) for b in ("ifmap", "filter", "ofmap")}
+    n_total, ch_total = op.n * pack, op.channels * pack
+    step_n = cfg.cols if df.cols == "n" else (cfg.rows if df.rows == "n" else 1)
+    # Packed groups share the K dim: only a single, unpacked group splits its channels.
+    channel_options = _candidates(op.channels, 1) if pack == 1 else [ch_total]
+    best: _Plan | None = None
+    smallest_need: dict[str, int] = {}
+    for nt in _candidates(n_total, min(step_n, n_total)):
+        for ct in channel_options:
+            kt_real = ct * op.window if pack == 1 else op.k
+            filt = kt_real * nt * wb + (nt * ACC_BIAS_BYTES if op.bias else 0) if op.has_weights else 0
+            row_bytes = ct * op.in_row_len * ib
+            # Largest band whose ifmap rows and accumulators fit their banks.
+            rows_fit = banks["ifmap"] // row_bytes
+            by_ifmap = op.out_rows if rows_fit >= op.in_rows else (rows_fit - op.row_span) // op.row_stride + 1
+            by_ofmap = banks["ofmap"] // (op.out_row_len * nt * ab)
+            band = min(op.out_rows, by_ifmap, by_ofmap)
+            need = {
+                "ifmap": row_bytes * op.ifmap_rows(1),
+                "filter": filt,
+                "ofmap": op.out_row_len * nt * ab,
+            }
+            for key, value in need.items():
+                smallest_need[key] = min(smallest_need.get(key, value), value)
+            if band < 1 or filt > banks["filter"]:
+                continue
+            plan = _best_order(op, band, ct, nt, pack, ib, wb, filt)
+            if best is None or (plan.traffic, -band * ct * nt) < (best.traffic, -best.band * best.channels * best.n_tile):
+                best = plan
+    if best is None:
+        for key in ("ifmap", "filter", "ofmap"):
+            if smallest_need[key] > banks[key]:
+                kib = -(-2 * smallest_need[key] // 1024)
+                raise MappingError(
+                    f"layer {op.name!r}: the {key} buffer is too small: the smallest tile needs "
+                    f"{smallest_need[key]:,} bytes per bank; set {key}_kib >= {kib}"
+                )
+        raise MappingError(f"layer {op.name!r} does not fit the buffers with any tile; enlarge them")
+    return best
+
+
+def _best_order(op: ArrayOp, band: int, ct: int, nt: int, pack: int, ib: int, wb: int, filt: int) -> _Plan:
+    """Estimated DRAM bytes for both loop orders; keep the cheaper."""
+    tm = -(-op.out_rows // band)
+    tn = -(-(op.n * pack) // nt)
+    tk = -(-(op.channels * pack) // ct) if pack == 1 else 1
+    ifmap_all = tm * op.ifmap_rows(band) * op.in_row_len * op.channels * pack * ib
+    filter_all = filt * tn * tk
+    if tk > 1:
+        mn = nm = ifmap_all * tn + filter_all * tm
+    else:
+        mn = ifmap_all + filter_all * (tm if tn > 1 else 1)
+        nm = filter_all + ifmap_all * (tn if tm > 1 else 1)
+    order, traffic = ("mn", mn) if mn <= nm else ("nm", nm)
+    return _Plan(band, ct, nt, order, traffic)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the tile list
+# ---------------------------------------------------------------------------------------------
+
+
+def _splits(total: int, size: int) -> np.ndarray:
+    """Sizes of consecutive chunks of ``size`` covering ``total``."""
+    count = -(-total // size)
+    sizes = np.full(count, size, dtype=np.int64)
+    sizes[-1] = total - size * (count - 1)
+    return sizes
+
+
+def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
+    """Tile ``op`` for ``cfg`` and return its schedule."""
+    df = DATAFLOW_STRATEGIES[cfg.dataflow]
+    pack = df.pack(op.groups, op.k, op.n, cfg.rows, cfg.cols)
+    plan = _plan(op, df, cfg, pack)
+    ib, wb, ab = element_bytes(cfg.input_bits), element_bytes(cfg.weight_bits), element_bytes(cfg.acc_bits)
+
+    packs = _splits(op.groups, pack)  # groups in each pack
+    bands = _splits(op.out_rows, plan.band)
+    nsplit = plan.n_tile
+    csplit = plan.channels
+
+    # Enumerate tiles in loop order: pack > outer > inner > k (vectorised with index grids).
+    rows = []
+    for g_count in packs:
+        n_sizes = _splits(op.n * int(g_count), min(nsplit, op.n * int(g_count)))
+        c_sizes = _splits(op.channels * int(g_count), csplit) if pack == 1 else np.array([op.channels * int(g_count)])
+        m_idx, n_idx, k_idx = np.meshgrid(
+            np.arange(len(bands)), np.arange(len(n_sizes)), np.arange(len(c_sizes)), indexing="ij"
+        )
+        if plan.order == "nm":
+            m_idx, n_idx, k_idx = (a.transpose(1, 0, 2) for a in (m_idx, n_idx, k_idx))
+        m_idx, n_idx, k_idx = (a.reshape(-1) for a in (m_idx, n_idx, k_idx))
+        rows.append((int(g_count), bands[m_idx], n_sizes[n_idx], c_sizes[k_idx], m_idx, n_idx, k_idx, len(c_sizes)))
+
+    g_of = np.concatenate([np.full(len(r[1]), gi) for gi, r in enumerate(rows)])
+    b = np.concatenate([r[1] for r in rows])
+    nt = np.concatenate([r[2] for r in rows])
+    ct = np.concatenate([r[3] for r in rows])
+    mi = np.concatenate([r[4] for r in rows])
+    ni = np.concatenate([r[5] for r in rows])
+    ki = np.concatenate([r[6] for r in rows])
+    last_k = np.concatenate([r[6] == r[7] - 1 for r in rows])
+    gcount = np.concatenate([np.full(len(r[1]), r[0]) for r in rows])
+
+    mt = b * op.out_row_len
+    kt = ct * op.window  # packed: channels cover every group of the pack
+    kt_real = np.where(gcount > 1, op.k, kt)  # weights stored per output channel
+    # Ifmap rows of each band (bands are equal except the last).
+    band_rows = np.minimum(op.in_rows, (b - 1) * op.row_stride + op.row_span)
+    ifmap_bytes = ct * band_rows * op.in_row_len * ib
+    filter_bytes = kt_real * nt * wb + np.where(ki == 0, nt * ACC_BIAS_BYTES if op.bias else 0, 0)
+    if not op.has_weights:
+        filter_bytes = np.zeros_like(filter_bytes)
+
+    count = len(b)
+    new_ifmap = _changed(g_of, mi, ki)
+    new_filter = _changed(g_of, ni, ki) & op.has_weights
+    load_ifmap = np.where(new_ifmap, ifmap_bytes, 0)
+    load_filter = np.where(new_filter, filter_bytes, 0)
+    load_after = np.maximum(_bank_guard(new_ifmap), _bank_guard(new_filter))
+
+    compute = np.empty(count, dtype=np.int64)
+    sram = {"ifmap_reads": 0, "filter_reads": 0, "ofmap_writes": 0, "ofmap_reads": 0}
+    folds = 0
+    # Tiles take only a handful of distinct shapes: evaluate the formulas once per shape.
+    shapes = np.stack([mt, kt, nt, gcount, ki == 0, last_k], axis=1)
+    uniq, inverse = np.unique(shapes, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    per_shape_cycles = np.empty(len(uniq), dtype=np.int64)
+    hits = np.bincount(inverse, minlength=len(uniq))
+    for u, (m_, k_, n_, g_, first, last) in enumerate(uniq.tolist()):
+        dims = {"m": m_, "k": k_, "n": n_}
+        per_shape_cycles[u] = df.cycles(dims, cfg.rows, cfg.cols)
+        acc = df.sram_accesses(dims, cfg.rows, cfg.cols)
+        folds += hits[u] * df.folds(dims, cfg.rows, cfg.cols)
+        weights_real = acc["filter"] // g_ if op.has_weights else 0  # zero blocks are generated
+        sram["ifmap_reads"] += hits[u] * acc["ifmap"]
+        sram["filter_reads"] += hits[u] * weights_real
+        sram["ofmap_writes"] += hits[u] * acc["ofmap"]
+        # Every partial-sum write but the first of an output reads the old value; the final
+        # values are read once more to be written back.
+        sram["ofmap_reads"] += hits[u] * (acc["ofmap"] - (m_ * n_ if first else 0) + (m_ * n_ if last else 0))
+    compute[:] = per_shape_cycles[inverse]
+
+    writeback = np.where(last_k, mt * nt * ib, 0)
+    wait_writeback = _accumulator_guard(last_k)
+    return TileSchedule(
+        load_ifmap=load_ifmap.astype(np.int64), load_filter=load_filter.astype(np.int64),
+        load_after=load_after.astype(np.int64), compute=compute, writeback=writeback.astype(np.int64),
+        wait_writeback=wait_writeback, sram={k: int(v) for k, v in sram.items()}, folds=int(folds),
+        pe_ops=op.useful_macs,
+        tile_shape={"m": int(mt[0]), "k": int(kt[0]), "n": int(nt[0]), "groups_packed": pack},
+        loop_order=plan.order,
+    )  # fmt: skip
+
+
+def _changed(*keys: np.ndarray) -> np.ndarray:
+    """True where the operand tile identified by ``keys`` differs from the previous tile's."""
+    changed = np.zeros(len(keys[0]), dtype=bool)
+    changed[0] = True
+    for key in keys:
+        changed[1:] |= key[1:] != key[:-1]
+    return changed
+
+
+def _bank_guard(fetches: np.ndarray) -> np.ndarray:
+    """For each fetching tile, the last tile that reads the bank it overwrites (-1: none).
+
+    Fetches alternate banks; fetch ``j3`` reuses the bank of fetch ``j1`` two fetches back,
+    read by tiles ``j1 .. j2 - 1`` where ``j2`` is the fetch in between.
+    """
+    guard = np.full(len(fetches), -1, dtype=np.int64)
+    idx = np.flatnonzero(fetches)
+    guard[idx[1:]] = idx[:-1] - 1
+    return guard
+
+
+def _accumulator_guard(last_k: np.ndarray) -> np.ndarray:
+    """For each tile, the tile whose writeback frees its accumulator bank (-1: none).
+
+    Output tiles alternate accumulator banks, so output tile ``o`` waits for the writeback of
+    output tile ``o - 2``, issued after that tile's last K tile.
+    """
+    ends = np.flatnonzero(last_k)
+    out_index = np.concatenate([[0], np.cumsum(last_k)[:-1]])
+    wait = np.full(len(last_k), -1, dtype=np.int64)
+    has = out_index >= 2
+    wait[has] = ends[out_index[has] - 2]
+    return wait
+
+
+def schedule_vector_op(op: VectorOp, cfg: AccelConfig) -> TileSchedule:
+    """Split a vector pass into chunks that fit the ifmap bank (input) and ofmap bank (output)."""
+    ib = element_bytes(cfg.input_bits)
+    ratio = max(1, -(-op.in_elems // op.out_elems))  # input elements per output element
+    chunk = min(cfg.bank_bytes("ifmap") // (ratio * ib), cfg.bank_bytes("ofmap") // ib)
+    if chunk < 1:
+        raise MappingError(f"layer {op.name!r}: buffers too small for one vector element; enlarge ifmap_kib")
+    outs = _splits(op.out_elems, chunk)
+    ins = np.minimum(outs * ratio, op.in_elems)
+    compute = op.passes * -(-outs // cfg.cols)
+    count = len(outs)
+    fetch = np.ones(count, dtype=bool)
+    last = np.ones(count, dtype=bool)
+    return TileSchedule(
+        load_ifmap=ins * ib, load_filter=np.zeros(count, dtype=np.int64), load_after=_bank_guard(fetch),
+        compute=compute.astype(np.int64), writeback=outs * ib, wait_writeback=_accumulator_guard(last),
+        sram={"ifmap_reads": int(ins.sum()) * op.passes, "filter_reads": 0, "ofmap_writes": op.out_elems,
+              "ofmap_reads": op.out_elems},
+        folds=0, pe_ops=0, tile_shape={"m": int(outs[0]), "k": 0, "n": 0, "groups_packed": 1}, loop_order="-",
+    )  # fmt: skip
+
+
+def schedule(op: ArrayOp | VectorOp, cfg: AccelConfig) -> TileSchedule:
+    """Tile schedule of a lowered layer."""
+    if isinstance(op, ArrayOp):
+        return schedule_array_op(op, cfg)
+    return schedule_vector_op(op, cfg)
+
+
+def compulsory_bytes(op: ArrayOp | VectorOp, cfg: AccelConfig) -> dict[str, int]:
+    """DRAM bytes if each tensor moved exactly once: ifmap, filter (+bias), ofmap."""
+    ib, wb = element_bytes(cfg.input_bits), element_bytes(cfg.weight_bits)
+    if isinstance(op, VectorOp):
+        return {"ifmap": op.in_elems * ib, "filter": 0, "ofmap": op.out_elems * ib}
+    filt = 0
+    if op.has_weights:
+        filt = op.groups * op.k * op.n * wb + (op.groups * op.n * ACC_BIAS_BYTES if op.bias else 0)
+    return {
+        "ifmap": op.groups * op.channels * op.in_rows * op.in_row_len * ib,
+        "filter": filt,
+        "ofmap": op.groups * op.m * op.n * ib,
+    }
+
+
+def transfer_cycles(nbytes: int, bandwidth: float) -> int:
+    """Cycles the DRAM channel is busy moving ``nbytes``: least ``t`` with ``t * bandwidth >= nbytes``."""
+    if nbytes <= 0 or math.isinf(bandwidth):
+        return 0
+    t = math.ceil(nbytes / bandwidth)
+    while t > 0 and (t - 1) * bandwidth >= nbytes:
+        t -= 1
+    while t * bandwidth < nbytes:
+        t += 1
+    return t
