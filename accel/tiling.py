@@ -49,6 +49,7 @@ class TileSchedule:
     wait_writeback: np.ndarray
     sram: dict[str, int]  # element accesses: ifmap_reads, filter_reads, ofmap_reads, ofmap_writes
     folds: int
+    mapped_cycles: int  # sum over folds of their streaming length T: cycles the PEs hold mapped work
     pe_ops: int  # operations the PEs perform that the layer needs (utilization numerator)
     tile_shape: dict[str, int]
     loop_order: str
@@ -212,7 +213,7 @@ def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
 
     compute = np.empty(count, dtype=np.int64)
     sram = {"ifmap_reads": 0, "filter_reads": 0, "ofmap_writes": 0, "ofmap_reads": 0}
-    folds = 0
+    folds = mapped = 0
     # Tiles take only a handful of distinct shapes: evaluate the formulas once per shape.
     shapes = np.stack([mt, kt, nt, gcount, ki == 0, last_k], axis=1)
     uniq, inverse = np.unique(shapes, axis=0, return_inverse=True)
@@ -223,7 +224,9 @@ def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
         dims = {"m": m_, "k": k_, "n": n_}
         per_shape_cycles[u] = df.cycles(dims, cfg.rows, cfg.cols)
         acc = df.sram_accesses(dims, cfg.rows, cfg.cols)
-        folds += hits[u] * df.folds(dims, cfg.rows, cfg.cols)
+        tile_folds = df.folds(dims, cfg.rows, cfg.cols)
+        folds += hits[u] * tile_folds
+        mapped += hits[u] * tile_folds * dims[df.stream]
         weights_real = acc["filter"] // g_ if op.has_weights else 0  # zero blocks are generated
         sram["ifmap_reads"] += hits[u] * acc["ifmap"]
         sram["filter_reads"] += hits[u] * weights_real
@@ -239,7 +242,7 @@ def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
         load_ifmap=load_ifmap.astype(np.int64), load_filter=load_filter.astype(np.int64),
         load_after=load_after.astype(np.int64), compute=compute, writeback=writeback.astype(np.int64),
         wait_writeback=wait_writeback, sram={k: int(v) for k, v in sram.items()}, folds=int(folds),
-        pe_ops=op.useful_macs,
+        mapped_cycles=int(mapped), pe_ops=op.useful_macs,
         tile_shape={"m": int(mt[0]), "k": int(kt[0]), "n": int(nt[0]), "groups_packed": pack},
         loop_order=plan.order,
     )  # fmt: skip
@@ -298,7 +301,7 @@ def schedule_vector_op(op: VectorOp, cfg: AccelConfig) -> TileSchedule:
         compute=compute.astype(np.int64), writeback=outs * ib, wait_writeback=_accumulator_guard(last),
         sram={"ifmap_reads": int(ins.sum()) * op.passes, "filter_reads": 0, "ofmap_writes": op.out_elems,
               "ofmap_reads": op.out_elems},
-        folds=0, pe_ops=0, tile_shape={"m": int(outs[0]), "k": 0, "n": 0, "groups_packed": 1}, loop_order="-",
+        folds=0, mapped_cycles=0, pe_ops=0, tile_shape={"m": int(outs[0]), "k": 0, "n": 0, "groups_packed": 1}, loop_order="-",
     )  # fmt: skip
 
 

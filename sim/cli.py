@@ -56,6 +56,71 @@ def info(
     stdout.print(info_table(summary))
 
 
+def load_config(config_file: str | None, overrides: dict) -> "AccelConfig":
+    """The configuration from ``--config`` (or the defaults) with command-line overrides applied."""
+    from accel.config import AccelConfig
+
+    base = AccelConfig.load(config_file) if config_file else AccelConfig()
+    return base.replace(**{k: v for k, v in overrides.items() if v is not None})
+
+
+Opt = typer.Option
+
+
+@app.command()
+def run(
+    net: NetArg,
+    config_file: Annotated[Optional[str], Opt("--config", help="Accelerator config (TOML).", metavar="FILE")] = None,
+    rows: Annotated[Optional[int], Opt(help="PE array rows.")] = None,
+    cols: Annotated[Optional[int], Opt(help="PE array columns.")] = None,
+    dataflow: Annotated[Optional[str], Opt(help="ws, os or is.")] = None,
+    input_bits: Annotated[Optional[int], Opt(help="Activation width in bits.")] = None,
+    weight_bits: Annotated[Optional[int], Opt(help="Weight width in bits.")] = None,
+    acc_bits: Annotated[Optional[int], Opt(help="Accumulator width in bits.")] = None,
+    ifmap_kib: Annotated[Optional[int], Opt(help="Ifmap SRAM in KiB (two banks).")] = None,
+    filter_kib: Annotated[Optional[int], Opt(help="Filter SRAM in KiB (two banks).")] = None,
+    ofmap_kib: Annotated[Optional[int], Opt(help="Accumulator SRAM in KiB (two banks).")] = None,
+    bandwidth: Annotated[Optional[float], Opt(help="DRAM bytes/cycle ('inf': ideal).")] = None,
+    latency: Annotated[Optional[int], Opt(help="DRAM latency in cycles.")] = None,
+    clock_mhz: Annotated[Optional[float], Opt(help="Clock in MHz.")] = None,
+    batch: Annotated[int, Opt(help="Batch size N.")] = 1,
+    mode: Annotated[str, Opt(help="cycle, analytic or functional.")] = "cycle",
+    json_out: Annotated[Optional[str], Opt("--json", help="Write the report as JSON to PATH ('-': stdout).", metavar="PATH")] = None,
+    csv_dir: Annotated[Optional[str], Opt("--csv", help="Write layers.csv and total.csv to DIR.", metavar="DIR")] = None,
+    plot: Annotated[Optional[str], Opt(help="Plot per-layer cycles and utilization to PNG.", metavar="PNG")] = None,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Simulate a network: cycles, stalls, utilization, SRAM and DRAM traffic per layer."""
+    from sim.progress import layer_progress
+    from sim.runner import simulate
+    from sim.tables import run_table
+
+    config = load_config(
+        config_file,
+        dict(rows=rows, cols=cols, dataflow=dataflow, input_bits=input_bits, weight_bits=weight_bits,
+             acc_bits=acc_bits, ifmap_kib=ifmap_kib, filter_kib=filter_kib, ofmap_kib=ofmap_kib,
+             dram_bandwidth=bandwidth, dram_latency=latency, clock_mhz=clock_mhz),
+    )  # fmt: skip
+    network = load_network(net).with_batch(batch)
+    with layer_progress(len(network), quiet) as advance:
+        report = simulate(network, config, mode=mode, progress=advance)
+    data = report.to_dict()
+    if plot:
+        from sim.plot import plot_layers
+
+        plot_layers(report, plot)
+    if csv_dir:
+        from sim.output import write_atomic
+
+        write_atomic(f"{csv_dir}/layers.csv", report.layers_csv())
+        write_atomic(f"{csv_dir}/total.csv", report.total_csv())
+    if json_out:
+        emit_json(data, json_out)
+        if json_out == "-":
+            return
+    stdout.print(run_table(data))
+
+
 def emit_json(data: dict, path: str) -> None:
     """Print ``data`` as JSON to stdout (``path == '-'``) or write it atomically to ``path``."""
     from sim.output import write_atomic

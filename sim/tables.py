@@ -52,3 +52,42 @@ def info_table(summary: dict) -> Table:
             f"{row['params']:,}", f"{row['macs']:,}", _dims(row["receptive_field"]),
         )  # fmt: skip
     return table
+
+
+def _si(value: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.2f}{unit}"
+    return f"{value:.0f}"
+
+
+def run_table(report: dict) -> Table:
+    """Per-layer cycles, stalls, utilization and traffic of a simulation report, with totals."""
+    cfg, total = report["config"], report["total"]
+    title = (
+        f"{report['network']} on {cfg['rows']}x{cfg['cols']} {cfg['dataflow'].upper()}, "
+        f"SRAM {cfg['ifmap_kib']}/{cfg['filter_kib']}/{cfg['ofmap_kib']} KiB, "
+        f"DRAM {cfg['dram_bandwidth']} B/cycle + {cfg['dram_latency']} cycles, {cfg['clock_mhz']} MHz "
+        f"({report['mode']} mode)"
+    )
+    table = Table(title=title, show_footer=True)
+    columns = [
+        ("layer", "total", "left"), ("type", "", "left"), ("GEMM MxKxN (groups)", "", "left"),
+        ("tiles", "", "right"), ("folds", "", "right"), ("cycles", f"{total['cycles']:,}", "right"),
+        ("stalls", f"{total['stall_cycles']:,}", "right"), ("util", f"{100 * total['utilization']:.1f}%", "right"),
+        ("SRAM acc.", _si(sum(total["sram"].values())), "right"),
+        ("DRAM B", _si(total["dram"]["total_bytes"]), "right"),
+        ("compulsory B", _si(total["dram"]["compulsory_bytes"]), "right"),
+    ]  # fmt: skip
+    for name, footer, justify in columns:
+        table.add_column(name, footer=footer, justify=justify)
+    for row in report["layers"]:
+        g = row["gemm"]
+        gemm = f"{g['m']}x{g['k']}x{g['n']}" + (f" ({g['groups']})" if g["groups"] > 1 else "") if g["m"] else "-"
+        table.add_row(
+            row["name"], row["type"], gemm, f"{row['tiles']:,}", f"{row['folds']:,}", f"{row['cycles']:,}",
+            f"{row['stall_cycles']:,}", f"{100 * row['utilization']:.1f}%", _si(sum(row["sram"].values())),
+            _si(row["dram"]["total_bytes"]), _si(row["dram"]["compulsory_bytes"]),
+        )  # fmt: skip
+    table.caption = f"latency {total['latency_ms']:.3f} ms at {cfg['clock_mhz']} MHz, {total['macs']:,} MACs"
+    return table

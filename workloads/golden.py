@@ -90,9 +90,12 @@ def _at_least_one(value: IntOrTuple, nd: int, field: str, where: str) -> tuple[i
     return values
 
 
-def _positive_int(value, field: str, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise WorkloadError(f"{where}: {field} must be a positive int, not {value!r}")
+def _int_in(value, field: str, where: str, low: int, high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high]`` (no upper bound when ``high`` is None)."""
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not is_int or value < low or (high is not None and value > high):
+        wanted = f"an int >= {low}" if high is None else f"an int in [{low}, {high}]"
+        raise WorkloadError(f"{where}: {field} must be {wanted}, not {value!r}")
     return int(value)
 
 
@@ -122,7 +125,7 @@ def _per_channel(vector: np.ndarray, ndim: int) -> np.ndarray:
 
 def _groups(groups, in_channels: int, where: str, out_channels: int | None = None) -> int:
     """Validated ``groups``: a positive int dividing the input (and, if given, output) channels."""
-    groups = _positive_int(groups, "groups", where)
+    groups = _int_in(groups, "groups", where, 1)
     if in_channels % groups or (out_channels is not None and out_channels % groups):
         raise WorkloadError(
             f"{where}: groups ({groups}) must divide the input channels ({in_channels})"
@@ -157,6 +160,11 @@ def _matmul(a: np.ndarray, b: np.ndarray, where: str) -> np.ndarray:
     return a.astype(np.int64) @ b.astype(np.int64)
 
 
+def _spatial(slices) -> tuple[slice, ...]:
+    """An index applying ``slices`` to the axes after (N, C)."""
+    return (slice(None), slice(None)) + tuple(slices)
+
+
 def _pad(x: np.ndarray, pads: Pads, mode: str = "zeros", fill=0) -> np.ndarray:
     """Pad the spatial dimensions (axes 2...) of ``x``."""
     width = ((0, 0), (0, 0)) + tuple(pads)
@@ -170,25 +178,25 @@ def _windows(x: np.ndarray, kernel, stride, dilation, out) -> np.ndarray:
     nd = len(kernel)
     spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     view = sliding_window_view(x, spans, axis=tuple(range(2, 2 + nd)))
-    picks = tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(out, stride))
-    picks += tuple(slice(None, None, d) for d in dilation)
-    return view[(slice(None), slice(None)) + picks]
+    picks = [slice(0, (o - 1) * s + 1, s) for o, s in zip(out, stride)]
+    return view[_spatial(picks + [slice(None, None, d) for d in dilation])]
 
 
 def _correlate(x: np.ndarray, weight: np.ndarray, stride, dilation, groups: int, where: str) -> np.ndarray:
     """Cross-correlate a padded ``x`` with ``weight`` (im2col + one matmul per group)."""
-    n, c = x.shape[:2]
+    n = x.shape[0]
     cout, cin_g = weight.shape[:2]
+    cout_g = cout // groups
     kernel = weight.shape[2:]
     nd = len(kernel)
     out = tuple((size - d * (k - 1) - 1) // s + 1 for size, k, s, d in zip(x.shape[2:], kernel, stride, dilation))
     win = _windows(x, kernel, stride, dilation, out).reshape((n, groups, cin_g) + out + kernel)
-    # (G, N, *out, Cg, *k): rows are output pixels, columns one group's receptive field.
+    # im2col per group, (G, N*Ho*Wo, Cg*kH*kW): a row is one output pixel's receptive field.
     order = (1, 0) + tuple(range(3, 3 + nd)) + (2,) + tuple(range(3 + nd, 3 + 2 * nd))
     cols = win.transpose(order).reshape(groups, n * int(np.prod(out)), cin_g * int(np.prod(kernel)))
-    w = weight.reshape(groups, cout // groups, -1).transpose(0, 2, 1)
-    acc = _matmul(cols, w, where)  # (G, N*P, Cout/G)
-    acc = acc.reshape((groups, n, -1, cout // groups)).transpose(1, 0, 3, 2)
+    w = weight.reshape(groups, cout_g, -1).transpose(0, 2, 1)
+    acc = _matmul(cols, w, where)  # (G, N*Ho*Wo, Cout/G)
+    acc = acc.reshape((groups, n, -1, cout_g)).transpose(1, 0, 3, 2)
     return acc.reshape((n, cout) + out)
 
 
@@ -332,8 +340,8 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
                 f"{where}: padding {p} leaves no output along spatial dim {axis}; reduce padding"
             )
     up = np.zeros(x.shape[:2] + tuple(sizes), dtype=x.dtype)
-    up[(slice(None), slice(None)) + tuple(slice(e, e + (n - 1) * s + 1, s) for n, s, e in zip(x.shape[2:], stride, spans))] = x
-    up = up[(slice(None), slice(None)) + tuple(slice(p, size - p) for p, size in zip(padding, sizes))]
+    up[_spatial(slice(e, e + (n - 1) * s + 1, s) for n, s, e in zip(x.shape[2:], stride, spans))] = x
+    up = up[_spatial(slice(p, size - p) for p, size in zip(padding, sizes))]
     w = w.reshape((groups, x.shape[1] // groups, w.shape[1]) + kernel).swapaxes(1, 2)
     w = np.flip(w.reshape((cout, x.shape[1] // groups) + kernel), axis=tuple(range(2, 2 + nd)))
     acc = _correlate(up, w, (1,) * nd, dilation, groups, where)
@@ -346,7 +354,9 @@ def conv_transpose1d(input, weight, bias=None, stride: IntOrTuple = 1, padding: 
 
     Same parameters and semantics as :func:`conv_transpose2d`.
     """
-    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1, "conv_transpose1d")
+    return _conv_transpose(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 1, "conv_transpose1d"
+    )
 
 
 def conv_transpose2d(input, weight, bias=None, stride: IntOrTuple = 1, padding: IntOrTuple = 0,
@@ -373,7 +383,9 @@ def conv_transpose2d(input, weight, bias=None, stride: IntOrTuple = 1, padding: 
     array (N, Cout, Hout, Wout)
         int64 for integer inputs (exact), else the inputs' floating-point dtype.
     """
-    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2, "conv_transpose2d")
+    return _conv_transpose(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 2, "conv_transpose2d"
+    )
 
 
 def conv_transpose3d(input, weight, bias=None, stride: IntOrTuple = 1, padding: IntOrTuple = 0,
@@ -382,7 +394,9 @@ def conv_transpose3d(input, weight, bias=None, stride: IntOrTuple = 1, padding: 
 
     Same parameters and semantics as :func:`conv_transpose2d`.
     """
-    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 3, "conv_transpose3d")
+    return _conv_transpose(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 3, "conv_transpose3d"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -418,7 +432,9 @@ def _pool_windows(x: np.ndarray, kernel, stride, dilation, pads: Pads, out, fill
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, nd: int, where: str) -> np.ndarray:
     x = _activation(input, nd, where)
-    kernel, stride, dilation, pads, out = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, nd, where)
+    kernel, stride, dilation, pads, out = _pool_geometry(
+        x, kernel_size, stride, padding, dilation, ceil_mode, nd, where
+    )
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     win = _pool_windows(x, kernel, stride, dilation, pads, out, fill)
     return win.max(axis=tuple(range(-nd, 0)))
@@ -460,14 +476,14 @@ def max_pool3d(input, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, 3, "max_pool3d")
 
 
-def _avg_divisor(x: np.ndarray, kernel, stride, pads: Pads, out, count_include_pad: bool) -> np.ndarray:
+def _avg_divisor(sizes, kernel, stride, pads: Pads, out, count_include_pad: bool) -> np.ndarray:
     """Per-window element count, shaped to broadcast against ``(N, C, *out)``.
 
     As in PyTorch, with ``count_include_pad`` a window counts the padding it covers but not the
     ceil_mode overhang beyond the high padding; without it, only input elements.
     """
     divisor = np.ones((1, 1) + (1,) * len(out), dtype=np.int64)
-    for axis, (n, k, s, (lo, hi), o) in enumerate(zip(x.shape[2:], kernel, stride, pads, out)):
+    for axis, (n, k, s, (lo, hi), o) in enumerate(zip(sizes, kernel, stride, pads, out)):
         start = np.arange(o) * s - lo
         if count_include_pad:
             count = np.minimum(start + k, n + hi) - start
@@ -485,9 +501,9 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
     acc = x.astype(np.int64) if x.dtype.kind in "iu" else x
     total = _pool_windows(acc, kernel, stride, (1,) * nd, pads, out, 0).sum(axis=tuple(range(-nd, 0)))
     if divisor_override is None:
-        divisor = _avg_divisor(x, kernel, stride, pads, out, count_include_pad)
+        divisor = _avg_divisor(x.shape[2:], kernel, stride, pads, out, count_include_pad)
     else:
-        divisor = _positive_int(divisor_override, "divisor_override", where)
+        divisor = _int_in(divisor_override, "divisor_override", where, 1)
     return _divide(total, divisor)
 
 
@@ -499,13 +515,17 @@ def _divide(total: np.ndarray, divisor) -> np.ndarray:
 
 
 def avg_pool1d(input, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: PaddingSpec = 0,
-               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> np.ndarray:
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> np.ndarray:
     """1-D average pooling over input (N, C, L); same parameters and semantics as :func:`avg_pool2d`."""
-    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 1, "avg_pool1d")
+    return _avg_pool(
+        input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 1, "avg_pool1d"
+    )
 
 
 def avg_pool2d(input, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: PaddingSpec = 0,
-               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> np.ndarray:
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> np.ndarray:
     """2-D average pooling, like ``torch.nn.functional.avg_pool2d``.
 
     Parameters
@@ -529,13 +549,18 @@ def avg_pool2d(input, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
         Floats: the mean in the input dtype. Integers: the int64 window sum floor-divided (``//``)
         by the divisor, which is what the accelerator does (sum on the PEs, then divide).
     """
-    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2, "avg_pool2d")
+    return _avg_pool(
+        input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2, "avg_pool2d"
+    )
 
 
 def avg_pool3d(input, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: PaddingSpec = 0,
-               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> np.ndarray:
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> np.ndarray:
     """3-D average pooling over input (N, C, D, H, W); same parameters and semantics as :func:`avg_pool2d`."""
-    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 3, "avg_pool3d")
+    return _avg_pool(
+        input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 3, "avg_pool3d"
+    )
 
 
 def global_avg_pool(input) -> np.ndarray:
@@ -572,7 +597,9 @@ def linear(input, weight, bias=None) -> np.ndarray:
     x = _tensor(input, "input", where, min_ndim=1)
     w = _tensor(weight, "weight", where, 2, "(out_features, in_features)")
     if x.shape[-1] != w.shape[1]:
-        raise WorkloadError(f"{where}: input has {x.shape[-1]} features but weight expects {w.shape[1]} (weight is (out, in))")
+        raise WorkloadError(
+            f"{where}: input has {x.shape[-1]} features but weight expects {w.shape[1]} (weight is (out, in))"
+        )
     b = None if bias is None else _channel_vector(bias, "bias", w.shape[0], where)
     dtype = _compute_dtype(*(a for a in (x, w, b) if a is not None))
     if dtype.kind == "f":
@@ -601,10 +628,8 @@ def leaky_relu(input, negative_slope: float = 0.01) -> np.ndarray:
 def flatten(input, start_dim: int = 1) -> np.ndarray:
     """Merge dimensions ``start_dim`` ... last into one (e.g. (N, C, H, W) -> (N, C*H*W))."""
     x = _tensor(input, "input", "flatten", min_ndim=1)
-    if isinstance(start_dim, bool) or not isinstance(start_dim, int) or not -x.ndim <= start_dim < x.ndim:
-        raise WorkloadError(f"flatten: start_dim must be an int in [{-x.ndim}, {x.ndim - 1}], not {start_dim!r}")
-    start_dim %= x.ndim
-    return x.reshape(x.shape[:start_dim] + (-1,))
+    start = _int_in(start_dim, "start_dim", "flatten", -x.ndim, x.ndim - 1) % x.ndim
+    return x.reshape(x.shape[:start] + (-1,))
 
 
 def _bn_affine(running_mean, running_var, gamma, beta, eps: float, channels: int, dtype, where: str):
@@ -672,7 +697,7 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
     where = "local_response_norm"
     x = _tensor(input, "input", where, min_ndim=3)
     _require_float(x, where, "LRN has no integer form in this model")
-    size = _positive_int(size, "size", where)
+    size = _int_in(size, "size", where, 1)
     width = [(0, 0)] * x.ndim
     width[1] = (size // 2, (size - 1) // 2)
     squares = np.pad(x * x, width)
@@ -706,9 +731,7 @@ def concat(tensors: Sequence, dim: int = 1) -> np.ndarray:
     if not arrays:
         raise WorkloadError("concat: tensors must hold at least one array")
     ndim = arrays[0].ndim
-    if isinstance(dim, bool) or not isinstance(dim, int) or not -ndim <= dim < ndim:
-        raise WorkloadError(f"concat: dim must be an int in [{-ndim}, {ndim - 1}], not {dim!r}")
-    dim %= ndim
+    dim = _int_in(dim, "dim", "concat", -ndim, ndim - 1) % ndim
     for i, a in enumerate(arrays):
         if a.ndim != ndim or a.shape[:dim] + a.shape[dim + 1:] != arrays[0].shape[:dim] + arrays[0].shape[dim + 1:]:
             raise WorkloadError(
@@ -774,12 +797,14 @@ def requantize(acc, scale, shift, zero_point: int = 0, out_dtype=np.int8, relu: 
     if out_dtype.kind not in "iu":
         raise WorkloadError(f"{where}: out_dtype must be an integer dtype, not {out_dtype}")
     info = np.iinfo(out_dtype)
-    if isinstance(zero_point, bool) or not isinstance(zero_point, (int, np.integer)) or not info.min <= zero_point <= info.max:
-        raise WorkloadError(f"{where}: zero_point must be an int in [{info.min}, {info.max}] for {out_dtype}, not {zero_point!r}")
+    zero_point = _int_in(zero_point, "zero_point", where, int(info.min), int(info.max))
     m = _requant_param(scale, "scale", 1, _INT64_LIMIT - 1, a)
     s = _requant_param(shift, "shift", 0, _MAX_SHIFT, a)
     if _abs_max(a) * int(m.max()) >= 2**62:
-        raise WorkloadError(f"{where}: acc * scale could overflow int64 (max|acc| {_abs_max(a)}, scale {int(m.max())}); use a smaller scale")
+        raise WorkloadError(
+            f"{where}: acc * scale could overflow int64 (max|acc| {_abs_max(a)}, scale {int(m.max())}); "
+            f"use a smaller scale"
+        )
     product = a.astype(np.int64) * m
     y = (product + ((1 << s) >> 1)) >> s
     y = y + zero_point
@@ -806,16 +831,12 @@ def choose_requant(max_abs_acc: int, out_bits: int = 8) -> tuple[int, int]:
     (scale, shift) : (int, int)
     """
     where = "choose_requant"
-    if isinstance(out_bits, bool) or not isinstance(out_bits, int) or not 2 <= out_bits <= 16:
-        raise WorkloadError(f"{where}: out_bits must be an int in [2, 16], not {out_bits!r}")
-    if isinstance(max_abs_acc, bool) or not isinstance(max_abs_acc, (int, np.integer)) or max_abs_acc < 0:
-        raise WorkloadError(f"{where}: max_abs_acc must be an int >= 0, not {max_abs_acc!r}")
-    top = 2 ** (out_bits - 1) - 1
-    max_abs_acc = max(int(max_abs_acc), 1)
+    top = 2 ** (_int_in(out_bits, "out_bits", where, 2, 16) - 1) - 1
+    max_abs_acc = max(_int_in(max_abs_acc, "max_abs_acc", where, 0), 1)
     shift = 0
     while shift < _MAX_SHIFT and (top << (shift + 1)) // max_abs_acc < 2**_REQUANT_SCALE_BITS:
         shift += 1
     scale = (top << shift) // max_abs_acc
     if scale < 1:
-        raise WorkloadError(f"{where}: max_abs_acc {max_abs_acc} is too large to scale down with a {_MAX_SHIFT}-bit shift")
+        raise WorkloadError(f"{where}: max_abs_acc {max_abs_acc} is too large for a shift of at most {_MAX_SHIFT}")
     return scale, shift

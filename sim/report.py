@@ -1,0 +1,106 @@
+"""Simulation reports: plain dataclasses first; JSON, CSV, tables and plots are views of them."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass, field
+
+SRAM_FIELDS = ("ifmap_reads", "ifmap_writes", "filter_reads", "filter_writes", "ofmap_reads", "ofmap_writes")
+DRAM_FIELDS = ("ifmap_read_bytes", "filter_read_bytes", "ofmap_write_bytes", "total_bytes", "compulsory_bytes")
+
+
+@dataclass
+class LayerReport:
+    """What one layer costs. Cycles in cycles, SRAM in element accesses, DRAM in bytes."""
+
+    name: str
+    type: str
+    gemm: dict  # groups, m, k, n (per group), groups packed per fold
+    tiles: int
+    folds: int
+    loop_order: str
+    macs: int  # the layer's multiply-accumulates (0 for pooling and elementwise layers)
+    pe_ops: int  # operations on the PEs the layer needs (MACs, or compares/adds for pooling)
+    cycles: int
+    compute_cycles: int
+    stall_cycles: int
+    utilization: float  # pe_ops / (rows * cols * cycles)
+    mapping_efficiency: float  # pe_ops / (rows * cols * cycles the folds stream)
+    sram: dict
+    dram: dict  # bytes, plus avg/peak bandwidth in bytes/cycle
+    outputs: object = field(default=None, repr=False)  # functional mode: the layer's output array
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("outputs")
+        return data
+
+
+@dataclass
+class NetworkReport:
+    """A whole run: configuration, per-layer reports and totals."""
+
+    network: str
+    mode: str
+    config: dict
+    layers: list[LayerReport]
+    total: dict
+
+    def to_dict(self) -> dict:
+        return {
+            "network": self.network,
+            "mode": self.mode,
+            "config": self.config,
+            "layers": [layer.to_dict() for layer in self.layers],
+            "total": self.total,
+        }
+
+    def layers_csv(self) -> str:
+        """One row per layer, nested fields flattened (``sram.ifmap_reads``, ...)."""
+        rows = [_flatten(layer.to_dict()) for layer in self.layers]
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["name"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue()
+
+    def total_csv(self) -> str:
+        row = _flatten(self.total)
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
+        writer.writeheader()
+        writer.writerow(row)
+        return out.getvalue()
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def totals(layers: list[LayerReport], pes: int, clock_mhz: float) -> dict:
+    """Sum the layer reports; latency in ms at ``clock_mhz``."""
+    cycles = sum(r.cycles for r in layers)
+    compute = sum(r.compute_cycles for r in layers)
+    pe_ops = sum(r.pe_ops for r in layers)
+    sram = {k: sum(r.sram[k] for r in layers) for k in SRAM_FIELDS}
+    dram = {k: sum(r.dram[k] for r in layers) for k in DRAM_FIELDS}
+    dram["avg_bandwidth"] = dram["total_bytes"] / cycles if cycles else 0.0
+    dram["peak_bandwidth"] = max((r.dram["peak_bandwidth"] for r in layers), default=0.0)
+    return {
+        "cycles": cycles,
+        "compute_cycles": compute,
+        "stall_cycles": cycles - compute,
+        "macs": sum(r.macs for r in layers),
+        "pe_ops": pe_ops,
+        "utilization": pe_ops / (pes * cycles) if cycles else 0.0,
+        "latency_ms": cycles / (clock_mhz * 1e3),
+        "sram": sram,
+        "dram": dram,
+    }

@@ -1,0 +1,104 @@
+"""Run a network on an accelerator configuration and build its report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from accel.analytic import Timing, layer_timing
+from accel.config import AccelConfig
+from accel.lowering import ArrayOp, Op, lower_network
+from accel.tiling import TileSchedule, compulsory_bytes, element_bytes, schedule
+from sim.engine import run_layer
+from sim.report import LayerReport, NetworkReport, totals
+from workloads.errors import UserError
+from workloads.network import Network, Node
+
+MODES = ("cycle", "analytic", "functional")
+
+
+def simulate(
+    network: Network,
+    config: AccelConfig,
+    mode: str = "cycle",
+    progress: Callable[[str], None] | None = None,
+) -> NetworkReport:
+    """Simulate every layer of ``network`` on ``config``.
+
+    ``mode``: ``'cycle'`` steps the cycle-level engine, ``'analytic'`` evaluates the closed form
+    (equal by contract), ``'functional'`` also computes every layer's outputs on the simulated
+    array (int8 operands from deterministic random weights) and keeps them in the reports.
+    ``progress`` is called with each layer name once it is done.
+    """
+    if mode not in MODES:
+        raise UserError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    lowered = lower_network(network)
+    values = None
+    if mode == "functional":
+        from sim.functional import FunctionalRun
+
+        values = FunctionalRun(network, config)
+    step = layer_timing if mode == "analytic" else run_layer
+    reports = []
+    for node, op in lowered:
+        if op is not None:
+            sched = schedule(op, config)
+            timing = step(sched, config.dram_bandwidth, config.dram_latency)
+            reports.append(layer_report(node, op, sched, timing, config))
+        if values is not None:
+            out = values.run(node, op)
+            if op is not None:
+                reports[-1].outputs = out
+        if progress is not None:
+            progress(node.name)
+    return NetworkReport(
+        network=network.name,
+        mode=mode,
+        config=config.to_dict(),
+        layers=reports,
+        total=totals(reports, config.pes, config.clock_mhz),
+    )
+
+
+def layer_report(node: Node, op: Op, sched: TileSchedule, timing: Timing, cfg: AccelConfig) -> LayerReport:
+    """Combine a layer's schedule and timing into its report."""
+    ib, wb = element_bytes(cfg.input_bits), element_bytes(cfg.weight_bits)
+    loads_if, loads_f = int(sched.load_ifmap.sum()), int(sched.load_filter.sum())
+    writes = int(sched.writeback.sum())
+    total_bytes = loads_if + loads_f + writes
+    slots = cfg.pes
+    if isinstance(op, ArrayOp):
+        gemm = {"groups": op.groups, "m": op.m, "k": op.k, "n": op.n, "packed": sched.tile_shape["groups_packed"]}
+    else:
+        gemm = {"groups": 0, "m": 0, "k": 0, "n": 0, "packed": 0}
+    return LayerReport(
+        name=node.name,
+        type=op.kind,
+        gemm=gemm,
+        tiles=sched.count,
+        folds=sched.folds,
+        loop_order=sched.loop_order,
+        macs=node.macs,
+        pe_ops=sched.pe_ops,
+        cycles=timing.cycles,
+        compute_cycles=timing.compute_cycles,
+        stall_cycles=timing.stall_cycles,
+        utilization=sched.pe_ops / (slots * timing.cycles) if timing.cycles else 0.0,
+        mapping_efficiency=sched.pe_ops / (slots * sched.mapped_cycles) if sched.mapped_cycles else 0.0,
+        sram={
+            "ifmap_reads": sched.sram["ifmap_reads"],
+            "ifmap_writes": loads_if // ib,
+            "filter_reads": sched.sram["filter_reads"],
+            "filter_writes": loads_f // wb,
+            "ofmap_reads": sched.sram["ofmap_reads"],
+            "ofmap_writes": sched.sram["ofmap_writes"],
+        },
+        dram={
+            "ifmap_read_bytes": loads_if,
+            "filter_read_bytes": loads_f,
+            "ofmap_write_bytes": writes,
+            "total_bytes": total_bytes,
+            "compulsory_bytes": sum(compulsory_bytes(op, cfg).values()),
+            "avg_bandwidth": total_bytes / timing.cycles if timing.cycles else 0.0,
+            "peak_bandwidth": timing.peak_bandwidth,
+        },
+    )
