@@ -54,7 +54,8 @@ class Layer:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise WorkloadError(f"layer name must be a non-empty string, not {self.name!r}")
-        object.__setattr__(self, "inputs", tuple(self.inputs))
+        inputs = (self.inputs,) if isinstance(self.inputs, str) else tuple(self.inputs)
+        object.__setattr__(self, "inputs", inputs)
 
     def fail(self, field_name: str, message: str) -> WorkloadError:
         """A :class:`WorkloadError` naming this layer and the offending field."""
@@ -66,6 +67,18 @@ class Layer:
         if any(v < 1 for v in values):
             raise self.fail(field_name, f"must be >= 1, not {value!r}")
         return values if ndim else values[0]
+
+    def kernel_ndim(self, kernel) -> int:
+        """Spatial dims set by a kernel size: 2 for an int, else its length (1, 2 or 3)."""
+        if isinstance(kernel, int):
+            return 2
+        try:
+            ndim = len(tuple(kernel))
+        except TypeError:
+            ndim = 0
+        if ndim not in (1, 2, 3):
+            raise self.fail("kernel_size", f"must be an int or a tuple of 1, 2 or 3 ints, not {kernel!r}")
+        return ndim
 
     def _set(self, **values) -> None:
         for key, value in values.items():
@@ -137,9 +150,7 @@ class Conv(Layer):
     def __post_init__(self) -> None:
         super().__post_init__()
         k = self.kernel_size
-        ndim = 2 if isinstance(k, int) else len(tuple(k))
-        if ndim not in (1, 2, 3):
-            raise self.fail("kernel_size", f"must have 1, 2 or 3 dims, not {k!r}")
+        ndim = self.kernel_ndim(k)
         self._set(
             kernel_size=self.positive("kernel_size", k, ndim),
             stride=self.positive("stride", self.stride, ndim),
@@ -155,9 +166,8 @@ class Conv(Layer):
             )
         if self.padding_mode not in PADDING_MODES:
             raise self.fail("padding_mode", f"must be one of {', '.join(PADDING_MODES)}, not {self.padding_mode!r}")
-        if not isinstance(self.padding, str):
-            # Validate the static part of the spec now (sizes are only needed for 'same').
-            self.pads((1,) * ndim)
+        # Validate the spec now; the input size only matters for 'same'.
+        self.pads((1,) * ndim)
 
     @property
     def ndim(self) -> int:
@@ -222,9 +232,7 @@ class ConvTranspose(Layer):
     def __post_init__(self) -> None:
         super().__post_init__()
         k = self.kernel_size
-        ndim = 2 if isinstance(k, int) else len(tuple(k))
-        if ndim not in (1, 2, 3):
-            raise self.fail("kernel_size", f"must have 1, 2 or 3 dims, not {k!r}")
+        ndim = self.kernel_ndim(k)
         where = f"layer {self.name!r} ({self.kind})"
         self._set(
             kernel_size=self.positive("kernel_size", k, ndim),
@@ -300,9 +308,7 @@ class Pool(Layer):
         if self.mode not in ("max", "avg"):
             raise self.fail("mode", f"must be 'max' or 'avg', not {self.mode!r}")
         k = self.kernel_size
-        ndim = 2 if isinstance(k, int) else len(tuple(k))
-        if ndim not in (1, 2, 3):
-            raise self.fail("kernel_size", f"must have 1, 2 or 3 dims, not {k!r}")
+        ndim = self.kernel_ndim(k)
         kernel = self.positive("kernel_size", k, ndim)
         where = f"layer {self.name!r} ({self.kind})"
         self._set(
@@ -481,6 +487,8 @@ class Upsample(Layer):
         super().__post_init__()
         if self.mode not in ("nearest", "zeros"):
             raise self.fail("mode", f"must be 'nearest' or 'zeros', not {self.mode!r}")
+        sf = self.scale_factor
+        self.positive("scale_factor", sf, len(sf) if isinstance(sf, (tuple, list)) else None)
 
     def factors(self, ndim: int) -> tuple[int, ...]:
         return self.positive("scale_factor", self.scale_factor, ndim)

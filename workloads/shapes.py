@@ -21,7 +21,10 @@ def expand(value: int | Sequence[int], ndim: int, field: str, where: str = "laye
         raise WorkloadError(f"{where}: {field} must be an int or a tuple of {ndim} ints, not {value!r}")
     if isinstance(value, int):
         return (value,) * ndim
-    values = tuple(value)
+    try:
+        values = tuple(value)
+    except TypeError:
+        raise WorkloadError(f"{where}: {field} must be an int or a tuple of {ndim} ints, not {value!r}") from None
     if len(values) != ndim or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         raise WorkloadError(f"{where}: {field} must be an int or a tuple of {ndim} ints, not {value!r}")
     return values
@@ -54,14 +57,18 @@ def resolve_padding(
                 pads.append((total // 2, total - total // 2))
             return tuple(pads)
         raise WorkloadError(f"{where}: padding must be an int, a tuple, 'same' or 'valid', not {padding!r}")
-    if isinstance(padding, (int, bool)) or all(isinstance(p, int) for p in padding):
+    bad_pairs = WorkloadError(
+        f"{where}: padding must give one (lo, hi) pair of ints per spatial dimension ({ndim}), not {padding!r}"
+    )
+    if isinstance(padding, int) or not isinstance(padding, Sequence) or all(isinstance(p, int) for p in padding):
         sym = expand(padding, ndim, "padding", where)
         pads = tuple((p, p) for p in sym)
     else:
-        pairs = tuple(tuple(p) for p in padding)
-        if len(pairs) != ndim or any(len(p) != 2 for p in pairs):
-            raise WorkloadError(f"{where}: padding must give one (lo, hi) pair per spatial dimension ({ndim}), not {padding!r}")
-        pads = tuple((int(lo), int(hi)) for lo, hi in pairs)
+        if not all(isinstance(p, Sequence) and len(p) == 2 for p in padding) or len(padding) != ndim:
+            raise bad_pairs
+        pads = tuple((lo, hi) for lo, hi in padding)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for pair in pads for v in pair):
+            raise bad_pairs
     if any(lo < 0 or hi < 0 for lo, hi in pads):
         raise WorkloadError(f"{where}: padding must be >= 0, not {padding!r}")
     return pads

@@ -1,0 +1,288 @@
+"""Functional simulation: operand values move through the PE registers, cycle by cycle.
+
+Each layer that runs on the array is turned into grouped GEMMs by the address generator
+(:mod:`accel.addressing`), packed and folded exactly as the timing model folds it
+(:mod:`accel.dataflow`), and every fold is stepped cycle by cycle through a register-level model
+of the R x C array: operands enter skewed at the array edge, move one PE per cycle, partial sums
+(WS/IS) move down a column and leave at the bottom, or accumulators (OS) stay and are read when
+the fold is done. The output path then adds the bias and requantizes (conv/FC), or divides
+(average pooling). The results must equal the golden model bit for bit (contract 2).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from accel.addressing import OUTSIDE, PAD, gather_columns, window_index
+from accel.config import AccelConfig
+from accel.dataflow import DATAFLOW_STRATEGIES
+from accel.lowering import ArrayOp
+from workloads import golden
+from workloads.forward import calibrate, layer_forward, random_input, random_params
+from workloads.layers import Conv, ConvTranspose, GlobalAvgPool, Linear, Pool
+from workloads.network import INPUT, Network, Node
+
+MAC, MAX = 0, 1
+
+
+@njit(cache=True)
+def _stationary_fold(stream, stream_valid, stat, stat_valid, value_is_stream, mode, floor):
+    """One fold with a stationary block ``stat`` (r x c) and ``stream`` rows (T x r) entering
+    from the left; returns the (T x c) column results leaving the bottom of the array.
+
+    Row ``i`` receives ``stream[m, i]`` at cycle ``m + i`` (input skew); the operand moves right
+    one PE per cycle, the partial sum moves down one PE per cycle, so column ``j`` emits row
+    ``m``'s result at cycle ``m + r - 1 + j``. MAC mode adds ``stream * stat``. MAX mode keeps
+    the largest ifmap value (the stream for WS, the stationary block for IS) whose other operand
+    (the tap mask) is non-zero and which is real data (``*_valid``: not injected padding).
+    """
+    t_len, r = stream.shape
+    c = stat.shape[1]
+    a_reg = np.zeros((r, c), dtype=np.int64)
+    v_reg = np.zeros((r, c), dtype=np.bool_)
+    p_reg = np.full((r, c), floor, dtype=np.int64)
+    a_new = np.zeros((r, c), dtype=np.int64)
+    v_new = np.zeros((r, c), dtype=np.bool_)
+    p_new = np.full((r, c), floor, dtype=np.int64)
+    out = np.full((t_len, c), floor, dtype=np.int64)
+    for t in range(t_len + r + c - 1):
+        for i in range(r):
+            m = t - i
+            for j in range(c):
+                if j == 0:
+                    if 0 <= m < t_len:
+                        a_in, v_in = stream[m, i], stream_valid[m, i]
+                    else:
+                        a_in, v_in = 0, False
+                else:
+                    a_in, v_in = a_reg[i, j - 1], v_reg[i, j - 1]
+                p_in = p_reg[i - 1, j] if i > 0 else (0 if mode == MAC else floor)
+                w = stat[i, j]
+                if mode == MAC:
+                    p_new[i, j] = p_in + a_in * w
+                else:
+                    value, mask = (a_in, w) if value_is_stream else (w, a_in)
+                    take = v_in and stat_valid[i, j] and mask != 0 and value > p_in
+                    p_new[i, j] = value if take else p_in
+                a_new[i, j] = a_in
+                v_new[i, j] = v_in
+        a_reg, a_new = a_new, a_reg
+        v_reg, v_new = v_new, v_reg
+        p_reg, p_new = p_new, p_reg
+        for j in range(c):
+            m = t - (r - 1) - j
+            if 0 <= m < t_len:
+                out[m, j] = p_reg[r - 1, j]
+    return out
+
+
+@njit(cache=True)
+def _output_fold(a, b, valid, mode, floor):
+    """One output-stationary fold: ``a`` (r x T) enters from the left, ``b`` (T x c) from the
+    top, both skewed; PE (i, j) meets ``a[i, k]`` and ``b[k, j]`` at cycle ``k + i + j`` and
+    accumulates in place. Returns the r x c accumulators once the last operands have met."""
+    r, t_len = a.shape
+    c = b.shape[1]
+    a_reg = np.zeros((r, c), dtype=np.int64)
+    v_reg = np.zeros((r, c), dtype=np.bool_)
+    b_reg = np.zeros((r, c), dtype=np.int64)
+    a_new = np.zeros((r, c), dtype=np.int64)
+    v_new = np.zeros((r, c), dtype=np.bool_)
+    b_new = np.zeros((r, c), dtype=np.int64)
+    acc = np.full((r, c), floor, dtype=np.int64)
+    if mode == MAC:
+        acc[:, :] = 0
+    for t in range(t_len + r + c - 2):
+        for i in range(r):
+            for j in range(c):
+                if j == 0:
+                    k = t - i
+                    if 0 <= k < t_len:
+                        a_in, v_in = a[i, k], valid[i, k]
+                    else:
+                        a_in, v_in = 0, False
+                else:
+                    a_in, v_in = a_reg[i, j - 1], v_reg[i, j - 1]
+                if i == 0:
+                    k = t - j
+                    b_in = b[k, j] if 0 <= k < t_len else 0
+                else:
+                    b_in = b_reg[i - 1, j]
+                if mode == MAC:
+                    acc[i, j] += a_in * b_in
+                elif v_in and b_in != 0 and a_in > acc[i, j]:
+                    acc[i, j] = a_in
+                a_new[i, j] = a_in
+                v_new[i, j] = v_in
+                b_new[i, j] = b_in
+        a_reg, a_new = a_new, a_reg
+        v_reg, v_new = v_new, v_reg
+        b_reg, b_new = b_new, b_reg
+    return acc
+
+
+def _combine(total: np.ndarray, part: np.ndarray, mode: int) -> None:
+    if mode == MAC:
+        total += part
+    else:
+        np.maximum(total, part, out=total)
+
+
+def array_gemm(a: np.ndarray, b: np.ndarray, valid: np.ndarray, cfg: AccelConfig, mode: int) -> np.ndarray:
+    """``a @ b`` (MAC) or the masked max (MAX) computed fold by fold on the simulated array.
+
+    ``a`` (M x K) and ``b`` (K x N) are int64; folds follow the dataflow's rows/cols/stream
+    mapping; partial results of folds along K are combined in the accumulator buffer.
+    """
+    df = DATAFLOW_STRATEGIES[cfg.dataflow]
+    R, C = cfg.rows, cfg.cols
+    m, k = a.shape
+    n = b.shape[1]
+    floor = -(2 ** (cfg.acc_bits - 1))
+    out = np.full((m, n), floor if mode == MAX else 0, dtype=np.int64)
+    extent = {df.rows: R, df.cols: C}
+    size = {"m": m, "k": k, "n": n}
+    blocks = {d: range(0, size[d], extent[d]) if d in extent else [0] for d in "mkn"}
+    for m0 in blocks["m"]:
+        ms = slice(m0, m0 + extent.get("m", m))
+        for k0 in blocks["k"]:
+            ks = slice(k0, k0 + extent.get("k", k))
+            for n0 in blocks["n"]:
+                ns = slice(n0, n0 + extent.get("n", n))
+                a_blk, v_blk, b_blk = a[ms, ks], valid[ms, ks], b[ks, ns]
+                if cfg.dataflow == "ws":
+                    part = _stationary_fold(a_blk, v_blk, b_blk, np.ones(b_blk.shape, np.bool_), True, mode, floor)
+                elif cfg.dataflow == "is":
+                    # Inputs stay (K on rows, M on columns); weight vectors stream: out^T.
+                    stream = np.ascontiguousarray(b_blk.T)
+                    part = _stationary_fold(stream, np.ones(stream.shape, np.bool_), np.ascontiguousarray(a_blk.T),
+                                            np.ascontiguousarray(v_blk.T), False, mode, floor).T  # fmt: skip
+                else:
+                    part = _output_fold(np.ascontiguousarray(a_blk), np.ascontiguousarray(b_blk),
+                                        np.ascontiguousarray(v_blk), mode, floor)  # fmt: skip
+                _combine(out[ms, ns], part, mode)
+    return out
+
+
+def _wrap(values: np.ndarray, bits: int) -> np.ndarray:
+    """Two's-complement wrap to ``bits``, as the accumulator registers do."""
+    half = 1 << (bits - 1)
+    return (values + half) % (1 << bits) - half
+
+
+def _group_gemms(node: Node, x: np.ndarray, weight: np.ndarray | None):
+    """Per group: the im2col matrix A (M x K), its validity (real data) and B (K x N).
+
+    Returns (A, valid, B, taps_counted) with leading group axes, plus for pooling the number
+    of window positions each output counts (for the average's divisor).
+    """
+    layer = node.layer
+    n = x.shape[0]
+    if isinstance(layer, Linear):
+        a = x.astype(np.int64)[None]
+        return a, np.ones(a.shape, bool), weight.astype(np.int64).T[None], None
+    if isinstance(layer, GlobalAvgPool):
+        a = x.reshape(n, x.shape[1], -1).transpose(1, 0, 2).astype(np.int64)
+        return a, np.ones(a.shape, bool), np.ones((x.shape[1], a.shape[2], 1), np.int64), None
+    in_size, out_size = x.shape[2:], node.out_shape[2:]
+    if isinstance(layer, ConvTranspose):
+        spans = [d * (k - 1) for k, d in zip(layer.kernel_size, layer.dilation)]
+        pads = [(s - p, s - p + op) for s, p, op in zip(spans, layer.padding, layer.output_padding)]
+        index = window_index(in_size, out_size, layer.kernel_size, (1,) * layer.ndim, layer.dilation, pads,
+                             insert=layer.stride)  # fmt: skip
+        g = layer.groups
+        w = weight.reshape(g, weight.shape[0] // g, *weight.shape[1:])  # (g, cin_g, cout_g, k...)
+        w = np.flip(w, axis=tuple(range(3, w.ndim))).swapaxes(1, 2)  # (g, cout_g, cin_g, k...)
+        groups, mode = g, "zeros"
+    elif isinstance(layer, Conv):
+        pads = layer.pads(in_size)
+        index = window_index(in_size, out_size, layer.kernel_size, layer.stride, layer.dilation, pads,
+                             layer.padding_mode)  # fmt: skip
+        w = np.flip(weight, axis=tuple(range(2, weight.ndim))) if layer.flip_kernel else weight
+        groups, mode = layer.groups, layer.padding_mode
+        w = w.reshape(groups, w.shape[0] // groups, *w.shape[1:])
+    else:  # Pool: one group per channel, unit weights
+        pads = [(p, p) for p in layer.padding]
+        index = window_index(in_size, out_size, layer.kernel_size, layer.stride, layer.dilation, pads)
+        groups, w, mode = x.shape[1], None, "zeros"
+    cols = gather_columns(x, index, 0).astype(np.int64)  # (N, C, P, T)
+    cin = x.shape[1] // groups
+    p, taps = index.shape
+    a = cols.reshape(n, groups, cin, p, taps).transpose(1, 0, 3, 2, 4).reshape(groups, n * p, cin * taps)
+    valid = np.broadcast_to((index >= 0)[None, :, None, :], (n, p, cin, taps)).reshape(n * p, cin * taps)
+    valid = np.broadcast_to(valid, a.shape)
+    if w is None:
+        b = np.ones((groups, taps, 1), np.int64)
+        counted = (index >= 0) | ((index == PAD) & layer.count_include_pad)
+        return a, valid, b, np.tile(counted.sum(axis=1), n)
+    b = w.reshape(groups, w.shape[1], -1).transpose(0, 2, 1).astype(np.int64)
+    return a, valid, b, None
+
+
+def _packed_gemm(a, valid, b, cfg: AccelConfig, mode: int, pack: int) -> np.ndarray:
+    """Run the groups ``pack`` at a time, block-diagonally, as the timing model does."""
+    groups, m, k = a.shape
+    n = b.shape[2]
+    out = np.empty((m, groups * n), dtype=np.int64)
+    for g0 in range(0, groups, pack):
+        gs = range(g0, min(groups, g0 + pack))
+        a_p = np.concatenate([a[g] for g in gs], axis=1)
+        v_p = np.concatenate([valid[g] for g in gs], axis=1)
+        b_p = np.zeros((k * len(gs), n * len(gs)), dtype=np.int64)
+        for i, g in enumerate(gs):
+            b_p[i * k : (i + 1) * k, i * n : (i + 1) * n] = b[g]
+        out[:, g0 * n : (g0 + len(gs)) * n] = array_gemm(a_p, b_p, v_p, cfg, mode)
+    return out
+
+
+class FunctionalRun:
+    """Values of a network run on the simulated array, layer by layer (int8 semantics).
+
+    Weights are :func:`workloads.forward.random_params` (int8, seed ``seed``) calibrated on the
+    deterministic random input; layers off the array (elementwise, layout) use the golden
+    functions, which is what the output path and vector unit compute.
+    """
+
+    def __init__(self, network: Network, config: AccelConfig, seed: int = 0):
+        self.network = network
+        self.config = config
+        self.params = random_params(network, "int8", seed)
+        self.input = random_input(network, "int8", seed + 1)
+        calibrate(network, self.params, self.input)
+        self.values: dict[str, np.ndarray] = {INPUT: self.input}
+
+    def run(self, node: Node, op) -> np.ndarray:
+        """Compute ``node``'s output from its inputs' simulated values and keep it."""
+        args = [self.values[name] for name in node.inputs]
+        if isinstance(op, ArrayOp):
+            out = self._array_layer(node, op, args[0])
+        else:
+            out = layer_forward(node, args, self.params)
+        self.values[node.name] = out
+        return out
+
+    def _array_layer(self, node: Node, op: ArrayOp, x: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        p = self.params.layers.get(node.name)
+        a, valid, b, counted = _group_gemms(node, x, p.weight if p else None)
+        mode = MAX if op.pe_mode == "max" else MAC
+        pack = DATAFLOW_STRATEGIES[cfg.dataflow].pack(op.groups, op.k, op.n, cfg.rows, cfg.cols)
+        acc = _wrap(_packed_gemm(a, valid, b, cfg, mode, pack), cfg.acc_bits)  # (N*P, C_out)
+        n, channels, spatial = node.out_shape[0], node.out_shape[1], node.out_shape[2:]
+        acc = acc.reshape(n, math.prod(spatial), channels).transpose(0, 2, 1).reshape(node.out_shape)
+        if p is not None:  # output path: bias, requantize to int8
+            if p.bias is not None:
+                acc = _wrap(acc + p.bias.astype(np.int64).reshape((1, -1) + (1,) * len(spatial)), cfg.acc_bits)
+            return golden.requantize(acc, p.scale, p.shift)
+        if mode == MAX:
+            return acc.astype(np.int8)
+        divisor = counted if isinstance(node.layer, Pool) else np.array([a.shape[2]])
+        per_pixel = np.broadcast_to(divisor.reshape(n, 1, *spatial) if isinstance(node.layer, Pool) else divisor,
+                                    acc.shape)  # fmt: skip
+        return (acc // per_pixel).astype(np.int8)
+
+
+__all__ = ["FunctionalRun", "array_gemm", "MAC", "MAX", "OUTSIDE"]
