@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from accel.addressing import OUTSIDE, PAD, gather_columns, window_index
 from accel.config import AccelConfig
@@ -124,11 +124,66 @@ def _output_fold(a, b, valid, mode, floor):
     return acc
 
 
-def _combine(total: np.ndarray, part: np.ndarray, mode: int) -> None:
+@njit(cache=True)
+def _merge(total, part, mode):
+    """Combine a fold's partial results into the accumulator buffer (sum, or max for MAX)."""
     if mode == MAC:
         total += part
     else:
-        np.maximum(total, part, out=total)
+        np.maximum(total, part, total)
+
+
+@njit(cache=True, parallel=True)
+def _ws_gemm(a, valid, b, R, C, mode, floor):
+    """WS: folds of R x C weights (K rows, N cols); all M rows of A stream through each."""
+    m, k = a.shape
+    n = b.shape[1]
+    out = np.full((m, n), 0 if mode == MAC else floor, dtype=np.int64)
+    for nb in prange((n + C - 1) // C):
+        n0, n1 = nb * C, min(n, nb * C + C)
+        for k0 in range(0, k, R):
+            k1 = min(k, k0 + R)
+            stat = np.ascontiguousarray(b[k0:k1, n0:n1])
+            part = _stationary_fold(a[:, k0:k1], valid[:, k0:k1], stat, np.ones(stat.shape, np.bool_), True, mode,
+                                    floor)  # fmt: skip
+            _merge(out[:, n0:n1], part, mode)
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _is_gemm(a, valid, b, R, C, mode, floor):
+    """IS: folds of R x C inputs (K rows, M cols); all N weight vectors stream through each."""
+    m, k = a.shape
+    n = b.shape[1]
+    out = np.full((m, n), 0 if mode == MAC else floor, dtype=np.int64)
+    for mb in prange((m + C - 1) // C):
+        m0, m1 = mb * C, min(m, mb * C + C)
+        for k0 in range(0, k, R):
+            k1 = min(k, k0 + R)
+            stream = np.ascontiguousarray(b[k0:k1, :].T)
+            part = _stationary_fold(stream, np.ones(stream.shape, np.bool_), np.ascontiguousarray(a[m0:m1, k0:k1].T),
+                                    np.ascontiguousarray(valid[m0:m1, k0:k1].T), False, mode, floor)  # fmt: skip
+            _merge(out[m0:m1, :], np.ascontiguousarray(part.T), mode)
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _os_gemm(a, valid, b, R, C, mode, floor):
+    """OS: folds of R x C outputs (M rows, N cols); the whole K streams through each."""
+    m, k = a.shape
+    n = b.shape[1]
+    out = np.empty((m, n), dtype=np.int64)
+    for mb in prange((m + R - 1) // R):
+        m0, m1 = mb * R, min(m, mb * R + R)
+        rows_a = np.ascontiguousarray(a[m0:m1, :])
+        rows_v = np.ascontiguousarray(valid[m0:m1, :])
+        for n0 in range(0, n, C):
+            n1 = min(n, n0 + C)
+            out[m0:m1, n0:n1] = _output_fold(rows_a, np.ascontiguousarray(b[:, n0:n1]), rows_v, mode, floor)
+    return out
+
+
+_GEMMS = {"ws": _ws_gemm, "is": _is_gemm, "os": _os_gemm}
 
 
 def array_gemm(a: np.ndarray, b: np.ndarray, valid: np.ndarray, cfg: AccelConfig, mode: int) -> np.ndarray:
@@ -137,34 +192,10 @@ def array_gemm(a: np.ndarray, b: np.ndarray, valid: np.ndarray, cfg: AccelConfig
     ``a`` (M x K) and ``b`` (K x N) are int64; folds follow the dataflow's rows/cols/stream
     mapping; partial results of folds along K are combined in the accumulator buffer.
     """
-    df = DATAFLOW_STRATEGIES[cfg.dataflow]
-    R, C = cfg.rows, cfg.cols
-    m, k = a.shape
-    n = b.shape[1]
     floor = -(2 ** (cfg.acc_bits - 1))
-    out = np.full((m, n), floor if mode == MAX else 0, dtype=np.int64)
-    extent = {df.rows: R, df.cols: C}
-    size = {"m": m, "k": k, "n": n}
-    blocks = {d: range(0, size[d], extent[d]) if d in extent else [0] for d in "mkn"}
-    for m0 in blocks["m"]:
-        ms = slice(m0, m0 + extent.get("m", m))
-        for k0 in blocks["k"]:
-            ks = slice(k0, k0 + extent.get("k", k))
-            for n0 in blocks["n"]:
-                ns = slice(n0, n0 + extent.get("n", n))
-                a_blk, v_blk, b_blk = a[ms, ks], valid[ms, ks], b[ks, ns]
-                if cfg.dataflow == "ws":
-                    part = _stationary_fold(a_blk, v_blk, b_blk, np.ones(b_blk.shape, np.bool_), True, mode, floor)
-                elif cfg.dataflow == "is":
-                    # Inputs stay (K on rows, M on columns); weight vectors stream: out^T.
-                    stream = np.ascontiguousarray(b_blk.T)
-                    part = _stationary_fold(stream, np.ones(stream.shape, np.bool_), np.ascontiguousarray(a_blk.T),
-                                            np.ascontiguousarray(v_blk.T), False, mode, floor).T  # fmt: skip
-                else:
-                    part = _output_fold(np.ascontiguousarray(a_blk), np.ascontiguousarray(b_blk),
-                                        np.ascontiguousarray(v_blk), mode, floor)  # fmt: skip
-                _combine(out[ms, ns], part, mode)
-    return out
+    a, b = np.ascontiguousarray(a, dtype=np.int64), np.ascontiguousarray(b, dtype=np.int64)
+    valid = np.ascontiguousarray(valid, dtype=np.bool_)
+    return _GEMMS[cfg.dataflow](a, valid, b, cfg.rows, cfg.cols, mode, floor)
 
 
 def _wrap(values: np.ndarray, bits: int) -> np.ndarray:
