@@ -44,27 +44,40 @@ class Network:
 
     Each layer reads the layers named in its ``inputs`` (default: the previous layer), which must
     come earlier, so the graph is a DAG by construction. Shapes, counts and receptive fields are
-    computed and checked once, here.
+    computed and checked once, here. ``extra_inputs`` names further network inputs by shape (a
+    SCALE-Sim topology, for one, is a list of independent layers, each with its own input).
     """
 
-    def __init__(self, name: str, input_shape: Iterable[int], layers: Iterable[Layer]):
+    def __init__(
+        self,
+        name: str,
+        input_shape: Iterable[int],
+        layers: Iterable[Layer],
+        extra_inputs: dict[str, Iterable[int]] | None = None,
+    ):
         self.name = name
-        self.input_shape: Shape = tuple(input_shape)
-        if len(self.input_shape) < 2 or any(
-            not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in self.input_shape
-        ):
-            raise WorkloadError(
-                f"network {name!r}: input_shape must be (N, C, spatial...) of positive ints, not {self.input_shape}"
-            )
+        self.input_shape: Shape = self._check_shape(INPUT, input_shape)
+        self.extra_inputs: dict[str, Shape] = {
+            key: self._check_shape(key, shape) for key, shape in (extra_inputs or {}).items()
+        }
         self.nodes: tuple[Node, ...] = tuple(self._bind(list(layers)))
         if not self.nodes:
             raise WorkloadError(f"network {name!r} has no layers")
         self._by_name = {n.name: n for n in self.nodes}
 
+    def _check_shape(self, key: str, shape: Iterable[int]) -> Shape:
+        shape = tuple(shape)
+        if len(shape) < 2 or any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in shape):
+            raise WorkloadError(
+                f"network {self.name!r}: {key + '_shape' if key == INPUT else f'input {key!r} shape'} must be (N, C, spatial...) of positive ints, not {shape}"
+            )
+        return shape
+
     def _bind(self, layers: list[Layer]) -> Iterator[Node]:
-        spatial = len(self.input_shape) - 2
-        shapes: dict[str, Shape] = {INPUT: self.input_shape}
-        reaches: dict[str, Reach] = {INPUT: Reach((1,) * spatial, (Fraction(1),) * spatial)}
+        shapes: dict[str, Shape] = {INPUT: self.input_shape, **self.extra_inputs}
+        reaches: dict[str, Reach] = {
+            key: Reach((1,) * (len(shape) - 2), (Fraction(1),) * (len(shape) - 2)) for key, shape in shapes.items()
+        }
         previous = INPUT
         for layer in layers:
             if not isinstance(layer, Layer):
@@ -125,7 +138,8 @@ class Network:
         """The same network on a batch of ``batch`` inputs."""
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise WorkloadError(f"batch must be a positive integer, not {batch!r}")
-        return Network(self.name, (batch, *self.input_shape[1:]), [n.layer for n in self.nodes])
+        extra = {key: (batch, *shape[1:]) for key, shape in self.extra_inputs.items()}
+        return Network(self.name, (batch, *self.input_shape[1:]), [n.layer for n in self.nodes], extra)
 
     def summary(self) -> dict:
         """Plain-data description: ``{"network", "input_shape", "layers": [...], "total": {...}}``."""
