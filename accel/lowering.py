@@ -85,10 +85,11 @@ Op = ArrayOp | VectorOp
 def lower_network(network: Network) -> list[tuple[Node, Op | None]]:
     """Lower every layer; fused/layout-only layers map to ``None``."""
     lowered: list[tuple[Node, Op | None]] = []
-    fusable = False
+    fusable, previous = False, None
     for node in network:
-        op = lower_node(node, fused=fusable)
+        op = lower_node(node, fused=fusable and node.inputs == (previous,))
         lowered.append((node, op))
+        previous = node.name
         if isinstance(node.layer, (Activation, BatchNorm)) and op is None:
             continue  # still directly behind a compute layer: keep fusing
         fusable = op is not None
@@ -96,11 +97,7 @@ def lower_network(network: Network) -> list[tuple[Node, Op | None]]:
 
 
 def lower_node(node: Node, fused: bool = False) -> Op | None:
-    """Lower one bound layer. ``fused``: the previous layer's output path can absorb it.
-
-    A ReLU or BatchNorm only fuses when it is the sole reader of that output; the caller checks
-    the single-consumer condition through :func:`lower_network`'s execution order.
-    """
+    """Lower one bound layer. ``fused``: the previous layer's output path can absorb it."""
     layer = node.layer
     out = node.out_shape
     ins = node.in_shapes[0]
