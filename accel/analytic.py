@@ -40,8 +40,8 @@ def kernel_bandwidth(bandwidth: float) -> float:
 
 
 @njit(cache=True)
-def _transfer_cycles(nbytes, bandwidth):
-    """Least t with t * bandwidth >= nbytes (0 for an ideal channel)."""
+def transfer_cycles(nbytes, bandwidth):
+    """Cycles the channel is busy moving ``nbytes``: least t with t * bandwidth >= nbytes (0 if ideal)."""
     if nbytes <= 0 or bandwidth < 0:
         return 0
     t = int(math.ceil(nbytes / bandwidth))
@@ -62,7 +62,7 @@ def _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth,
     busy = 0
     # Fetch of tile 0.
     if load[0] > 0:
-        occ = _transfer_cycles(load[0], bandwidth)
+        occ = transfer_cycles(load[0], bandwidth)
         free = occ
         busy += occ
         ldone[0] = occ + latency
@@ -70,7 +70,7 @@ def _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth,
         if j < count and load[j] > 0:
             eligible = cend[load_after[j]] if load_after[j] >= 0 else 0
             start = max(free, eligible)
-            occ = _transfer_cycles(load[j], bandwidth)
+            occ = transfer_cycles(load[j], bandwidth)
             free = start + occ
             busy += occ
             ldone[j] = start + occ + latency
@@ -83,7 +83,7 @@ def _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth,
         cend[i] = start + compute[i]
         if writeback[i] > 0:
             wstart = max(free, cend[i])
-            occ = _transfer_cycles(writeback[i], bandwidth)
+            occ = transfer_cycles(writeback[i], bandwidth)
             free = wstart + occ
             busy += occ
             wdone[i] = wstart + occ + latency

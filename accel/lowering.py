@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from workloads.layers import (
     Activation,
     Add,
@@ -36,12 +38,53 @@ from workloads.network import Network, Node
 
 
 @dataclass(frozen=True)
-class ArrayOp:
-    """A layer as grouped GEMMs on the PE array, plus what tiling needs to size buffers.
+class Axis:
+    """A sliding-window axis: ``out`` output positions over ``size`` input positions.
 
-    The ifmap of a group is seen as ``channels`` planes of ``in_rows x in_row_len`` elements.
-    Output pixels are ``M = out_rows * out_row_len``; a band of ``b`` output rows reads
-    ``min(in_rows, (b - 1) * row_stride + row_span)`` input rows of every channel it uses.
+    Output position ``o`` reads input positions ``o * stride - pad`` up to ``span`` further
+    (``span`` = dilated kernel extent) of an input with ``insert - 1`` zeros inserted between
+    elements (transposed conv); padding and inserted zeros are generated, never fetched.
+    """
+
+    out: int
+    size: int
+    stride: int = 1
+    span: int = 1
+    pad: int = 0
+    insert: int = 1
+
+    def touched(self, lo, hi):
+        """Real input positions read by outputs ``lo .. hi-1`` (works on NumPy arrays).
+
+        Overlapping windows (stride < span) read one contiguous run; disjoint windows
+        (stride >= span) skip the positions between them.
+        """
+        lo, hi = np.asarray(lo), np.asarray(hi)
+        if self.stride >= self.span and self.insert == 1:
+            starts = np.arange(self.out + 1) * self.stride - self.pad
+            per_output = np.clip(starts[:-1] + self.span, 0, self.size) - np.clip(starts[:-1], 0, self.size)
+            read = np.concatenate([[0], np.cumsum(per_output)])
+            return read[hi] - read[lo]
+        first = np.maximum(lo * self.stride - self.pad, 0)
+        last = np.minimum((hi - 1) * self.stride - self.pad + self.span, (self.size - 1) * self.insert + 1)
+        count = (last - 1) // self.insert - (first + self.insert - 1) // self.insert + 1
+        return np.where(last > first, np.maximum(count, 0), 0)
+
+    def most_touched(self, band: int) -> int:
+        """Upper bound of :meth:`touched` over any run of ``band`` outputs (sizes the buffer)."""
+        return min(self.size, -(-((band - 1) * self.stride + self.span) // self.insert))
+
+
+FLAT = Axis(out=1, size=1)  # an axis with no sliding window
+
+
+@dataclass(frozen=True)
+class ArrayOp:
+    """A layer as grouped GEMMs on the PE array, plus the input geometry tiling needs.
+
+    Output pixels are ``M = batch * depth.out * rows.out * out_row_len``. The ifmap of a group
+    is ``channels`` planes; an output row band reads ``rows.touched(...)`` input rows of
+    ``in_row_len`` elements from ``depth.touched(...)`` input depth slices (3-D only).
     """
 
     name: str
@@ -53,19 +96,19 @@ class ArrayOp:
     n: int
     channels: int  # input channels per group; K = channels * window
     window: int
-    out_rows: int
+    batch: int
+    depth: Axis
+    rows: Axis
     out_row_len: int
-    in_rows: int
     in_row_len: int
-    row_stride: int
-    row_span: int
     has_weights: bool
     bias: bool
     useful_macs: int  # arithmetic the layer needs (excludes injected zeros)
 
-    def ifmap_rows(self, band: int) -> int:
-        """Input rows a band of ``band`` output rows reads."""
-        return min(self.in_rows, (band - 1) * self.row_stride + self.row_span)
+    @property
+    def planes(self) -> int:
+        """Independent output planes (batch x output depth); row bands never cross them."""
+        return self.batch * self.depth.out
 
 
 @dataclass(frozen=True)
@@ -102,32 +145,29 @@ def lower_node(node: Node, fused: bool = False) -> Op | None:
     out = node.out_shape
     ins = node.in_shapes[0]
     if isinstance(layer, Conv):
-        return _conv_op(node, layer.groups, layer.in_channels, layer.kernel_size, layer.stride, layer.dilation, ins, out,
-                        bias=layer.bias)  # fmt: skip
+        return _window_op(node, "conv", layer.groups, layer.kernel_size, layer.stride, layer.dilation,
+                          layer.pads(ins[2:]), bias=layer.bias)  # fmt: skip
     if isinstance(layer, ConvTranspose):
-        # Zero insertion turns the input into a stride-1 conv over an upsampled, padded input;
-        # the inserted zeros are generated, never fetched.
-        up = tuple((n - 1) * s + 1 for n, s in zip(ins[2:], layer.stride))
-        op = _conv_op(node, layer.groups, layer.in_channels, layer.kernel_size, (1,) * layer.ndim, layer.dilation,
-                      ins[:2] + up, out, bias=layer.bias)  # fmt: skip
-        return replace(op, in_rows=math.prod(ins[:1] + ins[2:-1]), in_row_len=ins[-1], useful_macs=node.macs)
-    if isinstance(layer, Linear):
-        return ArrayOp(
-            name=node.name, kind="linear", pe_mode="mac", groups=1, m=ins[0], k=layer.in_features,
-            n=layer.out_features, channels=layer.in_features, window=1, out_rows=ins[0], out_row_len=1,
-            in_rows=ins[0], in_row_len=1, row_stride=1, row_span=1, has_weights=True, bias=layer.bias,
-            useful_macs=node.macs,
-        )  # fmt: skip
+        # Zero insertion turns it into a stride-1 conv over the zero-inserted input padded by
+        # d*(k-1) - p (plus output_padding on the high side).
+        pads = [(d * (k - 1) - p, 0) for k, d, p in zip(layer.kernel_size, layer.dilation, layer.padding)]
+        return _window_op(node, "conv_transpose", layer.groups, layer.kernel_size, (1,) * layer.ndim,
+                          layer.dilation, pads, bias=layer.bias, insert=layer.stride)  # fmt: skip
     if isinstance(layer, Pool):
-        op = _conv_op(node, ins[1], ins[1], layer.kernel_size, layer.stride, layer.dilation, ins, out, bias=False)
-        return replace(op, kind=f"{layer.mode}pool", pe_mode="max" if layer.mode == "max" else "mac",
-                        has_weights=False, useful_macs=math.prod(out) * math.prod(layer.kernel_size))  # fmt: skip
-    if isinstance(layer, GlobalAvgPool):
-        spatial = math.prod(ins[2:])
+        op = _window_op(node, f"{layer.mode}pool", ins[1], layer.kernel_size, layer.stride, layer.dilation,
+                        layer.pads(ins[2:]), bias=False)  # fmt: skip
+        return replace(op, pe_mode="max" if layer.mode == "max" else "mac", has_weights=False,
+                       useful_macs=math.prod(out) * math.prod(layer.kernel_size))  # fmt: skip
+    if isinstance(layer, (Linear, GlobalAvgPool)):
+        # Batch rows of a matrix: the "rows" axis is the batch, one feature vector per row.
+        linear = isinstance(layer, Linear)
+        features = layer.in_features if linear else math.prod(ins[2:])
         return ArrayOp(
-            name=node.name, kind="global_avgpool", pe_mode="mac", groups=ins[1], m=ins[0], k=spatial, n=1,
-            channels=1, window=spatial, out_rows=ins[0], out_row_len=1, in_rows=ins[0], in_row_len=spatial,
-            row_stride=1, row_span=1, has_weights=False, bias=False, useful_macs=math.prod(ins),
+            name=node.name, kind=layer.kind, pe_mode="mac", groups=1 if linear else ins[1], m=ins[0],
+            k=features, n=layer.out_features if linear else 1, channels=features if linear else 1,
+            window=1 if linear else features, batch=1, depth=FLAT, rows=Axis(out=ins[0], size=ins[0]),
+            out_row_len=1, in_row_len=1 if linear else features, has_weights=linear, bias=linear and layer.bias,
+            useful_macs=node.macs if linear else math.prod(ins),
         )  # fmt: skip
     if isinstance(layer, (Flatten, Concat)):
         return None
@@ -143,22 +183,22 @@ def lower_node(node: Node, fused: bool = False) -> Op | None:
     raise TypeError(f"no lowering for layer type {type(layer).__name__}")
 
 
-def _conv_op(node, groups, in_channels, kernel, stride, dilation, ins, out, bias) -> ArrayOp:
-    """Window layer over input ``ins`` producing ``out`` (shapes with batch and channels)."""
-    cin = in_channels // groups
+def _window_op(node, kind, groups, kernel, stride, dilation, pads, bias, insert=None) -> ArrayOp:
+    """A sliding-window layer (conv, transposed conv, pooling) of a bound node."""
+    ins, out = node.in_shapes[0], node.out_shape
+    insert = insert or (1,) * len(kernel)
+    axes = [
+        Axis(out=o, size=n, stride=s, span=d * (k - 1) + 1, pad=lo, insert=z)
+        for o, n, k, s, d, (lo, _), z in zip(out[2:], ins[2:], kernel, stride, dilation, pads, insert)
+    ]
+    # The last spatial dim is the row; the one before it advances row bands; a 3-D layer's
+    # depth slices are separate planes, each reading the slices its window spans.
+    depth = axes[0] if len(axes) == 3 else FLAT
+    rows = axes[-2] if len(axes) >= 2 else FLAT
+    cin = ins[1] // groups
     window = math.prod(kernel)
-    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
-    # Rows are all spatial dims but the last; a band of output rows advances along the
-    # second-to-last dim (H in 2-D, the batch in 1-D, H inside each depth slice in 3-D).
-    ndim = len(kernel)
-    out_rows = out[0] * math.prod(out[2:-1])
-    in_rows = ins[0] * math.prod(ins[2:-1])
-    row_stride = stride[-2] if ndim >= 2 else 1
-    row_span = (spans[-2] if ndim >= 2 else 1) * (spans[0] if ndim == 3 else 1)
     return ArrayOp(
-        name=node.name, kind="conv", pe_mode="mac", groups=groups, m=math.prod(out[:1] + out[2:]),
-        k=cin * window, n=out[1] // groups, channels=cin, window=window, out_rows=out_rows,
-        out_row_len=out[-1], in_rows=in_rows, in_row_len=ins[-1], row_stride=row_stride, row_span=row_span,
-        has_weights=True, bias=bias, useful_macs=node.macs,
+        name=node.name, kind=kind, pe_mode="mac", groups=groups, m=math.prod(out[:1] + out[2:]), k=cin * window,
+        n=out[1] // groups, channels=cin, window=window, batch=out[0], depth=depth, rows=rows,
+        out_row_len=out[-1], in_row_len=ins[-1], has_weights=True, bias=bias, useful_macs=node.macs,
     )  # fmt: skip
-

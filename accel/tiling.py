@@ -70,11 +70,12 @@ def element_bytes(bits: int) -> int:
 
 @dataclass(frozen=True)
 class _Plan:
-    band: int  # output rows per M tile
+    band: int  # output rows per M tile (within one output plane)
+    images: int  # whole images per M tile when one fits (band == all rows), else 0
     channels: int  # input channels per K tile (whole pack when groups are packed)
     n_tile: int
     order: str  # 'mn' (M outer) or 'nm'
-    traffic: int
+    traffic: int  # estimated DRAM bytes
 
 
 def _candidates(total: int, step: int) -> list[int]:
@@ -88,36 +89,40 @@ def _candidates(total: int, step: int) -> list[int]:
 
 
 def _plan(op: ArrayOp, df: Dataflow, cfg: AccelConfig, pack: int) -> _Plan:
+    """The tile sizes that move the fewest DRAM bytes (then the largest tile), or MappingError."""
     ib, wb, ab = element_bytes(cfg.input_bits), element_bytes(cfg.weight_bits), element_bytes(cfg.acc_bits)
     banks = {b: cfg.bank_bytes(b) for b in ("ifmap", "filter", "ofmap")}
-    n_total, ch_total = op.n * pack, op.channels * pack
+    n_total = op.n * pack
     step_n = cfg.cols if df.cols == "n" else (cfg.rows if df.rows == "n" else 1)
     # Packed groups share the K dim: only a single, unpacked group splits its channels.
-    channel_options = _candidates(op.channels, 1) if pack == 1 else [ch_total]
+    channel_options = _candidates(op.channels, 1) if pack == 1 else [op.channels * pack]
+    rows = op.rows
     best: _Plan | None = None
+    best_key: tuple = ()
     smallest_need: dict[str, int] = {}
     for nt in _candidates(n_total, min(step_n, n_total)):
         for ct in channel_options:
             kt_real = ct * op.window if pack == 1 else op.k
             filt = kt_real * nt * wb + (nt * ACC_BIAS_BYTES if op.bias else 0) if op.has_weights else 0
-            row_bytes = ct * op.in_row_len * ib
+            row_bytes = ct * op.depth.most_touched(1) * op.in_row_len * ib
+            out_row_bytes = op.out_row_len * nt * ab
             # Largest band whose ifmap rows and accumulators fit their banks.
             rows_fit = banks["ifmap"] // row_bytes
-            by_ifmap = op.out_rows if rows_fit >= op.in_rows else (rows_fit - op.row_span) // op.row_stride + 1
-            by_ofmap = banks["ofmap"] // (op.out_row_len * nt * ab)
-            band = min(op.out_rows, by_ifmap, by_ofmap)
-            need = {
-                "ifmap": row_bytes * op.ifmap_rows(1),
-                "filter": filt,
-                "ofmap": op.out_row_len * nt * ab,
-            }
+            by_ifmap = rows.out if rows_fit >= rows.size else (rows_fit * rows.insert - rows.span) // rows.stride + 1
+            band = min(rows.out, by_ifmap, banks["ofmap"] // out_row_bytes)
+            need = {"ifmap": row_bytes * rows.most_touched(1), "filter": filt, "ofmap": out_row_bytes}
             for key, value in need.items():
                 smallest_need[key] = min(smallest_need.get(key, value), value)
             if band < 1 or filt > banks["filter"]:
                 continue
-            plan = _best_order(op, band, ct, nt, pack, ib, wb, filt)
-            if best is None or (plan.traffic, -band * ct * nt) < (best.traffic, -best.band * best.channels * best.n_tile):
-                best = plan
+            # Whole images per tile when one fits: no bands, no depth slices fetched twice.
+            image_in = ct * int(op.depth.touched(0, op.depth.out)) * rows.size * op.in_row_len * ib
+            image_out = op.depth.out * rows.out * out_row_bytes
+            images = min(op.batch, banks["ifmap"] // image_in, banks["ofmap"] // image_out) if band == rows.out else 0
+            plan = _best_order(op, band, images, ct, nt, pack, ib, filt)
+            volume = (images * op.depth.out * rows.out if images else band) * ct * nt
+            if best is None or (plan.traffic, -volume) < best_key:
+                best, best_key = plan, (plan.traffic, -volume)
     if best is None:
         for key in ("ifmap", "filter", "ofmap"):
             if smallest_need[key] > banks[key]:
@@ -130,12 +135,17 @@ def _plan(op: ArrayOp, df: Dataflow, cfg: AccelConfig, pack: int) -> _Plan:
     return best
 
 
-def _best_order(op: ArrayOp, band: int, ct: int, nt: int, pack: int, ib: int, wb: int, filt: int) -> _Plan:
-    """Estimated DRAM bytes for both loop orders; keep the cheaper."""
-    tm = -(-op.out_rows // band)
+def _best_order(op: ArrayOp, band: int, images: int, ct: int, nt: int, pack: int, ib: int, filt: int) -> _Plan:
+    """Estimated DRAM bytes of both loop orders; keep the cheaper."""
+    if images:
+        tm = -(-op.batch // images)
+        ifmap_all = op.batch * int(op.depth.touched(0, op.depth.out)) * int(op.rows.touched(0, op.rows.out))
+    else:
+        tm = op.planes * -(-op.rows.out // band)
+        ifmap_all = tm * op.depth.most_touched(1) * op.rows.most_touched(band)
+    ifmap_all *= op.in_row_len * ib * op.channels * pack
     tn = -(-(op.n * pack) // nt)
     tk = -(-(op.channels * pack) // ct) if pack == 1 else 1
-    ifmap_all = tm * op.ifmap_rows(band) * op.in_row_len * op.channels * pack * ib
     filter_all = filt * tn * tk
     if tk > 1:
         mn = nm = ifmap_all * tn + filter_all * tm
@@ -143,7 +153,7 @@ def _best_order(op: ArrayOp, band: int, ct: int, nt: int, pack: int, ib: int, wb
         mn = ifmap_all + filter_all * (tm if tn > 1 else 1)
         nm = filter_all + ifmap_all * (tn if tm > 1 else 1)
     order, traffic = ("mn", mn) if mn <= nm else ("nm", nm)
-    return _Plan(band, ct, nt, order, traffic)
+    return _Plan(band, images, ct, nt, order, traffic)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,52 +169,80 @@ def _splits(total: int, size: int) -> np.ndarray:
     return sizes
 
 
+def _m_tiles(op: ArrayOp, plan: _Plan) -> tuple[np.ndarray, np.ndarray]:
+    """Per M tile: output pixels, and input rows it reads per channel (padding is never fetched).
+
+    M tiles are blocks of whole images, or bands of output rows inside one output plane.
+    """
+    if plan.images:
+        counts = _splits(op.batch, plan.images)
+        per_image = int(op.depth.touched(0, op.depth.out)) * int(op.rows.touched(0, op.rows.out))
+        return counts * op.depth.out * op.rows.out * op.out_row_len, counts * per_image
+    bands = _splits(op.rows.out, plan.band)
+    first = np.arange(len(bands)) * plan.band
+    band_rows = op.rows.touched(first, first + bands)
+    depth = np.arange(op.depth.out)
+    slices = op.depth.touched(depth, depth + 1)
+    touched = np.tile((slices[:, None] * band_rows[None, :]).reshape(-1), op.batch)
+    return np.tile(bands, op.planes) * op.out_row_len, touched
+
+
+def plan_packing(op: ArrayOp, cfg: AccelConfig) -> tuple[int, _Plan]:
+    """Groups packed per GEMM and the tile plan: the largest packing whose tiles fit the buffers.
+
+    Packing is halved until a tile fits; the error of the unpacked layer is raised if none does.
+    """
+    df = DATAFLOW_STRATEGIES[cfg.dataflow]
+    pack = df.pack(op.groups, op.k, op.n, cfg.rows, cfg.cols)
+    while True:
+        try:
+            return pack, _plan(op, df, cfg, pack)
+        except MappingError:
+            if pack == 1:
+                raise
+            pack //= 2
+
+
 def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
     """Tile ``op`` for ``cfg`` and return its schedule."""
     df = DATAFLOW_STRATEGIES[cfg.dataflow]
-    pack = df.pack(op.groups, op.k, op.n, cfg.rows, cfg.cols)
-    plan = _plan(op, df, cfg, pack)
-    ib, wb, ab = element_bytes(cfg.input_bits), element_bytes(cfg.weight_bits), element_bytes(cfg.acc_bits)
+    pack, plan = plan_packing(op, cfg)
+    ib, wb = element_bytes(cfg.input_bits), element_bytes(cfg.weight_bits)
 
     packs = _splits(op.groups, pack)  # groups in each pack
-    bands = _splits(op.out_rows, plan.band)
-    nsplit = plan.n_tile
-    csplit = plan.channels
+    m_pixels, m_touched = _m_tiles(op, plan)
+    m_tiles = len(m_pixels)
 
     # Enumerate tiles in loop order: pack > outer > inner > k (vectorised with index grids).
     rows = []
     for g_count in packs:
-        n_sizes = _splits(op.n * int(g_count), min(nsplit, op.n * int(g_count)))
-        c_sizes = _splits(op.channels * int(g_count), csplit) if pack == 1 else np.array([op.channels * int(g_count)])
-        m_idx, n_idx, k_idx = np.meshgrid(
-            np.arange(len(bands)), np.arange(len(n_sizes)), np.arange(len(c_sizes)), indexing="ij"
-        )
+        n_sizes = _splits(op.n * int(g_count), min(plan.n_tile, op.n * int(g_count)))
+        c_sizes = _splits(op.channels, plan.channels) if pack == 1 else np.array([op.channels * int(g_count)])
+        m_idx, n_idx, k_idx = np.meshgrid(np.arange(m_tiles), np.arange(len(n_sizes)), np.arange(len(c_sizes)),
+                                          indexing="ij")  # fmt: skip
         if plan.order == "nm":
             m_idx, n_idx, k_idx = (a.transpose(1, 0, 2) for a in (m_idx, n_idx, k_idx))
         m_idx, n_idx, k_idx = (a.reshape(-1) for a in (m_idx, n_idx, k_idx))
-        rows.append((int(g_count), bands[m_idx], n_sizes[n_idx], c_sizes[k_idx], m_idx, n_idx, k_idx, len(c_sizes)))
+        rows.append((int(g_count), m_idx, n_sizes[n_idx], c_sizes[k_idx], n_idx, k_idx, len(c_sizes)))
 
     g_of = np.concatenate([np.full(len(r[1]), gi) for gi, r in enumerate(rows)])
-    b = np.concatenate([r[1] for r in rows])
+    mi = np.concatenate([r[1] for r in rows])
     nt = np.concatenate([r[2] for r in rows])
     ct = np.concatenate([r[3] for r in rows])
-    mi = np.concatenate([r[4] for r in rows])
-    ni = np.concatenate([r[5] for r in rows])
-    ki = np.concatenate([r[6] for r in rows])
-    last_k = np.concatenate([r[6] == r[7] - 1 for r in rows])
+    ni = np.concatenate([r[4] for r in rows])
+    ki = np.concatenate([r[5] for r in rows])
+    last_k = np.concatenate([r[5] == r[6] - 1 for r in rows])
     gcount = np.concatenate([np.full(len(r[1]), r[0]) for r in rows])
 
-    mt = b * op.out_row_len
+    mt = m_pixels[mi]
     kt = ct * op.window  # packed: channels cover every group of the pack
     kt_real = np.where(gcount > 1, op.k, kt)  # weights stored per output channel
-    # Ifmap rows of each band (bands are equal except the last).
-    band_rows = np.minimum(op.in_rows, (b - 1) * op.row_stride + op.row_span)
-    ifmap_bytes = ct * band_rows * op.in_row_len * ib
+    ifmap_bytes = ct * m_touched[mi] * op.in_row_len * ib
     filter_bytes = kt_real * nt * wb + np.where(ki == 0, nt * ACC_BIAS_BYTES if op.bias else 0, 0)
     if not op.has_weights:
         filter_bytes = np.zeros_like(filter_bytes)
 
-    count = len(b)
+    count = len(mi)
     new_ifmap = _changed(g_of, mi, ki)
     new_filter = _changed(g_of, ni, ki) & op.has_weights
     load_ifmap = np.where(new_ifmap, ifmap_bytes, 0)
@@ -313,7 +351,10 @@ def schedule(op: ArrayOp | VectorOp, cfg: AccelConfig) -> TileSchedule:
 
 
 def compulsory_bytes(op: ArrayOp | VectorOp, cfg: AccelConfig) -> dict[str, int]:
-    """DRAM bytes if each tensor moved exactly once: ifmap, filter (+bias), ofmap."""
+    """DRAM bytes if each tensor moved exactly once: ifmap, filter (+bias), ofmap.
+
+    The ifmap counts the input rows some window reads (a stride larger than the kernel skips rows).
+    """
     ib, wb = element_bytes(cfg.input_bits), element_bytes(cfg.weight_bits)
     if isinstance(op, VectorOp):
         return {"ifmap": op.in_elems * ib, "filter": 0, "ofmap": op.out_elems * ib}
@@ -321,19 +362,8 @@ def compulsory_bytes(op: ArrayOp | VectorOp, cfg: AccelConfig) -> dict[str, int]
     if op.has_weights:
         filt = op.groups * op.k * op.n * wb + (op.groups * op.n * ACC_BIAS_BYTES if op.bias else 0)
     return {
-        "ifmap": op.groups * op.channels * op.in_rows * op.in_row_len * ib,
+        "ifmap": op.groups * op.channels * op.batch * int(op.depth.touched(0, op.depth.out))
+        * int(op.rows.touched(0, op.rows.out)) * op.in_row_len * ib,
         "filter": filt,
         "ofmap": op.groups * op.m * op.n * ib,
     }
-
-
-def transfer_cycles(nbytes: int, bandwidth: float) -> int:
-    """Cycles the DRAM channel is busy moving ``nbytes``: least ``t`` with ``t * bandwidth >= nbytes``."""
-    if nbytes <= 0 or math.isinf(bandwidth):
-        return 0
-    t = math.ceil(nbytes / bandwidth)
-    while t > 0 and (t - 1) * bandwidth >= nbytes:
-        t -= 1
-    while t * bandwidth < nbytes:
-        t += 1
-    return t

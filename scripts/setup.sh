@@ -13,7 +13,7 @@ fi
 stamp=.setup-stamp
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || ! python3 -c "import accel, sim, rtl, workloads" 2>/dev/null; then
     echo "setup: installing Python packages" >&2
-    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e ".[test]"
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e ".[test,onnx,torch]"
     touch "$stamp"
 fi
 # pyenv puts console scripts behind shims that exist only after a rehash.

@@ -38,16 +38,36 @@ def list_networks() -> None:
     stdout.print(zoo_table({name: build() for name, build in ZOO.items()}))
 
 
+SkipOpt = Annotated[
+    bool,
+    typer.Option("--skip-unsupported", help="ONNX: treat unsupported operators as zero-cost identity layers (warns)."),
+]
+
+
+def load_net(net: str, skip_unsupported: bool = False):
+    """``load_network`` with its warnings (skipped ONNX operators) printed as one ``warning:`` line each."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        network = load_network(net, skip_unsupported=skip_unsupported)
+    err = Console(stderr=True, soft_wrap=True)
+    for w in caught:
+        err.print(f"warning: {w.message}", markup=False, highlight=False)
+    return network
+
+
 @app.command()
 def info(
     net: NetArg,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write JSON to PATH ('-' for stdout).", metavar="PATH")] = None,
     batch: Annotated[int, typer.Option(help="Batch size N.")] = 1,
+    skip_unsupported: SkipOpt = False,
 ) -> None:
     """Per-layer shapes, parameters, MACs and receptive fields of a network."""
     from sim.tables import info_table
 
-    network = load_network(net).with_batch(batch)
+    network = load_net(net, skip_unsupported).with_batch(batch)
     summary = network.summary()
     if json_out:
         emit_json(summary, json_out)
@@ -57,10 +77,20 @@ def info(
 
 
 def load_config(config_file: str | None, overrides: dict) -> "AccelConfig":
-    """The configuration from ``--config`` (or the defaults) with command-line overrides applied."""
+    """The configuration from ``--config`` (or the defaults) with command-line overrides applied.
+
+    A ``.cfg`` file is read as a SCALE-Sim config (its notes on ignored settings go to stderr).
+    """
     from accel.config import AccelConfig
 
-    base = AccelConfig.load(config_file) if config_file else AccelConfig()
+    if config_file and config_file.lower().endswith(".cfg"):
+        from accel.scalesim import read_config
+
+        base, notes = read_config(config_file)
+        for note in notes:
+            Console(stderr=True, soft_wrap=True).print(f"note: {note}", markup=False, highlight=False)
+    else:
+        base = AccelConfig.load(config_file) if config_file else AccelConfig()
     return base.replace(**{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -70,7 +100,7 @@ Opt = typer.Option
 @app.command()
 def run(
     net: NetArg,
-    config_file: Annotated[Optional[str], Opt("--config", help="Accelerator config (TOML).", metavar="FILE")] = None,
+    config_file: Annotated[Optional[str], Opt("--config", help="Accelerator config (TOML, or a SCALE-Sim .cfg).", metavar="FILE")] = None,
     rows: Annotated[Optional[int], Opt(help="PE array rows.")] = None,
     cols: Annotated[Optional[int], Opt(help="PE array columns.")] = None,
     dataflow: Annotated[Optional[str], Opt(help="ws, os or is.")] = None,
@@ -85,16 +115,23 @@ def run(
     clock_mhz: Annotated[Optional[float], Opt(help="Clock in MHz.")] = None,
     batch: Annotated[int, Opt(help="Batch size N.")] = 1,
     mode: Annotated[str, Opt(help="cycle, analytic or functional.")] = "cycle",
+    timing: Annotated[str, Opt(help="native (this microarchitecture) or scalesim (SCALE-Sim 3.0.0).")] = "native",
+    scalesim_dir: Annotated[Optional[str], Opt("--scalesim-reports", help="With --timing scalesim: write SCALE-Sim's report CSVs to DIR.", metavar="DIR")] = None,
     json_out: Annotated[Optional[str], Opt("--json", help="Write the report as JSON to PATH ('-': stdout).", metavar="PATH")] = None,
     csv_dir: Annotated[Optional[str], Opt("--csv", help="Write layers.csv and total.csv to DIR.", metavar="DIR")] = None,
     plot: Annotated[Optional[str], Opt(help="Plot per-layer cycles and utilization to PNG.", metavar="PNG")] = None,
+    energy: Annotated[bool, Opt("--energy", help="Also report energy per layer: MAC, registers, each SRAM, DRAM.")] = False,
+    energy_table: Annotated[Optional[str], Opt(help="With --energy: energy table (TOML), see docs/dse.md.", metavar="FILE")] = None,
+    dram: Annotated[Optional[str], Opt(help="With --energy: DRAM energy preset lpddr4, hbm2 or ddr3.")] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Simulate a network: cycles, stalls, utilization, SRAM and DRAM traffic per layer."""
+    """Simulate a network: cycles, stalls, utilization, SRAM and DRAM traffic (and energy) per layer."""
     from sim.progress import layer_progress
     from sim.runner import simulate
     from sim.tables import run_table
 
+    if scalesim_dir and timing != "scalesim":
+        raise UserError("--scalesim-reports needs --timing scalesim")
     config = load_config(
         config_file,
         dict(rows=rows, cols=cols, dataflow=dataflow, input_bits=input_bits, weight_bits=weight_bits,
@@ -103,8 +140,12 @@ def run(
     )  # fmt: skip
     network = load_network(net).with_batch(batch)
     with layer_progress(len(network), quiet) as advance:
-        report = simulate(network, config, mode=mode, progress=advance)
+        report = simulate(network, config, mode=mode, progress=advance, timing=timing)
     data = report.to_dict()
+    if energy or energy_table or dram:
+        from sim.energy_view import attach_energy
+
+        attach_energy(data, energy_table, dram)
     if plot:
         from sim.plot import plot_layers
 
@@ -114,11 +155,19 @@ def run(
 
         write_atomic(f"{csv_dir}/layers.csv", report.layers_csv())
         write_atomic(f"{csv_dir}/total.csv", report.total_csv())
+    if scalesim_dir:
+        from sim.scalesim_reports import write_reports
+
+        write_reports(scalesim_dir, network, config)
     if json_out:
         emit_json(data, json_out)
         if json_out == "-":
             return
     stdout.print(run_table(data))
+    if "energy" in data:
+        from sim.energy_view import energy_table as energy_view
+
+        stdout.print(energy_view(data))
 
 
 def emit_json(data: dict, path: str) -> None:
@@ -135,7 +184,23 @@ def emit_json(data: dict, path: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``sim`` console script."""
     try:
-        app(args=argv)  # click handles usage errors itself (one line, exit 2)
+        code = app(args=argv, standalone_mode=False)
     except UserError as err:
-        Console(stderr=True, soft_wrap=True).print(f"error: {err}", markup=False, highlight=False)
-        sys.exit(2)
+        _fail(str(err), 2)
+    except Exception as err:
+        # Click's usage errors (bad option, missing argument) carry their own exit status (2).
+        if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):
+            raise
+        where = getattr(getattr(err, "ctx", None), "command_path", "sim")
+        _fail(f"{err.format_message()} (see `{where} --help`)", err.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, status: int) -> None:
+    Console(stderr=True, soft_wrap=True).print(f"error: {message}", markup=False, highlight=False)
+    sys.exit(status)
+
+
+from sim.dse_cli import dse_command  # noqa: E402  (its heavy imports happen inside the command)
+
+app.command("dse")(dse_command)

@@ -18,10 +18,10 @@ from numba import njit, prange
 
 from accel.addressing import OUTSIDE, PAD, gather_columns, window_index
 from accel.config import AccelConfig
-from accel.dataflow import DATAFLOW_STRATEGIES
 from accel.lowering import ArrayOp
+from accel.tiling import plan_packing
 from workloads import golden
-from workloads.forward import calibrate, layer_forward, random_input, random_params
+from workloads.forward import calibrate, layer_forward, network_params, random_input
 from workloads.layers import Conv, ConvTranspose, GlobalAvgPool, Linear, Pool
 from workloads.network import INPUT, Network, Node
 
@@ -236,7 +236,7 @@ def _group_gemms(node: Node, x: np.ndarray, weight: np.ndarray | None):
         groups, mode = layer.groups, layer.padding_mode
         w = w.reshape(groups, w.shape[0] // groups, *w.shape[1:])
     else:  # Pool: one group per channel, unit weights
-        pads = [(p, p) for p in layer.padding]
+        pads = list(layer.pads(in_size))
         index = window_index(in_size, out_size, layer.kernel_size, layer.stride, layer.dilation, pads)
         groups, w, mode = x.shape[1], None, "zeros"
     cols = gather_columns(x, index, 0).astype(np.int64)  # (N, C, P, T)
@@ -272,15 +272,16 @@ def _packed_gemm(a, valid, b, cfg: AccelConfig, mode: int, pack: int) -> np.ndar
 class FunctionalRun:
     """Values of a network run on the simulated array, layer by layer (int8 semantics).
 
-    Weights are :func:`workloads.forward.random_params` (int8, seed ``seed``) calibrated on the
-    deterministic random input; layers off the array (elementwise, layout) use the golden
-    functions, which is what the output path and vector unit compute.
+    Weights are :func:`workloads.forward.network_params` (int8, seed ``seed``: an imported model's
+    own weights quantized, else deterministic random ones) calibrated on the deterministic random
+    input; layers off the array (elementwise, layout) use the golden functions, which is what the
+    output path and vector unit compute.
     """
 
     def __init__(self, network: Network, config: AccelConfig, seed: int = 0):
         self.network = network
         self.config = config
-        self.params = random_params(network, "int8", seed)
+        self.params = network_params(network, "int8", seed)
         self.input = random_input(network, "int8", seed + 1)
         calibrate(network, self.params, self.input)
         self.values: dict[str, np.ndarray] = {INPUT: self.input}
@@ -300,7 +301,7 @@ class FunctionalRun:
         p = self.params.layers.get(node.name)
         a, valid, b, counted = _group_gemms(node, x, p.weight if p else None)
         mode = MAX if op.pe_mode == "max" else MAC
-        pack = DATAFLOW_STRATEGIES[cfg.dataflow].pack(op.groups, op.k, op.n, cfg.rows, cfg.cols)
+        pack, _ = plan_packing(op, cfg)
         acc = _wrap(_packed_gemm(a, valid, b, cfg, mode, pack), cfg.acc_bits)  # (N*P, C_out)
         n, channels, spatial = node.out_shape[0], node.out_shape[1], node.out_shape[2:]
         acc = acc.reshape(n, math.prod(spatial), channels).transpose(0, 2, 1).reshape(node.out_shape)

@@ -14,6 +14,7 @@ from workloads.errors import UserError
 from workloads.network import Network, Node
 
 MODES = ("cycle", "analytic", "functional")
+TIMINGS = ("native", "scalesim")
 
 
 def simulate(
@@ -21,16 +22,25 @@ def simulate(
     config: AccelConfig,
     mode: str = "cycle",
     progress: Callable[[str], None] | None = None,
+    timing: str = "native",
 ) -> NetworkReport:
     """Simulate every layer of ``network`` on ``config``.
 
     ``mode``: ``'cycle'`` steps the cycle-level engine, ``'analytic'`` evaluates the closed form
     (equal by contract), ``'functional'`` also computes every layer's outputs on the simulated
     array (int8 operands from deterministic random weights) and keeps them in the reports.
-    ``progress`` is called with each layer name once it is done.
+    ``progress`` is called with each layer name once it is done. ``timing``: ``'native'`` (this
+    microarchitecture) or ``'scalesim'`` (SCALE-Sim 3.0.0's per-layer closed form, see
+    :mod:`accel.scalesim`; ``mode`` is then ``'cycle'`` or ``'analytic'``, which agree).
     """
     if mode not in MODES:
         raise UserError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if timing not in TIMINGS:
+        raise UserError(f"timing must be one of {', '.join(TIMINGS)}, not {timing!r}")
+    if timing == "scalesim":
+        from sim.scalesim_reports import scalesim_report
+
+        return scalesim_report(network, config, mode, progress)
     lowered = lower_network(network)
     values = None
     if mode == "functional":

@@ -5,8 +5,13 @@ a conv / linear layer produces ``requantize(acc + bias, scale, shift)`` as int8,
 ``scale, shift`` calibrated once (:func:`calibrate`) so the largest accumulator maps to the int8
 range; pooling and activations act on int8 values (integer average pools floor-divide); Add
 saturates to int8. BatchNorm is taken as already folded into the preceding convolution (the
-random weights stand for folded weights), so it is the identity here. LRN and leaky ReLU have no
-integer form and are rejected in int8 mode.
+random weights stand for folded weights), so it is the identity here, except in float32 mode when
+``params`` holds its per-channel ``(scale, shift)`` (an imported model's unfolded BatchNorm). LRN and
+leaky ReLU have no integer form and are rejected in int8 mode.
+
+Networks that carry their own weights (importers set ``network.weights``, float32
+:class:`NetworkParams`) get them from :func:`network_params`, quantized to int8 by
+:func:`quantize_params` when int8 is asked for; other networks get :func:`random_params`.
 """
 
 from __future__ import annotations
@@ -49,10 +54,15 @@ class LayerParams:
 
 @dataclass
 class NetworkParams:
-    """Parameters of every weighted layer by name, and the dtype they are for."""
+    """Parameters of every weighted layer by name, and the dtype they are for.
+
+    ``scales`` (int8 params made by :func:`quantize_params` only): the real value of one int8
+    step of the network input (key ``'input'``) and of each layer's output.
+    """
 
     dtype: str  # 'int8' or 'float32'
     layers: dict[str, LayerParams] = field(default_factory=dict)
+    scales: dict[str, float] = field(default_factory=dict)
 
 
 def weight_shape(node: Node) -> tuple[int, ...] | None:
@@ -88,6 +98,65 @@ def random_params(network: Network, dtype: str = "int8", seed: int = 0) -> Netwo
             bias = rng.standard_normal(channels, dtype=np.float32) * np.float32(0.01) if has_bias else None
         params.layers[node.name] = LayerParams(weight, bias)
     return params
+
+
+def network_params(network: Network, dtype: str = "int8", seed: int = 0) -> NetworkParams:
+    """The network's own weights when it carries them, else :func:`random_params`.
+
+    Imported networks (:mod:`workloads.onnx_import`) carry float32 weights in ``network.weights``;
+    for ``dtype='int8'`` they are quantized with :func:`quantize_params`, calibrated on the
+    deterministic float input ``random_input(network, 'float32', seed + 1)``.
+    """
+    weights = getattr(network, "weights", None)
+    if not isinstance(weights, NetworkParams) or not weights.layers:
+        return random_params(network, dtype, seed)
+    if dtype == "float32":
+        return NetworkParams("float32", {k: LayerParams(p.weight, p.bias) for k, p in weights.layers.items()})
+    if dtype != "int8":
+        raise WorkloadError(f"dtype must be 'int8' or 'float32', not {dtype!r}")
+    return quantize_params(network, weights, random_input(network, "float32", seed + 1))
+
+
+def quantize_params(network: Network, params: NetworkParams, x: np.ndarray) -> NetworkParams:
+    """int8 parameters from float32 ones, calibrated on the float input ``x``.
+
+    Symmetric per-layer quantization: the input and each weight tensor map their largest
+    magnitude to 127; biases become int32 at the accumulator's scale (input step x weight step);
+    each layer's requantization is calibrated on ``x`` as :func:`calibrate` does, which fixes the
+    step of its output. Steps pass unchanged through pooling, activations and reshapes; Add and
+    Concat take the largest step of their inputs (an approximation: the int8 forward adds raw
+    codes). Unfolded BatchNorm is the identity in int8, as everywhere. The result's ``scales``
+    give the real value of one step of every output, so ``out * scales[name]`` approximates the
+    float forward.
+    """
+    if params.dtype != "float32":
+        raise WorkloadError(f"quantize_params needs float32 params, not {params.dtype}")
+    x = np.asarray(x, dtype=np.float32)
+    if x.shape != network.input_shape:
+        raise WorkloadError(f"input shape {x.shape} does not match the network input {network.input_shape}")
+    tiny = np.float32(1e-12)
+    scale_in = float(max(np.max(np.abs(x)), tiny)) / 127
+    q = NetworkParams("int8", scales={INPUT: scale_in})
+    outputs = {INPUT: np.clip(np.rint(x / scale_in), -127, 127).astype(np.int8)}
+    for node in network:
+        args = [outputs[name] for name in node.inputs]
+        in_scales = [q.scales[name] for name in node.inputs]
+        p = params.layers.get(node.name)
+        if p is not None and weight_shape(node) is not None:
+            w_scale = float(max(np.max(np.abs(p.weight)), tiny)) / 127
+            acc_scale = in_scales[0] * w_scale
+            weight = np.clip(np.rint(p.weight / w_scale), -127, 127).astype(np.int8)
+            bias = None
+            if p.bias is not None:
+                limit = np.iinfo(np.int32)
+                bias = np.clip(np.rint(p.bias / acc_scale), limit.min, limit.max).astype(np.int32)
+            lp = q.layers[node.name] = LayerParams(weight, bias)
+            outputs[node.name] = layer_forward(node, args, q, calibrating=True)
+            q.scales[node.name] = acc_scale * 2.0**lp.shift / lp.scale
+        else:
+            outputs[node.name] = layer_forward(node, args, q)
+            q.scales[node.name] = max(in_scales)
+    return q
 
 
 def random_input(network: Network, dtype: str = "int8", seed: int = 1) -> np.ndarray:
@@ -133,6 +202,12 @@ def layer_forward(node: Node, args: list[np.ndarray], params: NetworkParams, cal
     layer = node.layer
     x = args[0]
     integer = params.dtype == "int8"
+    if isinstance(layer, BatchNorm):
+        p = params.layers.get(node.name)
+        if p is None or integer:
+            return x
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        return x * p.weight.astype(x.dtype).reshape(shape) + p.bias.astype(x.dtype).reshape(shape)
     if node.name in params.layers:
         p = params.layers[node.name]
         acc = accumulate(node, x, p)
@@ -158,8 +233,6 @@ def layer_forward(node: Node, args: list[np.ndarray], params: NetworkParams, cal
                 raise WorkloadError(f"layer {node.name!r}: leaky_relu has no int8 form; use float32")
             return golden.leaky_relu(x, layer.negative_slope)
         return golden.relu(x) if layer.function == "relu" else golden.relu6(x)
-    if isinstance(layer, BatchNorm):
-        return x
     if isinstance(layer, LocalResponseNorm):
         if integer:
             raise WorkloadError(f"layer {node.name!r}: local response norm has no int8 form; use float32")

@@ -292,12 +292,14 @@ class Pool(Layer):
     """Max or average pooling over 1, 2 or 3 spatial dims (PyTorch semantics).
 
     ``stride`` defaults to ``kernel_size``. ``dilation`` applies to max pooling only.
+    ``padding``: an int, one int per dim, or one ``(lo, hi)`` pair per dim (asymmetric, as ONNX
+    pools and ``SAME`` auto-padding need); symmetric pairs are stored as one int per dim.
     """
 
     mode: str
     kernel_size: int | tuple[int, ...]
     stride: int | tuple[int, ...] | None = None
-    padding: int | tuple[int, ...] = 0
+    padding: int | tuple[int, ...] | tuple[tuple[int, int], ...] = 0
     dilation: int | tuple[int, ...] = 1
     ceil_mode: bool = False
     count_include_pad: bool = True
@@ -315,16 +317,26 @@ class Pool(Layer):
             kernel_size=kernel,
             stride=kernel if self.stride is None else self.positive("stride", self.stride, ndim),
             dilation=self.positive("dilation", self.dilation, ndim),
-            padding=expand(self.padding, ndim, "padding", where),
         )
+        if isinstance(self.padding, str):
+            raise self.fail("padding", f"must be an int, a tuple of ints or (lo, hi) pairs, not {self.padding!r}")
+        pads = resolve_padding(self.padding, (1,) * ndim, kernel, self.stride, self.dilation, where)
+        symmetric = all(lo == hi for lo, hi in pads)
+        self._set(padding=tuple(lo for lo, _ in pads) if symmetric else pads)
         if self.mode == "avg" and any(d != 1 for d in self.dilation):
             raise self.fail("dilation", "is only supported for max pooling")
-        if any(p < 0 or 2 * p > k for p, k in zip(self.padding, kernel)):
+        if any(2 * max(p) > k for p, k in zip(pads, kernel)):
             raise self.fail("padding", f"{self.padding} must be >= 0 and at most half the kernel {kernel}")
 
     @property
     def ndim(self) -> int:
         return len(self.kernel_size)
+
+    def pads(self, in_size: tuple[int, ...] | None = None) -> Pads:
+        """Explicit ``(lo, hi)`` padding per dimension (``in_size`` is accepted for symmetry with Conv)."""
+        if self.padding and isinstance(self.padding[0], tuple):
+            return self.padding
+        return tuple((p, p) for p in self.padding)
 
     @property
     def kind_label(self) -> str:
@@ -335,8 +347,8 @@ class Pool(Layer):
         (shape,) = in_shapes
         spatial = _spatial(self, shape, self.ndim)
         out = []
-        for n, k, s, d, p in zip(spatial, self.kernel_size, self.stride, self.dilation, self.padding):
-            o = window_output_size(n, k, s, d, (p, p), self.ceil_mode)
+        for n, k, s, d, p in zip(spatial, self.kernel_size, self.stride, self.dilation, self.pads()):
+            o = window_output_size(n, k, s, d, p, self.ceil_mode)
             if o < 1:
                 raise self.fail("kernel_size", f"{self.kernel_size} is larger than the padded input {spatial}")
             out.append(o)

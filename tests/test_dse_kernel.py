@@ -1,0 +1,179 @@
+"""Contract: the fused DSE kernel equals accel.tiling.schedule + accel.analytic.layer_timing.
+
+The kernel re-implements the tiling rules in compiled loops for speed (accel/dse_kernel.py). For
+every layer it must return exactly the counters of the reference path, and fail (buffer too
+small) exactly where the reference raises MappingError.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from accel.analytic import layer_timing
+from accel.config import AccelConfig
+from accel.dse_kernel import STAT_NAMES, encode_op, evaluate_ops
+from accel.lowering import lower_network
+from accel.tiling import MappingError, schedule
+from workloads.layers import Conv, Pool
+from workloads.network import Network
+from workloads.zoo import ZOO
+
+CONFIGS = [
+    AccelConfig(
+        rows=4,
+        cols=16,
+        dataflow="ws",
+        ifmap_kib=256,
+        filter_kib=256,
+        ofmap_kib=128,
+        dram_bandwidth=16.0,
+    ),
+    AccelConfig(
+        rows=16,
+        cols=8,
+        dataflow="os",
+        ifmap_kib=16,
+        filter_kib=8,
+        ofmap_kib=8,
+        dram_bandwidth=3.0,
+    ),
+    AccelConfig(
+        rows=32,
+        cols=4,
+        dataflow="is",
+        ifmap_kib=64,
+        filter_kib=32,
+        ofmap_kib=64,
+        dram_bandwidth=float("inf"),
+    ),
+    AccelConfig(
+        rows=8,
+        cols=8,
+        dataflow="ws",
+        ifmap_kib=32,
+        filter_kib=16,
+        ofmap_kib=32,
+        dram_bandwidth=2.5,
+    ),
+    AccelConfig(
+        rows=64,
+        cols=64,
+        dataflow="os",
+        ifmap_kib=512,
+        filter_kib=512,
+        ofmap_kib=256,
+        dram_latency=0,
+    ),
+    AccelConfig(
+        rows=7,
+        cols=5,
+        dataflow="is",
+        ifmap_kib=48,
+        filter_kib=24,
+        ofmap_kib=40,
+        dram_bandwidth=7.0,
+    ),
+    AccelConfig(
+        rows=16,
+        cols=16,
+        dataflow="ws",
+        input_bits=16,
+        weight_bits=4,
+        acc_bits=24,
+        ifmap_kib=128,
+    ),
+]
+
+
+def reference(op, config: AccelConfig) -> list[int] | None:
+    """Counters of the NumPy path, in the kernel's column order (None: does not fit)."""
+    try:
+        s = schedule(op, config)
+    except MappingError:
+        return None
+    t = layer_timing(s, config.dram_bandwidth, config.dram_latency)
+    return [
+        t.cycles, t.compute_cycles, t.dram_busy_cycles, s.sram["ifmap_reads"], s.sram["filter_reads"],
+        s.sram["ofmap_reads"], s.sram["ofmap_writes"], int(s.load_ifmap.sum()), int(s.load_filter.sum()),
+        int(s.writeback.sum()), s.pe_ops, s.folds, s.mapped_cycles, s.count,
+    ]  # fmt: skip
+
+
+def check(network: Network, config: AccelConfig) -> int:
+    """Compare every layer; return how many were compared."""
+    lowered = [(node, op) for node, op in lower_network(network) if op is not None]
+    ops = np.stack([encode_op(op, node.macs) for node, op in lowered])
+    stats, failed = evaluate_ops(ops, config)
+    compared = 0
+    for i, (_, op) in enumerate(lowered):
+        expected = reference(op, config)
+        if failed >= 0 and i >= failed:
+            if i == failed:
+                assert expected is None, (
+                    f"{op.name}: kernel says it does not fit, tiling fits it"
+                )
+            return compared
+        assert expected is not None, (
+            f"{op.name}: tiling raises MappingError, kernel fits it"
+        )
+        got = stats[i].tolist()
+        diff = {
+            STAT_NAMES[k]: (g, e)
+            for k, (g, e) in enumerate(zip(got, expected))
+            if g != e
+        }
+        assert not diff, (
+            f"{network.name}/{op.name} on {config}: kernel vs reference {diff}"
+        )
+        compared += 1
+    return compared
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_kernel_equals_reference_on_zoo_networks(name):
+    network = ZOO[name]()
+    compared = sum(check(network, config) for config in CONFIGS)
+    assert compared > 0
+
+
+def random_layers(seed: int, count: int) -> list[Network]:
+    """Random single-layer networks: convs with groups, stride, dilation, padding; pools."""
+    rng = random.Random(seed)
+    nets = []
+    for i in range(count):
+        groups = rng.choice([1, 1, 2, 4])
+        cin = groups * rng.randint(1, 6)
+        cout = groups * rng.randint(1, 6)
+        k = rng.choice([1, 2, 3, 5])
+        h, w = rng.randint(k, 20), rng.randint(k, 20)
+        if rng.random() < 0.8:
+            layer = Conv(
+                name=f"c{i}", in_channels=cin, out_channels=cout, kernel_size=k, stride=rng.randint(1, 3),
+                padding=rng.randint(0, k // 2), dilation=1 if k * 2 > min(h, w) else rng.randint(1, 2), groups=groups,
+                bias=rng.random() < 0.5,
+            )  # fmt: skip
+        else:
+            layer = Pool(
+                name=f"p{i}",
+                mode=rng.choice(["max", "avg"]),
+                kernel_size=min(k, h, w) or 1,
+                stride=rng.randint(1, 2),
+            )
+        nets.append(Network(f"rand{i}", (rng.randint(1, 2), cin, h, w), [layer]))
+    return nets
+
+
+def test_kernel_equals_reference_on_random_layers():
+    rng = random.Random(7)
+    compared = 0
+    for net in random_layers(seed=11, count=60):
+        config = AccelConfig(
+            rows=rng.choice([1, 2, 3, 4, 8]), cols=rng.choice([1, 2, 5, 8]), dataflow=rng.choice(["ws", "os", "is"]),
+            ifmap_kib=rng.choice([1, 2, 4]), filter_kib=rng.choice([1, 2]), ofmap_kib=rng.choice([1, 2, 4]),
+            dram_bandwidth=rng.choice([0.5, 1.0, 3.0, float("inf")]), dram_latency=rng.choice([0, 5, 100]),
+        )  # fmt: skip
+        compared += check(net, config)
+    assert compared > 30
