@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the project needs on a fresh machine (root, Python 3.11): Icarus Verilog
-# from Debian, the package and its test extras from PyPI. Idempotent; a second run takes seconds.
+# from Debian, the package with its test extras from PyPI (PyTorch 2.13.0 comes from local disk).
+# With --test, also SCALE-Sim 3.0.0 in its own venv (it needs numpy < 2.4) for the tests that
+# compare against it. Idempotent: a second run takes a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,11 +12,19 @@ if ! command -v iverilog >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog >/dev/null
 fi
 
+pip_install() { python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "$@"; }
+
 stamp=.setup-stamp
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || ! python3 -c "import accel, sim, rtl, workloads" 2>/dev/null; then
     echo "setup: installing Python packages" >&2
-    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e ".[test,onnx,torch]"
+    pip_install -e ".[test,onnx,torch]"
     touch "$stamp"
 fi
 # pyenv puts console scripts behind shims that exist only after a rehash.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+
+if [ "${1:-}" = "--test" ] && ! /opt/scalesim-venv/bin/python -c "import scalesim" 2>/dev/null; then
+    echo "setup: installing SCALE-Sim 3.0.0 into /opt/scalesim-venv" >&2
+    python3 -m venv /opt/scalesim-venv
+    /opt/scalesim-venv/bin/python -m pip install -q --disable-pip-version-check "scalesim==3.0.0" "numpy<2.4"
+fi

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from accel.analytic import Timing, layer_timing
 from accel.config import AccelConfig
 from accel.lowering import ArrayOp, Op, lower_network
 from accel.tiling import TileSchedule, compulsory_bytes, element_bytes, schedule
-from sim.engine import run_layer
 from sim.report import LayerReport, NetworkReport, totals
 from workloads.errors import UserError
 from workloads.network import Network, Node
+
+if TYPE_CHECKING:
+    from accel.analytic import Timing
 
 MODES = ("cycle", "analytic", "functional")
 TIMINGS = ("native", "scalesim")
@@ -41,6 +43,10 @@ def simulate(
         from sim.scalesim_reports import scalesim_report
 
         return scalesim_report(network, config, mode, progress)
+    # Numba-compiled modules load only here: SCALE-Sim timing does not pay for them.
+    from accel.analytic import layer_timing
+    from sim.engine import run_layer
+
     lowered = lower_network(network)
     values = None
     if mode == "functional":
@@ -52,8 +58,8 @@ def simulate(
     for node, op in lowered:
         if op is not None:
             sched = schedule(op, config)
-            timing = step(sched, config.dram_bandwidth, config.dram_latency)
-            reports.append(layer_report(node, op, sched, timing, config))
+            layer_time = step(sched, config.dram_bandwidth, config.dram_latency)
+            reports.append(layer_report(node, op, sched, layer_time, config))
         if values is not None:
             out = values.run(node, op)
             if op is not None:
