@@ -103,19 +103,10 @@ class AreaTable:
             if f.name == "name":
                 continue
             value = getattr(self, f.name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or value < 0
-            ):
-                raise AreaTableError(
-                    f"{f.name} must be a non-negative number, not {value!r}"
-                )
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise AreaTableError(f"{f.name} must be a non-negative number, not {value!r}")
         if not 0 < self.utilization <= 1:
-            raise AreaTableError(
-                f"utilization must be in (0, 1], not {self.utilization!r}"
-            )
+            raise AreaTableError(f"utilization must be in (0, 1], not {self.utilization!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -125,9 +116,7 @@ class AreaTable:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise AreaTableError(
-                f"{source}: unknown key {unknown[0]!r}; valid keys are {', '.join(sorted(names))}"
-            )
+            raise AreaTableError(f"{source}: unknown key {unknown[0]!r}; valid keys are {', '.join(sorted(names))}")
         try:
             return cls(**data)
         except AreaTableError as err:
@@ -142,13 +131,9 @@ class AreaTable:
         except FileNotFoundError:
             raise AreaTableError(f"area table {path} does not exist") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise AreaTableError(
-                f"area table {path} is not valid TOML: {err}"
-            ) from None
+            raise AreaTableError(f"area table {path} is not valid TOML: {err}") from None
         except OSError as err:
-            raise AreaTableError(
-                f"area table {path} cannot be read: {err.strerror}"
-            ) from None
+            raise AreaTableError(f"area table {path} cannot be read: {err.strerror}") from None
         if "area" in data:
             data = data["area"]
             if not isinstance(data, dict):
@@ -159,9 +144,7 @@ class AreaTable:
 def pe_register_bits(config: AccelConfig) -> int:
     """Register bits in one PE: moving operands, partial sum, stationary + shadow."""
     ib, wb, ab = config.input_bits, config.weight_bits, config.acc_bits
-    return {"ws": ib + 2 * wb + ab, "is": wb + 2 * ib + ab, "os": ib + wb + 2 * ab}[
-        config.dataflow
-    ]
+    return {"ws": ib + 2 * wb + ab, "is": wb + 2 * ib + ab, "os": ib + wb + 2 * ab}[config.dataflow]
 
 
 def asic_area(config: AccelConfig, table: AreaTable | None = None) -> dict[str, float]:
@@ -178,10 +161,7 @@ def asic_area(config: AccelConfig, table: AreaTable | None = None) -> dict[str, 
     parts = {
         "pe_array": config.pes * pe_um2 * 1e-6,
         "edges": edge_bits * t.reg_um2_per_bit / t.utilization * 1e-6,
-        "sram": (config.ifmap_kib + config.filter_kib + config.ofmap_kib)
-        * 8192
-        * t.sram_um2_per_bit
-        * 1e-6,
+        "sram": (config.ifmap_kib + config.filter_kib + config.ofmap_kib) * 8192 * t.sram_um2_per_bit * 1e-6,
         "control": t.control_mm2,
     }
     parts["total"] = sum(parts.values())
@@ -214,13 +194,8 @@ class FpgaCache:
 
     def path(self, config: AccelConfig, family: str) -> Path:
         key = hardware_key(config)
-        digest = hashlib.sha256(
-            json.dumps([family, key], sort_keys=True).encode()
-        ).hexdigest()[:16]
-        return (
-            self.directory
-            / f"{family}-{config.rows}x{config.cols}-{config.dataflow}-{digest}.json"
-        )
+        digest = hashlib.sha256(json.dumps([family, key], sort_keys=True).encode()).hexdigest()[:16]
+        return self.directory / f"{family}-{config.rows}x{config.cols}-{config.dataflow}-{digest}.json"
 
     def get(self, config: AccelConfig, family: str) -> dict | None:
         """The cached report of ``config`` on ``family``, or ``None``."""
@@ -230,9 +205,7 @@ class FpgaCache:
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
-            return (
-                None  # unreadable entry: treat as missing, a new synthesis replaces it
-            )
+            return None  # unreadable entry: treat as missing, a new synthesis replaces it
         if data.get("family") != family or data.get("key") != hardware_key(config):
             return None
         return data.get("report")
@@ -248,9 +221,7 @@ class FpgaCache:
             )
             + "\n"
         )
-        fd, tmp = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-        )
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w") as f:
                 f.write(text)

@@ -22,7 +22,7 @@ Where it runs
 ``workers=1`` evaluates in this process; ``workers=N`` in a local pool of N processes;
 ``scheduler="tcp://host:port"`` (or ``client=`` a ``dask.distributed.Client``) on a Dask
 cluster. Points travel in batches (a task evaluates many points) and the lowered network is
-sent to each worker once, so per-point overhead is a few microseconds.
+sent to each worker once, so the overhead per point is tens of microseconds.
 
 Resuming
 --------
@@ -136,27 +136,19 @@ class Sweep:
 
     def __post_init__(self) -> None:
         if not isinstance(self.base, AccelConfig):
-            raise SweepError(
-                f"base must be an AccelConfig, not {type(self.base).__name__}"
-            )
+            raise SweepError(f"base must be an AccelConfig, not {type(self.base).__name__}")
         clean: dict[str, tuple] = {}
         for name, values in dict(self.axes).items():
             key = ALIASES.get(name, name)
             if key not in FIELD_NAMES:
-                raise SweepError(
-                    f"cannot sweep {name!r}: not a config field; fields are {', '.join(FIELD_NAMES)}"
-                )
+                raise SweepError(f"cannot sweep {name!r}: not a config field; fields are {', '.join(FIELD_NAMES)}")
             if key in clean:
                 raise SweepError(f"axis {key!r} is given twice")
             if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
                 values = [values]
             unique: list = []
             for value in values:
-                if (
-                    key in _FLOAT_FIELDS
-                    and isinstance(value, int)
-                    and not isinstance(value, bool)
-                ):
+                if key in _FLOAT_FIELDS and isinstance(value, int) and not isinstance(value, bool):
                     value = float(value)
                 try:
                     self.base.replace(**{key: value})
@@ -249,9 +241,7 @@ class Workload:
             counts.append(1)
             layer_ops.append(op)
         if not encoded:
-            raise SweepError(
-                f"network {network.name!r} has no layer that runs on the accelerator"
-            )
+            raise SweepError(f"network {network.name!r} has no layer that runs on the accelerator")
         ops = np.stack(encoded)
         count_arr = np.asarray(counts, dtype=np.int64)
         digest = hashlib.sha256(ops.tobytes() + count_arr.tobytes()).hexdigest()[:16]
@@ -292,14 +282,10 @@ def _mapping_error(op: Op, config: AccelConfig) -> str:
         schedule(op, config)
     except MappingError as err:
         return str(err)
-    raise AssertionError(
-        f"DSE kernel and accel.tiling disagree on whether layer {op.name!r} fits {config}"
-    )
+    raise AssertionError(f"DSE kernel and accel.tiling disagree on whether layer {op.name!r} fits {config}")
 
 
-def _schedule_stats(
-    workload: Workload, config: AccelConfig, timer: Callable
-) -> tuple[np.ndarray, int, str]:
+def _schedule_stats(workload: Workload, config: AccelConfig, timer: Callable) -> tuple[np.ndarray, int, str]:
     """Layer counters through accel.tiling + ``timer`` (reference and cycle-level paths)."""
     out = np.zeros((len(workload.layer_ops), STAT_FIELDS), dtype=np.int64)
     for i, op in enumerate(workload.layer_ops):
@@ -334,9 +320,7 @@ def evaluate_point(ctx: _Context, values: tuple) -> dict:
             return _failed_row(values, reason)
     total = wl.counts @ stats
     array = wl.w_array @ stats
-    stationary_col = {"ws": S_FILTER_READS, "is": S_IFMAP_READS, "os": S_OFMAP_WRITES}[
-        config.dataflow
-    ]
+    stationary_col = {"ws": S_FILTER_READS, "is": S_IFMAP_READS, "os": S_OFMAP_WRITES}[config.dataflow]
     actions = Actions(
         mac_ops=int(wl.w_mac @ stats[:, S_PE_OPS]),
         compare_ops=int(wl.w_max @ stats[:, S_PE_OPS]),
@@ -438,14 +422,10 @@ class SweepResult:
         columns = [*COLUMNS, *extra]
         writer.writerow(columns)
         for row in self.rows if rows is None else rows:
-            writer.writerow(
-                ["" if row.get(c) is None else _cell(row.get(c)) for c in columns]
-            )
+            writer.writerow(["" if row.get(c) is None else _cell(row.get(c)) for c in columns])
         return out.getvalue()
 
-    def write(
-        self, directory: str | Path, fpga: tuple[FpgaCache, str] | None = None
-    ) -> dict[str, Path]:
+    def write(self, directory: str | Path, fpga: tuple[FpgaCache, str] | None = None) -> dict[str, Path]:
         """Write ``results.csv`` and ``pareto.csv`` to ``directory`` (atomically); return the paths.
 
         ``fpga=(cache, family)`` adds the cached FPGA resources of each configuration as
@@ -466,9 +446,7 @@ class SweepResult:
                     except ConfigError:
                         looked_up[key] = {}
                 rows.append({**row, **looked_up[key]})
-            extra = tuple(
-                f"fpga_{f}" for f in ("luts", "ffs", "dsp", "bram", "fmax_mhz")
-            )
+            extra = tuple(f"fpga_{f}" for f in ("luts", "ffs", "dsp", "bram", "fmax_mhz"))
         pareto_keys = {key_of(r) for r in self.pareto()}
         paths = {
             "results": directory / "results.csv",
@@ -592,7 +570,8 @@ def _identity_difference(stored: Any, current: dict) -> str:
     if not isinstance(stored, dict):
         return "sweep.json"
     labels = {"network": "the network", "fingerprint": "the network", "mode": "the timing mode",
-              "energy": "the energy table", "area": "the area table"}  # fmt: skip
+              "energy": "the energy table", "area": "the area table",
+              "columns": "the result columns (another version of the toolkit wrote it)"}  # fmt: skip
     for key, label in labels.items():
         if stored.get(key) != current.get(key):
             return label
@@ -664,18 +643,10 @@ def run_sweep(
         raise SweepError(f"workers must be a positive integer, not {workers!r}")
     if scheduler is not None and client is not None:
         raise SweepError("give either scheduler or client, not both")
-    if batch_size is not None and (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int)
-        or batch_size < 1
-    ):
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise SweepError(f"batch_size must be a positive integer, not {batch_size!r}")
-    workload = (
-        network if isinstance(network, Workload) else Workload.from_network(network)
-    )
-    ctx = _Context(
-        workload, energy_table or EnergyTable(), area_table or AreaTable(), timer
-    )
+    workload = network if isinstance(network, Workload) else Workload.from_network(network)
+    ctx = _Context(workload, energy_table or EnergyTable(), area_table or AreaTable(), timer)
     mode = timer_name(timer)
     points = list(sweep.points())
     total = len(points)
@@ -684,7 +655,8 @@ def run_sweep(
     if store is not None:
         identity = {
             "network": workload.name, "fingerprint": workload.fingerprint, "mode": mode,
-            "energy": ctx.energy.to_dict(), "area": ctx.area.to_dict(), "sweep": sweep.to_dict(),
+            "energy": ctx.energy.to_dict(), "area": ctx.area.to_dict(), "columns": list(COLUMNS),
+            "sweep": sweep.to_dict(),
         }  # fmt: skip
         journal = Store(store, identity)
     try:
@@ -710,7 +682,7 @@ def run_sweep(
             started()
         elif scheduler is not None or client is not None:
             _run_dask(ctx, todo, scheduler, client, batch_size, started, finished)
-        elif workers == 1 or len(todo) == 1:
+        elif workers == 1 or len(todo) == 1 or (timer is None and len(todo) < 64):  # a pool would not pay off
             started()
             for batch in _batches(todo, 1, batch_size):
                 finished(_run_batch(ctx, batch))
@@ -720,14 +692,10 @@ def run_sweep(
         if journal is not None:
             journal.close()
     rows = [done_rows[p] for p in points]
-    return SweepResult(
-        workload.name, rows, evaluated=total - resumed, resumed=resumed, mode=mode
-    )
+    return SweepResult(workload.name, rows, evaluated=total - resumed, resumed=resumed, mode=mode)
 
 
-def _batches(
-    todo: list[tuple], parallelism: int, batch_size: int | None
-) -> list[list[tuple]]:
+def _batches(todo: list[tuple], parallelism: int, batch_size: int | None) -> list[list[tuple]]:
     size = batch_size or max(1, min(256, -(-len(todo) // (16 * parallelism))))
     return [todo[i : i + size] for i in range(0, len(todo), size)]
 
@@ -742,24 +710,14 @@ def _run_pool(
 ) -> None:
     # Fork (where available) lets workers inherit the compiled kernels; the pool forks all its
     # workers at the first submit, before any result callback can start a thread here.
-    method = (
-        "fork"
-        if "fork" in multiprocessing.get_all_start_methods()
-        and sys.platform != "darwin"
-        else None
-    )
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin" else None
     # The first point runs here: it compiles (or loads from the cache) the kernels once, and
     # forked workers inherit them instead of each loading them again.
     first = _run_batch(ctx, todo[:1])
     mp = multiprocessing.get_context(method)
-    pool = concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=mp, initializer=_init_worker, initargs=(ctx,)
-    )
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=mp, initializer=_init_worker, initargs=(ctx,))
     try:
-        futures = [
-            pool.submit(_pool_batch, batch)
-            for batch in _batches(todo[1:], workers, batch_size)
-        ]
+        futures = [pool.submit(_pool_batch, batch) for batch in _batches(todo[1:], workers, batch_size)]
         started()  # only now may a progress display start its thread: the workers are forked
         finished(first)
         for future in concurrent.futures.as_completed(futures):
@@ -788,16 +746,13 @@ def _run_dask(
         try:
             client = distributed.Client(scheduler, timeout=10, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as err:
-            raise SweepError(
-                f"cannot reach the Dask scheduler at {scheduler}: {err}"
-            ) from None
+            raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
     futures = []
     try:
         threads = sum(client.nthreads().values()) or 1
         shared = client.scatter(ctx, broadcast=True, hash=False)
         futures = [
-            client.submit(_run_batch, shared, batch, pure=False)
-            for batch in _batches(todo, threads, batch_size)
+            client.submit(_run_batch, shared, batch, pure=False) for batch in _batches(todo, threads, batch_size)
         ]
         started()
         for future in distributed.as_completed(futures, loop=client.loop):
@@ -809,9 +764,7 @@ def _run_dask(
             client.close()
 
 
-def pareto_rows(
-    rows: Iterable[dict], objectives: Sequence[str] = OBJECTIVES
-) -> list[dict]:
+def pareto_rows(rows: Iterable[dict], objectives: Sequence[str] = OBJECTIVES) -> list[dict]:
     """The successful rows of ``rows`` on the Pareto front of ``objectives`` (all minimised)."""
     return SweepResult("", list(rows)).pareto(objectives)
 
@@ -825,12 +778,8 @@ def evaluate(
     area_table: AreaTable | None = None,
 ) -> dict:
     """The result row of one configuration (see :data:`COLUMNS`)."""
-    workload = (
-        network if isinstance(network, Workload) else Workload.from_network(network)
-    )
-    ctx = _Context(
-        workload, energy_table or EnergyTable(), area_table or AreaTable(), timer
-    )
+    workload = network if isinstance(network, Workload) else Workload.from_network(network)
+    ctx = _Context(workload, energy_table or EnergyTable(), area_table or AreaTable(), timer)
     return evaluate_point(ctx, tuple(config.to_dict()[n] for n in FIELD_NAMES))
 
 

@@ -1,7 +1,7 @@
 """The fused evaluation kernel of design-space exploration: tiling + closed form in one Numba call.
 
 ``accel/tiling.py`` builds a :class:`~accel.tiling.TileSchedule` with NumPy and
-``accel/analytic.py`` runs the closed-form recurrence over it. That path costs about 1.5 ms per
+``accel/analytic.py`` runs the closed-form recurrence over it. That path costs a few ms per
 layer, mostly NumPy call overhead on small arrays; a sweep evaluates every layer of a network at
 thousands of configurations. This kernel computes the same tile plan, the same tile arrays and
 the same counters with plain loops compiled by Numba, then calls the *same* recurrence
@@ -13,27 +13,34 @@ for every layer and configuration it returns exactly what ``schedule`` + ``layer
 on random layers). A change to the tiling rules must be made in both places; that test fails
 until it is.
 
-Layers are passed as rows of an int64 matrix (:func:`encode_ops`); results come back as rows of
+Layers are passed as rows of an int64 matrix (:func:`encode_op`); results come back as rows of
 counters (the ``S_*`` columns). A layer whose smallest tile does not fit the buffers stops the
 evaluation; the caller asks ``accel.tiling`` for the error message, so the message is the one
-``sim run`` prints.
+``sim run`` prints. :func:`encode_op` refuses a layer with fields it does not know, so a
+change to the lowered form cannot be skipped silently.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 from numba import njit
 
 from accel.analytic import _recurrence, kernel_bandwidth
 from accel.config import AccelConfig
-from accel.lowering import ArrayOp, Op, VectorOp
+from accel.lowering import ArrayOp, Axis, Op, VectorOp
 from accel.tiling import ACC_BIAS_BYTES, element_bytes
 
-# Columns of an encoded layer.
-(O_VECTOR, O_GROUPS, O_M, O_K, O_N, O_CHANNELS, O_WINDOW, O_OUT_ROWS, O_OUT_ROW_LEN, O_IN_ROWS, O_IN_ROW_LEN,
- O_ROW_STRIDE, O_ROW_SPAN, O_HAS_WEIGHTS, O_BIAS, O_PE_OPS, O_MAX_MODE, O_IN_ELEMS, O_OUT_ELEMS, O_PASSES,
- O_MACS) = range(21)  # fmt: skip
-OP_FIELDS = 21
+# Columns of an encoded layer. An Axis takes AXIS_FIELDS columns from O_DEPTH / O_ROWS.
+(O_VECTOR, O_GROUPS, O_M, O_K, O_N, O_CHANNELS, O_WINDOW, O_BATCH) = range(8)
+O_DEPTH = 8
+O_ROWS = 14
+(O_OUT_ROW_LEN, O_IN_ROW_LEN, O_HAS_WEIGHTS, O_BIAS, O_PE_OPS, O_MAX_MODE, O_IN_ELEMS, O_OUT_ELEMS, O_PASSES,
+ O_MACS) = range(20, 30)  # fmt: skip
+OP_FIELDS = 30
+AXIS_FIELDS = 6
+A_OUT, A_SIZE, A_STRIDE, A_SPAN, A_PAD, A_INSERT = range(AXIS_FIELDS)
 
 # Columns of a layer's result.
 (S_CYCLES, S_COMPUTE, S_BUSY, S_IFMAP_READS, S_FILTER_READS, S_OFMAP_READS, S_OFMAP_WRITES, S_LOAD_IFMAP,
@@ -45,12 +52,30 @@ STAT_NAMES = ("cycles", "compute_cycles", "dram_busy_cycles", "ifmap_reads", "fi
 
 DATAFLOW_CODES = {"ws": 0, "os": 1, "is": 2}
 
+# The fields the encoding knows. A new field of the lowered form changes what tiling may do with
+# a layer; encode_op fails until the kernel (and this list) are updated to match.
+_ARRAY_FIELDS = {"name", "kind", "pe_mode", "groups", "m", "k", "n", "channels", "window", "batch", "depth", "rows",
+                 "out_row_len", "in_row_len", "has_weights", "bias", "useful_macs"}  # fmt: skip
+_AXIS_FIELDS = ("out", "size", "stride", "span", "pad", "insert")
+_VECTOR_FIELDS = {"name", "kind", "in_elems", "out_elems", "passes"}
+
+
+def _check_fields(kind: type, known) -> None:
+    names = {f.name for f in dataclasses.fields(kind)}
+    if names != set(known):
+        extra = sorted(names ^ set(known))
+        raise RuntimeError(
+            f"accel.dse_kernel does not match accel.lowering.{kind.__name__} (fields {', '.join(extra)}); "
+            "mirror the lowering/tiling change in accel/dse_kernel.py (tests/test_dse_kernel.py checks it)"
+        )
+
 
 def encode_op(op: Op, macs: int) -> np.ndarray:
     """One lowered layer as a row of :data:`OP_FIELDS` int64 values."""
     row = np.zeros(OP_FIELDS, dtype=np.int64)
     row[O_MACS] = macs
     if isinstance(op, VectorOp):
+        _check_fields(VectorOp, _VECTOR_FIELDS)
         row[O_VECTOR] = 1
         row[O_IN_ELEMS], row[O_OUT_ELEMS], row[O_PASSES] = (
             op.in_elems,
@@ -58,13 +83,17 @@ def encode_op(op: Op, macs: int) -> np.ndarray:
             op.passes,
         )
         return row
-    assert isinstance(op, ArrayOp)
-    row[[O_GROUPS, O_M, O_K, O_N, O_CHANNELS, O_WINDOW, O_OUT_ROWS, O_OUT_ROW_LEN, O_IN_ROWS, O_IN_ROW_LEN,
-         O_ROW_STRIDE, O_ROW_SPAN, O_HAS_WEIGHTS, O_BIAS, O_PE_OPS, O_MAX_MODE]] = [
-        op.groups, op.m, op.k, op.n, op.channels, op.window, op.out_rows, op.out_row_len, op.in_rows,
-        op.in_row_len, op.row_stride, op.row_span, int(op.has_weights), int(op.bias), op.useful_macs,
-        int(op.pe_mode == "max"),
+    if not isinstance(op, ArrayOp):
+        raise TypeError(f"cannot encode {type(op).__name__}")
+    _check_fields(ArrayOp, _ARRAY_FIELDS)
+    _check_fields(Axis, _AXIS_FIELDS)
+    row[[O_GROUPS, O_M, O_K, O_N, O_CHANNELS, O_WINDOW, O_BATCH, O_OUT_ROW_LEN, O_IN_ROW_LEN, O_HAS_WEIGHTS, O_BIAS,
+         O_PE_OPS, O_MAX_MODE]] = [
+        op.groups, op.m, op.k, op.n, op.channels, op.window, op.batch, op.out_row_len, op.in_row_len,
+        int(op.has_weights), int(op.bias), op.useful_macs, int(op.pe_mode == "max"),
     ]  # fmt: skip
+    for base, axis in ((O_DEPTH, op.depth), (O_ROWS, op.rows)):
+        row[base : base + AXIS_FIELDS] = [getattr(axis, name) for name in _AXIS_FIELDS]
     return row
 
 
@@ -90,13 +119,44 @@ def evaluate_ops(ops: np.ndarray, config: AccelConfig) -> tuple[np.ndarray, int]
 
 
 # ---------------------------------------------------------------------------------------------
-# Kernels (plain arrays and scalars only)
+# Kernels (plain arrays and scalars only). Each mirrors the function of accel/ it names.
 # ---------------------------------------------------------------------------------------------
 
 
 @njit(cache=True)
 def _cdiv(a, b):
     return -(-a // b)
+
+
+@njit(cache=True)
+def _touched(op, axis, lo, hi):
+    """accel.lowering.Axis.touched for outputs lo .. hi-1 of the axis at column ``axis``."""
+    out_n = op[axis + A_OUT]
+    size = op[axis + A_SIZE]
+    stride = op[axis + A_STRIDE]
+    span = op[axis + A_SPAN]
+    pad = op[axis + A_PAD]
+    insert = op[axis + A_INSERT]
+    if stride >= span and insert == 1:  # disjoint windows: sum what each output reads
+        total = 0
+        for o in range(lo, min(hi, out_n)):
+            start = o * stride - pad
+            total += min(max(start + span, 0), size) - min(max(start, 0), size)
+        return total
+    first = max(lo * stride - pad, 0)
+    last = min((hi - 1) * stride - pad + span, (size - 1) * insert + 1)
+    if last <= first:
+        return 0
+    return max((last - 1) // insert - (first + insert - 1) // insert + 1, 0)
+
+
+@njit(cache=True)
+def _most_touched(op, axis, band):
+    """accel.lowering.Axis.most_touched."""
+    return min(
+        op[axis + A_SIZE],
+        _cdiv((band - 1) * op[axis + A_STRIDE] + op[axis + A_SPAN], op[axis + A_INSERT]),
+    )
 
 
 @njit(cache=True)
@@ -128,22 +188,45 @@ def _pack(df, groups, k, n, rows, cols):
 
 
 @njit(cache=True)
+def _best_order(op, band, images, ct, nt, pack, ib, filt):
+    """accel.tiling._best_order: (order 0='mn' 1='nm', traffic)."""
+    if images > 0:
+        tm = _cdiv(op[O_BATCH], images)
+        ifmap_all = (
+            op[O_BATCH] * _touched(op, O_DEPTH, 0, op[O_DEPTH + A_OUT]) * _touched(op, O_ROWS, 0, op[O_ROWS + A_OUT])
+        )
+    else:
+        tm = op[O_BATCH] * op[O_DEPTH + A_OUT] * _cdiv(op[O_ROWS + A_OUT], band)
+        ifmap_all = tm * _most_touched(op, O_DEPTH, 1) * _most_touched(op, O_ROWS, band)
+    ifmap_all *= op[O_IN_ROW_LEN] * ib * op[O_CHANNELS] * pack
+    tn = _cdiv(op[O_N] * pack, nt)
+    tk = _cdiv(op[O_CHANNELS] * pack, ct) if pack == 1 else 1
+    filter_all = filt * tn * tk
+    if tk > 1:
+        mn = ifmap_all * tn + filter_all * tm
+        nm = mn
+    else:
+        mn = ifmap_all + filter_all * (tm if tn > 1 else 1)
+        nm = filter_all + ifmap_all * (tn if tm > 1 else 1)
+    if mn <= nm:
+        return 0, mn
+    return 1, nm
+
+
+@njit(cache=True)
 def _plan(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack):
-    """accel.tiling._plan: (band, channels, n_tile, order 0='mn' 1='nm'); band 0 when nothing fits."""
+    """accel.tiling._plan: (band, images, channels, n_tile, order); band 0 when nothing fits."""
     n_total = op[O_N] * pack
     channels = op[O_CHANNELS]
     window = op[O_WINDOW]
-    if df == 0 or df == 1:
-        step_n = cols
-    else:
-        step_n = 1
+    step_n = cols if df == 0 or df == 1 else 1  # the array dim N maps to (IS: none)
     step_n = min(step_n, n_total)
-    best_band = 0
-    best_ct = 0
-    best_nt = 0
-    best_order = 0
-    best_traffic = 0
-    best_vol = 0
+    r_out = op[O_ROWS + A_OUT]
+    r_size = op[O_ROWS + A_SIZE]
+    depth_slices = _most_touched(op, O_DEPTH, 1)
+    image_slices = _touched(op, O_DEPTH, 0, op[O_DEPTH + A_OUT])
+    best_band, best_images, best_ct, best_nt, best_order = 0, 0, 0, 0, 0
+    best_traffic, best_volume = 0, 0
     nt = n_total
     while True:
         ct = channels if pack == 1 else channels * pack
@@ -152,50 +235,36 @@ def _plan(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack):
             filt = 0
             if op[O_HAS_WEIGHTS]:
                 filt = kt_real * nt * wb + (nt * ACC_BIAS_BYTES if op[O_BIAS] else 0)
-            row_bytes = ct * op[O_IN_ROW_LEN] * ib
+            row_bytes = ct * depth_slices * op[O_IN_ROW_LEN] * ib
+            out_row_bytes = op[O_OUT_ROW_LEN] * nt * ab
             rows_fit = bank_if // row_bytes
-            if rows_fit >= op[O_IN_ROWS]:
-                by_ifmap = op[O_OUT_ROWS]
-            elif rows_fit < op[O_ROW_SPAN]:
+            if rows_fit >= r_size:
+                by_ifmap = r_out
+            elif rows_fit * op[O_ROWS + A_INSERT] < op[O_ROWS + A_SPAN]:
                 by_ifmap = 0
             else:
-                by_ifmap = (rows_fit - op[O_ROW_SPAN]) // op[O_ROW_STRIDE] + 1
-            by_ofmap = bank_of // (op[O_OUT_ROW_LEN] * nt * ab)
-            band = min(op[O_OUT_ROWS], by_ifmap, by_ofmap)
+                by_ifmap = (rows_fit * op[O_ROWS + A_INSERT] - op[O_ROWS + A_SPAN]) // op[O_ROWS + A_STRIDE] + 1
+            band = min(r_out, by_ifmap, bank_of // out_row_bytes)
             if band >= 1 and filt <= bank_f:
-                # accel.tiling._best_order
-                tm = _cdiv(op[O_OUT_ROWS], band)
-                tn = _cdiv(n_total, nt)
-                tk = _cdiv(channels * pack, ct) if pack == 1 else 1
-                band_rows = min(
-                    op[O_IN_ROWS], (band - 1) * op[O_ROW_STRIDE] + op[O_ROW_SPAN]
-                )
-                ifmap_all = tm * band_rows * op[O_IN_ROW_LEN] * channels * pack * ib
-                filter_all = filt * tn * tk
-                if tk > 1:
-                    mn = ifmap_all * tn + filter_all * tm
-                    nm = mn
+                images = 0
+                if band == r_out:
+                    image_in = ct * image_slices * r_size * op[O_IN_ROW_LEN] * ib
+                    image_out = op[O_DEPTH + A_OUT] * r_out * out_row_bytes
+                    images = min(op[O_BATCH], bank_if // image_in, bank_of // image_out)
+                order, traffic = _best_order(op, band, images, ct, nt, pack, ib, filt)
+                if images > 0:
+                    volume = images * op[O_DEPTH + A_OUT] * r_out * ct * nt
                 else:
-                    mn = ifmap_all + filter_all * (tm if tn > 1 else 1)
-                    nm = filter_all + ifmap_all * (tn if tm > 1 else 1)
-                if mn <= nm:
-                    order, traffic = 0, mn
-                else:
-                    order, traffic = 1, nm
-                vol = band * ct * nt
-                if (
-                    best_band == 0
-                    or traffic < best_traffic
-                    or (traffic == best_traffic and vol > best_vol)
-                ):
-                    best_band, best_ct, best_nt, best_order, best_traffic, best_vol = (
+                    volume = band * ct * nt
+                if best_band == 0 or traffic < best_traffic or (traffic == best_traffic and volume > best_volume):
+                    best_band, best_images, best_ct, best_nt, best_order = (
                         band,
+                        images,
                         ct,
                         nt,
                         order,
-                        traffic,
-                        vol,
                     )
+                    best_traffic, best_volume = traffic, volume
             # next channel candidate (accel.tiling._candidates(channels, 1); packed: one option)
             if pack != 1 or ct <= 1:
                 break
@@ -203,31 +272,64 @@ def _plan(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack):
         if nt <= step_n:
             break
         nt = max(step_n, _cdiv(nt, 2))
-    return best_band, best_ct, best_nt, best_order
+    return best_band, best_images, best_ct, best_nt, best_order
 
 
 @njit(cache=True)
-def _array_layer(
-    op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandwidth, latency, out
-):
+def _array_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandwidth, latency, out):
     """accel.tiling.schedule_array_op + accel.analytic.layer_timing; False if it does not fit."""
     groups = op[O_GROUPS]
+    # accel.tiling.plan_packing: halve the packing until a tile fits.
     pack = _pack(df, groups, op[O_K], op[O_N], rows, cols)
-    band, csplit, nsplit, order = _plan(
-        op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack
-    )
-    if band == 0:
-        return False
-    out_rows = op[O_OUT_ROWS]
-    n_bands = _cdiv(out_rows, band)
+    while True:
+        band, images, csplit, nsplit, order = _plan(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack)
+        if band > 0:
+            break
+        if pack == 1:
+            return False
+        pack //= 2
+
+    # accel.tiling._m_tiles: output pixels and input rows read per channel of each M tile.
+    batch = op[O_BATCH]
+    d_out = op[O_DEPTH + A_OUT]
+    r_out = op[O_ROWS + A_OUT]
+    out_row_len = op[O_OUT_ROW_LEN]
+    if images > 0:
+        m_tiles = _cdiv(batch, images)
+        m_pixels = np.empty(m_tiles, dtype=np.int64)
+        m_touched = np.empty(m_tiles, dtype=np.int64)
+        per_image = _touched(op, O_DEPTH, 0, d_out) * _touched(op, O_ROWS, 0, r_out)
+        for t in range(m_tiles):
+            imgs = images if t < m_tiles - 1 else batch - images * (m_tiles - 1)
+            m_pixels[t] = imgs * d_out * r_out * out_row_len
+            m_touched[t] = imgs * per_image
+    else:
+        n_bands = _cdiv(r_out, band)
+        m_tiles = batch * d_out * n_bands
+        m_pixels = np.empty(m_tiles, dtype=np.int64)
+        m_touched = np.empty(m_tiles, dtype=np.int64)
+        band_rows = np.empty(n_bands, dtype=np.int64)
+        band_size = np.empty(n_bands, dtype=np.int64)
+        for bi in range(n_bands):
+            band_size[bi] = band if bi < n_bands - 1 else r_out - band * (n_bands - 1)
+            band_rows[bi] = _touched(op, O_ROWS, bi * band, bi * band + band_size[bi])
+        t = 0
+        for _ in range(batch):
+            for d in range(d_out):
+                slices = _touched(op, O_DEPTH, d, d + 1)
+                for bi in range(n_bands):
+                    m_pixels[t] = band_size[bi] * out_row_len
+                    m_touched[t] = slices * band_rows[bi]
+                    t += 1
+
     n_packs = _cdiv(groups, pack)
     count = 0
     for p in range(n_packs):
         g = pack if p < n_packs - 1 else groups - pack * (n_packs - 1)
         n_tot = op[O_N] * g
         nn = _cdiv(n_tot, min(nsplit, n_tot))
-        nk = _cdiv(op[O_CHANNELS] * g, csplit) if pack == 1 else 1
-        count += n_bands * nn * nk
+        nk = _cdiv(op[O_CHANNELS], csplit) if pack == 1 else 1
+        count += m_tiles * nn * nk
 
     load = np.zeros(count, dtype=np.int64)
     load_after = np.full(count, -1, dtype=np.int64)
@@ -244,7 +346,6 @@ def _array_layer(
     prev_k = -1
     has_w = op[O_HAS_WEIGHTS] != 0
     window = op[O_WINDOW]
-    out_row_len = op[O_OUT_ROW_LEN]
     if_reads = 0
     f_reads = 0
     of_reads = 0
@@ -261,38 +362,32 @@ def _array_layer(
         n_size = min(nsplit, n_tot)
         nn = _cdiv(n_tot, n_size)
         if pack == 1:
-            c_tot = op[O_CHANNELS] * g
+            c_tot = op[O_CHANNELS]
             c_size = csplit
             nk = _cdiv(c_tot, c_size)
         else:
             c_tot = op[O_CHANNELS] * g
             c_size = c_tot
             nk = 1
-        outer = n_bands if order == 0 else nn
-        inner = nn if order == 0 else n_bands
+        outer = m_tiles if order == 0 else nn
+        inner = nn if order == 0 else m_tiles
         for o in range(outer):
             for i in range(inner):
                 mi = o if order == 0 else i
                 ni = i if order == 0 else o
-                b = band if mi < n_bands - 1 else out_rows - band * (n_bands - 1)
                 nt = n_size if ni < nn - 1 else n_tot - n_size * (nn - 1)
+                mt = m_pixels[mi]
                 for ki in range(nk):
                     ct = c_size if ki < nk - 1 else c_tot - c_size * (nk - 1)
                     last_k = ki == nk - 1
-                    mt = b * out_row_len
                     kt = ct * window
                     kt_real = op[O_K] if g > 1 else kt
-                    # Operand fetches: only when the operand tile changes.
+                    # Operand fetches: only when the operand tile changes (accel.tiling._changed).
                     new_if = j == 0 or p != prev_g or mi != prev_m or ki != prev_k
-                    new_f = (
-                        j == 0 or p != prev_g or ni != prev_n or ki != prev_k
-                    ) and has_w
-                    guard = -1
+                    new_f = (j == 0 or p != prev_g or ni != prev_n or ki != prev_k) and has_w
+                    guard = -1  # accel.tiling._bank_guard
                     if new_if:
-                        band_rows = min(
-                            op[O_IN_ROWS], (b - 1) * op[O_ROW_STRIDE] + op[O_ROW_SPAN]
-                        )
-                        nbytes = ct * band_rows * op[O_IN_ROW_LEN] * ib
+                        nbytes = ct * m_touched[mi] * op[O_IN_ROW_LEN] * ib
                         load[j] += nbytes
                         load_if_total += nbytes
                         if last_if >= 0:
@@ -308,7 +403,7 @@ def _array_layer(
                             guard = max(guard, last_f - 1)
                         last_f = j
                     load_after[j] = guard
-                    # Compute cycles and SRAM accesses (accel.dataflow).
+                    # Compute cycles and SRAM accesses (accel.dataflow.Dataflow).
                     if df == 0:  # ws: rows K, cols N, stream M
                         tile_folds = _cdiv(kt, rows) * _cdiv(nt, cols)
                         stream = mt
@@ -334,10 +429,9 @@ def _array_layer(
                     if has_w:
                         f_reads += a_f // g
                     of_writes += a_of
-                    of_reads += (
-                        a_of - (mt * nt if ki == 0 else 0) + (mt * nt if last_k else 0)
-                    )
-                    # Writeback after the last K tile; accumulator banks alternate.
+                    of_reads += a_of - (mt * nt if ki == 0 else 0) + (mt * nt if last_k else 0)
+                    # Writeback after the last K tile; accumulator banks alternate
+                    # (accel.tiling._accumulator_guard).
                     if n_ends >= 2:
                         wait_writeback[j] = ends[n_ends - 2]
                     if last_k:
@@ -347,9 +441,7 @@ def _array_layer(
                         n_ends += 1
                     prev_g, prev_m, prev_n, prev_k = p, mi, ni, ki
                     j += 1
-    total, busy = _recurrence(
-        load, load_after, compute, writeback, wait_writeback, bandwidth, latency
-    )
+    total, busy = _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth, latency)
     out[S_CYCLES] = total
     out[S_COMPUTE] = compute.sum()
     out[S_BUSY] = busy
@@ -394,9 +486,7 @@ def _vector_layer(op, cols, ib, bank_if, bank_of, bandwidth, latency, out):
             wait_writeback[j] = j - 2
         compute[j] = op[O_PASSES] * _cdiv(outs, cols)
         writeback[j] = outs * ib
-    total, busy = _recurrence(
-        load, load_after, compute, writeback, wait_writeback, bandwidth, latency
-    )
+    total, busy = _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth, latency)
     out[S_CYCLES] = total
     out[S_COMPUTE] = compute.sum()
     out[S_BUSY] = busy
@@ -415,15 +505,11 @@ def _vector_layer(op, cols, ib, bank_if, bank_of, bandwidth, latency, out):
 
 
 @njit(cache=True, nogil=True)
-def _evaluate(
-    ops, rows, cols, df, ib, wb, ab, bank_if, bank_f, bank_of, bandwidth, latency, out
-):
+def _evaluate(ops, rows, cols, df, ib, wb, ab, bank_if, bank_f, bank_of, bandwidth, latency, out):
     for i in range(ops.shape[0]):
         op = ops[i]
         if op[O_VECTOR]:
-            ok = _vector_layer(
-                op, cols, ib, bank_if, bank_of, bandwidth, latency, out[i]
-            )
+            ok = _vector_layer(op, cols, ib, bank_if, bank_of, bandwidth, latency, out[i])
         else:
             ok = _array_layer(
                 op,

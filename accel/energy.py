@@ -117,21 +117,15 @@ class EnergyTable:
             _require_energy(key, getattr(self, key))
         sram = self.sram_pj_per_64b
         if not isinstance(sram, dict) or len(sram) < 2:
-            raise EnergyTableError(
-                "sram_pj_per_64b must map at least two bank sizes (KiB) to pJ per 64-bit access"
-            )
+            raise EnergyTableError("sram_pj_per_64b must map at least two bank sizes (KiB) to pJ per 64-bit access")
         clean = {}
         for size, energy in sram.items():
             try:
                 kib = float(size)
             except (TypeError, ValueError):
-                raise EnergyTableError(
-                    f"sram_pj_per_64b: bank size must be a number of KiB, not {size!r}"
-                ) from None
+                raise EnergyTableError(f"sram_pj_per_64b: bank size must be a number of KiB, not {size!r}") from None
             if not math.isfinite(kib) or kib <= 0:
-                raise EnergyTableError(
-                    f"sram_pj_per_64b: bank size must be a positive number of KiB, not {size!r}"
-                )
+                raise EnergyTableError(f"sram_pj_per_64b: bank size must be a positive number of KiB, not {size!r}")
             _require_energy(f"sram_pj_per_64b[{size}]", energy, positive=True)
             clean[kib] = float(energy)
         object.__setattr__(self, "sram_pj_per_64b", dict(sorted(clean.items())))
@@ -162,23 +156,17 @@ class EnergyTable:
     # -- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["sram_pj_per_64b"] = {
-            _kib_key(k): v for k, v in self.sram_pj_per_64b.items()
-        }
+        data["sram_pj_per_64b"] = {_kib_key(k): v for k, v in self.sram_pj_per_64b.items()}
         return data
 
     @classmethod
-    def from_dict(
-        cls, data: dict[str, Any], source: str = "energy table"
-    ) -> EnergyTable:
+    def from_dict(cls, data: dict[str, Any], source: str = "energy table") -> EnergyTable:
         """Build a table from a mapping (unknown keys are an error); ``dram`` may name a preset."""
         data = dict(data)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise EnergyTableError(
-                f"{source}: unknown key {unknown[0]!r}; valid keys are {', '.join(sorted(names))}"
-            )
+            raise EnergyTableError(f"{source}: unknown key {unknown[0]!r}; valid keys are {', '.join(sorted(names))}")
         if "dram" in data and "dram_pj_per_bit" not in data:
             data["dram_pj_per_bit"] = dram_preset(data["dram"])
         elif "dram_pj_per_bit" in data and "dram" not in data:
@@ -199,13 +187,9 @@ class EnergyTable:
         except FileNotFoundError:
             raise EnergyTableError(f"energy table {path} does not exist") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise EnergyTableError(
-                f"energy table {path} is not valid TOML: {err}"
-            ) from None
+            raise EnergyTableError(f"energy table {path} is not valid TOML: {err}") from None
         except OSError as err:
-            raise EnergyTableError(
-                f"energy table {path} cannot be read: {err.strerror}"
-            ) from None
+            raise EnergyTableError(f"energy table {path} cannot be read: {err.strerror}") from None
         if "energy" in data:
             data = data["energy"]
             if not isinstance(data, dict):
@@ -214,9 +198,7 @@ class EnergyTable:
 
     def with_dram(self, preset: str) -> EnergyTable:
         """A copy with the DRAM energy of a named preset (``lpddr4``, ``hbm2``, ``ddr3``)."""
-        return dataclasses.replace(
-            self, dram=preset, dram_pj_per_bit=dram_preset(preset)
-        )
+        return dataclasses.replace(self, dram=preset, dram_pj_per_bit=dram_preset(preset))
 
 
 def dram_preset(name: str) -> float:
@@ -224,9 +206,7 @@ def dram_preset(name: str) -> float:
     try:
         return DRAM_PJ_PER_BIT[str(name).lower()]
     except KeyError:
-        raise EnergyTableError(
-            f"dram must be one of {', '.join(DRAM_PJ_PER_BIT)}, not {name!r}"
-        ) from None
+        raise EnergyTableError(f"dram must be one of {', '.join(DRAM_PJ_PER_BIT)}, not {name!r}") from None
 
 
 def _kib_key(kib: float) -> str:
@@ -234,15 +214,8 @@ def _kib_key(kib: float) -> str:
 
 
 def _require_energy(name: str, value: Any, positive: bool = False) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise EnergyTableError(
-            f"{name} must be a non-negative number of pJ, not {value!r}"
-        )
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise EnergyTableError(f"{name} must be a non-negative number of pJ, not {value!r}")
     if positive and value == 0:
         raise EnergyTableError(f"{name} must be a positive number of pJ, not {value!r}")
 
@@ -300,12 +273,7 @@ class Actions:
         )  # fmt: skip
 
     def __add__(self, other: Actions) -> Actions:
-        return Actions(
-            *(
-                a + b
-                for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other))
-            )
-        )
+        return Actions(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other))))
 
 
 #: Register bits written per PE operation: the operands that move through the PE.
@@ -317,9 +285,7 @@ def moving_bits(config: AccelConfig) -> int:
 
 def stationary_bits(config: AccelConfig) -> int:
     """Width of the stationary operand of ``config``'s dataflow."""
-    return {"ws": config.weight_bits, "is": config.input_bits, "os": config.acc_bits}[
-        config.dataflow
-    ]
+    return {"ws": config.weight_bits, "is": config.input_bits, "os": config.acc_bits}[config.dataflow]
 
 
 @dataclass(frozen=True)
@@ -358,20 +324,15 @@ def coefficients(config: AccelConfig, table: EnergyTable) -> EnergyCoefficients:
     )
 
 
-def energy(
-    actions: Actions, config: AccelConfig, table: EnergyTable | None = None
-) -> dict[str, float]:
+def energy(actions: Actions, config: AccelConfig, table: EnergyTable | None = None) -> dict[str, float]:
     """Energy of ``actions`` on ``config`` in pJ, by category (:data:`CATEGORIES`) plus ``total``."""
     c = coefficients(config, table or EnergyTable())
     a = actions
     parts = {
         "mac": a.mac_ops * c.mac + (a.compare_ops + a.vector_ops) * c.compare,
-        "register": (a.mac_ops + a.compare_ops) * c.register_op
-        + a.stationary_loads * c.register_stationary,
-        "ifmap_sram": a.ifmap_reads * c.ifmap_read
-        + a.ifmap_fill_bytes * c.ifmap_fill_byte,
-        "filter_sram": a.filter_reads * c.filter_read
-        + a.filter_fill_bytes * c.filter_fill_byte,
+        "register": (a.mac_ops + a.compare_ops) * c.register_op + a.stationary_loads * c.register_stationary,
+        "ifmap_sram": a.ifmap_reads * c.ifmap_read + a.ifmap_fill_bytes * c.ifmap_fill_byte,
+        "filter_sram": a.filter_reads * c.filter_read + a.filter_fill_bytes * c.filter_fill_byte,
         "ofmap_sram": (a.ofmap_reads + a.ofmap_writes) * c.ofmap_access,
         "dram": a.dram_bytes * c.dram_byte,
     }

@@ -21,9 +21,7 @@ def pareto_mask(values: np.ndarray) -> np.ndarray:
     """
     values = np.asarray(values, dtype=float)
     if values.ndim != 2:
-        raise ValueError(
-            f"values must be a 2-D array (points x objectives), not {values.ndim}-D"
-        )
+        raise ValueError(f"values must be a 2-D array (points x objectives), not {values.ndim}-D")
     n = values.shape[0]
     mask = np.zeros(n, dtype=bool)
     if n == 0:

@@ -60,9 +60,7 @@ def main() -> None:
                   f"{fast['area_mm2']:.2f} | {100 * fast['utilization']:.0f}% | {describe(frugal)} | "
                   f"{frugal['latency_ms']:.2f} | {frugal['energy_uj'] / 1e3:.2f} |")  # fmt: skip
     total = len(SWEEP) * len(NETWORKS)
-    print(
-        f"\n{total:,} design points evaluated in {time.perf_counter() - start:.1f} s."
-    )
+    print(f"\n{total:,} design points evaluated in {time.perf_counter() - start:.1f} s.")
 
 
 if __name__ == "__main__":

@@ -68,7 +68,11 @@ def manifest(config: AccelConfig, core: SystolicCore) -> dict:
             "source": "accel.timing.tile_cycles(dataflow, rows, cols, stream_len, inner_folds * outer_folds)",
             "example_T16_F4": timing.tile_cycles(config.dataflow, g.rows, g.cols, 16, 4),
         },
-        "memory_map": _memory_map(config.dataflow),
+        "memory_map": {
+            **_memory_map(config.dataflow),
+            "note": "matrix indices are relative to the tile's first block (m0, n0, k0); "
+            "lanes past the matrix edge must be zero; rtl.host.plan_gemm packs a whole GEMM",
+        },
     }
 
 
@@ -80,11 +84,11 @@ def _memory_map(dataflow: str) -> dict:
             "north": "word I*T + p, lane j = B[k0 + p, I*C + j]",
             "out": "word f*R + i, lane j = out[O*R + i, I*C + j]",
         }
-    a, b, out = ("A", "B", "out") if dataflow == "ws" else ("B^T", "A^T", "out^T")
+    a, b, out, first = ("A", "B", "out", "m0") if dataflow == "ws" else ("B^T", "A^T", "out^T", "n0")
     return {
-        "west": f"word I*T + p, lane k = {a}[m0 + p, I*R + k]",
+        "west": f"word I*T + p, lane k = {a}[{first} + p, I*R + k]",
         "north": f"word f*R + k, lane j = {b}[I*R + k, O*C + j] (stationary block f, row k)",
-        "out": f"word O*T + p, lane j = {out}[m0 + p, O*C + j]; fold I > 0 adds to the stored word",
+        "out": f"word O*T + p, lane j = {out}[{first} + p, O*C + j]; fold I > 0 adds to the stored word",
     }
 
 

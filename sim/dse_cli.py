@@ -29,9 +29,7 @@ def parse_list(text: str | None, option: str, kind: type) -> list | None:
         return None
     items = [item.strip() for item in text.split(",")]
     if not text.strip() or any(not item for item in items):
-        raise UserError(
-            f"{option} needs a comma-separated list of values such as 8,16,32, not {text!r}"
-        )
+        raise UserError(f"{option} needs a comma-separated list of values such as 8,16,32, not {text!r}")
     values = []
     for item in items:
         try:
@@ -44,13 +42,7 @@ def parse_list(text: str | None, option: str, kind: type) -> list | None:
             else:
                 value = item.lower()
         except ValueError:
-            what = (
-                "an integer"
-                if kind is int
-                else "a number"
-                if kind is float
-                else "a value"
-            )
+            what = "an integer" if kind is int else "a number" if kind is float else "a value"
             raise UserError(f"{option}: {item!r} is not {what}") from None
         values.append(value)
     return values
@@ -85,9 +77,7 @@ class SweepProgress:
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:
             return
-        if (
-            self.bar is None
-        ):  # started lazily: after a local pool has forked its workers
+        if self.bar is None:  # started lazily: after a local pool has forked its workers
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -125,34 +115,18 @@ def dse_command(
             metavar="DIR",
         ),
     ],
-    rows: Annotated[
-        Optional[str], Opt(help="PE array rows, e.g. 8,16,32,64.", metavar="LIST")
-    ] = None,
-    cols: Annotated[
-        Optional[str], Opt(help="PE array columns.", metavar="LIST")
-    ] = None,
-    dataflow: Annotated[
-        Optional[str], Opt(help="Dataflows: ws, os, is.", metavar="LIST")
-    ] = None,
-    ifmap_kib: Annotated[
-        Optional[str], Opt(help="Ifmap SRAM sizes in KiB (two banks).", metavar="LIST")
-    ] = None,
-    filter_kib: Annotated[
-        Optional[str], Opt(help="Filter SRAM sizes in KiB.", metavar="LIST")
-    ] = None,
-    ofmap_kib: Annotated[
-        Optional[str], Opt(help="Accumulator SRAM sizes in KiB.", metavar="LIST")
-    ] = None,
+    rows: Annotated[Optional[str], Opt(help="PE array rows, e.g. 8,16,32,64.", metavar="LIST")] = None,
+    cols: Annotated[Optional[str], Opt(help="PE array columns.", metavar="LIST")] = None,
+    dataflow: Annotated[Optional[str], Opt(help="Dataflows: ws, os, is.", metavar="LIST")] = None,
+    ifmap_kib: Annotated[Optional[str], Opt(help="Ifmap SRAM sizes in KiB (two banks).", metavar="LIST")] = None,
+    filter_kib: Annotated[Optional[str], Opt(help="Filter SRAM sizes in KiB.", metavar="LIST")] = None,
+    ofmap_kib: Annotated[Optional[str], Opt(help="Accumulator SRAM sizes in KiB.", metavar="LIST")] = None,
     bandwidth: Annotated[
         Optional[str],
         Opt(help="DRAM bytes/cycle values ('inf': ideal).", metavar="LIST"),
     ] = None,
-    latency: Annotated[
-        Optional[str], Opt(help="DRAM latency values in cycles.", metavar="LIST")
-    ] = None,
-    clock_mhz: Annotated[
-        Optional[str], Opt(help="Clock values in MHz.", metavar="LIST")
-    ] = None,
+    latency: Annotated[Optional[str], Opt(help="DRAM latency values in cycles.", metavar="LIST")] = None,
+    clock_mhz: Annotated[Optional[str], Opt(help="Clock values in MHz.", metavar="LIST")] = None,
     config_file: Annotated[
         Optional[str],
         Opt(
@@ -162,29 +136,19 @@ def dse_command(
         ),
     ] = None,
     batch: Annotated[int, Opt(help="Batch size N of the network input.")] = 1,
-    mode: Annotated[
-        str, Opt(help="analytic (closed form) or cycle (cycle-level engine).")
-    ] = "analytic",
-    workers: Annotated[
-        Optional[int], Opt(help="Local worker processes [default: CPUs].")
-    ] = None,
+    mode: Annotated[str, Opt(help="analytic (closed form) or cycle (cycle-level engine).")] = "analytic",
+    workers: Annotated[Optional[int], Opt(help="Local worker processes [default: CPUs].")] = None,
     scheduler: Annotated[
         Optional[str],
         Opt(help="Dask scheduler address, e.g. tcp://host:8786.", metavar="ADDR"),
     ] = None,
-    chunk: Annotated[
-        Optional[int], Opt(help="Design points per task [default: automatic].")
-    ] = None,
+    chunk: Annotated[Optional[int], Opt(help="Design points per task [default: automatic].")] = None,
     dram: Annotated[
         Optional[str],
         Opt(help="DRAM energy preset: lpddr4, hbm2 or ddr3 [default: lpddr4]."),
     ] = None,
-    energy_table: Annotated[
-        Optional[str], Opt(help="Energy table (TOML), see docs/dse.md.", metavar="FILE")
-    ] = None,
-    area_table: Annotated[
-        Optional[str], Opt(help="Area table (TOML), see docs/dse.md.", metavar="FILE")
-    ] = None,
+    energy_table: Annotated[Optional[str], Opt(help="Energy table (TOML), see docs/dse.md.", metavar="FILE")] = None,
+    area_table: Annotated[Optional[str], Opt(help="Area table (TOML), see docs/dse.md.", metavar="FILE")] = None,
     fpga: Annotated[
         Optional[str],
         Opt(
@@ -194,9 +158,7 @@ def dse_command(
     ] = None,
     fpga_cache: Annotated[
         Optional[str],
-        Opt(
-            help="Synthesis cache directory [default: DIR/fpga-cache].", metavar="CACHE"
-        ),
+        Opt(help="Synthesis cache directory [default: DIR/fpga-cache].", metavar="CACHE"),
     ] = None,
     fpga_synth: Annotated[
         bool,
@@ -205,9 +167,7 @@ def dse_command(
             help="Synthesize the Pareto-front designs missing from the cache (slow).",
         ),
     ] = False,
-    plots: Annotated[
-        bool, Opt("--plots/--no-plots", help="Write the two Pareto plots.")
-    ] = True,
+    plots: Annotated[bool, Opt("--plots/--no-plots", help="Write the two Pareto plots.")] = True,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Design-space exploration: evaluate every combination of the listed values on a network.
@@ -226,17 +186,13 @@ def dse_command(
     if mode not in MODES:
         raise UserError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
     if workers is not None and scheduler is not None:
-        raise UserError(
-            "give either --workers (local processes) or --scheduler (Dask cluster), not both"
-        )
+        raise UserError("give either --workers (local processes) or --scheduler (Dask cluster), not both")
     if workers is not None and workers < 1:
         raise UserError(f"--workers must be a positive integer, not {workers}")
     if chunk is not None and chunk < 1:
         raise UserError(f"--chunk must be a positive integer, not {chunk}")
     if fpga is not None and fpga not in FPGA_FAMILIES:
-        raise UserError(
-            f"--fpga must be one of {', '.join(FPGA_FAMILIES)}, not {fpga!r}"
-        )
+        raise UserError(f"--fpga must be one of {', '.join(FPGA_FAMILIES)}, not {fpga!r}")
     if (fpga_synth or fpga_cache) and fpga is None:
         raise UserError("--fpga-cache and --fpga-synth need --fpga FAMILY")
     axes = {
@@ -333,9 +289,7 @@ def _summary(result, elapsed: float, paths: list[Path]) -> None:
         f"({rate:,.0f} points/min), {result.resumed} resumed from the journal, {len(result.failed)} failed",
         markup=False, highlight=False,
     )  # fmt: skip
-    front = sorted(
-        result.pareto(), key=lambda r: (r["latency_ms"], r["energy_uj"], r["area_mm2"])
-    )
+    front = sorted(result.pareto(), key=lambda r: (r["latency_ms"], r["energy_uj"], r["area_mm2"]))
     if front:
         table = Table(
             title=f"Pareto front (latency, energy, area): {len(front)} points"
@@ -351,9 +305,7 @@ def _summary(result, elapsed: float, paths: list[Path]) -> None:
             "area mm2",
             "util",
         ):
-            table.add_column(
-                col, justify="left" if col in ("rows x cols", "dataflow") else "right"
-            )
+            table.add_column(col, justify="left" if col in ("rows x cols", "dataflow") else "right")
         for r in front[:20]:
             table.add_row(
                 f"{r['rows']}x{r['cols']}", r["dataflow"], f"{r['ifmap_kib']}/{r['filter_kib']}/{r['ofmap_kib']}",

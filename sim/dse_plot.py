@@ -84,8 +84,7 @@ def plot_front(result: SweepResult, y: str, path: str | Path) -> None:
     ax.set_ylabel(AXES[y])
     failed = len(result.failed)
     ax.set_title(
-        f"{result.network}: {len(rows)} design points ({result.mode})"
-        + (f", {failed} failed" if failed else "")
+        f"{result.network}: {len(rows)} design points ({result.mode})" + (f", {failed} failed" if failed else "")
     )
     ax.grid(True, which="major", alpha=0.3)
     fig.tight_layout()

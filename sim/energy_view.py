@@ -10,9 +10,7 @@ HEADERS = {"mac": "MAC", "register": "registers", "ifmap_sram": "ifmap SRAM", "f
            "ofmap_sram": "accum. SRAM", "dram": "DRAM"}  # fmt: skip
 
 
-def attach_energy(
-    data: dict, table_file: str | None = None, dram: str | None = None
-) -> dict:
+def attach_energy(data: dict, table_file: str | None = None, dram: str | None = None) -> dict:
     """Add ``data["energy"]`` (pJ per layer and in total, by category) to a report dict; return it."""
     table = EnergyTable.load(table_file) if table_file else EnergyTable()
     if dram is not None:
@@ -32,13 +30,9 @@ def energy_table(data: dict) -> Table:
     for key in (*CATEGORIES, "total"):
         table.add_column(HEADERS.get(key, key), footer=_uj(total[key]), justify="right")
     for layer in energy["layers"]:
-        table.add_row(
-            layer["name"], *(_uj(layer[key]) for key in (*CATEGORIES, "total"))
-        )
+        table.add_row(layer["name"], *(_uj(layer[key]) for key in (*CATEGORIES, "total")))
     if total["total"]:
-        table.caption = ", ".join(
-            f"{HEADERS[k]} {100 * total[k] / total['total']:.0f}%" for k in CATEGORIES
-        )
+        table.caption = ", ".join(f"{HEADERS[k]} {100 * total[k] / total['total']:.0f}%" for k in CATEGORIES)
     return table
 
 

@@ -11,9 +11,7 @@ from workloads.zoo import get_network
 
 
 def test_asic_area_of_a_2x2_array_by_hand():
-    config = AccelConfig(
-        rows=2, cols=2, dataflow="ws", ifmap_kib=4, filter_kib=2, ofmap_kib=2
-    )
+    config = AccelConfig(rows=2, cols=2, dataflow="ws", ifmap_kib=4, filter_kib=2, ofmap_kib=2)
     area = asic_area(config)
     # PE: 8x8 multiplier 64 x 5.32 + 32-bit adder 32 x 4.256 + registers (8 in + 2 x 8 weight + 32 psum)
     # 56 x 4.522 = 729.904 um^2 of cells, / 0.7 utilization = 1042.72 um^2
@@ -24,9 +22,7 @@ def test_asic_area_of_a_2x2_array_by_hand():
     # SRAM: 8 KiB x 8192 b x 0.69 um^2
     assert area["sram"] == pytest.approx(8 * 8192 * 0.69 * 1e-6)
     assert area["control"] == 0.05
-    assert area["total"] == pytest.approx(
-        area["pe_array"] + area["edges"] + area["sram"] + 0.05
-    )
+    assert area["total"] == pytest.approx(area["pe_array"] + area["edges"] + area["sram"] + 0.05)
 
 
 def test_register_bits_per_dataflow():
@@ -41,9 +37,7 @@ def test_area_grows_with_array_and_buffers():
     assert asic_area(base.replace(rows=64))["total"] > asic_area(base)["total"]
     assert asic_area(base.replace(filter_kib=512))["total"] > asic_area(base)["total"]
     # Bandwidth, latency and clock are not hardware in this model.
-    assert asic_area(base.replace(dram_bandwidth=4.0, clock_mhz=100.0)) == asic_area(
-        base
-    )
+    assert asic_area(base.replace(dram_bandwidth=4.0, clock_mhz=100.0)) == asic_area(base)
 
 
 def test_area_table_from_toml(tmp_path):
@@ -75,9 +69,7 @@ def test_fpga_cache_round_trip(tmp_path):
     cache = FpgaCache(tmp_path)
     cfg = AccelConfig(rows=4, cols=4)
     assert cache.get(cfg, "ecp5") is None
-    assert cache.resources(cfg, "ecp5") == {
-        f"fpga_{k}": "" for k in ("luts", "ffs", "dsp", "bram", "fmax_mhz")
-    }
+    assert cache.resources(cfg, "ecp5") == {f"fpga_{k}": "" for k in ("luts", "ffs", "dsp", "bram", "fmax_mhz")}
     cache.put(cfg, "ecp5", REPORT)
     assert cache.get(cfg, "ecp5") == REPORT
     # Bandwidth and clock do not change the hardware: same entry.

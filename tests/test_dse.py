@@ -75,9 +75,7 @@ def test_sweep_grid_order_and_base_values():
     ],
 )
 def test_bad_sweeps(axes, message):
-    with pytest.raises(
-        SweepError, match=message.replace("(", r"\(").replace(")", r"\)")
-    ):
+    with pytest.raises(SweepError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Sweep(axes)
 
 
@@ -99,9 +97,7 @@ def test_run_sweep_argument_errors(lenet):
 
 
 def test_row_matches_sim_run(vgg16):
-    config = AccelConfig(
-        rows=16, cols=32, dataflow="os", ifmap_kib=128, dram_bandwidth=8.0
-    )
+    config = AccelConfig(rows=16, cols=32, dataflow="os", ifmap_kib=128, dram_bandwidth=8.0)
     row = evaluate(vgg16, config)
     total = simulate(get_network("vgg16"), config, mode="analytic").total
     assert list(row) == list(COLUMNS)
@@ -114,8 +110,7 @@ def test_row_matches_sim_run(vgg16):
     assert row["dram_bytes"] == total["dram"]["total_bytes"]
     assert row["dram_filter_bytes"] == total["dram"]["filter_read_bytes"]
     assert row["sram_accesses"] == sum(
-        total["sram"][k]
-        for k in ("ifmap_reads", "filter_reads", "ofmap_reads", "ofmap_writes")
+        total["sram"][k] for k in ("ifmap_reads", "filter_reads", "ofmap_reads", "ofmap_writes")
     )
     assert row["energy_uj"] == pytest.approx(
         sum(
@@ -247,9 +242,7 @@ def test_interrupted_sweep_resumes_without_reevaluating(lenet, tmp_path, workers
         )
     first = journal_rows(tmp_path)
     assert 9 <= len(first) < len(LENET_SWEEP)
-    resumed = run_sweep(
-        lenet, LENET_SWEEP, store=tmp_path, workers=workers, batch_size=3
-    )
+    resumed = run_sweep(lenet, LENET_SWEEP, store=tmp_path, workers=workers, batch_size=3)
     assert (resumed.resumed, resumed.evaluated) == (
         len(first),
         len(LENET_SWEEP) - len(first),
@@ -287,9 +280,7 @@ def test_larger_sweep_reuses_the_points_it_shares(lenet, tmp_path):
 def test_store_of_another_sweep_is_refused(lenet, tmp_path):
     run_sweep(lenet, Sweep({"rows": [4, 8]}), store=tmp_path)
     alexnet = get_network("alexnet")
-    with pytest.raises(
-        SweepError, match="holds results of another sweep \\(the network differs\\)"
-    ):
+    with pytest.raises(SweepError, match="holds results of another sweep \\(the network differs\\)"):
         run_sweep(alexnet, Sweep({"rows": [4, 8]}), store=tmp_path)
     with pytest.raises(SweepError, match="the energy table differs"):
         run_sweep(
@@ -314,9 +305,7 @@ def test_one_writer_per_store(lenet, tmp_path):
 
 
 def test_dask_missing_is_a_user_error(lenet, monkeypatch):
-    monkeypatch.setitem(
-        sys.modules, "distributed", None
-    )  # import distributed -> ImportError
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     with pytest.raises(SweepError, match=r"pip install 'systolic-toolkit\[dask\]'"):
         run_sweep(lenet, LENET_SWEEP, scheduler="tcp://127.0.0.1:8786")
 

@@ -43,9 +43,7 @@ SMALL = [
 
 def test_sweep_writes_results_front_and_plots(tmp_path, capsys):
     out = tmp_path / "sweep"
-    status, stdout, stderr = run(
-        capsys, "dse", "lenet5", *SMALL, "--workers", "2", "-o", str(out)
-    )
+    status, stdout, stderr = run(capsys, "dse", "lenet5", *SMALL, "--workers", "2", "-o", str(out))
     assert (status, stderr) == (0, "")
     assert "lenet5: 36 design points (analytic mode): 36 evaluated" in stdout
     assert "0 resumed from the journal, 12 failed" in stdout
@@ -58,13 +56,8 @@ def test_sweep_writes_results_front_and_plots(tmp_path, capsys):
     for png in ("pareto_latency_energy.png", "pareto_latency_area.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     before = (out / "results.csv").read_bytes()
-    status, stdout, _ = run(
-        capsys, "dse", "lenet5", *SMALL, "--no-plots", "-o", str(out)
-    )
-    assert (
-        status == 0
-        and "0 evaluated (0 points/min), 36 resumed from the journal" in stdout
-    )
+    status, stdout, _ = run(capsys, "dse", "lenet5", *SMALL, "--no-plots", "-o", str(out))
+    assert status == 0 and "0 evaluated (0 points/min), 36 resumed from the journal" in stdout
     assert (out / "results.csv").read_bytes() == before
 
 
@@ -88,9 +81,7 @@ def test_energy_table_and_dram_options(tmp_path, capsys):
     )
     a = next(csv.DictReader((tmp_path / "a" / "results.csv").open()))
     b = next(csv.DictReader((tmp_path / "b" / "results.csv").open()))
-    assert float(b["energy_dram_uj"]) == pytest.approx(
-        float(a["energy_dram_uj"]) * 3.9 / 8
-    )
+    assert float(b["energy_dram_uj"]) == pytest.approx(float(a["energy_dram_uj"]) * 3.9 / 8)
     assert float(b["energy_mac_uj"]) > float(a["energy_mac_uj"])
     assert a["cycles"] == b["cycles"]
 
@@ -102,9 +93,7 @@ def test_killed_sweep_resumes_to_the_complete_identical_result(tmp_path):
     cmd = [sys.executable, "-m", "sim", "dse", "alexnet", *grid, "--mode", "cycle", "--workers", "1", "--chunk", "1",
            "--no-plots", "-q", "-o", str(out)]  # fmt: skip
     journal = out / "journal.jsonl"
-    child = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and child.poll() is None:
         if journal.exists() and len(journal.read_text().splitlines()) >= 3:
@@ -117,18 +106,14 @@ def test_killed_sweep_resumes_to_the_complete_identical_result(tmp_path):
     assert 3 <= done_before < 18
     assert not (out / "results.csv").exists()  # written only at the end
 
-    finished = subprocess.run(
-        cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
-    )
+    finished = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert finished.returncode == 0, finished.stderr
     assert f"{18 - done_before} evaluated" in finished.stdout
     assert f"{done_before} resumed from the journal" in finished.stdout
     # No point was evaluated twice: one journal line per point.
     lines = [json.loads(line) for line in journal.read_text().splitlines()]
     assert len(lines) == 18 == len({tuple(r[c] for c in COLUMNS[:12]) for r in lines})
-    sweep = Sweep(
-        {"rows": [8, 16, 32], "cols": [16, 32], "dataflow": ["ws", "os", "is"]}
-    )
+    sweep = Sweep({"rows": [8, 16, 32], "cols": [16, 32], "dataflow": ["ws", "os", "is"]})
     reference = run_sweep(get_network("alexnet"), sweep, timer=run_layer)
     assert (out / "results.csv").read_text() == reference.to_csv()
 
@@ -202,3 +187,29 @@ def test_progress_bar_is_silent_without_a_terminal(tmp_path):
     done = subprocess.run([sys.executable, "-m", "sim", "dse", "lenet5", "--rows", "4,8", "--no-plots", "-o", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120, env=env, check=False)  # fmt: skip
     assert done.returncode == 0 and done.stderr == ""
+
+
+def test_fpga_synthesis_of_the_front_is_cached(tmp_path, capsys, monkeypatch):
+    """--fpga-synth synthesizes each front design once (through rtl/); later runs read the cache."""
+    import rtl.generate
+
+    calls = []
+
+    def fake_generate_core(config, out_dir, synth=None):
+        calls.append((config.rows, config.cols, config.dataflow, synth))
+        return {"synth_report": {"luts": 100 * config.pes, "ffs": 7, "dsp": config.pes, "bram": 4, "fmax_mhz": 99.5}}
+
+    monkeypatch.setattr(rtl.generate, "generate_core", fake_generate_core)
+    args = ["dse", "lenet5", "--rows", "4,8", "--cols", "8,16", "--workers", "1", "--no-plots", "-q", "--fpga", "ecp5"]
+    status, _, stderr = run(capsys, *args, "--fpga-synth", "-o", str(tmp_path / "a"))
+    assert (status, stderr) == (0, "")
+    front = list(csv.DictReader((tmp_path / "a" / "pareto.csv").open()))
+    assert len(calls) == len({(r["rows"], r["cols"], r["dataflow"]) for r in front}) > 0
+    assert all(int(r["fpga_luts"]) == 100 * int(r["pes"]) for r in front)
+    rows = list(csv.DictReader((tmp_path / "a" / "results.csv").open()))
+    assert sum(r["fpga_luts"] != "" for r in rows) == len(front)  # dominated designs were not synthesized
+    # Same cache, another run: nothing is synthesized again.
+    status, _, _ = run(
+        capsys, *args, "--fpga-synth", "--fpga-cache", str(tmp_path / "a" / "fpga-cache"), "-o", str(tmp_path / "b")
+    )
+    assert status == 0 and len(calls) == len(front)

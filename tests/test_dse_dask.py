@@ -34,9 +34,7 @@ def cluster():
 def test_dask_sweep_equals_local_sweep(cluster, tmp_path):
     vgg16 = Workload.from_network(get_network("vgg16"))
     local = run_sweep(vgg16, SWEEP)
-    remote = run_sweep(
-        vgg16, SWEEP, scheduler=cluster.scheduler_address, store=tmp_path, batch_size=7
-    )
+    remote = run_sweep(vgg16, SWEEP, scheduler=cluster.scheduler_address, store=tmp_path, batch_size=7)
     assert remote.rows == local.rows
     assert remote.evaluated == len(SWEEP)
     assert len((tmp_path / "journal.jsonl").read_text().splitlines()) == len(SWEEP)
@@ -57,6 +55,4 @@ def test_cli_scheduler_writes_the_same_files_as_a_local_run(cluster, tmp_path, c
         assert exit_info.value.code in (0, None)
     capsys.readouterr()
     for name in ("results.csv", "pareto.csv"):
-        assert (tmp_path / "dask" / name).read_bytes() == (
-            tmp_path / "local" / name
-        ).read_bytes()
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()

@@ -17,7 +17,7 @@ from accel.config import AccelConfig
 from accel.dse_kernel import STAT_NAMES, encode_op, evaluate_ops
 from accel.lowering import lower_network
 from accel.tiling import MappingError, schedule
-from workloads.layers import Conv, Pool
+from workloads.layers import Conv, ConvTranspose, Pool
 from workloads.network import Network
 from workloads.zoo import ZOO
 
@@ -112,22 +112,12 @@ def check(network: Network, config: AccelConfig) -> int:
         expected = reference(op, config)
         if failed >= 0 and i >= failed:
             if i == failed:
-                assert expected is None, (
-                    f"{op.name}: kernel says it does not fit, tiling fits it"
-                )
+                assert expected is None, f"{op.name}: kernel says it does not fit, tiling fits it"
             return compared
-        assert expected is not None, (
-            f"{op.name}: tiling raises MappingError, kernel fits it"
-        )
+        assert expected is not None, f"{op.name}: tiling raises MappingError, kernel fits it"
         got = stats[i].tolist()
-        diff = {
-            STAT_NAMES[k]: (g, e)
-            for k, (g, e) in enumerate(zip(got, expected))
-            if g != e
-        }
-        assert not diff, (
-            f"{network.name}/{op.name} on {config}: kernel vs reference {diff}"
-        )
+        diff = {STAT_NAMES[k]: (g, e) for k, (g, e) in enumerate(zip(got, expected)) if g != e}
+        assert not diff, f"{network.name}/{op.name} on {config}: kernel vs reference {diff}"
         compared += 1
     return compared
 
@@ -140,40 +130,64 @@ def test_kernel_equals_reference_on_zoo_networks(name):
 
 
 def random_layers(seed: int, count: int) -> list[Network]:
-    """Random single-layer networks: convs with groups, stride, dilation, padding; pools."""
+    """Random single-layer networks over the geometry tiling handles.
+
+    1-D, 2-D and 3-D convs with groups, strides (also larger than the kernel: disjoint windows),
+    dilation and padding; transposed convs (zero insertion); max/avg pools; batches > 1.
+    """
     rng = random.Random(seed)
     nets = []
     for i in range(count):
+        ndim = rng.choice([1, 2, 2, 2, 3])
         groups = rng.choice([1, 1, 2, 4])
-        cin = groups * rng.randint(1, 6)
-        cout = groups * rng.randint(1, 6)
+        cin, cout = groups * rng.randint(1, 4), groups * rng.randint(1, 4)
         k = rng.choice([1, 2, 3, 5])
-        h, w = rng.randint(k, 20), rng.randint(k, 20)
-        if rng.random() < 0.8:
+        spatial = tuple(rng.randint(k + 1, 12 if ndim < 3 else 6) for _ in range(ndim))
+        shape = (rng.randint(1, 3), cin, *spatial)
+        kind = rng.random()
+        if kind < 0.55:
             layer = Conv(
-                name=f"c{i}", in_channels=cin, out_channels=cout, kernel_size=k, stride=rng.randint(1, 3),
-                padding=rng.randint(0, k // 2), dilation=1 if k * 2 > min(h, w) else rng.randint(1, 2), groups=groups,
+                name=f"c{i}", in_channels=cin, out_channels=cout, kernel_size=(k,) * ndim, stride=rng.randint(1, k + 2),
+                padding=rng.randint(0, k // 2 + 1), dilation=1 if 2 * k > min(spatial) else rng.randint(1, 2),
+                groups=groups, bias=rng.random() < 0.5,
+            )  # fmt: skip
+        elif kind < 0.75:
+            stride = rng.randint(1, 3)
+            layer = ConvTranspose(
+                name=f"t{i}", in_channels=cin, out_channels=cout, kernel_size=(k,) * ndim, stride=stride,
+                padding=rng.randint(0, k // 2), output_padding=rng.randint(0, stride - 1), groups=groups,
                 bias=rng.random() < 0.5,
             )  # fmt: skip
         else:
-            layer = Pool(
-                name=f"p{i}",
-                mode=rng.choice(["max", "avg"]),
-                kernel_size=min(k, h, w) or 1,
-                stride=rng.randint(1, 2),
-            )
-        nets.append(Network(f"rand{i}", (rng.randint(1, 2), cin, h, w), [layer]))
+            pk = min(k, *spatial)
+            layer = Pool(name=f"p{i}", mode=rng.choice(["max", "avg"]), kernel_size=(pk,) * ndim, stride=rng.randint(1, pk + 1),
+                         padding=rng.randint(0, pk // 2))  # fmt: skip
+        nets.append(Network(f"rand{i}", shape, [layer]))
     return nets
 
 
 def test_kernel_equals_reference_on_random_layers():
     rng = random.Random(7)
     compared = 0
-    for net in random_layers(seed=11, count=60):
+    for net in random_layers(seed=11, count=120):
         config = AccelConfig(
             rows=rng.choice([1, 2, 3, 4, 8]), cols=rng.choice([1, 2, 5, 8]), dataflow=rng.choice(["ws", "os", "is"]),
-            ifmap_kib=rng.choice([1, 2, 4]), filter_kib=rng.choice([1, 2]), ofmap_kib=rng.choice([1, 2, 4]),
+            ifmap_kib=rng.choice([1, 2, 4, 64]), filter_kib=rng.choice([1, 2, 64]), ofmap_kib=rng.choice([1, 2, 4, 64]),
             dram_bandwidth=rng.choice([0.5, 1.0, 3.0, float("inf")]), dram_latency=rng.choice([0, 5, 100]),
         )  # fmt: skip
         compared += check(net, config)
-    assert compared > 30
+    assert compared > 60
+
+
+def test_encoding_refuses_a_lowered_form_it_does_not_know():
+    import dataclasses
+
+    from accel.dse_kernel import _ARRAY_FIELDS, _check_fields
+
+    @dataclasses.dataclass(frozen=True)
+    class ArrayOp:  # the lowered form with one more field than the kernel knows
+        groups: int
+        halo: int
+
+    with pytest.raises(RuntimeError, match="mirror the lowering/tiling change in accel/dse_kernel.py"):
+        _check_fields(ArrayOp, _ARRAY_FIELDS)

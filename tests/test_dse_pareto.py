@@ -112,7 +112,5 @@ def test_result_front_skips_failed_points():
         row(4, 3.0, 1.0, 9.0),
     ]
     assert [r["rows"] for r in pareto_rows(rows)] == [0, 1, 4]
-    assert [
-        r["rows"] for r in SweepResult("x", rows).pareto(("latency_ms", "area_mm2"))
-    ] == [0]  # (1, 2) beats (2, 2)
+    assert [r["rows"] for r in SweepResult("x", rows).pareto(("latency_ms", "area_mm2"))] == [0]  # (1, 2) beats (2, 2)
     assert pareto_rows([rows[3]]) == []

@@ -17,9 +17,7 @@ from workloads.zoo import get_network
 
 def fc4() -> Network:
     """One 4 -> 4 fully connected layer without bias on a batch of one."""
-    return Network(
-        "fc4", (1, 4), [Linear(name="fc", in_features=4, out_features=4, bias=False)]
-    )
+    return Network("fc4", (1, 4), [Linear(name="fc", in_features=4, out_features=4, bias=False)])
 
 
 # Buffers whose *bank* (half the buffer) sits exactly on Horowitz's table points:
@@ -94,9 +92,7 @@ def test_sweep_energy_equals_per_layer_energy_of_sim_run():
             filter_kib=16,
             ofmap_kib=64,
         )
-        by_layer = report_energy(simulate(net, config, mode="analytic").to_dict())[
-            "total"
-        ]
+        by_layer = report_energy(simulate(net, config, mode="analytic").to_dict())["total"]
         row = evaluate(net, config)
         assert row["energy_uj"] == pytest.approx(by_layer["total"] * 1e-6, rel=1e-12)
         for category in (
@@ -107,9 +103,7 @@ def test_sweep_energy_equals_per_layer_energy_of_sim_run():
             "ofmap_sram",
             "dram",
         ):
-            assert row[f"energy_{category}_uj"] == pytest.approx(
-                by_layer[category] * 1e-6, rel=1e-12
-            )
+            assert row[f"energy_{category}_uj"] == pytest.approx(by_layer[category] * 1e-6, rel=1e-12)
 
 
 def test_max_pooling_counts_compares_and_vector_layers_adds():
@@ -120,9 +114,7 @@ def test_max_pooling_counts_compares_and_vector_layers_adds():
             "dram": {"ifmap_read_bytes": 0, "filter_read_bytes": 0, "total_bytes": 0}}  # fmt: skip
     actions = Actions.from_layer(pool, "ws")
     assert (actions.mac_ops, actions.compare_ops) == (0, 100)
-    assert energy(actions, config, table)["mac"] == pytest.approx(
-        100 * 0.1
-    )  # 32-bit compare = add
+    assert energy(actions, config, table)["mac"] == pytest.approx(100 * 0.1)  # 32-bit compare = add
     add = {"type": "add", "pe_ops": 0, "folds": 0,
            "sram": {"ifmap_reads": 50, "filter_reads": 0, "ofmap_reads": 25, "ofmap_writes": 25},
            "dram": {"ifmap_read_bytes": 50, "filter_read_bytes": 0, "total_bytes": 75}}  # fmt: skip
@@ -141,9 +133,7 @@ def test_sram_energy_is_a_power_law_between_table_points():
     # Below the table: the 8-32 KiB law (E ~ size^0.5) extended: 2 KiB -> 5 pJ.
     assert t.sram_per_bit(2) * 64 == pytest.approx(5.0)
     # Above: the 32 KiB - 1 MiB law extended: 4 MiB -> 100 * 4^(ln 5 / ln 32).
-    assert t.sram_per_bit(4096) * 64 == pytest.approx(
-        100 * 4 ** (math.log(5) / math.log(32))
-    )
+    assert t.sram_per_bit(4096) * 64 == pytest.approx(100 * 4 ** (math.log(5) / math.log(32)))
     sizes = [1, 3, 8, 20, 64, 500, 1024, 8192]
     energies = [t.sram_per_bit(s) for s in sizes]
     assert energies == sorted(energies) and min(energies) > 0
@@ -162,9 +152,7 @@ def test_dram_presets():
     assert (t.dram, t.dram_pj_per_bit) == ("lpddr4", 8.0)
     assert t.with_dram("hbm2").dram_pj_per_bit == 3.9
     assert t.with_dram("DDR3").dram_pj_per_bit == 70.0
-    with pytest.raises(
-        EnergyTableError, match="dram must be one of lpddr4, hbm2, ddr3, not 'gddr9'"
-    ):
+    with pytest.raises(EnergyTableError, match="dram must be one of lpddr4, hbm2, ddr3, not 'gddr9'"):
         t.with_dram("gddr9")
 
 
@@ -229,13 +217,9 @@ def test_sim_run_energy_json_and_table(capsys):
     data = json.loads(capsys.readouterr().out)
     section = data["energy"]
     assert section["unit"] == "pJ" and section["table"]["dram_pj_per_bit"] == 3.9
-    assert [layer["name"] for layer in section["layers"]] == [
-        layer["name"] for layer in data["layers"]
-    ]
+    assert [layer["name"] for layer in section["layers"]] == [layer["name"] for layer in data["layers"]]
     total = section["total"]
-    assert total["total"] == pytest.approx(
-        sum(layer["total"] for layer in section["layers"])
-    )
+    assert total["total"] == pytest.approx(sum(layer["total"] for layer in section["layers"]))
     row = evaluate(
         get_network("lenet5"),
         AccelConfig(),
