@@ -41,13 +41,12 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from accel.files import write_atomic
 from accel.config import AccelConfig, ConfigError
 
 #: Config fields that change the hardware (and so the area); bandwidth, latency, clock do not.
@@ -213,22 +212,7 @@ class FpgaCache:
     def put(self, config: AccelConfig, family: str, report: dict) -> Path:
         """Store ``report`` for ``config`` on ``family`` (atomically); return the file."""
         path = self.path(config, family)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = (
-            json.dumps(
-                {"family": family, "key": hardware_key(config), "report": report},
-                indent=2,
-            )
-            + "\n"
-        )
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomic(path, json.dumps({"family": family, "key": hardware_key(config), "report": report}, indent=2) + "\n")
         return path
 
     def resources(self, config: AccelConfig, family: str) -> dict[str, Any]:

@@ -46,7 +46,6 @@ import math
 import multiprocessing
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +55,7 @@ import numpy as np
 
 from accel.area import AreaTable, FpgaCache, asic_area
 from accel.config import FIELD_NAMES, AccelConfig, ConfigError
+from accel.files import write_atomic
 from accel.dse_kernel import (
     O_MAX_MODE,
     O_VECTOR,
@@ -464,23 +464,6 @@ def _cell(value: Any) -> Any:
     if isinstance(value, float):
         return repr(value)
     return value
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ fetch did not use, so it may only start once the last tile reading that bank has
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.console import Console
 from workloads.errors import UserError
 from workloads.sources import load_network
 from workloads.zoo import ZOO
+
+if TYPE_CHECKING:
+    from accel.config import AccelConfig
 
 app = typer.Typer(
     help="Systolic-array CNN accelerator toolkit: simulate, generate RTL, explore designs.",
@@ -76,7 +79,7 @@ def info(
     stdout.print(info_table(summary))
 
 
-def load_config(config_file: str | None, overrides: dict) -> "AccelConfig":
+def load_config(config_file: str | None, overrides: dict) -> AccelConfig:
     """The configuration from ``--config`` (or the defaults) with command-line overrides applied.
 
     A ``.cfg`` file is read as a SCALE-Sim config (its notes on ignored settings go to stderr).
@@ -151,7 +154,7 @@ def run(
 
         plot_layers(report, plot)
     if csv_dir:
-        from sim.output import write_atomic
+        from accel.files import write_atomic
 
         write_atomic(f"{csv_dir}/layers.csv", report.layers_csv())
         write_atomic(f"{csv_dir}/total.csv", report.total_csv())
@@ -172,7 +175,7 @@ def run(
 
 def emit_json(data: dict, path: str) -> None:
     """Print ``data`` as JSON to stdout (``path == '-'``) or write it atomically to ``path``."""
-    from sim.output import write_atomic
+    from accel.files import write_atomic
 
     text = json.dumps(data, indent=2) + "\n"
     if path == "-":

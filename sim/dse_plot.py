@@ -7,7 +7,7 @@ from pathlib import Path
 
 from accel.dse import SweepResult
 from accel.pareto import pareto_mask
-from sim.output import write_atomic
+from accel.files import write_atomic
 
 COLORS = {"ws": "tab:blue", "os": "tab:orange", "is": "tab:green"}
 LABELS = {

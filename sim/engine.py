@@ -15,9 +15,6 @@ from numba import njit
 from accel.analytic import Timing, kernel_bandwidth, make_timing
 from accel.tiling import TileSchedule
 
-_UNKNOWN = np.iinfo(np.int64).max
-
-
 @njit(cache=True)
 def _step_layer(load, load_after, compute, writeback, wait_writeback, bandwidth, latency):
     count = load.shape[0]
@@ -36,7 +33,6 @@ def _step_layer(load, load_after, compute, writeback, wait_writeback, bandwidth,
     remaining = 0
     next_tile = 0
     busy = 0
-    outstanding_writes = 0
     t = 0
     while True:
         # 1. The array retires a finished tile.

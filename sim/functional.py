@@ -227,18 +227,18 @@ def _group_gemms(node: Node, x: np.ndarray, weight: np.ndarray | None):
         g = layer.groups
         w = weight.reshape(g, weight.shape[0] // g, *weight.shape[1:])  # (g, cin_g, cout_g, k...)
         w = np.flip(w, axis=tuple(range(3, w.ndim))).swapaxes(1, 2)  # (g, cout_g, cin_g, k...)
-        groups, mode = g, "zeros"
+        groups = g
     elif isinstance(layer, Conv):
         pads = layer.pads(in_size)
         index = window_index(in_size, out_size, layer.kernel_size, layer.stride, layer.dilation, pads,
                              layer.padding_mode)  # fmt: skip
         w = np.flip(weight, axis=tuple(range(2, weight.ndim))) if layer.flip_kernel else weight
-        groups, mode = layer.groups, layer.padding_mode
+        groups = layer.groups
         w = w.reshape(groups, w.shape[0] // groups, *w.shape[1:])
     else:  # Pool: one group per channel, unit weights
         pads = list(layer.pads(in_size))
         index = window_index(in_size, out_size, layer.kernel_size, layer.stride, layer.dilation, pads)
-        groups, w, mode = x.shape[1], None, "zeros"
+        groups, w = x.shape[1], None
     cols = gather_columns(x, index, 0).astype(np.int64)  # (N, C, P, T)
     cin = x.shape[1] // groups
     p, taps = index.shape

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from sim.output import write_atomic
+from accel.files import write_atomic
 from sim.report import NetworkReport
 
 

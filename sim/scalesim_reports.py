@@ -22,7 +22,7 @@ from pathlib import Path
 from accel.config import AccelConfig
 from accel.scalesim import ScaleSimLayer, model_network
 from accel.tiling import element_bytes
-from sim.output import write_atomic
+from accel.files import write_atomic
 from sim.report import LayerReport, NetworkReport, totals
 from workloads.errors import UserError
 from workloads.network import Network

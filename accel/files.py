@@ -1,4 +1,4 @@
-"""Writing results: atomic files, so an interrupted run never leaves a half-written report."""
+"""Atomic file writes: an interrupted run never leaves a half-written report or cache entry."""
 
 from __future__ import annotations
 
