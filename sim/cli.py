@@ -126,6 +126,7 @@ def run(
     energy: Annotated[bool, Opt("--energy", help="Also report energy per layer: MAC, registers, each SRAM, DRAM.")] = False,
     energy_table: Annotated[Optional[str], Opt(help="With --energy: energy table (TOML), see docs/dse.md.", metavar="FILE")] = None,
     dram: Annotated[Optional[str], Opt(help="With --energy: DRAM energy preset lpddr4, hbm2 or ddr3.")] = None,
+    skip_unsupported: SkipOpt = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Simulate a network: cycles, stalls, utilization, SRAM and DRAM traffic (and energy) per layer."""
@@ -141,7 +142,7 @@ def run(
              acc_bits=acc_bits, ifmap_kib=ifmap_kib, filter_kib=filter_kib, ofmap_kib=ofmap_kib,
              dram_bandwidth=bandwidth, dram_latency=latency, clock_mhz=clock_mhz),
     )  # fmt: skip
-    network = load_network(net).with_batch(batch)
+    network = load_net(net, skip_unsupported).with_batch(batch)
     with layer_progress(len(network), quiet) as advance:
         report = simulate(network, config, mode=mode, progress=advance, timing=timing)
     data = report.to_dict()

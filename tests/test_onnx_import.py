@@ -803,6 +803,9 @@ def test_sim_info_skip_unsupported(capsys, tmp_path):
     status, out, err = cli(capsys, "info", str(path), "--skip-unsupported")
     assert status == 0 and "gate1" not in out and "sigmoid" not in out.lower()
     assert err.count("\n") == 1 and err.startswith(f"warning: {path}: skipped 3 unsupported ONNX operator(s)")
+    status, out, err = cli(capsys, "run", str(path), "--skip-unsupported", "--json", "-", "--quiet")
+    assert status == 0 and json.loads(out)["total"]["cycles"] > 0
+    assert err.startswith(f"warning: {path}: skipped 3 unsupported ONNX operator(s)")
 
 
 def _bad_files(tmp_path, lenet_file):
