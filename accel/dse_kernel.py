@@ -224,7 +224,7 @@ def _plan(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack):
     r_out = op[O_ROWS + A_OUT]
     r_size = op[O_ROWS + A_SIZE]
     depth_slices = _most_touched(op, O_DEPTH, 1)
-    image_slices = _touched(op, O_DEPTH, 0, op[O_DEPTH + A_OUT])
+    image_rows = _touched(op, O_DEPTH, 0, op[O_DEPTH + A_OUT]) * _touched(op, O_ROWS, 0, op[O_ROWS + A_OUT])
     best_band, best_images, best_ct, best_nt, best_order = 0, 0, 0, 0, 0
     best_traffic, best_volume = 0, 0
     nt = n_total
@@ -248,7 +248,7 @@ def _plan(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack):
             if band >= 1 and filt <= bank_f:
                 images = 0
                 if band == r_out:
-                    image_in = ct * image_slices * r_size * op[O_IN_ROW_LEN] * ib
+                    image_in = max(1, ct * image_rows * op[O_IN_ROW_LEN] * ib)
                     image_out = op[O_DEPTH + A_OUT] * r_out * out_row_bytes
                     images = min(op[O_BATCH], bank_if // image_in, bank_of // image_out)
                 order, traffic = _best_order(op, band, images, ct, nt, pack, ib, filt)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -109,6 +110,11 @@ class ArrayOp:
     def planes(self) -> int:
         """Independent output planes (batch x output depth); row bands never cross them."""
         return self.batch * self.depth.out
+
+    @cached_property
+    def image_rows(self) -> int:
+        """Input rows (times depth slices) that one whole image's windows read, per channel."""
+        return int(self.depth.touched(0, self.depth.out)) * int(self.rows.touched(0, self.rows.out))
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ def _plan(op: ArrayOp, df: Dataflow, cfg: AccelConfig, pack: int) -> _Plan:
             if band < 1 or filt > banks["filter"]:
                 continue
             # Whole images per tile when one fits: no bands, no depth slices fetched twice.
-            image_in = ct * int(op.depth.touched(0, op.depth.out)) * rows.size * op.in_row_len * ib
+            image_in = max(1, ct * op.image_rows * op.in_row_len * ib)  # 0 if every window is padding
             image_out = op.depth.out * rows.out * out_row_bytes
             images = min(op.batch, banks["ifmap"] // image_in, banks["ofmap"] // image_out) if band == rows.out else 0
             plan = _best_order(op, band, images, ct, nt, pack, ib, filt)
@@ -138,7 +138,7 @@ def _best_order(op: ArrayOp, band: int, images: int, ct: int, nt: int, pack: int
     """Estimated DRAM bytes of both loop orders; keep the cheaper."""
     if images:
         tm = -(-op.batch // images)
-        ifmap_all = op.batch * int(op.depth.touched(0, op.depth.out)) * int(op.rows.touched(0, op.rows.out))
+        ifmap_all = op.batch * op.image_rows
     else:
         tm = op.planes * -(-op.rows.out // band)
         ifmap_all = tm * op.depth.most_touched(1) * op.rows.most_touched(band)
@@ -175,8 +175,7 @@ def _m_tiles(op: ArrayOp, plan: _Plan) -> tuple[np.ndarray, np.ndarray]:
     """
     if plan.images:
         counts = _splits(op.batch, plan.images)
-        per_image = int(op.depth.touched(0, op.depth.out)) * int(op.rows.touched(0, op.rows.out))
-        return counts * op.depth.out * op.rows.out * op.out_row_len, counts * per_image
+        return counts * op.depth.out * op.rows.out * op.out_row_len, counts * op.image_rows
     bands = _splits(op.rows.out, plan.band)
     first = np.arange(len(bands)) * plan.band
     band_rows = op.rows.touched(first, first + bands)
@@ -361,8 +360,7 @@ def compulsory_bytes(op: ArrayOp | VectorOp, cfg: AccelConfig) -> dict[str, int]
     if op.has_weights:
         filt = op.groups * op.k * op.n * wb + (op.groups * op.n * ACC_BIAS_BYTES if op.bias else 0)
     return {
-        "ifmap": op.groups * op.channels * op.batch * int(op.depth.touched(0, op.depth.out))
-        * int(op.rows.touched(0, op.rows.out)) * op.in_row_len * ib,
+        "ifmap": op.groups * op.channels * op.batch * op.image_rows * op.in_row_len * ib,
         "filter": filt,
         "ofmap": op.groups * op.m * op.n * ib,
     }
