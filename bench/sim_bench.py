@@ -66,7 +66,8 @@ def main() -> None:
         sim = [sys.executable, "-m", "sim", "run", "vgg16", "--quiet"]
         rows.append(("`sim run vgg16` (cycle mode), cold JIT cache", *timed(sim, env)))
         rows.append(("`sim run vgg16` (cycle mode), warm JIT cache", *timed(sim, env)))
-        rows.append(("`sim run vgg16 --mode analytic`, warm", *timed(sim + ["--mode", "analytic"], env)))
+        timed(sim + ["--mode", "analytic"], env)  # compiles the analytic kernel into the cache
+        rows.append(("`sim run vgg16 --mode analytic`, warm JIT cache", *timed(sim + ["--mode", "analytic"], env)))
         if not args.skip_functional:
             rows.append(("functional mode, VGG16 on 32x32 WS", *timed([sys.executable, "-c", FUNCTIONAL], env)))
         out = subprocess.run([sys.executable, "-c", ANALYTIC], env=env, check=True, capture_output=True, text=True)
