@@ -174,6 +174,26 @@ def run(
         stdout.print(energy_view(data))
 
 
+@app.command()
+def gen(
+    out_dir: Annotated[str, Opt("-o", "--out", help="Output directory.", metavar="DIR")],
+    config_file: Annotated[Optional[str], Opt("--config", help="Accelerator config (TOML, or a SCALE-Sim .cfg).", metavar="FILE")] = None,
+    rows: Annotated[Optional[int], Opt(help="PE array rows.")] = None,
+    cols: Annotated[Optional[int], Opt(help="PE array columns.")] = None,
+    dataflow: Annotated[Optional[str], Opt(help="ws, os or is.")] = None,
+    synth: Annotated[Optional[str], Opt(help="Also synthesize and place-and-route: ecp5 or ice40.")] = None,
+) -> None:
+    """Generate synthesizable Verilog of the systolic core, with a manifest and a README."""
+    from rtl.generate import generate_core  # Amaranth loads only for this command
+
+    config = load_config(config_file, dict(rows=rows, cols=cols, dataflow=dataflow))
+    info = generate_core(config, out_dir, synth=synth)
+    stdout.print(f"wrote {out_dir}/{info['top']}.v, manifest.json, README.md" + (", synth_report.json" if synth else ""))
+    if synth:
+        report = info["synth_report"]
+        stdout.print(", ".join(f"{key} {value}" for key, value in report.items() if not isinstance(value, (dict, list))))
+
+
 def emit_json(data: dict, path: str) -> None:
     """Print ``data`` as JSON to stdout (``path == '-'``) or write it atomically to ``path``."""
     from accel.files import write_atomic
