@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the project needs on a fresh machine (root, Python 3.11): Icarus Verilog
-# from Debian, the package with its test extras from PyPI (PyTorch 2.13.0 comes from local disk).
+# from Debian, the package with its test and FPGA-flow extras from PyPI (PyTorch 2.13.0 comes
+# from local disk).
 # With --test, also SCALE-Sim 3.0.0 in its own venv (it needs numpy < 2.4) for the tests that
 # compare against it. Idempotent: a second run takes a few seconds.
 set -euo pipefail
@@ -17,7 +18,7 @@ pip_install() { python3 -m pip install -q --disable-pip-version-check --root-use
 stamp=.setup-stamp
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || ! python3 -c "import accel, sim, rtl, workloads" 2>/dev/null; then
     echo "setup: installing Python packages" >&2
-    pip_install -e ".[test,onnx,torch]"
+    pip_install -e ".[test,onnx,torch,fpga]"
     touch "$stamp"
 fi
 # pyenv puts console scripts behind shims that exist only after a rehash.
