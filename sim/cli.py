@@ -7,6 +7,7 @@ one line and exits with status 2, without a traceback.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -195,14 +196,27 @@ def gen(
 
 
 def emit_json(data: dict, path: str) -> None:
-    """Print ``data`` as JSON to stdout (``path == '-'``) or write it atomically to ``path``."""
+    """Print ``data`` as JSON to stdout (``path == '-'``) or write it atomically to ``path``.
+
+    Strict JSON has no infinity: an ideal DRAM channel's bandwidth is written as the string "inf".
+    """
     from accel.files import write_atomic
 
-    text = json.dumps(data, indent=2) + "\n"
+    text = json.dumps(_finite(data), indent=2, allow_nan=False) + "\n"
     if path == "-":
         sys.stdout.write(text)
     else:
         write_atomic(path, text)
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def main(argv: list[str] | None = None) -> None:
