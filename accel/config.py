@@ -103,8 +103,13 @@ class AccelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "configuration") -> AccelConfig:
-        """Build a config from a mapping of field names; unknown names are an error."""
+        """Build a config from a mapping of field names; unknown names are an error.
+
+        ``dram_bandwidth`` may be the string ``"inf"`` (how JSON reports write an ideal channel).
+        """
         _check_field_names(data, source)
+        if data.get("dram_bandwidth") == "inf":
+            data = {**data, "dram_bandwidth": math.inf}
         try:
             return cls(**data)
         except ConfigError as err:

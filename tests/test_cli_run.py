@@ -106,7 +106,7 @@ def test_config_file_with_an_override(capsys, tmp_path):
     path = tmp_path / "accel.toml"
     path.write_text(from_file.to_toml())
     data = json_run(capsys, "lenet5", "--config", str(path), "--cols", "4")
-    assert data["config"] == from_file.replace(cols=4).to_dict()
+    assert AccelConfig.from_dict(data["config"]) == from_file.replace(cols=4)
 
 
 def test_python_dash_m_sim_runs_end_to_end():
