@@ -6,10 +6,11 @@ tested to take exactly these cycles from ``start`` to ``done``.
 
 A *fold* maps one array-sized block of the stationary operand onto the R x C PEs and streams
 ``T`` vectors through it (T = GEMM rows M for WS, reduction K for OS, output channels N for IS).
-Consecutive folds of a tile are pipelined: the next fold's stationary data is preloaded into
-shadow registers (WS/IS) or the finished accumulators are swapped into a drain chain (OS) while
-the current fold streams, so a new fold can start every ``max(T, R)`` cycles (R cycles are
-needed to load or drain one array-height of stationary data through a C-wide port).
+Consecutive folds of a tile are pipelined: the next fold's stationary rows are written into
+the PEs just as the data wave of that fold reaches them (WS/IS), or the finished accumulators
+drain bottom-up behind a token while the next fold accumulates (OS), so a new fold can start
+every ``max(T, R)`` cycles (R cycles load or drain one array-height of stationary data through
+a C-wide port).
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ def fold_interval(rows: int, cols: int, stream: int) -> int:
 def pipeline_latency(dataflow: str, rows: int, cols: int, stream: int) -> int:
     """Cycles from the start of a tile's last fold until the tile is done.
 
-    WS/IS: one preload cycle, ``T`` streaming cycles, ``R + C - 2`` cycles of skew for the last
-    partial sum to reach the bottom of the last column, one cycle to write it: ``T + R + C``.
-    OS: ``T`` streaming cycles plus ``R + C - 2`` of skew until the last PE has its result, then
-    the bottom-up drain of R accumulators per column plus one write cycle: ``T + 2R + C - 1``.
+    WS/IS: ``(T - 1)`` streaming + 1 lane register + ``(R - 1)`` row skew + ``(C - 1)`` column
+    hops + 1 PE register + 1 write: ``T + R + C``.
+    OS: ``(T - 1)`` + 1 + ``(R - 1)`` + ``(C - 1)`` + 1 accumulator + ``(R - 1)`` drain shifts +
+    1 write: ``T + 2R + C - 1``.
     """
     if dataflow == "os":
         return stream + 2 * rows + cols - 1
