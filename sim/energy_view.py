@@ -11,7 +11,7 @@ HEADERS = {"mac": "MAC", "register": "registers", "ifmap_sram": "ifmap SRAM", "f
 
 
 def attach_energy(data: dict, table_file: str | None = None, dram: str | None = None) -> dict:
-    """Add ``data["energy"]`` (pJ per layer and in total, by category) to a report dict; return it."""
+    """Add ``data["energy"]`` (pJ per layer and in total, by category) to a report dict and return that section."""
     table = EnergyTable.load(table_file) if table_file else EnergyTable()
     if dram is not None:
         table = table.with_dram(dram)

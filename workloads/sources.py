@@ -26,8 +26,6 @@ def load_network(spec: str, *, skip_unsupported: bool = False) -> Network:
         from workloads.onnx_import import load_onnx  # lazily: onnx is an optional dependency
 
         return load_onnx(spec, skip_unsupported=skip_unsupported)
-    if suffix == ".csv":
-        from workloads.scalesim_topology import read_topology
+    from workloads.scalesim_topology import read_topology
 
-        return read_topology(spec)
-    raise WorkloadError(f"{FILE_KINDS[suffix]} files are not supported yet: {spec}")
+    return read_topology(spec)
