@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from accel.pe_semantics import MAC, wrap
+
 from .geometry import CoreGeometry
 
-MAC, MAX = 0, 1
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,6 @@ class Tile:
     @property
     def folds(self) -> int:
         return self.inner_folds * self.outer_folds
-
-
-def wrap(values: np.ndarray, bits: int) -> np.ndarray:
-    """Reduce int64 values to signed ``bits``-bit two's complement."""
-    half = 1 << (bits - 1)
-    return ((values.astype(np.int64) + half) % (1 << bits)) - half
 
 
 def golden(a: np.ndarray, b: np.ndarray, acc_bits: int, mode: int = MAC) -> np.ndarray:

@@ -16,16 +16,16 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from accel.addressing import OUTSIDE, PAD, gather_columns, window_index
+from accel.addressing import PAD, gather_columns, window_index
 from accel.config import AccelConfig
 from accel.lowering import ArrayOp
+from accel.pe_semantics import MAC, MAX, wrap
 from accel.tiling import plan_packing
 from workloads import golden
 from workloads.forward import calibrate, layer_forward, network_params, random_input
 from workloads.layers import Conv, ConvTranspose, GlobalAvgPool, Linear, Pool
 from workloads.network import INPUT, Network, Node
 
-MAC, MAX = 0, 1
 
 
 @njit(cache=True)
@@ -198,12 +198,6 @@ def array_gemm(a: np.ndarray, b: np.ndarray, valid: np.ndarray, cfg: AccelConfig
     return _GEMMS[cfg.dataflow](a, valid, b, cfg.rows, cfg.cols, mode, floor)
 
 
-def _wrap(values: np.ndarray, bits: int) -> np.ndarray:
-    """Two's-complement wrap to ``bits``, as the accumulator registers do."""
-    half = 1 << (bits - 1)
-    return (values + half) % (1 << bits) - half
-
-
 def _group_gemms(node: Node, x: np.ndarray, weight: np.ndarray | None):
     """Per group: the im2col matrix A (M x K), its validity (real data) and B (K x N).
 
@@ -302,12 +296,12 @@ class FunctionalRun:
         a, valid, b, counted = _group_gemms(node, x, p.weight if p else None)
         mode = MAX if op.pe_mode == "max" else MAC
         pack, _ = plan_packing(op, cfg)
-        acc = _wrap(_packed_gemm(a, valid, b, cfg, mode, pack), cfg.acc_bits)  # (N*P, C_out)
+        acc = wrap(_packed_gemm(a, valid, b, cfg, mode, pack), cfg.acc_bits)  # (N*P, C_out)
         n, channels, spatial = node.out_shape[0], node.out_shape[1], node.out_shape[2:]
         acc = acc.reshape(n, math.prod(spatial), channels).transpose(0, 2, 1).reshape(node.out_shape)
         if p is not None:  # output path: bias, requantize to int8
             if p.bias is not None:
-                acc = _wrap(acc + p.bias.astype(np.int64).reshape((1, -1) + (1,) * len(spatial)), cfg.acc_bits)
+                acc = wrap(acc + p.bias.astype(np.int64).reshape((1, -1) + (1,) * len(spatial)), cfg.acc_bits)
             return golden.requantize(acc, p.scale, p.shift)
         if mode == MAX:
             return acc.astype(np.int8)
@@ -316,5 +310,3 @@ class FunctionalRun:
                                     acc.shape)  # fmt: skip
         return (acc // per_pixel).astype(np.int8)
 
-
-__all__ = ["FunctionalRun", "array_gemm", "MAC", "MAX", "OUTSIDE"]
