@@ -685,7 +685,8 @@ class _Importer:
 
     # -- operator handlers ----------------------------------------------------------------------
 
-    def conv(self, node: _Node) -> None:
+    def _conv_operands(self, node: _Node):
+        """Input name, weight, bias, input shape, spatial rank, attributes and kernel of Conv(Transpose)."""
         x = self.act(node.inputs[0])
         weight = self.const(node.inputs[1], "the weight")
         b_name = self.optional(node, 2)
@@ -694,6 +695,10 @@ class _Importer:
         nd = len(shape) - 2
         a = node.attrs
         kernel = tuple(a.get("kernel_shape", weight.shape[2:]))
+        return x, weight, bias, shape, nd, a, kernel
+
+    def conv(self, node: _Node) -> None:
+        x, weight, bias, shape, nd, a, kernel = self._conv_operands(node)
         if weight.ndim != nd + 2 or tuple(weight.shape[2:]) != kernel:
             raise WorkloadError(f"weight shape {weight.shape} does not match kernel_shape {kernel} on input {shape}")
         groups = int(a.get("group", 1))
@@ -722,14 +727,7 @@ class _Importer:
         return _pairs(a.get("pads"), len(kernel))
 
     def conv_transpose(self, node: _Node) -> None:
-        x = self.act(node.inputs[0])
-        weight = self.const(node.inputs[1], "the weight")
-        b_name = self.optional(node, 2)
-        bias = self.const(b_name, "the bias") if b_name else None
-        shape = self.shape[x]
-        nd = len(shape) - 2
-        a = node.attrs
-        kernel = tuple(a.get("kernel_shape", weight.shape[2:]))
+        x, weight, bias, shape, nd, a, kernel = self._conv_operands(node)
         groups = int(a.get("group", 1))
         if weight.ndim != nd + 2 or tuple(weight.shape[2:]) != kernel or weight.shape[0] != shape[1]:
             raise WorkloadError(f"weight shape {weight.shape} does not fit input {shape} and kernel_shape {kernel}")
