@@ -201,39 +201,85 @@ def plan_packing(op: ArrayOp, cfg: AccelConfig) -> tuple[int, _Plan]:
             pack //= 2
 
 
-def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
-    """Tile ``op`` for ``cfg`` and return its schedule."""
-    df = DATAFLOW_STRATEGIES[cfg.dataflow]
+@dataclass(frozen=True)
+class TileGrid:
+    """Where every tile of a layer sits, in execution order (one array entry per tile).
+
+    ``group0`` / ``gcount``: first group and groups of the tile's pack; ``mi``: M tile index
+    (see :func:`m_tile_ranges`); ``n0`` / ``nt``: first output channel and output channels within
+    the pack's GEMM; ``c0`` / ``ct``: first input channel and channels of a group (a packed GEMM
+    takes all of them); ``ki``: K tile index; ``last_k``: the tile completes its outputs.
+    """
+
+    pack: int
+    plan: _Plan
+    group0: np.ndarray
+    gcount: np.ndarray
+    mi: np.ndarray
+    n0: np.ndarray
+    nt: np.ndarray
+    c0: np.ndarray
+    ct: np.ndarray
+    ki: np.ndarray
+    ni: np.ndarray
+    last_k: np.ndarray
+
+
+def tile_grid(op: ArrayOp, cfg: AccelConfig) -> TileGrid:
+    """Enumerate the tiles of ``op`` in loop order: pack > outer > inner > k."""
     pack, plan = plan_packing(op, cfg)
-    ib, wb = element_bytes(cfg.input_bits), element_bytes(cfg.weight_bits)
-
     packs = _splits(op.groups, pack)  # groups in each pack
-    m_pixels, m_touched = _m_tiles(op, plan)
-    m_tiles = len(m_pixels)
-
-    # Enumerate tiles in loop order: pack > outer > inner > k (vectorised with index grids).
-    rows = []
-    for g_count in packs:
+    m_tiles = len(_m_tiles(op, plan)[0])
+    parts = []
+    for p, g_count in enumerate(packs):
         n_sizes = _splits(op.n * int(g_count), min(plan.n_tile, op.n * int(g_count)))
-        c_sizes = _splits(op.channels, plan.channels) if pack == 1 else np.array([op.channels * int(g_count)])
+        c_sizes = _splits(op.channels, plan.channels) if pack == 1 else np.array([op.channels])
         m_idx, n_idx, k_idx = np.meshgrid(np.arange(m_tiles), np.arange(len(n_sizes)), np.arange(len(c_sizes)),
                                           indexing="ij")  # fmt: skip
         if plan.order == "nm":
             m_idx, n_idx, k_idx = (a.transpose(1, 0, 2) for a in (m_idx, n_idx, k_idx))
         m_idx, n_idx, k_idx = (a.reshape(-1) for a in (m_idx, n_idx, k_idx))
-        rows.append((int(g_count), m_idx, n_sizes[n_idx], c_sizes[k_idx], n_idx, k_idx, len(c_sizes)))
+        n_starts = np.concatenate([[0], np.cumsum(n_sizes)[:-1]])
+        c_starts = np.concatenate([[0], np.cumsum(c_sizes)[:-1]])
+        count = len(m_idx)
+        parts.append({
+            "group0": np.full(count, p * pack), "gcount": np.full(count, int(g_count)), "mi": m_idx,
+            "n0": n_starts[n_idx], "nt": n_sizes[n_idx], "c0": c_starts[k_idx], "ct": c_sizes[k_idx],
+            "ki": k_idx, "ni": n_idx, "last_k": k_idx == len(c_sizes) - 1,
+        })  # fmt: skip
+    fields = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    return TileGrid(pack=pack, plan=plan, **fields)
 
-    g_of = np.concatenate([np.full(len(r[1]), gi) for gi, r in enumerate(rows)])
-    mi = np.concatenate([r[1] for r in rows])
-    nt = np.concatenate([r[2] for r in rows])
-    ct = np.concatenate([r[3] for r in rows])
-    ni = np.concatenate([r[4] for r in rows])
-    ki = np.concatenate([r[5] for r in rows])
-    last_k = np.concatenate([r[5] == r[6] - 1 for r in rows])
-    gcount = np.concatenate([np.full(len(r[1]), r[0]) for r in rows])
+
+def m_tile_ranges(op: ArrayOp, plan: _Plan) -> list[tuple[int, int, int, int]]:
+    """Per M tile: ``(first image, images, first output row, output rows)``.
+
+    Whole-image tiles span all output rows of ``images`` images; a band tile is one image
+    (output plane) and ``output rows`` rows of it. 3-D layers count output planes as images.
+    """
+    if plan.images:
+        counts = _splits(op.batch, plan.images)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        return [(int(s), int(c), 0, op.rows.out) for s, c in zip(starts, counts)]
+    bands = _splits(op.rows.out, plan.band)
+    firsts = np.concatenate([[0], np.cumsum(bands)[:-1]])
+    return [(plane, 1, int(f), int(b)) for plane in range(op.planes) for f, b in zip(firsts, bands)]
+
+
+def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
+    """Tile ``op`` for ``cfg`` and return its schedule."""
+    df = DATAFLOW_STRATEGIES[cfg.dataflow]
+    grid = tile_grid(op, cfg)
+    pack, plan = grid.pack, grid.plan
+    ib, wb = element_bytes(cfg.input_bits), element_bytes(cfg.weight_bits)
+    m_pixels, m_touched = _m_tiles(op, plan)
+    g_of, mi, nt, ct, ni, ki, last_k, gcount = (
+        grid.group0, grid.mi, grid.nt, grid.ct, grid.ni, grid.ki, grid.last_k, grid.gcount
+    )
+    ct = np.where(gcount > 1, op.channels * gcount, ct)  # packed: channels cover every group of the pack
 
     mt = m_pixels[mi]
-    kt = ct * op.window  # packed: channels cover every group of the pack
+    kt = ct * op.window
     kt_real = np.where(gcount > 1, op.k, kt)  # weights stored per output channel
     ifmap_bytes = ct * m_touched[mi] * op.in_row_len * ib
     filter_bytes = kt_real * nt * wb + np.where(ki == 0, nt * ACC_BIAS_BYTES if op.bias else 0, 0)
