@@ -235,8 +235,13 @@ def _plan(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack):
             filt = 0
             if op[O_HAS_WEIGHTS]:
                 filt = kt_real * nt * wb + (nt * ACC_BIAS_BYTES if op[O_BIAS] else 0)
+            # accel.tiling._bank_words: WS banks hold whole R x C weight blocks and C-lane accumulator words.
+            held, lanes = filt, nt
+            if df == 0:
+                lanes = _cdiv(nt, cols) * cols
+                held = _cdiv(ct * window, rows) * rows * lanes * wb + (nt * ACC_BIAS_BYTES if op[O_BIAS] else 0)
             row_bytes = ct * depth_slices * op[O_IN_ROW_LEN] * ib
-            out_row_bytes = op[O_OUT_ROW_LEN] * nt * ab
+            out_row_bytes = op[O_OUT_ROW_LEN] * lanes * ab
             rows_fit = bank_if // row_bytes
             if rows_fit >= r_size:
                 by_ifmap = r_out
@@ -245,7 +250,7 @@ def _plan(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack):
             else:
                 by_ifmap = (rows_fit * op[O_ROWS + A_INSERT] - op[O_ROWS + A_SPAN]) // op[O_ROWS + A_STRIDE] + 1
             band = min(r_out, by_ifmap, bank_of // out_row_bytes)
-            if band >= 1 and filt <= bank_f:
+            if band >= 1 and held <= bank_f:
                 images = 0
                 if band == r_out:
                     image_in = max(1, ct * image_rows * op[O_IN_ROW_LEN] * ib)

@@ -103,16 +103,17 @@ def _plan(op: ArrayOp, df: Dataflow, cfg: AccelConfig, pack: int) -> _Plan:
         for ct in channel_options:
             kt_real = ct * op.window if pack == 1 else op.k
             filt = kt_real * nt * wb + (nt * ACC_BIAS_BYTES if op.bias else 0) if op.has_weights else 0
+            held, lanes = _bank_words(df, cfg, op, ct * op.window, nt, filt, wb)
             row_bytes = ct * op.depth.most_touched(1) * op.in_row_len * ib
-            out_row_bytes = op.out_row_len * nt * ab
+            out_row_bytes = op.out_row_len * lanes * ab
             # Largest band whose ifmap rows and accumulators fit their banks.
             rows_fit = banks["ifmap"] // row_bytes
             by_ifmap = rows.out if rows_fit >= rows.size else (rows_fit * rows.insert - rows.span) // rows.stride + 1
             band = min(rows.out, by_ifmap, banks["ofmap"] // out_row_bytes)
-            need = {"ifmap": row_bytes * rows.most_touched(1), "filter": filt, "ofmap": out_row_bytes}
+            need = {"ifmap": row_bytes * rows.most_touched(1), "filter": held, "ofmap": out_row_bytes}
             for key, value in need.items():
                 smallest_need[key] = min(smallest_need.get(key, value), value)
-            if band < 1 or filt > banks["filter"]:
+            if band < 1 or held > banks["filter"]:
                 continue
             # Whole images per tile when one fits: no bands, no depth slices fetched twice.
             image_in = max(1, ct * op.image_rows * op.in_row_len * ib)  # 0 if every window is padding
@@ -132,6 +133,21 @@ def _plan(op: ArrayOp, df: Dataflow, cfg: AccelConfig, pack: int) -> _Plan:
                 )
         raise MappingError(f"layer {op.name!r} does not fit the buffers with any tile; enlarge them")
     return best
+
+
+def _bank_words(df: Dataflow, cfg: AccelConfig, op: ArrayOp, kt: int, nt: int, filt: int, wb: int) -> tuple[int, int]:
+    """Filter bank bytes a tile occupies, and the accumulator lanes one output pixel takes.
+
+    Weight-stationary banks are organised as the layer accelerator's memories: the filter bank
+    holds whole ``R x C`` weight blocks (zero-padded; the zero blocks of packed groups and
+    pooling's unit weights included) plus the bias, and accumulator words are ``C`` channels
+    wide. Other dataflows count the bytes of real data.
+    """
+    if df.name != "ws":
+        return filt, nt
+    lanes = -(-nt // cfg.cols) * cfg.cols
+    bias = nt * ACC_BIAS_BYTES if op.bias else 0
+    return -(-kt // cfg.rows) * cfg.rows * lanes * wb + bias, lanes
 
 
 def _best_order(op: ArrayOp, band: int, images: int, ct: int, nt: int, pack: int, ib: int, filt: int) -> _Plan:

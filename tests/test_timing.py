@@ -178,11 +178,11 @@ def test_max_pool_on_ws_2x2():
 # -- Several tiles: the layer takes the sum of its tiles --------------------------------------------
 #
 # GEMM M=1, K=1024, N=1 with a 1 KiB filter buffer (two banks of 512 bytes) holds at most 512 int8
-# weights per tile, so K splits into two tiles of K=512. WS on 2x2 (T=1): each tile has
-# ceil(512/2)*1 = 256 folds, 255*max(1,2) + (1+2+2) = 515 cycles; the layer takes 2*515 = 1030.
+# weights per tile, so K splits into two tiles of K=512. WS on 2x1 (T=1): each tile has
+# ceil(512/2)*1 = 256 folds, 255*max(1,2) + (1+2+1) = 514 cycles; the layer takes 2*514 = 1028.
 def test_tiles_run_back_to_back_with_an_ideal_channel():
-    layer = only_layer(gemm(1, 1024, 1), ideal(2, 2, "ws", filter_kib=1))
-    assert (layer.tiles, layer.folds, layer.cycles, layer.compute_cycles) == (2, 512, 1030, 1030)
+    layer = only_layer(gemm(1, 1024, 1), ideal(2, 1, "ws", filter_kib=1))
+    assert (layer.tiles, layer.folds, layer.cycles, layer.compute_cycles) == (2, 512, 1028, 1028)
 
 
 # -- Finite DRAM bandwidth and latency --------------------------------------------------------------
@@ -210,17 +210,17 @@ def test_bias_is_fetched_with_the_weights():
     assert layer.cycles == 44
 
 
-# Two tiles (the K=1024 GEMM above, 515 compute cycles each; each tile fetches 512 + 512 = 1024 bytes;
+# Two tiles (the K=1024 GEMM above, 514 compute cycles each; each tile fetches 512 + 512 = 1024 bytes;
 # only the last K tile writes the 1 output byte), latency 20:
 #   bw 8: fetch 0 takes 128 cycles and lands at 148; fetch 1 follows on the channel (128..256, lands
-#         at 276) while tile 0 computes 148..663, so it is hidden; tile 1 computes 663..1178; the
-#         writeback takes 1 cycle and lands 20 later: 1199.
+#         at 276) while tile 0 computes 148..662, so it is hidden; tile 1 computes 662..1176; the
+#         writeback takes 1 cycle and lands 20 later: 1197.
 #   bw 1: fetch 0 lands at 1024 + 20 = 1044; fetch 1 occupies 1024..2048 and lands at 2068, after
-#         tile 0 ends (1044 + 515 = 1559): tile 1 computes 2068..2583; writeback: 2583 + 1 + 20 = 2604.
-@pytest.mark.parametrize("bandwidth, cycles", [(8.0, 1199), (1.0, 2604)])
+#         tile 0 ends (1044 + 514 = 1558): tile 1 computes 2068..2582; writeback: 2582 + 1 + 20 = 2603.
+@pytest.mark.parametrize("bandwidth, cycles", [(8.0, 1197), (1.0, 2603)])
 @pytest.mark.parametrize("mode", ["analytic", "cycle"])
 def test_double_buffering_hides_the_next_fetch(bandwidth, cycles, mode):
-    config = AccelConfig(rows=2, cols=2, dataflow="ws", filter_kib=1, dram_bandwidth=bandwidth, dram_latency=20)
+    config = AccelConfig(rows=2, cols=1, dataflow="ws", filter_kib=1, dram_bandwidth=bandwidth, dram_latency=20)
     layer = only_layer(gemm(1, 1024, 1), config, mode)
-    assert (layer.tiles, layer.compute_cycles, layer.cycles) == (2, 1030, cycles)
-    assert layer.stall_cycles == cycles - 1030
+    assert (layer.tiles, layer.compute_cycles, layer.cycles) == (2, 1028, cycles)
+    assert layer.stall_cycles == cycles - 1028

@@ -1,0 +1,64 @@
+"""Memory sizes of the layer accelerator derived from an :class:`~accel.config.AccelConfig`.
+
+Pure Python (no Amaranth), so the host driver and cocotb benches import it cheaply. Each memory
+is one bank of the config's double-buffered SRAM (the accelerator has no DMA to overlap):
+
+``ifmap``   one input element per word (``R`` read ports, one per array row);
+``weight``  ``C`` weights per word; ``tap`` one ``R``-lane tap word per K block (sized so every
+            K block the weight memory can hold has one);
+``acc``     ``C`` accumulator lanes per word; ``bias`` ``C`` int32 lanes per output block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from accel.config import AccelConfig, ConfigError
+
+BIAS_WORDS_MAX = 256  # output blocks of C channels one descriptor can bias (C * 256 channels)
+
+
+def _words(config: AccelConfig, buffer: str, lanes: int, bits: int) -> int:
+    return config.bank_bytes(buffer) * 8 // (lanes * bits)
+
+
+@dataclass(frozen=True)
+class AcceleratorGeometry:
+    """Array shape and memory depths (words) of the layer accelerator."""
+
+    rows: int
+    cols: int
+    input_bits: int
+    weight_bits: int
+    acc_bits: int
+    ifmap_depth: int
+    weight_depth: int
+    tap_depth: int
+    acc_depth: int
+    bias_depth: int
+
+    @classmethod
+    def from_config(cls, config: AccelConfig) -> AcceleratorGeometry:
+        """Derive the sizes; ConfigError for a dataflow or size the accelerator cannot have."""
+        if config.dataflow != "ws":
+            raise ConfigError(
+                f"the layer accelerator is weight-stationary; dataflow {config.dataflow!r} is available as the "
+                f"bare array (sim gen --core-only), or set dataflow = 'ws'"
+            )
+        if config.rows < 2:
+            raise ConfigError(f"the layer accelerator needs rows >= 2 (fold interval >= 2), not {config.rows}")
+        weight = _words(config, "filter", config.cols, config.weight_bits)
+        acc = _words(config, "ofmap", config.cols, config.acc_bits)
+        sizes = {"ifmap": _words(config, "ifmap", 1, config.input_bits), "filter": weight, "ofmap": acc}
+        needs = {"ifmap": 1, "filter": config.rows, "ofmap": 1}
+        for buffer, depth in sizes.items():
+            if depth < needs[buffer]:
+                raise ConfigError(f"the {buffer} bank holds {depth} words, fewer than {needs[buffer]}; raise {buffer}_kib")
+        return cls(
+            rows=config.rows, cols=config.cols, input_bits=config.input_bits, weight_bits=config.weight_bits,
+            acc_bits=config.acc_bits, ifmap_depth=sizes["ifmap"], weight_depth=weight,
+            tap_depth=max(1, weight // config.rows), acc_depth=acc, bias_depth=min(acc, BIAS_WORDS_MAX),
+        )  # fmt: skip
+
+    def to_dict(self) -> dict:
+        return asdict(self)

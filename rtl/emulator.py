@@ -1,0 +1,120 @@
+"""NumPy model of the layer accelerator: what one descriptor computes, bit for bit (no timing).
+
+``docs/accelerator.md`` is the specification; the RTL (:mod:`rtl.accelerator`) is tested against
+this model and the host driver (:mod:`rtl.program`) runs whole networks on either. Register
+values are plain ints by name (``Descriptor.regs``); memory images are int64 arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from accel.pe_semantics import MAC, MAX, wrap
+
+from .host import golden
+
+#: Fields of one tap-table lane, in field-number order.
+TAP_FIELDS = ("valid", "dy", "dx", "dyw", "plane")
+
+#: Register names of a descriptor (everything but CTRL/STATUS/CYCLES), in register-index order.
+DESCRIPTOR_REGISTERS = (
+    "T", "INNER", "OUTER", "MODE", "ACCUMULATE", "OUT_W", "OUT_ROWS", "IMAGES", "IMG_STRIDE",
+    "COL_START", "COL_STEP", "ROW_START", "ROW_STEP", "ROW_START_W", "ROW_STEP_W", "IN_W", "IN_H",
+    "IN_HW", "ROW_BASE_W", "PAD_MODE", "OUT_MULT", "OUT_SHIFT", "OUT_ROUND", "OUT_SUB", "OUT_MIN",
+    "OUT_MAX",
+)  # fmt: skip
+
+PAD_MODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
+
+
+@dataclass
+class Descriptor:
+    """One run of the accelerator: registers and the buffer images the host writes first.
+
+    ``ifmap``: elements from address 0; ``taps``: ``[INNER, R, 5]`` (fields :data:`TAP_FIELDS`);
+    ``weights``: ``[OUTER * INNER * R, C]``; ``bias``: ``[OUTER, C]`` (int32 addends).
+    """
+
+    regs: dict[str, int]
+    ifmap: np.ndarray
+    taps: np.ndarray
+    weights: np.ndarray
+    bias: np.ndarray
+
+
+def _remap(index: np.ndarray, index_scaled: np.ndarray, size: int, scale: int, mode: int):
+    """Apply a padding mode to an index and to the same index times ``scale``.
+
+    Returns ``(inside, index', index_scaled')``; ``inside`` is False only for zero padding.
+    """
+    low, high = index < 0, index >= size
+    if mode == PAD_MODES["zeros"]:
+        return ~(low | high), index, index_scaled
+    if mode == PAD_MODES["reflect"]:
+        new = np.where(low, -index, np.where(high, 2 * (size - 1) - index, index))
+        new_scaled = np.where(low, -index_scaled, np.where(high, 2 * (size - 1) * scale - index_scaled, index_scaled))
+    elif mode == PAD_MODES["replicate"]:
+        new = np.clip(index, 0, size - 1)
+        new_scaled = np.where(low, 0, np.where(high, (size - 1) * scale, index_scaled))
+    else:  # circular
+        new = np.where(low, index + size, np.where(high, index - size, index))
+        new_scaled = np.where(low, index_scaled + size * scale, np.where(high, index_scaled - size * scale, index_scaled))
+    return np.ones(index.shape, dtype=bool), new, new_scaled
+
+
+def lane_addresses(regs: dict[str, int], taps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Buffer address and "reads real data" flag of every stream word and K lane: ``[T, INNER*R]``."""
+    r = regs
+    p = np.arange(r["T"])
+    ox = p % r["OUT_W"]
+    oy = (p // r["OUT_W"]) % r["OUT_ROWS"]
+    img = p // (r["OUT_W"] * r["OUT_ROWS"])
+    lanes = taps.reshape(-1, len(TAP_FIELDS))
+    valid, dy, dx, dyw, plane = (lanes[:, f][None, :] for f in range(len(TAP_FIELDS)))
+    row = (r["ROW_START"] + oy * r["ROW_STEP"])[:, None] + dy
+    row_w = (r["ROW_START_W"] + oy * r["ROW_STEP_W"])[:, None] + dyw
+    col = (r["COL_START"] + ox * r["COL_STEP"])[:, None] + dx
+    rows_in, _, row_w = _remap(row, row_w, r["IN_H"], r["IN_W"], r["PAD_MODE"])
+    cols_in, col, _ = _remap(col, col, r["IN_W"], 1, r["PAD_MODE"])
+    address = (img * r["IMG_STRIDE"])[:, None] + plane + row_w - r["ROW_BASE_W"] + col
+    return address, (valid != 0) & rows_in & cols_in
+
+
+def stream_matrix(d: Descriptor, input_bits: int) -> np.ndarray:
+    """The im2col matrix ``A[T, INNER*R]`` the address generator streams (padding injected)."""
+    address, real = lane_addresses(d.regs, d.taps)
+    fill = -(1 << (input_bits - 1)) if d.regs["MODE"] == MAX else 0
+    safe = np.where(real, address, 0)
+    return np.where(real, d.ifmap[safe], fill)
+
+
+def weight_matrix(d: Descriptor, rows: int, cols: int) -> np.ndarray:
+    """``B[INNER*R, OUTER*C]`` from the weight memory image."""
+    inner, outer = d.regs["INNER"], d.regs["OUTER"]
+    blocks = d.weights.reshape(outer, inner, rows, cols)
+    return blocks.transpose(1, 2, 0, 3).reshape(inner * rows, outer * cols)
+
+
+def run_descriptor(d: Descriptor, acc: np.ndarray, rows: int, cols: int, input_bits: int, acc_bits: int) -> None:
+    """Run ``d`` on the accumulator image ``acc`` (``[words, C]`` int64), in place.
+
+    Accumulator word ``o * T + p`` lane ``j`` receives output pixel ``p`` of channel ``o*C + j``.
+    """
+    r = d.regs
+    t, outer, mode = r["T"], r["OUTER"], r["MODE"]
+    result = golden(stream_matrix(d, input_bits), weight_matrix(d, rows, cols), acc_bits, mode)
+    words = result.reshape(t, outer, cols).transpose(1, 0, 2).reshape(outer * t, cols)
+    old = acc[: outer * t]
+    if r["ACCUMULATE"]:
+        words = wrap(old + words, acc_bits) if mode == MAC else np.maximum(old, words)
+    acc[: outer * t] = words
+
+
+def output_path(regs: dict[str, int], acc_words: np.ndarray, bias_word: np.ndarray) -> np.ndarray:
+    """The results region: ``clamp((((a + b) * MULT + round) >> SHIFT) - SUB, MIN, MAX)``."""
+    shift = regs["OUT_SHIFT"]
+    rounding = (1 << (shift - 1)) if regs["OUT_ROUND"] and shift > 0 else 0
+    value = ((acc_words.astype(np.int64) + bias_word) * regs["OUT_MULT"] + rounding) >> shift
+    return np.clip(value - regs["OUT_SUB"], regs["OUT_MIN"], regs["OUT_MAX"])

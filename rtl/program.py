@@ -1,0 +1,486 @@
+"""Host driver of the layer accelerator: compile a network into descriptors and run them.
+
+:func:`compile_network` turns every array layer into the tiles the simulator schedules
+(:func:`accel.tiling.tile_grid`, so the driver and ``sim run`` agree tile for tile) and each tile
+into a :class:`TilePlan`: its register values and which slices of the layer's input, weights and
+output it loads and stores (the memory layout, independent of the data). :func:`materialize`
+fills a plan with data into a :class:`~rtl.emulator.Descriptor`; :func:`execute` runs a whole
+network on a backend (the NumPy :class:`EmulatorBackend`, or the RTL through cocotb), chaining
+outputs from layer to layer. See ``docs/accelerator.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from accel.config import AccelConfig, ConfigError
+from accel.lowering import ArrayOp, lower_network
+from accel.pe_semantics import MAC, MAX
+from accel.tiling import m_tile_ranges, tile_grid
+from accel.timing import tile_cycles
+from workloads import golden
+from workloads.errors import UserError
+from workloads.forward import NetworkParams
+from workloads.layers import Activation, BatchNorm, Concat, Conv, Flatten, GlobalAvgPool, Linear, Pool
+from workloads.network import INPUT, Network
+
+from .accelerator_geometry import AcceleratorGeometry
+from .emulator import PAD_MODES, TAP_FIELDS, Descriptor, output_path, run_descriptor
+
+INT8 = (-128, 127)
+DIVIDE_MULT_LIMIT = 1 << 24  # OUT_MULT is unsigned < 2^24
+
+
+class ProgramError(UserError):
+    """A layer or descriptor the accelerator cannot run; the message names the layer and field."""
+
+
+@dataclass(frozen=True)
+class LayerView:
+    """A layer as the address generator sees it: images of ``channels`` planes of ``in_h x in_w``.
+
+    ``kernel``/``stride``/``dilation``/``pads`` are (rows, columns); ``groups`` GEMMs of ``cin``
+    input and ``nper`` output channels each.
+    """
+
+    in_h: int
+    in_w: int
+    out_h: int
+    out_w: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pads: tuple[tuple[int, int], tuple[int, int]]
+    pad_mode: str
+    groups: int
+    cin: int
+    nper: int
+    mode: int  # MAC or MAX
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """One descriptor of a layer: registers and the slices it loads and stores.
+
+    ``images``: (first, count); ``in_rows``: input rows ``[lo, hi)`` loaded; ``out_rows``: (first,
+    count); ``groups``: (first, count); ``channels``: (first, count) per group (a packed tile
+    takes every channel); ``outputs``: (first, count) of the pack's ``count * nper`` outputs;
+    ``read``: the tile completes its outputs (read them through the output path).
+    """
+
+    regs: dict[str, int]
+    images: tuple[int, int]
+    in_rows: tuple[int, int]
+    out_rows: tuple[int, int]
+    groups: tuple[int, int]
+    channels: tuple[int, int]
+    outputs: tuple[int, int]
+    read: bool
+    cycles: int
+
+
+@dataclass
+class LayerPlan:
+    """All descriptors of one array layer, plus the layers fused into its output path."""
+
+    name: str
+    kind: str
+    view: LayerView
+    tiles: list[TilePlan]
+    fused: list[str] = field(default_factory=list)
+    divisor: int = 0  # average pooling: the window size the output path divides by
+
+    @property
+    def cycles(self) -> int:
+        return sum(t.cycles for t in self.tiles)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "kind": self.kind, "fused": self.fused, "divisor": self.divisor,
+            "view": asdict(self.view), "cycles": self.cycles, "tiles": [asdict(t) for t in self.tiles],
+        }  # fmt: skip
+
+
+@dataclass
+class Program:
+    """The layer program of a network: layers in order; non-array layers are host reshapes."""
+
+    network: Network
+    config: AccelConfig
+    layers: dict[str, LayerPlan]
+
+    @property
+    def cycles(self) -> int:
+        return sum(layer.cycles for layer in self.layers.values())
+
+    def to_dict(self) -> dict:
+        return {
+            "network": self.network.name,
+            "config": self.config.to_dict(),
+            "cycles": self.cycles,
+            "steps": [
+                self.layers[n.name].to_dict() if n.name in self.layers else {"name": n.name, "kind": n.layer.kind,
+                                                                              "host": True}
+                for n in self.network
+            ],
+        }  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiling
+# ---------------------------------------------------------------------------------------------
+
+
+def _pair(values, ndim: int, fill: int) -> tuple[int, int]:
+    return (fill, values[0]) if ndim == 1 else (values[0], values[1])
+
+
+def layer_view(node) -> LayerView:
+    """The address-generator view of an array layer, or ProgramError if the RTL cannot run it."""
+    layer, ins, out = node.layer, node.in_shapes[0], node.out_shape
+    if isinstance(layer, (Conv, Pool)):
+        nd = layer.ndim
+        if nd > 2:
+            raise ProgramError(f"layer {node.name!r}: {nd}-D windows are not supported by the RTL; use 1-D or 2-D")
+        pads = layer.pads(ins[2:])
+        conv = isinstance(layer, Conv)
+        return LayerView(
+            in_h=ins[2] if nd == 2 else 1, in_w=ins[-1], out_h=out[2] if nd == 2 else 1, out_w=out[-1],
+            kernel=_pair(layer.kernel_size, nd, 1), stride=_pair(layer.stride, nd, 1),
+            dilation=_pair(layer.dilation, nd, 1), pads=((0, 0), pads[0]) if nd == 1 else (pads[0], pads[1]),
+            pad_mode=layer.padding_mode if conv else "zeros", groups=layer.groups if conv else ins[1],
+            cin=ins[1] // layer.groups if conv else 1, nper=out[1] // layer.groups if conv else 1,
+            mode=MAX if not conv and layer.mode == "max" else MAC,
+        )  # fmt: skip
+    if isinstance(layer, Linear):
+        # One "image" whose rows are the batch: x.T viewed as (features, batch, 1).
+        return LayerView(ins[0], 1, ins[0], 1, (1, 1), (1, 1), (1, 1), ((0, 0), (0, 0)), "zeros", 1,
+                         layer.in_features, layer.out_features, MAC)  # fmt: skip
+    if isinstance(layer, GlobalAvgPool):
+        plane = math.prod(ins[2:])
+        return LayerView(ins[0], plane, ins[0], 1, (1, plane), (1, 1), (1, 1), ((0, 0), (0, 0)), "zeros",
+                         ins[1], 1, 1, MAC)  # fmt: skip
+    raise ProgramError(f"layer {node.name!r}: {layer.kind} does not run on the RTL accelerator")
+
+
+def input_view(node, x: np.ndarray) -> np.ndarray:
+    """The layer input as (images, channels, in_h, in_w)."""
+    layer = node.layer
+    if isinstance(layer, Linear):
+        return x.reshape(x.shape[0], -1).T[None, :, :, None]
+    if isinstance(layer, GlobalAvgPool):
+        return x.reshape(x.shape[0], x.shape[1], -1).transpose(1, 0, 2)[None]
+    return x.reshape(x.shape[0], x.shape[1], -1, x.shape[-1])
+
+
+def output_shape_from_view(node, y: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`input_view` for the layer's output (images, channels, out_h, out_w)."""
+    layer = node.layer
+    if isinstance(layer, (Linear, GlobalAvgPool)):
+        return y[0, :, :, 0].T.reshape(node.out_shape)
+    return y.reshape(node.out_shape)
+
+
+def weight_view(node, view: LayerView, params: NetworkParams) -> tuple[np.ndarray, np.ndarray]:
+    """Weights as (groups, nper, cin, window) and the per-output-channel addend (int64)."""
+    channels = view.groups * view.nper
+    p = params.layers.get(node.name)
+    if p is None:  # pooling: unit weights (MAC sum or MAX selection)
+        return np.ones((view.groups, 1, 1, view.kernel[0] * view.kernel[1]), dtype=np.int64), np.zeros(channels, np.int64)
+    w = np.asarray(p.weight, dtype=np.int64)
+    if isinstance(node.layer, Conv) and node.layer.flip_kernel:
+        w = w[(slice(None), slice(None)) + (slice(None, None, -1),) * (w.ndim - 2)]
+    w = w.reshape(view.groups, view.nper, view.cin, -1)
+    bias = np.zeros(channels, np.int64) if p.bias is None else np.asarray(p.bias, dtype=np.int64)
+    return w, bias
+
+
+def _row_sources(view: LayerView, first: int, count: int) -> np.ndarray:
+    """Input rows (after the padding mode's remap) that output rows ``first..first+count-1`` read."""
+    ys = np.arange(first, first + count)[:, None] * view.stride[0] - view.pads[0][0]
+    rows = (ys + np.arange(view.kernel[0])[None, :] * view.dilation[0]).reshape(-1)
+    inside, rows, _ = _remap_rows(rows, view)
+    return rows[inside]
+
+
+def _remap_rows(rows: np.ndarray, view: LayerView):
+    from .emulator import _remap  # one definition of the padding modes
+
+    return _remap(rows, rows, view.in_h, 1, PAD_MODES[view.pad_mode])
+
+
+def _divisor(node, view: LayerView) -> int:
+    """Average pooling: the (constant) window size the output path divides by."""
+    layer = node.layer
+    if isinstance(layer, GlobalAvgPool):
+        return view.kernel[1]
+    from accel.addressing import OUTSIDE, PAD, window_index
+
+    ins = node.in_shapes[0]
+    index = window_index(ins[2:], node.out_shape[2:], layer.kernel_size, layer.stride, layer.dilation, layer.pads())
+    counted = (index >= 0) | ((index == PAD) & layer.count_include_pad)
+    divisors = np.unique(counted.sum(axis=1))
+    if len(divisors) != 1 or np.any(index == OUTSIDE):
+        raise ProgramError(
+            f"layer {node.name!r}: average pooling whose divisor varies across the output "
+            f"(count_include_pad=False with padding, or ceil_mode overhang) is not supported by the RTL output path"
+        )
+    return int(divisors[0])
+
+
+def divide_constants(divisor: int, window: int, input_bits: int) -> tuple[int, int, int]:
+    """``(offset, mult, shift)`` with ``floor((s + offset) * mult >> shift) - offset // divisor``
+    equal to ``floor(s / divisor)`` for every window sum ``s`` of ``window`` inputs."""
+    low, high = -(1 << (input_bits - 1)) * window, ((1 << (input_bits - 1)) - 1) * window
+    base = -(-(-low) // divisor)  # B: makes the dividend non-negative
+    sums = np.arange(low, high + 1, dtype=np.int64)
+    want = np.floor_divide(sums, divisor)
+    for shift in range(0, 48):
+        mult = -(-(1 << shift) // divisor)
+        if mult >= DIVIDE_MULT_LIMIT:
+            break
+        if np.array_equal(((sums + base * divisor) * mult >> shift) - base, want):
+            return base * divisor, mult, shift
+    raise ProgramError(f"no exact reciprocal for an average over {divisor} inputs")  # pragma: no cover
+
+
+def _fused_activations(network: Network, lowered, index: int) -> tuple[list[str], tuple[int, int]]:
+    """Activation/BatchNorm layers fused behind array layer ``index``, and the clamp they set."""
+    fused, low, high = [], *INT8
+    previous = lowered[index][0].name
+    for node, op in lowered[index + 1 :]:
+        if op is not None or not isinstance(node.layer, (Activation, BatchNorm)) or node.inputs != (previous,):
+            break
+        if isinstance(node.layer, Activation):
+            if node.layer.function == "leaky_relu":
+                raise ProgramError(f"layer {node.name!r}: leaky_relu has no int8 form")
+            low, high = max(low, 0), min(high, 6) if node.layer.function == "relu6" else high
+        fused.append(node.name)
+        previous = node.name
+    return fused, (low, high)
+
+
+def compile_network(network: Network, config: AccelConfig, params: NetworkParams | None = None) -> Program:
+    """The layer program of ``network`` on the accelerator for ``config``.
+
+    ``params`` (int8) sets each weighted layer's requantization; without it the output path
+    registers of weighted layers hold the identity (scale 1, shift 0) until :func:`execute`.
+    """
+    geometry = AcceleratorGeometry.from_config(config)
+    lowered = lower_network(network)
+    layers: dict[str, LayerPlan] = {}
+    for index, (node, op) in enumerate(lowered):
+        if op is None:
+            if not isinstance(node.layer, (Flatten, Concat, Activation, BatchNorm)):
+                raise ProgramError(f"layer {node.name!r}: {node.layer.kind} does not run on the RTL accelerator")
+            continue
+        if not isinstance(op, ArrayOp):
+            raise ProgramError(
+                f"layer {node.name!r}: {node.layer.kind} runs on the vector unit, which the RTL does not have"
+            )
+        fused, clamp = _fused_activations(network, lowered, index)
+        layers[node.name] = _compile_layer(node, op, config, geometry, fused, clamp, params)
+    for node in network:  # an unfused Activation must follow a fused chain only
+        if isinstance(node.layer, (Activation, BatchNorm)) and not any(node.name in p.fused for p in layers.values()):
+            raise ProgramError(f"layer {node.name!r}: a standalone {node.layer.kind} needs the vector unit")
+    return Program(network, config, layers)
+
+
+def _output_registers(node, view: LayerView, clamp, params, config: AccelConfig) -> tuple[dict, int]:
+    regs = {"OUT_MULT": 1, "OUT_SHIFT": 0, "OUT_ROUND": 0, "OUT_SUB": 0, "OUT_MIN": clamp[0], "OUT_MAX": clamp[1]}
+    divisor = 0
+    p = params.layers.get(node.name) if params is not None else None
+    if p is not None:
+        if p.scale >= DIVIDE_MULT_LIMIT:
+            raise ProgramError(f"layer {node.name!r}: requantization scale {p.scale} must be below 2^24")
+        regs.update(OUT_MULT=p.scale, OUT_SHIFT=p.shift, OUT_ROUND=1)
+    elif isinstance(node.layer, GlobalAvgPool) or (isinstance(node.layer, Pool) and node.layer.mode == "avg"):
+        divisor = _divisor(node, view)
+        offset, mult, shift = divide_constants(divisor, view.kernel[0] * view.kernel[1], config.input_bits)
+        regs.update(OUT_MULT=mult, OUT_SHIFT=shift, OUT_SUB=offset // divisor)
+    return regs, divisor
+
+
+def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) -> LayerPlan:
+    view = layer_view(node)
+    out_regs, divisor = _output_registers(node, view, clamp, params, config)
+    grid = tile_grid(op, config)
+    ranges = m_tile_ranges(op, grid.plan)
+    window = view.kernel[0] * view.kernel[1]
+    R, C = config.rows, config.cols
+    tiles = []
+    for i in range(len(grid.mi)):
+        img0, images, y0, out_rows = ranges[int(grid.mi[i])]
+        sources = _row_sources(view, y0, out_rows)
+        lo, hi = (int(sources.min()), int(sources.max()) + 1) if len(sources) else (0, 0)
+        gcount = int(grid.gcount[i])
+        c0, ct = (int(grid.c0[i]), int(grid.ct[i])) if gcount == 1 else (0, view.cin)
+        t = images * out_rows * view.out_w
+        inner = -(-(gcount * ct * window) // R)
+        outer = -(-int(grid.nt[i]) // C)
+        row_start = y0 * view.stride[0] - view.pads[0][0]
+        regs = {
+            "T": t, "INNER": inner, "OUTER": outer, "MODE": view.mode, "ACCUMULATE": int(grid.ki[i] > 0),
+            "OUT_W": view.out_w, "OUT_ROWS": out_rows, "IMAGES": images,
+            "IMG_STRIDE": gcount * ct * (hi - lo) * view.in_w, "COL_START": -view.pads[1][0],
+            "COL_STEP": view.stride[1], "ROW_START": row_start, "ROW_STEP": view.stride[0],
+            "ROW_START_W": row_start * view.in_w, "ROW_STEP_W": view.stride[0] * view.in_w, "IN_W": view.in_w,
+            "IN_H": view.in_h, "IN_HW": view.in_h * view.in_w, "ROW_BASE_W": lo * view.in_w,
+            "PAD_MODE": PAD_MODES[view.pad_mode], **out_regs,
+        }  # fmt: skip
+        tile = TilePlan(
+            regs=regs, images=(img0, images), in_rows=(lo, hi), out_rows=(y0, out_rows),
+            groups=(int(grid.group0[i]), gcount), channels=(c0, ct), outputs=(int(grid.n0[i]), int(grid.nt[i])),
+            read=bool(grid.last_k[i]), cycles=tile_cycles("ws", R, C, t, inner * outer),
+        )  # fmt: skip
+        check_tile(node.name, tile, geometry)
+        tiles.append(tile)
+    return LayerPlan(node.name, node.layer.kind, view, tiles, fused, divisor)
+
+
+def check_tile(layer: str, tile: TilePlan, geometry: AcceleratorGeometry) -> None:
+    """Reject a descriptor the accelerator cannot hold or run, naming the field and the fix."""
+    r = tile.regs
+    where = f"layer {layer!r}: descriptor"
+    for name in ("T", "INNER", "OUTER", "OUT_W", "OUT_ROWS", "IMAGES", "IN_W", "IN_H", "ROW_STEP", "COL_STEP"):
+        if r[name] < 1:
+            raise ProgramError(f"{where} {name} is {r[name]}; it must be at least 1")
+    if r["T"] != r["IMAGES"] * r["OUT_ROWS"] * r["OUT_W"]:
+        raise ProgramError(f"{where} T is {r['T']}, not IMAGES * OUT_ROWS * OUT_W")
+    needs = {
+        "ifmap": (r["IMG_STRIDE"] * r["IMAGES"], geometry.ifmap_depth, "ifmap_kib"),
+        "accumulator": (r["OUTER"] * r["T"], geometry.acc_depth, "ofmap_kib"),
+        "weight": (r["OUTER"] * r["INNER"] * geometry.rows, geometry.weight_depth, "filter_kib"),
+        "tap": (r["INNER"], geometry.tap_depth, "filter_kib"),
+        "bias": (r["OUTER"], geometry.bias_depth, "ofmap_kib"),
+    }
+    for memory, (need, have, knob) in needs.items():
+        if need > have:
+            raise ProgramError(f"{where} needs {need} {memory} words but the RTL has {have}; raise {knob}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Filling plans with data
+# ---------------------------------------------------------------------------------------------
+
+
+def materialize(plan: LayerPlan, tile: TilePlan, x: np.ndarray, weights: np.ndarray, bias: np.ndarray,
+                rows: int, cols: int) -> Descriptor:  # fmt: skip
+    """The buffer images of ``tile`` for the layer input ``x`` (images, channels, in_h, in_w)."""
+    v = plan.view
+    (img0, images), (lo, hi), (g0, gcount), (c0, ct), (n0, nt) = (
+        tile.images, tile.in_rows, tile.groups, tile.channels, tile.outputs
+    )
+    window = v.kernel[0] * v.kernel[1]
+    # Channel planes in the buffer: group-major, then channel (a packed tile holds whole groups).
+    group_of = np.repeat(np.arange(gcount), ct)
+    chan_of = np.tile(np.arange(c0, c0 + ct), gcount)
+    planes = (g0 + group_of) * v.cin + chan_of
+    ifmap = x[img0 : img0 + images][:, planes, lo:hi, :].reshape(-1).astype(np.int64)
+
+    regs = tile.regs
+    inner, outer = regs["INNER"], regs["OUTER"]
+    k_total = gcount * ct * window
+    k = np.arange(inner * rows)
+    real = k < k_total
+    cc, tap = np.where(real, k // window, 0), k % window
+    ky, kx = tap // v.kernel[1], tap % v.kernel[1]
+    dy, dx = ky * v.dilation[0], kx * v.dilation[1]
+    fields = {"valid": real, "dy": dy, "dx": dx, "dyw": dy * v.in_w, "plane": cc * (hi - lo) * v.in_w}
+    taps = np.stack([np.where(real, fields[f], 0) for f in TAP_FIELDS], axis=-1).reshape(inner, rows, len(TAP_FIELDS))
+
+    n = n0 + np.arange(outer * cols)
+    n_real = n < n0 + nt
+    gl_n, nl = np.where(n_real, n // v.nper, 0), np.where(n_real, n % v.nper, 0)
+    gl_k, c_k = group_of[cc], chan_of[cc]
+    b = weights[(g0 + gl_n)[None, :], nl[None, :], c_k[:, None], tap[:, None]]
+    b = np.where(real[:, None] & n_real[None, :] & (gl_k[:, None] == gl_n[None, :]), b, 0)
+    weight_words = b.reshape(inner, rows, outer, cols).transpose(2, 0, 1, 3).reshape(-1, cols)
+    addend = np.where(n_real, bias[g0 * v.nper + np.where(n_real, n, 0)], 0)
+    if plan.divisor:
+        addend = np.where(n_real, tile.regs["OUT_SUB"] * plan.divisor, 0)
+    return Descriptor(dict(regs), ifmap, taps.astype(np.int64), weight_words.astype(np.int64),
+                      addend.reshape(outer, cols).astype(np.int64))  # fmt: skip
+
+
+def place_results(plan: LayerPlan, tile: TilePlan, results: np.ndarray, y: np.ndarray, cols: int) -> None:
+    """Write a tile's result words (``[OUTER * T, C]``) into the layer output ``y`` (view shape)."""
+    v = plan.view
+    t, outer = tile.regs["T"], tile.regs["OUTER"]
+    (img0, images), (y0, rows), (g0, _), (n0, nt) = tile.images, tile.out_rows, tile.groups, tile.outputs
+    block = results.reshape(outer, t, cols).transpose(1, 0, 2).reshape(t, outer * cols)[:, :nt]
+    block = block.reshape(images, rows, v.out_w, nt).transpose(0, 3, 1, 2)
+    first = g0 * v.nper + n0
+    y[img0 : img0 + images, first : first + nt, y0 : y0 + rows, :] = block
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------------
+
+
+class EmulatorBackend:
+    """Runs descriptors on the NumPy model; "measured" cycles are the timing formula's."""
+
+    def __init__(self, config: AccelConfig) -> None:
+        self.config = config
+        g = AcceleratorGeometry.from_config(config)
+        self.acc = np.zeros((g.acc_depth, config.cols), dtype=np.int64)
+
+    async def run(self, d: Descriptor, read: bool) -> tuple[int, np.ndarray | None]:
+        c = self.config
+        run_descriptor(d, self.acc, c.rows, c.cols, c.input_bits, c.acc_bits)
+        r = d.regs
+        cycles = tile_cycles("ws", c.rows, c.cols, r["T"], r["INNER"] * r["OUTER"])
+        if not read:
+            return cycles, None
+        words = self.acc[: r["OUTER"] * r["T"]].reshape(r["OUTER"], r["T"], c.cols)
+        out = np.concatenate([output_path(r, words[o], d.bias[o]) for o in range(r["OUTER"])])
+        return cycles, out
+
+
+@dataclass
+class LayerResult:
+    name: str
+    predicted: int
+    measured: int
+    tiles: int
+
+
+async def execute(program: Program, params: NetworkParams, x: np.ndarray, backend, progress=None):
+    """Run the program on ``backend``; returns (outputs by layer name, per-layer LayerResult list).
+
+    Non-array layers (Flatten, Concat, fused activations) are reshapes on the host.
+    """
+    outputs: dict[str, np.ndarray] = {INPUT: x}
+    results = []
+    cols, rows = program.config.cols, program.config.rows
+    for node in program.network:
+        args = [outputs[name] for name in node.inputs]
+        plan = program.layers.get(node.name)
+        if plan is None:
+            if isinstance(node.layer, Concat):
+                outputs[node.name] = golden.concat(args, node.layer.dim)
+            else:  # Flatten, or an activation already applied by the producing layer's output path
+                outputs[node.name] = args[0].reshape(node.out_shape)
+            continue
+        weights, bias = weight_view(node, plan.view, params)
+        xin = input_view(node, args[0].astype(np.int64))
+        v = plan.view
+        y = np.zeros((xin.shape[0], v.groups * v.nper, v.out_h, v.out_w), dtype=np.int64)
+        measured = 0
+        for tile in plan.tiles:
+            d = materialize(plan, tile, xin, weights, bias, rows, cols)
+            cycles, words = await backend.run(d, tile.read)
+            measured += cycles
+            if tile.read:
+                place_results(plan, tile, words, y, cols)
+            if progress is not None:
+                progress()
+        outputs[node.name] = output_shape_from_view(node, y).astype(np.int8)
+        results.append(LayerResult(node.name, plan.cycles, measured, len(plan.tiles)))
+    del outputs[INPUT]
+    return outputs, results
