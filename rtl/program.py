@@ -147,6 +147,10 @@ def layer_view(node) -> LayerView:
             raise ProgramError(f"layer {node.name!r}: {nd}-D windows are not supported by the RTL; use 1-D or 2-D")
         pads = layer.pads(ins[2:])
         conv = isinstance(layer, Conv)
+        if not conv:  # a ceil-mode window past the padding reads more padding (max pooling skips it)
+            pads = tuple((lo, max(hi, (o - 1) * s + d * (k - 1) + 1 - n - lo))
+                         for (lo, hi), o, s, d, k, n in zip(pads, out[2:], layer.stride, layer.dilation,
+                                                            layer.kernel_size, ins[2:]))  # fmt: skip
         return LayerView(
             in_h=ins[2] if nd == 2 else 1, in_w=ins[-1], out_h=out[2] if nd == 2 else 1, out_w=out[-1],
             kernel=_pair(layer.kernel_size, nd, 1), stride=_pair(layer.stride, nd, 1),
@@ -273,19 +277,21 @@ def compile_network(network: Network, config: AccelConfig, params: NetworkParams
     lowered = lower_network(network)
     layers: dict[str, LayerPlan] = {}
     for index, (node, op) in enumerate(lowered):
-        if op is None:
-            if not isinstance(node.layer, (Flatten, Concat, Activation, BatchNorm)):
-                raise ProgramError(f"layer {node.name!r}: {node.layer.kind} does not run on the RTL accelerator")
+        if op is None:  # Flatten, Concat, or an activation fused into the previous layer
             continue
         if not isinstance(op, ArrayOp):
             raise ProgramError(
                 f"layer {node.name!r}: {node.layer.kind} runs on the vector unit, which the RTL does not have"
             )
         fused, clamp = _fused_activations(network, lowered, index)
+        chain = [node.name, *fused]
+        for consumer in network:
+            if consumer.name not in chain[1:] and set(consumer.inputs) & set(chain[:-1]):
+                raise ProgramError(
+                    f"layer {consumer.name!r} reads {node.name!r} before its fused activation; the RTL output path "
+                    f"only produces the activated values"
+                )
         layers[node.name] = _compile_layer(node, op, config, geometry, fused, clamp, params)
-    for node in network:  # an unfused Activation must follow a fused chain only
-        if isinstance(node.layer, (Activation, BatchNorm)) and not any(node.name in p.fused for p in layers.values()):
-            raise ProgramError(f"layer {node.name!r}: a standalone {node.layer.kind} needs the vector unit")
     return Program(network, config, layers)
 
 
@@ -336,12 +342,12 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
             groups=(int(grid.group0[i]), gcount), channels=(c0, ct), outputs=(int(grid.n0[i]), int(grid.nt[i])),
             read=bool(grid.last_k[i]), cycles=tile_cycles("ws", R, C, t, inner * outer),
         )  # fmt: skip
-        check_tile(node.name, tile, geometry)
+        check_tile(node.name, view, tile, geometry)
         tiles.append(tile)
     return LayerPlan(node.name, node.layer.kind, view, tiles, fused, divisor)
 
 
-def check_tile(layer: str, tile: TilePlan, geometry: AcceleratorGeometry) -> None:
+def check_tile(layer: str, view: LayerView, tile: TilePlan, geometry: AcceleratorGeometry) -> None:
     """Reject a descriptor the accelerator cannot hold or run, naming the field and the fix."""
     r = tile.regs
     where = f"layer {layer!r}: descriptor"
@@ -350,6 +356,16 @@ def check_tile(layer: str, tile: TilePlan, geometry: AcceleratorGeometry) -> Non
             raise ProgramError(f"{where} {name} is {r[name]}; it must be at least 1")
     if r["T"] != r["IMAGES"] * r["OUT_ROWS"] * r["OUT_W"]:
         raise ProgramError(f"{where} T is {r['T']}, not IMAGES * OUT_ROWS * OUT_W")
+    axes = (("rows", view.in_h, view.out_h, 0), ("columns", view.in_w, view.out_w, 1))
+    for axis, size, out, i in axes:
+        k, s, d, (lo, hi) = view.kernel[i], view.stride[i], view.dilation[i], view.pads[i]
+        if (out - 1) * s + d * (k - 1) + 1 > size + lo + hi:
+            raise ProgramError(
+                f"{where}: kernel {axis} {k} (dilation {d}, {out} outputs, stride {s}) is larger than the padded "
+                f"input of {size + lo + hi} {axis}; fix the layer's kernel_size or padding"
+            )
+        if (view.pad_mode == "reflect" and max(lo, hi) >= size) or (view.pad_mode == "circular" and max(lo, hi) > size):
+            raise ProgramError(f"{where}: {view.pad_mode} padding {max(lo, hi)} does not fit {size} input {axis}")
     needs = {
         "ifmap": (r["IMG_STRIDE"] * r["IMAGES"], geometry.ifmap_depth, "ifmap_kib"),
         "accumulator": (r["OUTER"] * r["T"], geometry.acc_depth, "ofmap_kib"),
@@ -450,22 +466,27 @@ class LayerResult:
     tiles: int
 
 
-async def execute(program: Program, params: NetworkParams, x: np.ndarray, backend, progress=None):
+async def execute(program: Program, params: NetworkParams, x: np.ndarray, backend, reference=None, progress=None):
     """Run the program on ``backend``; returns (outputs by layer name, per-layer LayerResult list).
 
-    Non-array layers (Flatten, Concat, fused activations) are reshapes on the host.
+    Flatten, Concat and activations fused into the producing layer's output path are host
+    reshapes. With ``reference`` (outputs by name), layers the program does not hold take their
+    output from it (to run one layer of a network on its golden input).
     """
     outputs: dict[str, np.ndarray] = {INPUT: x}
     results = []
     cols, rows = program.config.cols, program.config.rows
+    fused = {name for plan in program.layers.values() for name in plan.fused}
     for node in program.network:
         args = [outputs[name] for name in node.inputs]
         plan = program.layers.get(node.name)
         if plan is None:
             if isinstance(node.layer, Concat):
                 outputs[node.name] = golden.concat(args, node.layer.dim)
-            else:  # Flatten, or an activation already applied by the producing layer's output path
+            elif isinstance(node.layer, Flatten) or node.name in fused or reference is None:
                 outputs[node.name] = args[0].reshape(node.out_shape)
+            else:
+                outputs[node.name] = reference[node.name]
             continue
         weights, bias = weight_view(node, plan.view, params)
         xin = input_view(node, args[0].astype(np.int64))

@@ -1,0 +1,115 @@
+"""Run a network (or one of its layers) through the host driver and check it against the golden model.
+
+The same check runs on the NumPy model (:class:`rtl.program.EmulatorBackend`) or on the generated
+RTL under cocotb (:func:`verify_on_rtl`, used by ``sim verify``): every array layer's int8 output
+is compared bit-exactly with ``workloads.forward`` and its measured cycles with the timing
+formula, whose per-layer sum is what ``sim run`` reports with unlimited DRAM bandwidth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from accel.config import AccelConfig
+from workloads.forward import calibrate, forward, network_params, random_input
+from workloads.network import INPUT, Network
+
+from .program import ProgramError, compile_network, execute
+
+
+@dataclass
+class LayerCheck:
+    name: str
+    kind: str
+    tiles: int
+    predicted: int
+    measured: int
+    mismatches: int
+    elements: int
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatches == 0 and self.predicted == self.measured
+
+
+def prepare(network: Network, config: AccelConfig, seed: int = 0):
+    """int8 parameters (calibrated), a random input, the golden outputs and the layer program."""
+    params = network_params(network, "int8", seed)
+    x = random_input(network, "int8", seed + 1)
+    calibrate(network, params, x)
+    gold = forward(network, params, x)
+    return params, x, gold, compile_network(network, config, params)
+
+
+async def check(network: Network, config: AccelConfig, backend, layer: str | None = None, seed: int = 0,
+                progress=None) -> list[LayerCheck]:  # fmt: skip
+    """Run ``network`` (or only ``layer``, fed the golden input) on ``backend``; one check per layer."""
+    params, x, gold, program = prepare(network, config, seed)
+    if layer is not None:
+        if layer not in program.layers:
+            names = ", ".join(program.layers)
+            raise ProgramError(f"layer {layer!r} is not an accelerator layer of {network.name}; choose one of {names}")
+        program.layers = {layer: program.layers[layer]}
+    reference = {**gold, INPUT: x}
+    outputs, results = await execute(program, params, x, backend, reference=reference, progress=progress)
+    checks = []
+    for result in results:
+        plan = program.layers[result.name]
+        name = plan.fused[-1] if plan.fused else plan.name
+        got, want = outputs[name], gold[name]
+        checks.append(LayerCheck(result.name, plan.kind, result.tiles, result.predicted, result.measured,
+                                 int(np.count_nonzero(got != want)), int(want.size)))  # fmt: skip
+    return checks
+
+
+def verify_on_rtl(source: str, config: AccelConfig, layer: str | None = None, seed: int = 0,
+                  build_dir: str | os.PathLike | None = None, simulator: str = "icarus") -> list[LayerCheck]:  # fmt: skip
+    """Generate the accelerator for ``config``, simulate it with cocotb and run :func:`check` on it.
+
+    ``source`` is anything :func:`workloads.sources.load_network` accepts. Raises ProgramError
+    before building anything if the network cannot run on the accelerator.
+    """
+    from cocotb_tools.runner import get_runner
+
+    from workloads.sources import load_network
+
+    from .generate import generate_accelerator
+
+    network = load_network(source)
+    compile_network(network, config)  # reject unsupported layers before the slow build
+    if simulator == "icarus" and shutil.which("iverilog") is None:
+        raise ProgramError("sim verify needs Icarus Verilog (iverilog); run scripts/setup.sh")
+    owned = build_dir is None
+    build = Path(tempfile.mkdtemp(prefix="sim-verify-") if owned else build_dir)
+    try:
+        info = generate_accelerator(config, build / "rtl")
+        runner = get_runner(simulator)
+        build_args = ["-Wno-fatal"] if simulator == "verilator" else []
+        runner.build(sources=[build / "rtl" / f"{info['top']}.v"], hdl_toplevel=info["top"], build_dir=build,
+                     timescale=("1ns", "1ps"), build_args=build_args)  # fmt: skip
+        spec = {"source": source, "config": config.to_dict(), "layer": layer, "seed": seed,
+                "manifest": str(build / "rtl" / "manifest.json"), "report": str(build / "report.json")}  # fmt: skip
+        (build / "spec.json").write_text(json.dumps(spec))
+        root = str(Path(__file__).resolve().parent.parent)
+        runner.test(test_module="rtl.verify_bench", hdl_toplevel=info["top"], test_dir=build, build_dir=build,
+                    extra_env={"VERIFY_SPEC": str(build / "spec.json"),
+                               "PYTHONPATH": os.pathsep.join([root, *sys.path])})  # fmt: skip
+        report = build / "report.json"
+        if not report.exists():
+            raise RuntimeError(f"the RTL simulation did not finish; see {build}")
+        return [LayerCheck(**row) for row in json.loads(report.read_text())]
+    finally:
+        if owned:
+            shutil.rmtree(build, ignore_errors=True)
+
+
+def checks_to_json(checks: list[LayerCheck]) -> list[dict]:
+    return [asdict(c) for c in checks]

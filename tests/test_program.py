@@ -1,0 +1,190 @@
+"""Host driver + NumPy model of the layer accelerator against the golden int8 model.
+
+Every array layer kind the RTL runs, tiled exactly as the simulator tiles it, bit-exact against
+``workloads.forward``; per-layer cycles equal to ``sim run`` with unlimited DRAM bandwidth.
+The RTL itself runs the same driver in tests/test_rtl_layers.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import numpy as np
+import pytest
+
+from accel.config import AccelConfig
+from rtl.emulator import output_path
+from rtl.program import EmulatorBackend, ProgramError, check_tile, compile_network, divide_constants, layer_view
+from rtl.verify import check
+from sim.runner import simulate
+from workloads.errors import WorkloadError
+from workloads.layers import Activation, Add, Conv, ConvTranspose, Flatten, GlobalAvgPool, Linear, Pool
+from workloads.network import Network
+from workloads.zoo import get_network
+
+#: A square and a non-square array with buffers small enough that layers are tiled.
+CONFIGS = {
+    "4x4": AccelConfig(rows=4, cols=4, ifmap_kib=2, filter_kib=2, ofmap_kib=4),
+    "3x2": AccelConfig(rows=3, cols=2, ifmap_kib=2, filter_kib=1, ofmap_kib=4),
+}
+UNLIMITED = {"dram_bandwidth": math.inf, "dram_latency": 0}
+
+
+def run(network: Network, config: AccelConfig, layer: str | None = None):
+    return asyncio.run(check(network, config, EmulatorBackend(config), layer))
+
+
+def assert_exact_and_on_time(network: Network, config: AccelConfig) -> list:
+    checks = run(network, config)
+    assert checks and all(c.mismatches == 0 for c in checks), checks
+    report = simulate(network, config.replace(**UNLIMITED), mode="analytic")
+    simulated = {layer.name: layer.cycles for layer in report.layers}
+    assert {c.name: c.measured for c in checks} == {c.name: simulated[c.name] for c in checks}
+    assert sum(c.measured for c in checks) == report.total["cycles"]
+    return checks
+
+
+def random_conv(rng: np.random.Generator, index: int) -> Network:
+    """A random valid 1-D/2-D conv: stride 1-3, dilation 1-3, any padding mode, asymmetric pads."""
+    while True:
+        ndim = 2 if index % 5 else 1
+        mode = ("zeros", "reflect", "replicate", "circular")[index % 4]
+        groups = int(rng.choice([1, 1, 2, 3]))
+        depthwise = index % 7 == 3
+        cin = groups * int(rng.integers(1, 4))
+        cout = cin if depthwise else groups * int(rng.integers(1, 4))
+        groups = cin if depthwise else groups
+        kernel = tuple(int(k) for k in rng.integers(1, 5, ndim))
+        stride = tuple(int(s) for s in rng.integers(1, 4, ndim))
+        dilation = tuple(int(d) for d in rng.integers(1, 4, ndim))
+        size = tuple(int(n) for n in rng.integers(4, 12, ndim))
+        pads = tuple((int(a), int(b)) for a, b in rng.integers(0, 3, (ndim, 2)))
+        try:
+            conv = Conv(name="conv", in_channels=cin, out_channels=cout, kernel_size=kernel, stride=stride,
+                        padding=pads, padding_mode=mode, dilation=dilation, groups=groups)  # fmt: skip
+            return Network(f"conv{index}", (int(rng.integers(1, 3)), cin, *size), [conv])
+        except WorkloadError:
+            continue
+
+
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
+@pytest.mark.parametrize("index", range(24))
+def test_random_conv_layers(index, config):
+    rng = np.random.default_rng(1000 + index)
+    assert_exact_and_on_time(random_conv(rng, index), config)
+
+
+POOLS = [
+    Pool(name="pool", mode="max", kernel_size=3, stride=2, padding=1),
+    Pool(name="pool", mode="max", kernel_size=(2, 3), stride=(1, 2), padding=((1, 0), (0, 1)), dilation=2),
+    Pool(name="pool", mode="avg", kernel_size=3, stride=2, padding=1),  # padding counted (PyTorch default)
+    Pool(name="pool", mode="avg", kernel_size=(3, 2), stride=1),
+    Pool(name="pool", mode="max", kernel_size=3, stride=2, ceil_mode=True),
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
+@pytest.mark.parametrize("pool", POOLS, ids=range(len(POOLS)))
+def test_pooling(pool, config):
+    assert_exact_and_on_time(Network("pool", (2, 5, 9, 8), [pool]), config)
+
+
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
+def test_fc_and_global_pool_with_fused_relu(config):
+    net = Network("head", (3, 7, 5, 4), [
+        Conv(name="conv", in_channels=7, out_channels=9, kernel_size=1), Activation(name="relu"),
+        GlobalAvgPool(name="gap"), Flatten(name="flat"), Linear(name="fc", in_features=9, out_features=11),
+        Activation(name="relu6", function="relu6"), Linear(name="out", in_features=11, out_features=5),
+    ])  # fmt: skip
+    checks = assert_exact_and_on_time(net, config)
+    assert [c.name for c in checks] == ["conv", "gap", "fc", "out"]
+
+
+def test_lenet5_end_to_end_is_exact_and_matches_sim_run():
+    config = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
+    checks = assert_exact_and_on_time(get_network("lenet5"), config)
+    assert sum(c.measured for c in checks) == 43_715  # `sim run lenet5` with these flags, unlimited DRAM
+    assert max(c.tiles for c in checks if c.kind == "linear") > 1  # fc1's weights need 8 tiles
+
+
+def test_one_layer_of_a_network_runs_on_its_golden_input():
+    config = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
+    (checked,) = run(get_network("lenet5"), config, "conv2")
+    assert (checked.name, checked.mismatches, checked.measured) == ("conv2", 0, checked.predicted)
+    with pytest.raises(ProgramError, match="'relu1' is not an accelerator layer of lenet5"):
+        run(get_network("lenet5"), config, "relu1")
+
+
+@pytest.mark.parametrize("divisor, window", [(1, 1), (3, 3), (4, 4), (9, 9), (49, 49), (6, 9)])
+def test_average_divide_is_exact_over_every_window_sum(divisor, window):
+    offset, mult, shift = divide_constants(divisor, window, 8)
+    sums = np.arange(-128 * window, 127 * window + 1)
+    regs = {"OUT_MULT": mult, "OUT_SHIFT": shift, "OUT_ROUND": 0, "OUT_SUB": offset // divisor,
+            "OUT_MIN": -(2**40), "OUT_MAX": 2**40}  # fmt: skip
+    assert mult < 2**24
+    assert np.array_equal(output_path(regs, sums, offset), np.floor_divide(sums, divisor))
+
+
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        (Conv(name="c3", in_channels=2, out_channels=2, kernel_size=(1, 1, 1)), "3-D windows are not supported"),
+        (ConvTranspose(name="t", in_channels=2, out_channels=2, kernel_size=2, stride=2), "conv_transpose does not run"),
+        (Activation(name="act"), "'act': activation runs on the vector unit"),
+        (Pool(name="p", mode="avg", kernel_size=3, padding=1, count_include_pad=False), "divisor varies"),
+    ],
+)
+def test_unsupported_layers_are_rejected_naming_the_layer(layer, message):
+    shape = (1, 2, 4, 4, 4) if layer.name == "c3" else (1, 2, 6, 6)
+    with pytest.raises(ProgramError, match=message):
+        compile_network(Network("n", shape, [layer]), CONFIGS["4x4"])
+
+
+def test_vector_layers_are_rejected():
+    net = Network("n", (1, 2, 4, 4), [Conv(name="a", in_channels=2, out_channels=2, kernel_size=1),
+                                      Add(name="add", inputs=("a", "input"))])  # fmt: skip
+    with pytest.raises(ProgramError, match="'add': add runs on the vector unit"):
+        compile_network(net, CONFIGS["4x4"])
+
+
+def _lenet_conv1():
+    config = CONFIGS["4x4"]
+    program = compile_network(get_network("lenet5"), config)
+    plan = program.layers["conv1"]
+    return config, plan, plan.tiles[0]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"kernel": (40, 5)}, "kernel rows 40 .* larger than the padded input of 32 rows"),
+        ({"pads": ((2, 2), (0, 0))}, "kernel columns 5 .* larger than the padded input of 28 columns"),
+    ],
+)
+def test_bad_descriptors_are_rejected_before_running(change, message):
+    from dataclasses import replace
+
+    from rtl.accelerator_geometry import AcceleratorGeometry
+
+    config, plan, tile = _lenet_conv1()
+    with pytest.raises(ProgramError, match=message):
+        check_tile("conv1", replace(plan.view, **change), tile, AcceleratorGeometry.from_config(config))
+
+
+@pytest.mark.parametrize("register, value, message", [("T", 0, "T is 0"), ("OUTER", 10**6, "accumulator words")])
+def test_descriptor_registers_are_checked(register, value, message):
+    from dataclasses import replace
+
+    from rtl.accelerator_geometry import AcceleratorGeometry
+
+    config, plan, tile = _lenet_conv1()
+    bad = replace(tile, regs={**tile.regs, register: value})
+    with pytest.raises(ProgramError, match=message):
+        check_tile("conv1", plan.view, bad, AcceleratorGeometry.from_config(config))
+
+
+def test_layer_view_of_fc_is_a_column_of_features():
+    net = Network("fc", (3, 10), [Linear(name="fc", in_features=10, out_features=4)])
+    view = layer_view(next(iter(net)))
+    assert (view.in_h, view.in_w, view.cin, view.nper, view.groups) == (3, 1, 10, 4, 1)
