@@ -45,7 +45,8 @@ class FoldLoop(wiring.Component):
     ``first`` (p == 0), ``last`` (p == T - 1), ``fold_end`` (p == I - 1), ``first_inner``
     (inner == 0) and ``last_fold`` (f == F - 1). ``next_phase``, ``next_inner_base`` and
     ``next_outer_base`` are the values of the next cycle (all 0 while idle and on ``start``),
-    so memories addressed from them deliver each word in the cycle it is scheduled.
+    so memories addressed from them deliver each word in the cycle it is scheduled;
+    ``next_running`` is ``running`` of the next cycle.
     """
 
     def __init__(self, geometry: CoreGeometry) -> None:
@@ -65,6 +66,7 @@ class FoldLoop(wiring.Component):
                 "next_phase": Out(count),
                 "next_inner_base": Out(address),
                 "next_outer_base": Out(address),
+                "next_running": Out(1),
                 "read": Out(1),
                 "first": Out(1),
                 "last": Out(1),
@@ -78,7 +80,7 @@ class FoldLoop(wiring.Component):
         m = Module()
         stream, inner_n, outer_n, interval = (Signal.like(self.stream_len, name=n) for n in ("t", "fi", "fo", "i"))
         inner, outer = Signal.like(self.inner_folds), Signal.like(self.outer_folds)
-        next_inner, next_outer, next_running = Signal.like(inner), Signal.like(outer), Signal()
+        next_inner, next_outer = Signal.like(inner), Signal.like(outer)
         last_inner = inner == inner_n - 1
         m.d.comb += [
             self.read.eq(self.phase < stream),
@@ -95,10 +97,10 @@ class FoldLoop(wiring.Component):
                 outer_n.eq(self.outer_folds),
                 interval.eq(Mux(self.stream_len > self.rows, self.stream_len, self.rows)),
             ]
-            m.d.comb += next_running.eq(1)
+            m.d.comb += self.next_running.eq(1)
         with m.Elif(self.running & ~(self.last_fold & self.fold_end)):
             m.d.comb += [
-                next_running.eq(1),
+                self.next_running.eq(1),
                 next_inner.eq(inner),
                 next_outer.eq(outer),
                 self.next_inner_base.eq(self.inner_base),
@@ -112,7 +114,7 @@ class FoldLoop(wiring.Component):
                 m.d.comb += [next_inner.eq(0), self.next_inner_base.eq(0)]
                 m.d.comb += [next_outer.eq(outer + 1), self.next_outer_base.eq(self.outer_base + stream)]
         m.d.sync += [
-            self.running.eq(next_running),
+            self.running.eq(self.next_running),
             self.phase.eq(self.next_phase),
             inner.eq(next_inner),
             outer.eq(next_outer),
@@ -129,8 +131,10 @@ class TileControl(wiring.Component):
     ``outer_folds``, ``mode``; ``busy`` (tile in flight), ``done`` (high from the end of a tile
     until the next accepted ``start``; a tile with a zero count is empty and done at once),
     ``tile_mode``, ``west_addr`` / ``north_addr`` (memory read addresses), ``lane_valid``
-    (the memory words of this cycle belong to the tile), ``out_we`` / ``out_waddr`` (result
-    write), plus dataflow-specific outputs declared by subclasses in ``extra_ports``. Lane
+    (the memory words of this cycle belong to the tile), ``fetch`` (the next cycle is
+    in the read loop, so words addressed in this cycle are consumed; ``lane_valid`` masks the
+    unused phases ``T <= p < max(T, R)``),
+    ``out_we`` / ``out_waddr`` (result write), plus dataflow-specific outputs declared by subclasses in ``extra_ports``. Lane
     controls (``lane_valid`` and the flags) are meant to be registered with the memory words.
     """
 
@@ -150,6 +154,7 @@ class TileControl(wiring.Component):
                 "west_addr": Out(address_shape(g.west_depth)),
                 "north_addr": Out(address_shape(g.north_depth)),
                 "lane_valid": Out(1),
+                "fetch": Out(1),
                 "out_we": Out(1),
                 "out_waddr": Out(address_shape(g.out_depth)),
                 **self.extra_ports(g),
@@ -174,7 +179,7 @@ class TileControl(wiring.Component):
         ]
         with m.If(accept):
             m.d.sync += [self.busy.eq(~empty), self.done.eq(empty), self.tile_mode.eq(self.mode)]
-        m.d.comb += self.lane_valid.eq(loop.running & loop.read)
+        m.d.comb += [self.lane_valid.eq(loop.running & loop.read), self.fetch.eq(loop.next_running)]
         return loop
 
     def _finish(self, m: Module) -> None:
@@ -191,7 +196,8 @@ class OperandStationaryControl(TileControl):
     delivers the load to the PEs together with the weights. Stream word ``p`` of fold (inner,
     outer) is west word ``inner * T + p``; its result row is out word ``outer * T + p``,
     written at the end of cycle ``c + R + C`` for a word of cycle ``c``, added to (MAX: maxed
-    with) the stored value unless ``inner == 0`` (``out_accumulate``); ``out_raddr`` reads
+    with) the stored value unless ``inner == 0`` and the ``accumulate`` input (keep it stable
+    until ``done``) is low (``out_accumulate``); ``out_raddr`` reads
     that stored value two cycles before the write; ``out_forward`` says the previous cycle
     wrote the same word (only possible when T = R = 1).
     """
@@ -199,6 +205,7 @@ class OperandStationaryControl(TileControl):
     @staticmethod
     def extra_ports(g: CoreGeometry) -> dict:
         return {
+            "accumulate": In(1),
             "load": Out(1),
             "out_raddr": Out(address_shape(g.out_depth)),
             "out_accumulate": Out(1),
@@ -226,7 +233,7 @@ class OperandStationaryControl(TileControl):
         m.d.comb += [
             entry.valid.eq(loop.running & loop.read),
             entry.addr.eq(loop.outer_base + loop.phase),
-            entry.accumulate.eq(~loop.first_inner),
+            entry.accumulate.eq(~loop.first_inner | self.accumulate),
             entry.last.eq(loop.last & loop.last_fold),
         ]
         # Read the old value two cycles ahead: the memory output is registered before the adder.

@@ -85,7 +85,6 @@ class SystolicCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         g, config = self.geometry, self.config
-        drains = config.dataflow == "os"  # output-stationary: results drain, no accumulation
         m.submodules.control = ctl = TileControl.for_geometry(g)
         m.d.comb += [
             ctl.start.eq(self.start),
@@ -100,64 +99,8 @@ class SystolicCore(wiring.Component):
         west = self._operand_memory(m, "west", g.west_depth, ctl.west_addr)
         north = self._operand_memory(m, "north", g.north_depth, ctl.north_addr)
 
-        west_lane, _, _ = PE.config_layouts(config)
-        m.submodules.west_skew = west_skew = Skew(west_lane, g.rows)
-        m.submodules.north_skew = north_skew = Skew(north_lane_layout(config), g.cols)
-        # Operand words and their control bits are registered once after the memory: the
-        # BRAM clock-to-output delay then never adds to a multiply-add path. The controller
-        # addresses one cycle ahead, so this costs no latency.
-        west_lanes = Signal(west_skew.i.shape())
-        m.d.sync += west_skew.i.eq(west_lanes)
-        for i in range(g.rows):
-            lane = west_lanes[i]
-            # Zero operands outside the stream so idle cycles add nothing (MAX: select nothing).
-            m.d.comb += [lane.a.eq(Mux(ctl.lane_valid, west[i], 0)), lane.mode.eq(ctl.tile_mode)]
-            if drains:
-                m.d.comb += [lane.clear.eq(ctl.clear), lane.last.eq(ctl.last)]
-            else:
-                m.d.comb += lane.load.eq(ctl.load)
-        if drains:
-            for j in range(g.cols):
-                lane = north_skew.i[j]
-                m.d.sync += [lane.b.eq(Mux(ctl.lane_valid, north[j], 0)), lane.drain.eq(ctl.drain)]
-        else:
-            # The weight bus only feeds PE registers (latched on ``load``): no extra stage.
-            m.d.comb += north_skew.i.eq(north)
-
-        m.submodules.array = array = SystolicArray(config)
-        m.submodules.deskew = deskew = Skew(signed(g.acc_bits), g.cols, reverse=True)
-        m.d.comb += [array.west.eq(west_skew.o), array.north.eq(north_skew.o), deskew.i.eq(array.south)]
-
-        m.submodules.out_mem = out_mem = memory.Memory(
-            shape=data.ArrayLayout(signed(g.acc_bits), g.cols), depth=g.out_depth, init=[]
-        )
-        write = out_mem.write_port()
-        # Transparent: a read-modify-write read sees a write that lands in the same edge.
-        read = out_mem.read_port(transparent_for=(write,))
-        m.d.comb += [write.en.eq(ctl.out_we), write.addr.eq(ctl.out_waddr), self.out_rdata.eq(read.data)]
-        if drains:
-            m.d.comb += [write.data.eq(deskew.o), read.addr.eq(self.out_raddr)]
-        else:
-            # The host and the read-modify-write share one read port (one BRAM port pair).
-            m.d.comb += read.addr.eq(Mux(ctl.busy, ctl.out_raddr, self.out_raddr))
-            self._accumulate(m, ctl, read.data, deskew.o, write)
+        m.d.comb += self.out_rdata.eq(datapath(m, config, ctl, west, north, self.out_raddr))
         return m
-
-    @staticmethod
-    def _accumulate(m: Module, ctl: TileControl, stored, new, write) -> None:
-        """Write ``new`` merged with the word ``stored`` read two cycles before the write.
-
-        The read data is registered to keep the BRAM clock-to-output delay off the adder path;
-        the one write that lands after that read (T = R = 1: every fold is one row) is
-        forwarded, with the address match computed a cycle early (``ctl.out_forward``).
-        """
-        held, last_data = Signal.like(stored), Signal.like(write.data)
-        m.d.sync += [held.eq(stored), last_data.eq(write.data)]
-        old = Signal.like(stored)
-        m.d.comb += old.eq(Mux(ctl.out_forward, last_data, held))
-        for j in range(new.shape().length):
-            merged = merge(ctl.tile_mode, old[j], new[j])
-            m.d.comb += write.data[j].eq(Mux(ctl.out_accumulate, merged, new[j]))
 
     def _operand_memory(self, m: Module, name: str, depth: int, read_addr):
         """A host-written, core-read operand memory; returns its read data (one cycle latency)."""
@@ -172,3 +115,72 @@ class SystolicCore(wiring.Component):
             read.addr.eq(read_addr),
         ]
         return read.data
+
+
+def datapath(m: Module, config: AccelConfig, ctl: TileControl, west, north, host_raddr):
+    """Skew, array, de-skew and result memory behind the operand memories; returns result read data.
+
+    ``west`` / ``north`` are the operand lanes of the words ``ctl`` addressed one cycle
+    earlier; ``host_raddr`` addresses the result memory while ``ctl`` is not busy (the returned
+    data follows the address by one cycle).
+    """
+    g = ctl.geometry
+    drains = config.dataflow == "os"  # output-stationary: results drain, no accumulation
+    west_lane, _, _ = PE.config_layouts(config)
+    m.submodules.west_skew = west_skew = Skew(west_lane, g.rows)
+    m.submodules.north_skew = north_skew = Skew(north_lane_layout(config), g.cols)
+    # Operand words and their control bits are registered once after the memory: the
+    # BRAM clock-to-output delay then never adds to a multiply-add path. The controller
+    # addresses one cycle ahead, so this costs no latency.
+    west_lanes = Signal(west_skew.i.shape())
+    m.d.sync += west_skew.i.eq(west_lanes)
+    for i in range(g.rows):
+        lane = west_lanes[i]
+        # Zero operands outside the stream so idle cycles add nothing (MAX: select nothing).
+        m.d.comb += [lane.a.eq(Mux(ctl.lane_valid, west[i], 0)), lane.mode.eq(ctl.tile_mode)]
+        if drains:
+            m.d.comb += [lane.clear.eq(ctl.clear), lane.last.eq(ctl.last)]
+        else:
+            m.d.comb += lane.load.eq(ctl.load)
+    if drains:
+        for j in range(g.cols):
+            lane = north_skew.i[j]
+            m.d.sync += [lane.b.eq(Mux(ctl.lane_valid, north[j], 0)), lane.drain.eq(ctl.drain)]
+    else:
+        # The weight bus only feeds PE registers (latched on ``load``): no extra stage.
+        m.d.comb += north_skew.i.eq(north)
+
+    m.submodules.array = array = SystolicArray(config)
+    m.submodules.deskew = deskew = Skew(signed(g.acc_bits), g.cols, reverse=True)
+    m.d.comb += [array.west.eq(west_skew.o), array.north.eq(north_skew.o), deskew.i.eq(array.south)]
+
+    m.submodules.out_mem = out_mem = memory.Memory(
+        shape=data.ArrayLayout(signed(g.acc_bits), g.cols), depth=g.out_depth, init=[]
+    )
+    write = out_mem.write_port()
+    # Transparent: a read-modify-write read sees a write that lands in the same edge.
+    read = out_mem.read_port(transparent_for=(write,))
+    m.d.comb += [write.en.eq(ctl.out_we), write.addr.eq(ctl.out_waddr)]
+    if drains:
+        m.d.comb += [write.data.eq(deskew.o), read.addr.eq(host_raddr)]
+    else:
+        # The host and the read-modify-write share one read port (one BRAM port pair).
+        m.d.comb += read.addr.eq(Mux(ctl.busy, ctl.out_raddr, host_raddr))
+        _accumulate(m, ctl, read.data, deskew.o, write)
+    return read.data
+
+
+def _accumulate(m: Module, ctl: TileControl, stored, new, write) -> None:
+    """Write ``new`` merged with the word ``stored`` read two cycles before the write.
+
+    The read data is registered to keep the BRAM clock-to-output delay off the adder path;
+    the one write that lands after that read (T = R = 1: every fold is one row) is
+    forwarded, with the address match computed a cycle early (``ctl.out_forward``).
+    """
+    held, last_data = Signal.like(stored), Signal.like(write.data)
+    m.d.sync += [held.eq(stored), last_data.eq(write.data)]
+    old = Signal.like(stored)
+    m.d.comb += old.eq(Mux(ctl.out_forward, last_data, held))
+    for j in range(new.shape().length):
+        merged = merge(ctl.tile_mode, old[j], new[j])
+        m.d.comb += write.data[j].eq(Mux(ctl.out_accumulate, merged, new[j]))

@@ -1,0 +1,335 @@
+"""The layer accelerator: host bus, descriptor registers, im2col address generator, output path.
+
+Wraps the weight-stationary core (:func:`rtl.core.datapath` behind an
+:class:`~rtl.control.OperandStationaryControl`) so one descriptor runs a tile of a conv,
+pooling or FC layer straight from an ifmap buffer. ``docs/accelerator.md`` is the
+specification; the register, region and tap-field tables below are its single source in code
+(the manifest and README are generated from them).
+"""
+
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
+
+from accel.config import AccelConfig
+
+from .accelerator_geometry import AcceleratorGeometry
+from .control import OperandStationaryControl, address_shape, delay_line
+from .core import datapath
+from .emulator import PAD_MODES, TAP_FIELDS
+from .geometry import CoreGeometry
+from .pe import Mode
+
+#: Cycles from the edge that samples ``bus_re`` until ``bus_rdata`` / ``bus_rvalid`` hold the data.
+READ_LATENCY = 4
+
+#: (name, access, meaning) of the registers of region 0, in index order.
+REGISTER_TABLE = [
+    ("CTRL", "W", "write 1: start the descriptor (ignored while busy); the edge sampling the write is cycle 0"),
+    ("STATUS", "R", "bit 0 busy, bit 1 done (done stays high until the next start)"),
+    ("CYCLES", "R", "cycles of the last descriptor: edges from start until done is high"),
+    ("T", "RW", "stream length: IMAGES * OUT_ROWS * OUT_W output pixels"),
+    ("INNER", "RW", "folds per output block: K blocks of R"),
+    ("OUTER", "RW", "output blocks of C channels"),
+    ("MODE", "RW", "0 MAC, 1 MAX"),
+    ("ACCUMULATE", "RW", "1: the first K block adds to (MAX: maxes with) the accumulator instead of overwriting"),
+    ("OUT_W", "RW", "output pixels per output row"),
+    ("OUT_ROWS", "RW", "output rows per image in this tile"),
+    ("IMAGES", "RW", "images in this tile"),
+    ("IMG_STRIDE", "RW", "ifmap elements between consecutive images"),
+    ("COL_START", "RW", "signed: input column of output column 0 (-pad_left)"),
+    ("COL_STEP", "RW", "column stride"),
+    ("ROW_START", "RW", "signed: absolute input row of the tile's first output row (y0 * stride - pad_top)"),
+    ("ROW_STEP", "RW", "row stride"),
+    ("ROW_START_W", "RW", "signed: ROW_START * IN_W"),
+    ("ROW_STEP_W", "RW", "ROW_STEP * IN_W"),
+    ("IN_W", "RW", "input row length (elements)"),
+    ("IN_H", "RW", "input rows of the whole image (for padding)"),
+    ("IN_HW", "RW", "IN_H * IN_W"),
+    ("ROW_BASE_W", "RW", "first buffered row * IN_W"),
+    ("PAD_MODE", "RW", "0 zeros, 1 reflect, 2 replicate, 3 circular"),
+    ("OUT_MULT", "RW", "output path multiplier, unsigned, < 2^24"),
+    ("OUT_SHIFT", "RW", "output path right shift, 0..63"),
+    ("OUT_ROUND", "RW", "1: add 2^(OUT_SHIFT-1) before the shift (when OUT_SHIFT > 0)"),
+    ("OUT_SUB", "RW", "signed: subtracted after the shift"),
+    ("OUT_MIN", "RW", "signed: lower clamp (-128, or 0 for a fused ReLU)"),
+    ("OUT_MAX", "RW", "signed: upper clamp (127, or 6 for a fused ReLU6)"),
+    ("BIAS_SEL", "RW", "bias word the output path adds (the output block being read)"),
+]
+REGISTERS = {name: index for index, (name, _, _) in enumerate(REGISTER_TABLE)}
+
+#: (name, offset, content) of the bus regions, in region-number order.
+REGION_TABLE = [
+    ("registers", "register index", "32-bit registers"),
+    ("ifmap", "element address", "one input element (input_bits); write only"),
+    ("weights", "word * LANES_C + lane", "one weight (weight_bits), lane < C; write only"),
+    ("bias", "word * LANES_C + lane", "one int32 bias / output-path addend; write only"),
+    ("taps", "((word * LANES_R + lane) << 3) + field", "one tap field, lane < R; write only"),
+    ("results", "word * LANES_C + lane", "read only: accumulator lane through the output path"),
+    ("accumulator", "word * LANES_C + lane", "read only: raw accumulator lane (acc_bits)"),
+]
+REGIONS = {name: number for number, (name, _, _) in enumerate(REGION_TABLE)}
+
+#: Meaning of each top-level port (the manifest and README are generated from this).
+PORTS = {
+    "clk": "clock; everything is synchronous to its rising edge",
+    "rst": "synchronous reset, active high",
+    "bus_addr": "word address: (region << REGION_BITS) + offset",
+    "bus_wdata": "write data (truncated to the target's width)",
+    "bus_we": "write strobe; the write takes effect at the edge that samples it",
+    "bus_re": "read strobe; one read per cycle",
+    "bus_rdata": "read data (sign-extended), READ_LATENCY cycles after the edge that sampled bus_re",
+    "bus_rvalid": "bus_rdata holds read data",
+    "busy": "a descriptor is running (STATUS bit 0)",
+    "done": "the last descriptor finished (STATUS bit 1)",
+}
+
+#: Position registers and tap offsets (elements, possibly scaled by IN_W), two's complement.
+COORD = signed(32)
+
+
+def lanes(n: int) -> int:
+    """``n`` rounded up to a power of two: bus lanes per word (LANES_R, LANES_C)."""
+    return 1 << (n - 1).bit_length()
+
+
+def region_bits(config: AccelConfig) -> int:
+    """Offset bits of a bus address (at least 5, for the registers): the largest region fits."""
+    g = AcceleratorGeometry.from_config(config)
+    largest = max(
+        g.ifmap_depth,
+        max(g.weight_depth, g.bias_depth, g.acc_depth) * lanes(g.cols),
+        (g.tap_depth * lanes(g.rows)) << 3,
+    )
+    return max(5, (largest - 1).bit_length())
+
+
+def register_shapes(core: CoreGeometry, bias_depth: int) -> dict:
+    """Shape of each read-write register (counts as wide as the controller's; the rest :data:`COORD`)."""
+    count = unsigned(bits_for(core.max_count))
+    shapes = {name: COORD for name, access, _ in REGISTER_TABLE if access == "RW"}
+    shapes.update({name: count for name in ("T", "INNER", "OUTER", "OUT_W", "OUT_ROWS", "IMAGES")})
+    shapes.update(MODE=Mode, ACCUMULATE=1, PAD_MODE=2, OUT_MULT=24, OUT_SHIFT=6, OUT_ROUND=1)
+    shapes["BIAS_SEL"] = address_shape(bias_depth)
+    return shapes
+
+
+def lane_memory(m: Module, name: str, lane_shape, count: int, depth: int, write, offset, wdata):
+    """A memory of ``count``-lane words written one lane per bus write; returns a read port.
+
+    The bus offset is ``word * lanes(count) + lane``; ``wdata`` is truncated to the lane.
+    """
+    mem = memory.Memory(shape=data.ArrayLayout(lane_shape, count), depth=depth, init=[])
+    m.submodules[name] = mem
+    port = mem.write_port(granularity=1)
+    lane_bits = (lanes(count) - 1).bit_length()
+    lane = offset[:lane_bits]
+    m.d.comb += port.addr.eq(offset[lane_bits:])
+    for j in range(count):
+        m.d.comb += [port.data[j].eq(wdata), port.en[j].eq(write & (lane == j))]
+    return mem.read_port()
+
+
+def remap(m: Module, mode, value, low, high, size, unit, name: str):
+    """``value`` (a row times ``unit`` or a column) folded back into ``[0, size)`` by pad mode."""
+    out = Signal(signed(COORD.width + 3), name=name)
+    last = size - unit
+    m.d.comb += out.eq(value)
+    rules = {
+        PAD_MODES["reflect"]: (-value, (last << 1) - value),
+        PAD_MODES["replicate"]: (0, last),
+        PAD_MODES["circular"]: (value + size, value - size),
+    }
+    with m.Switch(mode):
+        for number, (below, above) in rules.items():
+            with m.Case(number):
+                with m.If(low):
+                    m.d.comb += out.eq(below)
+                with m.Elif(high):
+                    m.d.comb += out.eq(above)
+    return out
+
+
+class Accelerator(wiring.Component):
+    """The whole-layer accelerator for a WS ``config`` with at least 2 rows (``docs/accelerator.md``).
+
+    Ports are listed with their meaning in :data:`PORTS`; the Verilog also has ``clk`` and
+    ``rst``. Memory depths are in ``self.geometry``
+    (:class:`~rtl.accelerator_geometry.AcceleratorGeometry`), the bus split in
+    ``self.region_bits``, ``self.lanes_r`` and ``self.lanes_c``.
+    """
+
+    def __init__(self, config: AccelConfig) -> None:
+        self.config = config
+        self.geometry = AcceleratorGeometry.from_config(config)
+        self.core = CoreGeometry.from_config(config)  # the controller's view: the same depths
+        self.region_bits, self.lanes_r, self.lanes_c = region_bits(config), lanes(config.rows), lanes(config.cols)
+        super().__init__(
+            {
+                "bus_addr": In(self.region_bits + bits_for(len(REGIONS) - 1)),
+                "bus_wdata": In(32),
+                "bus_we": In(1),
+                "bus_re": In(1),
+                "bus_rdata": Out(32),
+                "bus_rvalid": Out(1),
+                "busy": Out(1),
+                "done": Out(1),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        g, config = self.geometry, self.config
+        offset, region = self.bus_addr[: self.region_bits], self.bus_addr[self.region_bits :]
+        writes = {name: self.bus_we & (region == number) for name, number in REGIONS.items()}
+        shapes = register_shapes(self.core, g.bias_depth)
+        regs = {name: Signal(shape, name=name.lower()) for name, shape in shapes.items()}
+        with m.If(writes["registers"]), m.Switch(offset):
+            for name, reg in regs.items():
+                with m.Case(REGISTERS[name]):
+                    m.d.sync += reg.eq(self.bus_wdata)
+
+        m.submodules.control = ctl = OperandStationaryControl(self.core)
+        m.d.comb += [
+            ctl.start.eq(writes["registers"] & (offset == REGISTERS["CTRL"]) & self.bus_wdata[0]),
+            ctl.stream_len.eq(regs["T"]),
+            ctl.inner_folds.eq(regs["INNER"]),
+            ctl.outer_folds.eq(regs["OUTER"]),
+            ctl.mode.eq(regs["MODE"]),
+            ctl.accumulate.eq(regs["ACCUMULATE"]),
+            self.busy.eq(ctl.busy),
+            self.done.eq(ctl.done),
+        ]
+        cycles = Signal(32)
+        with m.If(ctl.start & ~ctl.busy):
+            m.d.sync += cycles.eq(0)
+        with m.Elif(ctl.busy):
+            m.d.sync += cycles.eq(cycles + 1)
+
+        west = self._ifmap(m, ctl, regs, writes, offset)
+        weight = signed(config.weight_bits)
+        north = lane_memory(m, "weights", weight, g.cols, g.weight_depth, writes["weights"], offset, self.bus_wdata)
+        m.d.comb += north.addr.eq(ctl.north_addr)
+        lane_bits = (self.lanes_c - 1).bit_length()
+        accumulator = datapath(m, config, ctl, west, north.data, offset[lane_bits:])
+        bias = lane_memory(m, "bias", signed(32), g.cols, g.bias_depth, writes["bias"], offset, self.bus_wdata)
+        m.d.comb += bias.addr.eq(regs["BIAS_SEL"])
+
+        status = {"STATUS": Cat(ctl.busy, ctl.done), "CYCLES": cycles}
+        self._read(m, regs | status, region, offset, accumulator, bias.data)
+        return m
+
+    def _ifmap(self, m: Module, ctl, regs: dict, writes: dict, offset):
+        """The ifmap buffer and address generator; returns the R west lanes of this cycle's words.
+
+        The generator addresses, in each cycle, the pixel the core consumes in the next one
+        (``ctl.fetch``): phase ``p`` of the fold, K block ``block`` and the running sums of
+        output pixel ``p`` (column, row, row * IN_W, image offset). Tap words are read two
+        cycles ahead into a register (at most one fold boundary in two cycles, as ``R >= 2``).
+        """
+        g, rows = self.geometry, self.geometry.rows
+        count = regs["T"].shape()
+        phase, ox, oy, block = Signal(count), Signal(count), Signal(count), Signal(count)
+        col, row, row_w, image = (Signal(COORD, name=n) for n in ("col", "row", "row_w", "image"))
+        interval = Mux(regs["T"] > rows, regs["T"], rows)
+        next_block = Mux(block == regs["INNER"] - 1, 0, block + 1)
+
+        def first_pixel(new_block):
+            return [
+                phase.eq(0),
+                ox.eq(0),
+                oy.eq(0),
+                block.eq(new_block),
+                image.eq(0),
+                col.eq(regs["COL_START"]),
+                row.eq(regs["ROW_START"]),
+                row_w.eq(regs["ROW_START_W"]),
+            ]
+
+        with m.If(~ctl.fetch):
+            m.d.sync += first_pixel(0)
+        with m.Elif(phase == interval - 1):
+            m.d.sync += first_pixel(next_block)
+        with m.Else():
+            m.d.sync += phase.eq(phase + 1)
+            with m.If(ox != regs["OUT_W"] - 1):
+                m.d.sync += [ox.eq(ox + 1), col.eq(col + regs["COL_STEP"])]
+            with m.Else():
+                m.d.sync += [ox.eq(0), col.eq(regs["COL_START"])]
+                with m.If(oy != regs["OUT_ROWS"] - 1):
+                    m.d.sync += [oy.eq(oy + 1), row.eq(row + regs["ROW_STEP"]), row_w.eq(row_w + regs["ROW_STEP_W"])]
+                with m.Else():
+                    m.d.sync += [oy.eq(0), row.eq(regs["ROW_START"]), row_w.eq(regs["ROW_START_W"])]
+                    m.d.sync += image.eq(image + regs["IMG_STRIDE"])
+
+        tap_raddr = Mux(ctl.fetch, Mux(phase + 2 >= interval, next_block, block), 0)
+        taps = {}
+        for number, field in enumerate(TAP_FIELDS):
+            shape = 1 if field == "valid" else COORD
+            write = writes["taps"] & (offset[:3] == number)
+            port = lane_memory(m, f"tap_{field}", shape, rows, g.tap_depth, write, offset[3:], self.bus_wdata)
+            taps[field] = Signal(port.data.shape(), name=f"tap_{field}")
+            m.d.comb += port.addr.eq(tap_raddr)
+            m.d.sync += taps[field].eq(port.data)
+
+        mem = memory.Memory(shape=signed(self.config.input_bits), depth=g.ifmap_depth, init=[])
+        m.submodules.ifmap = mem
+        write = mem.write_port()
+        m.d.comb += [write.en.eq(writes["ifmap"]), write.addr.eq(offset), write.data.eq(self.bus_wdata)]
+        pad, pad_zeros = regs["PAD_MODE"], regs["PAD_MODE"] == PAD_MODES["zeros"]
+        lowest = -(1 << (self.config.input_bits - 1))
+        fill = Mux(ctl.tile_mode == Mode.MAX, lowest, 0)
+        west = Signal(data.ArrayLayout(signed(self.config.input_bits), rows))
+        for i in range(rows):
+            lane_row, lane_col = row + taps["dy"][i], col + taps["dx"][i]
+            row_low, row_high = lane_row < 0, lane_row >= regs["IN_H"]
+            col_low, col_high = lane_col < 0, lane_col >= regs["IN_W"]
+            rw = remap(m, pad, row_w + taps["dyw"][i], row_low, row_high, regs["IN_HW"], regs["IN_W"], f"row_w{i}")
+            c = remap(m, pad, lane_col, col_low, col_high, regs["IN_W"], 1, f"col{i}")
+            read = mem.read_port()
+            m.d.comb += read.addr.eq(image + taps["plane"][i] + rw - regs["ROW_BASE_W"] + c)
+            # The lane's value is decided with the address and applied to the word it reads.
+            outside = row_low | row_high | col_low | col_high
+            inject = Signal(name=f"inject{i}")
+            m.d.sync += inject.eq(~taps["valid"][i] | (outside & pad_zeros))
+            m.d.comb += west[i].eq(Mux(inject, fill, read.data))
+        return west
+
+    def _read(self, m: Module, values: dict, region, offset, accumulator, bias) -> None:
+        """Bus reads: registers, raw accumulator lanes and the output path, READ_LATENCY cycles."""
+        lane_bits = (self.lanes_c - 1).bit_length()
+        index, lane, where = Signal.like(offset), Signal(max(1, lane_bits)), Signal.like(region)
+        m.d.sync += [index.eq(offset), lane.eq(offset[:lane_bits]), where.eq(region)]
+        raw = Signal(signed(32))
+        with m.If(where == REGIONS["accumulator"]):
+            m.d.comb += raw.eq(accumulator[lane])
+        with m.Elif(where == REGIONS["registers"]), m.Switch(index):
+            for name, value in values.items():
+                with m.Case(REGISTERS[name]):
+                    m.d.comb += raw.eq(value)
+
+        # y = clamp((((a + b) * OUT_MULT + round) >> OUT_SHIFT) - OUT_SUB, OUT_MIN, OUT_MAX)
+        shift = values["OUT_SHIFT"]
+        total = Signal.like(accumulator[lane] + bias[lane])
+        product = Signal.like(total * values["OUT_MULT"])
+        rounded = Mux(values["OUT_ROUND"], (Const(1, 1) << shift)[1:], 0)  # 2^(shift-1); 0 if shift = 0
+        shifted = Signal.like((product + rounded) >> shift)
+        m.d.sync += [
+            total.eq(accumulator[lane] + bias[lane]),
+            product.eq(total * values["OUT_MULT"]),
+            shifted.eq((product + rounded) >> shift),
+        ]
+        low = Mux(shifted - values["OUT_SUB"] < values["OUT_MIN"], values["OUT_MIN"], shifted - values["OUT_SUB"])
+        clamped = Mux(low > values["OUT_MAX"], values["OUT_MAX"], low)
+
+        # Stage 0 is the memory / index register; the output register is the last stage.
+        stages = READ_LATENCY - 1
+        raw_d = delay_line(m, raw, stages, "raw")[stages]
+        results_d = delay_line(m, where == REGIONS["results"], stages, "results")[stages]
+        m.d.sync += [
+            self.bus_rdata.eq(Mux(results_d, clamped, raw_d)),
+            self.bus_rvalid.eq(delay_line(m, self.bus_re, READ_LATENCY, "re")[READ_LATENCY]),
+        ]

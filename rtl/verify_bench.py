@@ -1,0 +1,77 @@
+"""cocotb test module of ``sim verify``: run a network on the generated accelerator.
+
+``VERIFY_SPEC`` names a JSON file written by :func:`rtl.verify.verify_on_rtl` (network source,
+config, layer, seed, manifest and report paths). :class:`BusBackend` runs the host driver's
+descriptors through :class:`rtl.bus_driver.BusDriver`; the per-layer checks go to the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+
+from accel.config import AccelConfig
+from workloads.sources import load_network
+
+from .bus_driver import BusDriver
+from .emulator import DESCRIPTOR_REGISTERS, TAP_FIELDS, Descriptor
+from .verify import check, checks_to_json
+
+
+class BusBackend:
+    """Loads a descriptor's buffers (skipping images already on chip), starts it, reads results."""
+
+    def __init__(self, bus: BusDriver, config: AccelConfig) -> None:
+        self.bus, self.config = bus, config
+        self.lanes_r, self.lanes_c = bus.manifest["LANES_R"], bus.manifest["LANES_C"]
+        self.loaded: dict[str, np.ndarray] = {}
+
+    def _lane_writes(self, region: str, words: np.ndarray, lanes: int):
+        word, lane = np.indices(words.shape[:2])
+        return zip((word * lanes + lane).reshape(-1).tolist(), words.reshape(-1).tolist())
+
+    async def _load(self, region: str, image: np.ndarray, writes) -> None:
+        previous = self.loaded.get(region)
+        if previous is not None and previous.shape == image.shape and np.array_equal(previous, image):
+            return
+        bus = self.bus
+        await bus.write_many((bus.addr(region, offset), value) for offset, value in writes)
+        self.loaded[region] = image.copy()
+
+    async def run(self, d: Descriptor, read: bool):
+        bus, cols = self.bus, self.config.cols
+        await bus.write_many((bus.reg(name), d.regs[name]) for name in DESCRIPTOR_REGISTERS)
+        await self._load("ifmap", d.ifmap, enumerate(d.ifmap.tolist()))
+        word, lane, field = np.indices(d.taps.shape)
+        tap_offsets = (((word * self.lanes_r + lane) << 3) + field).reshape(-1).tolist()
+        await self._load("taps", d.taps, zip(tap_offsets, d.taps.reshape(-1).tolist()))
+        await self._load("weights", d.weights, self._lane_writes("weights", d.weights, self.lanes_c))
+        await self._load("bias", d.bias, self._lane_writes("bias", d.bias, self.lanes_c))
+        cycles = await bus.start_and_wait()
+        if not read:
+            return cycles, None
+        t, blocks = d.regs["T"], []
+        for o in range(d.regs["OUTER"]):
+            await bus.write(bus.reg("BIAS_SEL"), o)
+            offsets = ((o * t + np.arange(t))[:, None] * self.lanes_c + np.arange(cols)[None, :]).reshape(-1)
+            values = await bus.read_many(bus.addr("results", int(a)) for a in offsets)
+            blocks.append(np.array(values, dtype=np.int64).reshape(t, cols))
+        return cycles, np.concatenate(blocks)
+
+
+@cocotb.test()
+async def verify_program(dut):
+    """The network of the spec, layer by layer, on the RTL; the report holds one check per layer."""
+    spec = json.loads(Path(os.environ["VERIFY_SPEC"]).read_text())
+    manifest = json.loads(Path(spec["manifest"]).read_text())
+    config = AccelConfig.from_dict(spec["config"])
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start(start_high=False))
+    bus = BusDriver(dut, manifest)
+    await bus.reset()
+    checks = await check(load_network(spec["source"]), config, BusBackend(bus, config), spec["layer"], spec["seed"])
+    Path(spec["report"]).write_text(json.dumps(checks_to_json(checks)))
