@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import sys
 import tempfile
@@ -70,20 +71,16 @@ async def check(network: Network, config: AccelConfig, backend, layer: str | Non
     return checks
 
 
-def verify_on_rtl(source: str, config: AccelConfig, layer: str | None = None, seed: int = 0,
+def verify_on_rtl(network: Network, config: AccelConfig, layer: str | None = None, seed: int = 0,
                   build_dir: str | os.PathLike | None = None, simulator: str = "icarus") -> list[LayerCheck]:  # fmt: skip
     """Generate the accelerator for ``config``, simulate it with cocotb and run :func:`check` on it.
 
-    ``source`` is anything :func:`workloads.sources.load_network` accepts. Raises ProgramError
-    before building anything if the network cannot run on the accelerator.
+    Raises ProgramError before building anything if the network cannot run on the accelerator.
     """
     from cocotb_tools.runner import get_runner
 
-    from workloads.sources import load_network
-
     from .generate import generate_accelerator
 
-    network = load_network(source)
     compile_network(network, config)  # reject unsupported layers before the slow build
     if simulator == "icarus" and shutil.which("iverilog") is None:
         raise ProgramError("sim verify needs Icarus Verilog (iverilog); run scripts/setup.sh")
@@ -95,7 +92,8 @@ def verify_on_rtl(source: str, config: AccelConfig, layer: str | None = None, se
         build_args = ["-Wno-fatal"] if simulator == "verilator" else []
         runner.build(sources=[build / "rtl" / f"{info['top']}.v"], hdl_toplevel=info["top"], build_dir=build,
                      timescale=("1ns", "1ps"), build_args=build_args)  # fmt: skip
-        spec = {"source": source, "config": config.to_dict(), "layer": layer, "seed": seed,
+        (build / "network.pickle").write_bytes(pickle.dumps(network))
+        spec = {"network": str(build / "network.pickle"), "config": config.to_dict(), "layer": layer, "seed": seed,
                 "manifest": str(build / "rtl" / "manifest.json"), "report": str(build / "report.json")}  # fmt: skip
         (build / "spec.json").write_text(json.dumps(spec))
         root = str(Path(__file__).resolve().parent.parent)

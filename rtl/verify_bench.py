@@ -1,6 +1,6 @@
 """cocotb test module of ``sim verify``: run a network on the generated accelerator.
 
-``VERIFY_SPEC`` names a JSON file written by :func:`rtl.verify.verify_on_rtl` (network source,
+``VERIFY_SPEC`` names a JSON file written by :func:`rtl.verify.verify_on_rtl` (pickled network,
 config, layer, seed, manifest and report paths). :class:`BusBackend` runs the host driver's
 descriptors through :class:`rtl.bus_driver.BusDriver`; the per-layer checks go to the report.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 
 import cocotb
@@ -16,7 +17,6 @@ import numpy as np
 from cocotb.clock import Clock
 
 from accel.config import AccelConfig
-from workloads.sources import load_network
 
 from .bus_driver import BusDriver
 from .emulator import DESCRIPTOR_REGISTERS, TAP_FIELDS, Descriptor
@@ -73,5 +73,6 @@ async def verify_program(dut):
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start(start_high=False))
     bus = BusDriver(dut, manifest)
     await bus.reset()
-    checks = await check(load_network(spec["source"]), config, BusBackend(bus, config), spec["layer"], spec["seed"])
+    network = pickle.loads(Path(spec["network"]).read_bytes())
+    checks = await check(network, config, BusBackend(bus, config), spec["layer"], spec["seed"])
     Path(spec["report"]).write_text(json.dumps(checks_to_json(checks)))
