@@ -216,6 +216,18 @@ def accelerator_readme(info: dict) -> str:
         "",
         f"Cycles: `{info['timing']['cycles_start_to_done']}`, latency = `{info['timing']['latency']}`.",
     ]
+    if info.get("program_files"):
+        lines += [
+            "",
+            "## Layer program",
+            "",
+            "`program.json` lists, layer by layer, every descriptor: its register values, the slices of the",
+            "input (images, input rows, groups, channels) the host writes into the ifmap buffer, the output",
+            "channels its weights cover, and whether its results are read through the output path.",
+            "`weights.npz` holds each weighted layer's int8 weights, int32 bias and requantization",
+            "(`<layer>.weight`, `<layer>.bias`, `<layer>.requant` = scale, shift). `rtl.program` is the host",
+            "driver that fills and runs the descriptors; `sim verify` runs it on this design.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -246,15 +258,23 @@ def generate_core(config: AccelConfig, out_dir: str | os.PathLike, synth: str | 
     return _emit(core, manifest(config, core), readme, pe_modules(config), out_dir, synth)
 
 
-def generate_accelerator(config: AccelConfig, out_dir: str | os.PathLike, synth: str | None = None) -> dict:
-    """Like :func:`generate_core`, for the layer accelerator (``config``: WS, rows >= 2)."""
+def generate_accelerator(config: AccelConfig, out_dir: str | os.PathLike, synth: str | None = None,
+                         program: dict[str, bytes] | None = None) -> dict:  # fmt: skip
+    """Like :func:`generate_core`, for the layer accelerator (``config``: WS, rows >= 2).
+
+    ``program``: extra files (a network's layer program, :mod:`rtl.layer_program`) written with
+    the Verilog and listed in the README.
+    """
     _check_synth(synth)
     accel = Accelerator(config)
     info = accelerator_manifest(config, accel)
-    return _emit(accel, info, accelerator_readme, pe_modules(config, info["top"]), out_dir, synth)
+    if program:
+        info["program_files"] = sorted(program)
+    return _emit(accel, info, accelerator_readme, pe_modules(config, info["top"]), out_dir, synth, program or {})
 
 
-def _emit(component, info: dict, make_readme, pes: list[str], out_dir, synth: str | None) -> dict:
+def _emit(component, info: dict, make_readme, pes: list[str], out_dir, synth: str | None,
+          extra: dict[str, bytes] | None = None) -> dict:  # fmt: skip
     """Convert ``component`` and write all outputs atomically (see the module docstring)."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -268,6 +288,8 @@ def _emit(component, info: dict, make_readme, pes: list[str], out_dir, synth: st
             shutil.rmtree(staging / "work")
         _write_json(staging / "manifest.json", {k: v for k, v in info.items() if k != "synth_report"})
         (staging / "README.md").write_text(make_readme(info))
+        for name, content in (extra or {}).items():
+            (staging / name).write_bytes(content)
         out_dir.mkdir(exist_ok=True)
         for path in staging.iterdir():
             os.replace(path, out_dir / path.name)

@@ -14,6 +14,8 @@ import pickle
 import shutil
 import sys
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -50,15 +52,25 @@ def prepare(network: Network, config: AccelConfig, seed: int = 0):
     return params, x, gold, compile_network(network, config, params)
 
 
+def select(program, layer: str | None):
+    """Restrict ``program`` to ``layer`` (None: all); ProgramError naming the choices otherwise."""
+    if layer is None:
+        return program
+    if layer not in program.layers:
+        names = ", ".join(program.layers)
+        raise ProgramError(f"layer {layer!r} is not an accelerator layer of {program.network.name}; choose one of {names}")
+    program.layers = {layer: program.layers[layer]}
+    return program
+
+
 async def check(network: Network, config: AccelConfig, backend, layer: str | None = None, seed: int = 0,
                 progress=None) -> list[LayerCheck]:  # fmt: skip
-    """Run ``network`` (or only ``layer``, fed the golden input) on ``backend``; one check per layer."""
+    """Run ``network`` (or only ``layer``, fed the golden input) on ``backend``; one check per layer.
+
+    ``progress`` is called after every descriptor.
+    """
     params, x, gold, program = prepare(network, config, seed)
-    if layer is not None:
-        if layer not in program.layers:
-            names = ", ".join(program.layers)
-            raise ProgramError(f"layer {layer!r} is not an accelerator layer of {network.name}; choose one of {names}")
-        program.layers = {layer: program.layers[layer]}
+    select(program, layer)
     reference = {**gold, INPUT: x}
     outputs, results = await execute(program, params, x, backend, reference=reference, progress=progress)
     checks = []
@@ -72,41 +84,70 @@ async def check(network: Network, config: AccelConfig, backend, layer: str | Non
 
 
 def verify_on_rtl(network: Network, config: AccelConfig, layer: str | None = None, seed: int = 0,
-                  build_dir: str | os.PathLike | None = None, simulator: str = "icarus") -> list[LayerCheck]:  # fmt: skip
+                  build_dir: str | os.PathLike | None = None, simulator: str = "icarus",
+                  progress: Callable[[], None] | None = None) -> list[LayerCheck]:  # fmt: skip
     """Generate the accelerator for ``config``, simulate it with cocotb and run :func:`check` on it.
 
     Raises ProgramError before building anything if the network cannot run on the accelerator.
+    ``progress`` is called once per descriptor run (polled from the simulator's progress file).
+    The simulator's logs go to ``build.log`` / ``test.log`` in the build directory, which is kept
+    when the simulation fails.
     """
     from cocotb_tools.runner import get_runner
 
     from .generate import generate_accelerator
 
-    compile_network(network, config)  # reject unsupported layers before the slow build
+    program = select(compile_network(network, config), layer)
     if simulator == "icarus" and shutil.which("iverilog") is None:
         raise ProgramError("sim verify needs Icarus Verilog (iverilog); run scripts/setup.sh")
     owned = build_dir is None
     build = Path(tempfile.mkdtemp(prefix="sim-verify-") if owned else build_dir)
+    info = generate_accelerator(config, build / "rtl")
+    runner = get_runner(simulator)
+    build_args = ["-Wno-fatal"] if simulator == "verilator" else []
+    runner.build(sources=[build / "rtl" / f"{info['top']}.v"], hdl_toplevel=info["top"], build_dir=build,
+                 timescale=("1ns", "1ps"), build_args=build_args, log_file=build / "build.log")  # fmt: skip
+    (build / "network.pickle").write_bytes(pickle.dumps(network))
+    spec = {"network": str(build / "network.pickle"), "config": config.to_dict(), "layer": layer, "seed": seed,
+            "manifest": str(build / "rtl" / "manifest.json"), "report": str(build / "report.json"),
+            "progress": str(build / "progress")}  # fmt: skip
+    (build / "spec.json").write_text(json.dumps(spec))
+    root = str(Path(__file__).resolve().parent.parent)
+    errors: list[BaseException] = []
+
+    def simulate() -> None:
+        try:
+            runner.test(test_module="rtl.verify_bench", hdl_toplevel=info["top"], test_dir=build, build_dir=build,
+                        extra_env={"VERIFY_SPEC": str(build / "spec.json"),
+                                   "PYTHONPATH": os.pathsep.join([root, *sys.path])},
+                        log_file=build / "test.log")  # fmt: skip
+        except BaseException as err:  # re-raised below, in the caller's thread
+            errors.append(err)
+
+    worker = threading.Thread(target=simulate)
+    worker.start()
+    seen = 0
+    while worker.is_alive():
+        worker.join(0.2)
+        done = _read_count(build / "progress")
+        for _ in range(done - seen):
+            if progress is not None:
+                progress()
+        seen = max(seen, done)
+    report = build / "report.json"
+    if errors or not report.exists():
+        raise RuntimeError(f"the RTL simulation failed; see {build / 'test.log'}") from (errors[0] if errors else None)
+    checks = [LayerCheck(**row) for row in json.loads(report.read_text())]
+    if owned:
+        shutil.rmtree(build, ignore_errors=True)
+    return checks
+
+
+def _read_count(path: Path) -> int:
     try:
-        info = generate_accelerator(config, build / "rtl")
-        runner = get_runner(simulator)
-        build_args = ["-Wno-fatal"] if simulator == "verilator" else []
-        runner.build(sources=[build / "rtl" / f"{info['top']}.v"], hdl_toplevel=info["top"], build_dir=build,
-                     timescale=("1ns", "1ps"), build_args=build_args)  # fmt: skip
-        (build / "network.pickle").write_bytes(pickle.dumps(network))
-        spec = {"network": str(build / "network.pickle"), "config": config.to_dict(), "layer": layer, "seed": seed,
-                "manifest": str(build / "rtl" / "manifest.json"), "report": str(build / "report.json")}  # fmt: skip
-        (build / "spec.json").write_text(json.dumps(spec))
-        root = str(Path(__file__).resolve().parent.parent)
-        runner.test(test_module="rtl.verify_bench", hdl_toplevel=info["top"], test_dir=build, build_dir=build,
-                    extra_env={"VERIFY_SPEC": str(build / "spec.json"),
-                               "PYTHONPATH": os.pathsep.join([root, *sys.path])})  # fmt: skip
-        report = build / "report.json"
-        if not report.exists():
-            raise RuntimeError(f"the RTL simulation did not finish; see {build}")
-        return [LayerCheck(**row) for row in json.loads(report.read_text())]
-    finally:
-        if owned:
-            shutil.rmtree(build, ignore_errors=True)
+        return int(path.read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
 
 
 def checks_to_json(checks: list[LayerCheck]) -> list[dict]:

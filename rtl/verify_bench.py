@@ -74,5 +74,12 @@ async def verify_program(dut):
     bus = BusDriver(dut, manifest)
     await bus.reset()
     network = pickle.loads(Path(spec["network"]).read_bytes())
-    checks = await check(network, config, BusBackend(bus, config), spec["layer"], spec["seed"])
+    progress, done = Path(spec["progress"]), 0
+
+    def advance() -> None:
+        nonlocal done
+        done += 1
+        progress.write_text(str(done))
+
+    checks = await check(network, config, BusBackend(bus, config), spec["layer"], spec["seed"], advance)
     Path(spec["report"]).write_text(json.dumps(checks_to_json(checks)))

@@ -177,22 +177,101 @@ def run(
 
 @app.command()
 def gen(
-    out_dir: Annotated[str, Opt("-o", "--out", help="Output directory.", metavar="DIR")],
+    net: Annotated[Optional[str], typer.Argument(help="Network (zoo name or model file) to compile into a layer program.", metavar="[NET_OR_FILE]")] = None,
+    out_dir: Annotated[str, Opt("-o", "--out", help="Output directory.", metavar="DIR")] = "",
     config_file: Annotated[Optional[str], Opt("--config", help="Accelerator config (TOML, or a SCALE-Sim .cfg).", metavar="FILE")] = None,
     rows: Annotated[Optional[int], Opt(help="PE array rows.")] = None,
     cols: Annotated[Optional[int], Opt(help="PE array columns.")] = None,
-    dataflow: Annotated[Optional[str], Opt(help="ws, os or is.")] = None,
+    dataflow: Annotated[Optional[str], Opt(help="ws (the layer accelerator), or os / is with --core-only.")] = None,
+    ifmap_kib: Annotated[Optional[int], Opt(help="Ifmap SRAM in KiB (two banks).")] = None,
+    filter_kib: Annotated[Optional[int], Opt(help="Filter SRAM in KiB (two banks).")] = None,
+    ofmap_kib: Annotated[Optional[int], Opt(help="Accumulator SRAM in KiB (two banks).")] = None,
+    core_only: Annotated[bool, Opt("--core-only", help="Emit the bare systolic array (any dataflow) instead of the layer accelerator.")] = False,
+    fit: Annotated[bool, Opt("--fit", help="Size the buffers so no layer of NET needs host-side tiling; report the cost.")] = False,
     synth: Annotated[Optional[str], Opt(help="Also synthesize and place-and-route: ecp5 or ice40.")] = None,
+    skip_unsupported: SkipOpt = False,
 ) -> None:
-    """Generate synthesizable Verilog of the systolic core, with a manifest and a README."""
-    from rtl.generate import generate_core  # Amaranth loads only for this command
+    """Generate synthesizable Verilog of the layer accelerator (or the bare array), and NET's layer program."""
+    from rtl.generate import generate_accelerator, generate_core  # Amaranth loads only for this command
 
-    config = load_config(config_file, dict(rows=rows, cols=cols, dataflow=dataflow))
-    info = generate_core(config, out_dir, synth=synth)
-    stdout.print(f"wrote {out_dir}/{info['top']}.v, manifest.json, README.md" + (", synth_report.json" if synth else ""))
+    if not out_dir:
+        raise UserError("missing option -o/--out DIR: where to write the Verilog")
+    config = load_config(config_file, dict(rows=rows, cols=cols, dataflow=dataflow, ifmap_kib=ifmap_kib,
+                                           filter_kib=filter_kib, ofmap_kib=ofmap_kib))  # fmt: skip
+    if core_only:
+        if net or fit:
+            raise UserError("--core-only emits the bare array, which runs no layer program; drop NET and --fit")
+        info = generate_core(config, out_dir, synth=synth)
+        written = ["manifest.json", "README.md"]
+    else:
+        if fit and not net:
+            raise UserError("--fit sizes the buffers for a network: give NET_OR_FILE")
+        program = None
+        if net:
+            from rtl.layer_program import fit_buffers, program_files
+
+            network = load_net(net, skip_unsupported)
+            if fit:
+                config, cost = fit_buffers(network, config)
+                stdout.print(fit_summary(network.name, cost))
+            program = program_files(network, config)
+        info = generate_accelerator(config, out_dir, synth=synth, program=program)
+        written = ["manifest.json", "README.md", *(program or {})]
+    written += ["synth_report.json"] if synth else []
+    stdout.print(f"wrote {out_dir}/{info['top']}.v, " + ", ".join(written))
     if synth:
         report = info["synth_report"]
         stdout.print(", ".join(f"{key} {value}" for key, value in report.items() if not isinstance(value, (dict, list))))
+
+
+def fit_summary(name: str, cost: dict) -> str:
+    """One line per buffer of ``--fit``: KiB before and after, total SRAM and ASIC area."""
+    lines = [f"--fit: buffers sized so no layer of {name} needs host tiling"]
+    lines += [f"  {b}_kib {v['before']} -> {v['fit']}" for b, v in cost["buffers_kib"].items()]
+    lines.append(f"  SRAM {cost['sram_kib']['before']} -> {cost['sram_kib']['fit']} KiB, "
+                 f"area {cost['area_mm2']['before']} -> {cost['area_mm2']['fit']} mm^2 (ASIC estimate)")  # fmt: skip
+    return "\n".join(lines)
+
+
+@app.command()
+def verify(
+    net: Annotated[str, typer.Argument(help="Network (zoo name or model file), or NET:LAYER for one layer on its golden input.", metavar="NET_OR_LAYER")],
+    config_file: Annotated[Optional[str], Opt("--config", help="Accelerator config (TOML, or a SCALE-Sim .cfg).", metavar="FILE")] = None,
+    rows: Annotated[Optional[int], Opt(help="PE array rows.")] = None,
+    cols: Annotated[Optional[int], Opt(help="PE array columns.")] = None,
+    ifmap_kib: Annotated[Optional[int], Opt(help="Ifmap SRAM in KiB (two banks).")] = None,
+    filter_kib: Annotated[Optional[int], Opt(help="Filter SRAM in KiB (two banks).")] = None,
+    ofmap_kib: Annotated[Optional[int], Opt(help="Accumulator SRAM in KiB (two banks).")] = None,
+    simulator: Annotated[str, Opt(help="icarus or verilator.")] = "icarus",
+    seed: Annotated[int, Opt(help="Seed of the random int8 weights and input.")] = 0,
+    json_out: Annotated[Optional[str], Opt("--json", help="Write the per-layer checks as JSON to PATH ('-': stdout).", metavar="PATH")] = None,
+    skip_unsupported: SkipOpt = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run a network or one layer on the generated RTL (cocotb): bit-exactness and measured vs predicted cycles."""
+    from rtl.verify import checks_to_json, verify_on_rtl
+    from sim.progress import layer_progress
+    from sim.tables import verify_table
+
+    if simulator not in ("icarus", "verilator"):
+        raise UserError(f"--simulator must be icarus or verilator, not {simulator!r}")
+    source, _, layer = net.partition(":") if ":" in net and not net.lower().endswith(".onnx") else (net, "", "")
+    network = load_net(source, skip_unsupported)
+    config = load_config(config_file, dict(rows=rows, cols=cols, ifmap_kib=ifmap_kib, filter_kib=filter_kib,
+                                           ofmap_kib=ofmap_kib))  # fmt: skip
+    from rtl.program import compile_network
+
+    program = compile_network(network, config)
+    tiles = len(program.layers[layer].tiles) if layer in program.layers else sum(len(p.tiles) for p in program.layers.values())
+    with layer_progress(tiles, quiet, label="descriptors") as advance:
+        checks = verify_on_rtl(network, config, layer or None, seed=seed, simulator=simulator,
+                               progress=lambda: advance("on the RTL"))  # fmt: skip
+    if json_out:
+        emit_json({"network": network.name, "config": config.to_dict(), "layers": checks_to_json(checks)}, json_out)
+    if json_out != "-":
+        stdout.print(verify_table(network.name, config, checks))
+    if not all(c.ok for c in checks):
+        sys.exit(1)
 
 
 def emit_json(data: dict, path: str) -> None:

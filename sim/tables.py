@@ -91,3 +91,21 @@ def run_table(report: dict) -> Table:
         )  # fmt: skip
     table.caption = f"latency {total['latency_ms']:.3f} ms at {cfg['clock_mhz']} MHz, {total['macs']:,} MACs"
     return table
+
+
+def verify_table(network: str, config, checks) -> Table:
+    """``sim verify``: per layer, tiles, mismatching outputs and measured vs predicted cycles."""
+    table = Table(title=f"{network} on the generated {config.rows}x{config.cols} accelerator (RTL)", show_footer=True)
+    measured = sum(c.measured for c in checks)
+    predicted = sum(c.predicted for c in checks)
+    wrong = sum(c.mismatches for c in checks)
+    columns = [("layer", "total"), ("type", ""), ("tiles", str(sum(c.tiles for c in checks))),
+               ("outputs", f"{sum(c.elements for c in checks):,}"), ("wrong", f"{wrong:,}"),
+               ("RTL cycles", f"{measured:,}"), ("predicted", f"{predicted:,}"),
+               ("result", "PASS" if all(c.ok for c in checks) else "FAIL")]  # fmt: skip
+    for name, footer in columns:
+        table.add_column(name, footer=footer, justify="left" if name in ("layer", "type", "result") else "right")
+    for c in checks:
+        table.add_row(c.name, c.kind, str(c.tiles), f"{c.elements:,}", f"{c.mismatches:,}", f"{c.measured:,}",
+                      f"{c.predicted:,}", "bit-exact, on time" if c.ok else "MISMATCH")  # fmt: skip
+    return table

@@ -1,4 +1,5 @@
-"""`sim gen`: Verilog, manifest and README from the one AccelConfig; bad input exits 2 cleanly."""
+"""`sim gen`: Verilog, manifest and README from the one AccelConfig, a network's layer program,
+``--fit``; bad input exits 2 cleanly with no output."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ def sim(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
-def test_gen_writes_verilog_manifest_readme(tmp_path, dataflow):
+def test_gen_core_only_writes_verilog_manifest_readme(tmp_path, dataflow):
     out = tmp_path / "core"
-    result = sim("gen", "-o", str(out), "--rows", "2", "--cols", "3", "--dataflow", dataflow)
+    result = sim("gen", "-o", str(out), "--rows", "2", "--cols", "3", "--dataflow", dataflow, "--core-only")
     assert result.returncode == 0, result.stderr
     top = f"systolic_{dataflow}_2x3"
     assert sorted(p.name for p in out.iterdir()) == sorted([f"{top}.v", "manifest.json", "README.md"])
@@ -34,11 +35,18 @@ def test_gen_reads_the_config_file(tmp_path):
     cfg = tmp_path / "acc.toml"
     cfg.write_text(AccelConfig(rows=3, cols=2, dataflow="os").to_toml())
     out = tmp_path / "core"
-    assert sim("gen", "--config", str(cfg), "-o", str(out)).returncode == 0
+    assert sim("gen", "--config", str(cfg), "-o", str(out), "--core-only").returncode == 0
     assert (out / "systolic_os_3x2.v").exists()
 
 
-@pytest.mark.parametrize("args", [["--rows", "0"], ["--dataflow", "xs"], ["--synth", "virtex"], ["--config", "missing.toml"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--rows", "0"], ["--dataflow", "xs"], ["--synth", "virtex"], ["--config", "missing.toml"],
+        ["--dataflow", "os"], ["--rows", "1"], ["lenet5", "--core-only"], ["--fit"], ["nonet"],
+        ["lenet5", "--filter-kib", "1"],
+    ],
+)
 def test_gen_bad_input_is_one_line_and_no_output(tmp_path, args):
     out = tmp_path / "core"
     result = sim("gen", "-o", str(out), *args)
@@ -46,3 +54,57 @@ def test_gen_bad_input_is_one_line_and_no_output(tmp_path, args):
     assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+LENET_4x4 = ["--rows", "4", "--cols", "4", "--ifmap-kib", "4", "--filter-kib", "16", "--ofmap-kib", "16"]
+
+
+def test_gen_emits_the_layer_accelerator_by_default(tmp_path):
+    out = tmp_path / "accel"
+    result = sim("gen", "-o", str(out), "--rows", "2", "--cols", "3")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "accel_ws_2x3.v", "manifest.json"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["REGISTERS"]["CTRL"] == 0 and manifest["READ_LATENCY"] >= 1
+
+
+def test_gen_compiles_the_network_into_a_layer_program(tmp_path):
+    import numpy as np
+
+    from accel.config import AccelConfig
+    from rtl.program import compile_network
+    from workloads.forward import calibrate, network_params, random_input
+    from workloads.zoo import get_network
+
+    out = tmp_path / "lenet"
+    result = sim("gen", "lenet5", "-o", str(out), *LENET_4x4)
+    assert result.returncode == 0, result.stderr
+    assert {"program.json", "weights.npz", "accel_ws_4x4.v"} <= {p.name for p in out.iterdir()}
+    program = json.loads((out / "program.json").read_text())
+    assert program["cycles"] == 43_715  # `sim run lenet5` with the same flags and unlimited DRAM
+    steps = {s["name"]: s for s in program["steps"]}
+    assert steps["flatten"]["host"] and steps["conv1"]["fused"] == ["relu1"]
+    assert len(steps["fc1"]["tiles"]) == 8 and steps["fc1"]["tiles"][0]["regs"]["INNER"] == 100
+    # The program's registers and weights are the host driver's, with the requantization in them.
+    net, config = get_network("lenet5"), AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
+    params = network_params(net, "int8", 0)
+    calibrate(net, params, random_input(net, "int8", 1))
+    expected = compile_network(net, config, params)
+    assert [t["regs"] for t in steps["conv2"]["tiles"]] == [t.regs for t in expected.layers["conv2"].tiles]
+    weights = np.load(out / "weights.npz")
+    assert np.array_equal(weights["fc3.weight"], params.layers["fc3"].weight)
+    assert weights["conv1.requant"].tolist() == [params.layers["conv1"].scale, params.layers["conv1"].shift]
+    assert "## Layer program" in (out / "README.md").read_text()
+
+
+def test_gen_fit_sizes_buffers_for_single_tiles(tmp_path):
+    out = tmp_path / "fit"
+    result = sim("gen", "lenet5", "--fit", "-o", str(out), "--rows", "4", "--cols", "4")
+    assert result.returncode == 0, result.stderr
+    assert "ifmap_kib 256 -> 3" in result.stdout and "ofmap_kib 128 -> 49" in result.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["config"]["ifmap_kib"], manifest["config"]["filter_kib"], manifest["config"]["ofmap_kib"]) == (3, 95, 49)
+    program = json.loads((out / "program.json").read_text())
+    tiles = {s["name"]: len(s["tiles"]) for s in program["steps"] if not s.get("host")}
+    # One descriptor per layer, except pooling's channels (groups) that do not pack into 4 rows.
+    assert tiles == {"conv1": 1, "pool1": 6, "conv2": 1, "pool2": 16, "fc1": 1, "fc2": 1, "fc3": 1}

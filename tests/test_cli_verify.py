@@ -1,0 +1,45 @@
+"""`sim verify`: a layer of a network on the generated RTL through cocotb, reported per layer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.rtl
+
+SMALL = ["--rows", "4", "--cols", "4", "--ifmap-kib", "4", "--filter-kib", "16", "--ofmap-kib", "16"]
+
+
+def sim(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True)
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
+def test_verify_one_layer_reports_bit_exact_and_cycles(tmp_path):
+    report = tmp_path / "verify.json"
+    result = sim("verify", "lenet5:conv2", *SMALL, "--json", str(report))
+    assert result.returncode == 0, result.stderr
+    assert "bit-exact, on time" in result.stdout and "PASS" in result.stdout
+    (layer,) = json.loads(report.read_text())["layers"]
+    # conv2 (6 -> 16 channels, 5x5, 10x10 outputs) is one tile: T = 100, F = ceil(150/4) * 4 = 152
+    # folds; (152 - 1) * max(100, 4) + (100 + 4 + 4) = 15,208 cycles.
+    assert (layer["name"], layer["mismatches"], layer["measured"], layer["predicted"]) == ("conv2", 0, 15_208, 15_208)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["lenet5:relu1"], "layer 'relu1' is not an accelerator layer of lenet5; choose one of conv1"),
+        (["nonet"], "unknown network 'nonet'"),
+        (["lenet5", "--rows", "1"], "rows >= 2"),
+        (["lenet5", "--simulator", "ghdl"], "--simulator must be icarus or verilator"),
+    ],
+)
+def test_verify_bad_input_is_one_line_before_building(args, message):
+    result = sim("verify", *args)
+    assert result.returncode == 2 and result.stderr.startswith("error:") and result.stderr.count("\n") == 1
+    assert message in result.stderr and result.stdout == ""
