@@ -44,7 +44,7 @@ class Descriptor:
     bias: np.ndarray
 
 
-def _remap(index: np.ndarray, index_scaled: np.ndarray, size: int, scale: int, mode: int):
+def remap_index(index: np.ndarray, index_scaled: np.ndarray, size: int, scale: int, mode: int):
     """Apply a padding mode to an index and to the same index times ``scale``.
 
     Returns ``(inside, index', index_scaled')``; ``inside`` is False only for zero padding.
@@ -76,8 +76,8 @@ def lane_addresses(regs: dict[str, int], taps: np.ndarray) -> tuple[np.ndarray, 
     row = (r["ROW_START"] + oy * r["ROW_STEP"])[:, None] + dy
     row_w = (r["ROW_START_W"] + oy * r["ROW_STEP_W"])[:, None] + dyw
     col = (r["COL_START"] + ox * r["COL_STEP"])[:, None] + dx
-    rows_in, _, row_w = _remap(row, row_w, r["IN_H"], r["IN_W"], r["PAD_MODE"])
-    cols_in, col, _ = _remap(col, col, r["IN_W"], 1, r["PAD_MODE"])
+    rows_in, _, row_w = remap_index(row, row_w, r["IN_H"], r["IN_W"], r["PAD_MODE"])
+    cols_in, col, _ = remap_index(col, col, r["IN_W"], 1, r["PAD_MODE"])
     address = (img * r["IMG_STRIDE"])[:, None] + plane + row_w - r["ROW_BASE_W"] + col
     return address, (valid != 0) & rows_in & cols_in
 

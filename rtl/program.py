@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from accel.config import AccelConfig, ConfigError
+from accel.addressing import OUTSIDE, PAD, window_index
+from accel.config import AccelConfig
 from accel.lowering import ArrayOp, lower_network
 from accel.pe_semantics import MAC, MAX
 from accel.tiling import m_tile_ranges, tile_grid
@@ -28,10 +29,10 @@ from workloads.layers import Activation, BatchNorm, Concat, Conv, Flatten, Globa
 from workloads.network import INPUT, Network
 
 from .accelerator_geometry import AcceleratorGeometry
-from .emulator import PAD_MODES, TAP_FIELDS, Descriptor, output_path, run_descriptor
+from .emulator import PAD_MODES, TAP_FIELDS, Descriptor, output_path, remap_index, run_descriptor
 
 INT8 = (-128, 127)
-DIVIDE_MULT_LIMIT = 1 << 24  # OUT_MULT is unsigned < 2^24
+MULT_LIMIT = 1 << 24  # OUT_MULT is unsigned < 2^24 (requantization scales and reciprocals)
 
 
 class ProgramError(UserError):
@@ -206,14 +207,8 @@ def _row_sources(view: LayerView, first: int, count: int) -> np.ndarray:
     """Input rows (after the padding mode's remap) that output rows ``first..first+count-1`` read."""
     ys = np.arange(first, first + count)[:, None] * view.stride[0] - view.pads[0][0]
     rows = (ys + np.arange(view.kernel[0])[None, :] * view.dilation[0]).reshape(-1)
-    inside, rows, _ = _remap_rows(rows, view)
+    inside, rows, _ = remap_index(rows, rows, view.in_h, 1, PAD_MODES[view.pad_mode])
     return rows[inside]
-
-
-def _remap_rows(rows: np.ndarray, view: LayerView):
-    from .emulator import _remap  # one definition of the padding modes
-
-    return _remap(rows, rows, view.in_h, 1, PAD_MODES[view.pad_mode])
 
 
 def _divisor(node, view: LayerView) -> int:
@@ -221,8 +216,6 @@ def _divisor(node, view: LayerView) -> int:
     layer = node.layer
     if isinstance(layer, GlobalAvgPool):
         return view.kernel[1]
-    from accel.addressing import OUTSIDE, PAD, window_index
-
     ins = node.in_shapes[0]
     index = window_index(ins[2:], node.out_shape[2:], layer.kernel_size, layer.stride, layer.dilation, layer.pads())
     counted = (index >= 0) | ((index == PAD) & layer.count_include_pad)
@@ -244,14 +237,14 @@ def divide_constants(divisor: int, window: int, input_bits: int) -> tuple[int, i
     want = np.floor_divide(sums, divisor)
     for shift in range(0, 48):
         mult = -(-(1 << shift) // divisor)
-        if mult >= DIVIDE_MULT_LIMIT:
+        if mult >= MULT_LIMIT:
             break
         if np.array_equal(((sums + base * divisor) * mult >> shift) - base, want):
             return base * divisor, mult, shift
     raise ProgramError(f"no exact reciprocal for an average over {divisor} inputs")  # pragma: no cover
 
 
-def _fused_activations(network: Network, lowered, index: int) -> tuple[list[str], tuple[int, int]]:
+def _fused_activations(lowered, index: int) -> tuple[list[str], tuple[int, int]]:
     """Activation/BatchNorm layers fused behind array layer ``index``, and the clamp they set."""
     fused, low, high = [], *INT8
     previous = lowered[index][0].name
@@ -270,8 +263,8 @@ def _fused_activations(network: Network, lowered, index: int) -> tuple[list[str]
 def compile_network(network: Network, config: AccelConfig, params: NetworkParams | None = None) -> Program:
     """The layer program of ``network`` on the accelerator for ``config``.
 
-    ``params`` (int8) sets each weighted layer's requantization; without it the output path
-    registers of weighted layers hold the identity (scale 1, shift 0) until :func:`execute`.
+    ``params`` (int8) sets each weighted layer's requantization in its output-path registers;
+    without it they hold the identity (scale 1, shift 0): enough to plan and check, not to run.
     """
     geometry = AcceleratorGeometry.from_config(config)
     lowered = lower_network(network)
@@ -283,7 +276,7 @@ def compile_network(network: Network, config: AccelConfig, params: NetworkParams
             raise ProgramError(
                 f"layer {node.name!r}: {node.layer.kind} runs on the vector unit, which the RTL does not have"
             )
-        fused, clamp = _fused_activations(network, lowered, index)
+        fused, clamp = _fused_activations(lowered, index)
         chain = [node.name, *fused]
         for consumer in network:
             if consumer.name not in chain[1:] and set(consumer.inputs) & set(chain[:-1]):
@@ -300,7 +293,7 @@ def _output_registers(node, view: LayerView, clamp, params, config: AccelConfig)
     divisor = 0
     p = params.layers.get(node.name) if params is not None else None
     if p is not None:
-        if p.scale >= DIVIDE_MULT_LIMIT:
+        if p.scale >= MULT_LIMIT:
             raise ProgramError(f"layer {node.name!r}: requantization scale {p.scale} must be below 2^24")
         regs.update(OUT_MULT=p.scale, OUT_SHIFT=p.shift, OUT_ROUND=1)
     elif isinstance(node.layer, GlobalAvgPool) or (isinstance(node.layer, Pool) and node.layer.mode == "avg"):

@@ -97,7 +97,7 @@ def verify_on_rtl(network: Network, config: AccelConfig, layer: str | None = Non
 
     from .generate import generate_accelerator
 
-    program = select(compile_network(network, config), layer)
+    select(compile_network(network, config), layer)  # errors before the slow build
     if simulator == "icarus" and shutil.which("iverilog") is None:
         raise ProgramError("sim verify needs Icarus Verilog (iverilog); run scripts/setup.sh")
     owned = build_dir is None

