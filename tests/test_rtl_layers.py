@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 import shutil
 
+import numpy as np
 import pytest
 
 from accel.config import AccelConfig
 from rtl.verify import verify_on_rtl
 from sim.runner import simulate
+from tests.test_program import random_conv
 from workloads.layers import Activation, Conv, Flatten, GlobalAvgPool, Linear, Pool
 from workloads.network import Network
 from workloads.zoo import get_network
@@ -65,6 +67,14 @@ def assert_exact_and_timed(network: Network, config: AccelConfig, tmp_path) -> l
     simulated = {layer.name: layer.cycles for layer in report.layers}
     assert {c.name: c.measured for c in checks} == {c.name: simulated[c.name] for c in checks}
     return checks
+
+
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
+@pytest.mark.parametrize("index", [2, 7, 13])  # replicate, circular, reflect; strides and dilations 1-3
+def test_random_conv_layers(index, config, tmp_path):
+    network = random_conv(np.random.default_rng(1000 + index), index)
+    (checked,) = assert_exact_and_timed(network, config, tmp_path)
+    assert checked.elements > 0
 
 
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
