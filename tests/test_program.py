@@ -188,3 +188,31 @@ def test_layer_view_of_fc_is_a_column_of_features():
     net = Network("fc", (3, 10), [Linear(name="fc", in_features=10, out_features=4)])
     view = layer_view(next(iter(net)))
     assert (view.in_h, view.in_w, view.cin, view.nper, view.groups) == (3, 1, 10, 4, 1)
+
+
+def test_an_onnx_model_compiles_and_runs_exactly(tmp_path):
+    pytest.importorskip("onnx")
+    import json
+    import subprocess
+    import sys
+
+    import onnx
+
+    from tests.test_onnx_import import Graph, batchnorm, conv, gemm
+    from workloads.sources import load_network
+
+    g = Graph((1, 3, 12, 12))
+    x = g.op("Relu", batchnorm(g, conv(g, "x", 3, 6, 3, pads=[1, 1, 1, 1]), 6))
+    x = g.op("MaxPool", x, kernel_shape=[2, 2], strides=[2, 2])
+    x = gemm(g, g.op("Flatten", x), 6 * 6 * 6, 10)
+    path = tmp_path / "small.onnx"
+    onnx.save(g.model(x), path)
+    network = load_network(str(path))
+    checks = assert_exact_and_on_time(network, CONFIGS["3x2"])
+    assert [c.kind for c in checks] == ["conv", "pool", "linear"]
+    out = tmp_path / "gen"
+    result = subprocess.run([sys.executable, "-m", "sim", "gen", str(path), "-o", str(out), "--rows", "3", "--cols", "2"],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    program = json.loads((out / "program.json").read_text())
+    assert [s["kind"] for s in program["steps"] if not s.get("host")] == ["conv", "pool", "linear"]
