@@ -31,6 +31,7 @@ CONFIGS = {
 }
 
 
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")  # the constructor refuses the config
 def test_only_ws_with_two_rows():
     with pytest.raises(ConfigError, match="weight-stationary"):
         accelerator.Accelerator(AccelConfig(rows=2, cols=2, dataflow="os"))
