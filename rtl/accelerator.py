@@ -24,7 +24,10 @@ from .geometry import CoreGeometry
 from .pe import Mode
 
 #: Cycles from the edge that samples ``bus_re`` until ``bus_rdata`` / ``bus_rvalid`` hold the data.
-READ_LATENCY = 4
+READ_LATENCY = 5
+#: Idle cycles the host leaves between its last write and the CTRL write (the address generator
+#: reads the descriptor and tap 0 and computes word 0's addresses ahead of the start edge).
+SETTLE_CYCLES = 3
 
 #: (name, access, meaning) of the registers of region 0, in index order.
 REGISTER_TABLE = [
@@ -133,9 +136,13 @@ def lane_memory(m: Module, name: str, lane_shape, count: int, depth: int, write,
     return mem.read_port()
 
 
-def remap(m: Module, mode, value, low, high, size, unit, name: str):
-    """``value`` (a row times ``unit`` or a column) folded back into ``[0, size)`` by pad mode."""
-    out = Signal(signed(COORD.width + 3), name=name)
+def remap(m: Module, mode, value, low, high, size, unit, bits: int, name: str):
+    """``value`` (a row times ``unit`` or a column) folded back into ``[0, size)`` by pad mode.
+
+    The result is kept modulo ``2^bits`` (an address's width): every rule is a sum, so only the
+    low ``bits`` of ``value``, ``size`` and ``unit`` matter.
+    """
+    out = Signal(bits, name=name)
     last = size - unit
     m.d.comb += out.eq(value)
     rules = {
@@ -225,10 +232,17 @@ class Accelerator(wiring.Component):
     def _ifmap(self, m: Module, ctl, regs: dict, writes: dict, offset):
         """The ifmap buffer and address generator; returns the R west lanes of this cycle's words.
 
-        The generator addresses, in each cycle, the pixel the core consumes in the next one
-        (``ctl.fetch``): phase ``p`` of the fold, K block ``block`` and the running sums of
-        output pixel ``p`` (column, row, row * IN_W, image offset). Tap words are read two
-        cycles ahead into a register (at most one fold boundary in two cycles, as ``R >= 2``).
+        The lane addresses (and "inject padding" flags) are registered: in each cycle the
+        address register holds the word the core consumes in the next one (``ctl.fetch``) and
+        the generator state describes the word after it: phase ``p`` of the fold, K block
+        ``block`` and the running sums of output pixel ``p`` (column, row, row * IN_W, image
+        offset). Tap words are read two cycles ahead of the state into a register (at most one
+        fold boundary in two cycles, as ``R >= 2``). While idle the generator primes itself
+        (``prime`` counts 0..3 after the last bus write): the state is set to word 0, the
+        address register takes word 0's address (tap 0) while the state steps to word 1 and the
+        tap port, then stopped, already holds the tap word of word 2. So a start edge finds
+        everything one word ahead, as during a run, :data:`SETTLE_CYCLES` idle cycles after
+        the last write.
         """
         g, rows = self.geometry, self.geometry.rows
         count = regs["T"].shape()
@@ -236,6 +250,15 @@ class Accelerator(wiring.Component):
         col, row, row_w, image = (Signal(COORD, name=n) for n in ("col", "row", "row_w", "image"))
         interval = Mux(regs["T"] > rows, regs["T"], rows)
         next_block = Mux(block == regs["INNER"] - 1, 0, block + 1)
+
+        # 0, 1: state <- word 0 (tap 0 on its way); 2: address <- word 0, state <- word 1; 3: primed.
+        prime = Signal(range(4))
+        step = Signal()  # the state advances and the address register loads
+        m.d.comb += step.eq(ctl.fetch | (prime == 2))
+        with m.If(ctl.fetch | self.bus_we):
+            m.d.sync += prime.eq(0)
+        with m.Elif(prime != 3):
+            m.d.sync += prime.eq(prime + 1)
 
         def first_pixel(new_block):
             return [
@@ -249,53 +272,64 @@ class Accelerator(wiring.Component):
                 row_w.eq(regs["ROW_START_W"]),
             ]
 
-        with m.If(~ctl.fetch):
-            m.d.sync += first_pixel(0)
-        with m.Elif(phase == interval - 1):
-            m.d.sync += first_pixel(next_block)
-        with m.Else():
-            m.d.sync += phase.eq(phase + 1)
-            with m.If(ox != regs["OUT_W"] - 1):
-                m.d.sync += [ox.eq(ox + 1), col.eq(col + regs["COL_STEP"])]
+        with m.If(step):
+            with m.If(phase == interval - 1):
+                m.d.sync += first_pixel(next_block)
             with m.Else():
-                m.d.sync += [ox.eq(0), col.eq(regs["COL_START"])]
-                with m.If(oy != regs["OUT_ROWS"] - 1):
-                    m.d.sync += [oy.eq(oy + 1), row.eq(row + regs["ROW_STEP"]), row_w.eq(row_w + regs["ROW_STEP_W"])]
+                m.d.sync += phase.eq(phase + 1)
+                with m.If(ox != regs["OUT_W"] - 1):
+                    m.d.sync += [ox.eq(ox + 1), col.eq(col + regs["COL_STEP"])]
                 with m.Else():
-                    m.d.sync += [oy.eq(0), row.eq(regs["ROW_START"]), row_w.eq(regs["ROW_START_W"])]
-                    m.d.sync += image.eq(image + regs["IMG_STRIDE"])
-
-        tap_raddr = Mux(ctl.fetch, Mux(phase + 2 >= interval, next_block, block), 0)
-        taps = {}
-        for number, field in enumerate(TAP_FIELDS):
-            shape = 1 if field == "valid" else COORD
-            write = writes["taps"] & (offset[:3] == number)
-            port = lane_memory(m, f"tap_{field}", shape, rows, g.tap_depth, write, offset[3:], self.bus_wdata)
-            taps[field] = Signal(port.data.shape(), name=f"tap_{field}")
-            m.d.comb += port.addr.eq(tap_raddr)
-            m.d.sync += taps[field].eq(port.data)
+                    m.d.sync += [ox.eq(0), col.eq(regs["COL_START"])]
+                    with m.If(oy != regs["OUT_ROWS"] - 1):
+                        m.d.sync += [oy.eq(oy + 1), row.eq(row + regs["ROW_STEP"])]
+                        m.d.sync += row_w.eq(row_w + regs["ROW_STEP_W"])
+                    with m.Else():
+                        m.d.sync += [oy.eq(0), row.eq(regs["ROW_START"]), row_w.eq(regs["ROW_START_W"])]
+                        m.d.sync += image.eq(image + regs["IMG_STRIDE"])
+        with m.Elif(prime != 3):
+            m.d.sync += first_pixel(0)
 
         mem = memory.Memory(shape=signed(self.config.input_bits), depth=g.ifmap_depth, init=[])
         m.submodules.ifmap = mem
+        abits = address_shape(g.ifmap_depth).width
+
+        # Addresses are only used modulo 2^abits, so plane and dyw are stored that wide.
+        tap_raddr = Mux(step, Mux(phase + 2 >= interval, next_block, block), 0)
+        taps = {}
+        for number, field in enumerate(TAP_FIELDS):
+            shape = {"valid": 1, "dyw": unsigned(abits), "plane": unsigned(abits)}.get(field, COORD)
+            write = writes["taps"] & (offset[:3] == number)
+            port = lane_memory(m, f"tap_{field}", shape, rows, g.tap_depth, write, offset[3:], self.bus_wdata)
+            taps[field] = Signal(port.data.shape(), name=f"tap_{field}")
+            m.d.comb += [port.addr.eq(tap_raddr), port.en.eq(ctl.fetch | (prime != 3))]
+            with m.If(ctl.fetch | (prime < 2)):
+                m.d.sync += taps[field].eq(port.data)
+
         write = mem.write_port()
         m.d.comb += [write.en.eq(writes["ifmap"]), write.addr.eq(offset), write.data.eq(self.bus_wdata)]
         pad, pad_zeros = regs["PAD_MODE"], regs["PAD_MODE"] == PAD_MODES["zeros"]
         lowest = -(1 << (self.config.input_bits - 1))
         fill = Mux(ctl.tile_mode == Mode.MAX, lowest, 0)
+        in_hw, in_w = regs["IN_HW"][:abits], regs["IN_W"][:abits]
         west = Signal(data.ArrayLayout(signed(self.config.input_bits), rows))
         for i in range(rows):
             lane_row, lane_col = row + taps["dy"][i], col + taps["dx"][i]
             row_low, row_high = lane_row < 0, lane_row >= regs["IN_H"]
             col_low, col_high = lane_col < 0, lane_col >= regs["IN_W"]
-            rw = remap(m, pad, row_w + taps["dyw"][i], row_low, row_high, regs["IN_HW"], regs["IN_W"], f"row_w{i}")
-            c = remap(m, pad, lane_col, col_low, col_high, regs["IN_W"], 1, f"col{i}")
-            read = mem.read_port()
-            m.d.comb += read.addr.eq(image + taps["plane"][i] + rw - regs["ROW_BASE_W"] + c)
+            rw_in = row_w[:abits] + taps["dyw"][i]
+            rw = remap(m, pad, rw_in, row_low, row_high, in_hw, in_w, abits, f"row_w{i}")
+            c = remap(m, pad, lane_col[:abits], col_low, col_high, in_w, 1, abits, f"col{i}")
+            address = Signal(abits, name=f"address{i}")
+            base = image[:abits] + taps["plane"][i] - regs["ROW_BASE_W"][:abits]
             # The lane's value is decided with the address and applied to the word it reads.
             outside = row_low | row_high | col_low | col_high
-            inject = Signal(name=f"inject{i}")
-            m.d.sync += inject.eq(~taps["valid"][i] | (outside & pad_zeros))
-            m.d.comb += west[i].eq(Mux(inject, fill, read.data))
+            inject, inject_d = Signal(name=f"inject{i}"), Signal(name=f"inject{i}_d")
+            with m.If(step):
+                m.d.sync += [address.eq(base + rw + c), inject.eq(~taps["valid"][i] | (outside & pad_zeros))]
+            m.d.sync += inject_d.eq(inject)
+            read = mem.read_port()
+            m.d.comb += [read.addr.eq(address), west[i].eq(Mux(inject_d, fill, read.data))]
         return west
 
     def _read(self, m: Module, values: dict, region, offset, accumulator, bias) -> None:
@@ -322,7 +356,9 @@ class Accelerator(wiring.Component):
             product.eq(total * values["OUT_MULT"]),
             shifted.eq((product + rounded) >> shift),
         ]
-        low = Mux(shifted - values["OUT_SUB"] < values["OUT_MIN"], values["OUT_MIN"], shifted - values["OUT_SUB"])
+        subtracted = Signal.like(shifted - values["OUT_SUB"])
+        m.d.sync += subtracted.eq(shifted - values["OUT_SUB"])
+        low = Mux(subtracted < values["OUT_MIN"], values["OUT_MIN"], subtracted)
         clamped = Mux(low > values["OUT_MAX"], values["OUT_MAX"], low)
 
         # Stage 0 is the memory / index register; the output register is the last stage.

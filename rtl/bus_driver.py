@@ -11,8 +11,6 @@ from cocotb.triggers import FallingEdge
 
 #: Longest descriptor the driver waits for before declaring the DUT hung, in cycles.
 TIMEOUT = 1_000_000
-#: Idle cycles required between the last buffer/register write and the CTRL write.
-SETTLE_CYCLES = 2
 
 
 def to_signed(value: int, bits: int = 32) -> int:
@@ -27,6 +25,7 @@ class BusDriver:
     def __init__(self, dut, manifest: dict) -> None:
         self.dut, self.manifest = dut, manifest
         self.region_bits, self.read_latency = manifest["REGION_BITS"], manifest["READ_LATENCY"]
+        self.settle_cycles = manifest["SETTLE_CYCLES"]  # idle cycles between the last write and CTRL
         self.regions, self.registers = manifest["REGIONS"], manifest["REGISTERS"]
 
     def addr(self, region: str, offset: int) -> int:
@@ -76,7 +75,7 @@ class BusDriver:
     async def start_and_wait(self) -> int:
         """Start the loaded descriptor, wait for ``done``; returns CYCLES (checked against our count)."""
         dut = self.dut
-        for _ in range(SETTLE_CYCLES):
+        for _ in range(self.settle_cycles):
             await FallingEdge(dut.clk)
         await self.write(self.reg("CTRL"), 1)
         cycles = 0

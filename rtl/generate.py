@@ -157,6 +157,7 @@ def accelerator_manifest(config: AccelConfig, accel: Accelerator) -> dict:
         "ports": port_table(accel, accelerator.PORTS),
         "REGION_BITS": accel.region_bits,
         "READ_LATENCY": accelerator.READ_LATENCY,
+        "SETTLE_CYCLES": accelerator.SETTLE_CYCLES,
         "LANES_R": accel.lanes_r,
         "LANES_C": accel.lanes_c,
         "REGIONS": accelerator.REGIONS,
@@ -195,7 +196,8 @@ def accelerator_readme(info: dict) -> str:
         "",
         f"Address = `region << {info['REGION_BITS']} | offset`. Reads return data {info['READ_LATENCY']} cycles",
         f"after the edge that samples `bus_re`. LANES_R = {info['LANES_R']}, LANES_C = {info['LANES_C']}.",
-        "Write buffers and registers only while not busy; wait 2 cycles after the last write before CTRL.",
+        "Write buffers and registers only while not busy; leave at least "
+        f"{info['SETTLE_CYCLES']} idle cycles after the last write before writing CTRL.",
         "",
         "| region | name | offset | content |",
         "|---|---|---|---|",
