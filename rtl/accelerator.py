@@ -24,7 +24,7 @@ from .geometry import CoreGeometry
 from .pe import Mode
 
 #: Cycles from the edge that samples ``bus_re`` until ``bus_rdata`` / ``bus_rvalid`` hold the data.
-READ_LATENCY = 5
+READ_LATENCY = 4
 #: Idle cycles the host leaves between its last write and the CTRL write (the address generator
 #: reads the descriptor and tap 0 and computes word 0's addresses ahead of the start edge).
 SETTLE_CYCLES = 3
@@ -356,9 +356,7 @@ class Accelerator(wiring.Component):
             product.eq(total * values["OUT_MULT"]),
             shifted.eq((product + rounded) >> shift),
         ]
-        subtracted = Signal.like(shifted - values["OUT_SUB"])
-        m.d.sync += subtracted.eq(shifted - values["OUT_SUB"])
-        low = Mux(subtracted < values["OUT_MIN"], values["OUT_MIN"], subtracted)
+        low = Mux(shifted - values["OUT_SUB"] < values["OUT_MIN"], values["OUT_MIN"], shifted - values["OUT_SUB"])
         clamped = Mux(low > values["OUT_MAX"], values["OUT_MAX"], low)
 
         # Stage 0 is the memory / index register; the output register is the last stage.
