@@ -18,10 +18,9 @@ from accel.area import asic_area
 from accel.config import AccelConfig
 from accel.lowering import ArrayOp, lower_network
 from accel.tiling import MappingError, tile_grid
-from workloads.forward import calibrate, network_params, random_input
 from workloads.network import Network
 
-from .program import ProgramError, compile_network
+from .program import ProgramError, calibrated_params, compile_network
 
 BUFFERS = ("ifmap", "filter", "ofmap")
 KIB_LIMIT = 1 << 20  # 1 GiB per buffer: beyond any on-chip memory
@@ -29,8 +28,7 @@ KIB_LIMIT = 1 << 20  # 1 GiB per buffer: beyond any on-chip memory
 
 def program_files(network: Network, config: AccelConfig, seed: int = 0) -> dict[str, bytes]:
     """``program.json`` and ``weights.npz`` for ``network`` (deterministic int8 parameters)."""
-    params = network_params(network, "int8", seed)
-    calibrate(network, params, random_input(network, "int8", seed + 1))
+    params, _ = calibrated_params(network, seed)
     program = compile_network(network, config, params)
     arrays = {}
     for name, p in params.layers.items():

@@ -24,7 +24,7 @@ from accel.tiling import m_tile_ranges, tile_grid
 from accel.timing import tile_cycles
 from workloads import golden
 from workloads.errors import UserError
-from workloads.forward import NetworkParams
+from workloads.forward import NetworkParams, calibrate, network_params, random_input
 from workloads.layers import Activation, BatchNorm, Concat, Conv, Flatten, GlobalAvgPool, Linear, Pool
 from workloads.network import INPUT, Network
 
@@ -133,6 +133,15 @@ class Program:
 # ---------------------------------------------------------------------------------------------
 # Compiling
 # ---------------------------------------------------------------------------------------------
+
+
+def calibrated_params(network: Network, seed: int = 0) -> tuple[NetworkParams, np.ndarray]:
+    """int8 parameters of ``network`` (its own, quantized, or deterministic random ones) with each
+    layer's requantization calibrated on a deterministic random int8 input, and that input."""
+    params = network_params(network, "int8", seed)
+    x = random_input(network, "int8", seed + 1)
+    calibrate(network, params, x)
+    return params, x
 
 
 def _pair(values, ndim: int, fill: int) -> tuple[int, int]:

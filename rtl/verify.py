@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from accel.config import AccelConfig
-from workloads.forward import calibrate, forward, network_params, random_input
+from workloads.forward import forward
 from workloads.network import INPUT, Network
 
-from .program import ProgramError, compile_network, execute
+from .program import ProgramError, calibrated_params, compile_network, execute
 from .simulators import available
 
 
@@ -50,9 +50,7 @@ class LayerCheck:
 
 def prepare(network: Network, config: AccelConfig, seed: int = 0):
     """int8 parameters (calibrated), a random input, the golden outputs and the layer program."""
-    params = network_params(network, "int8", seed)
-    x = random_input(network, "int8", seed + 1)
-    calibrate(network, params, x)
+    params, x = calibrated_params(network, seed)
     gold = forward(network, params, x)
     return params, x, gold, compile_network(network, config, params)
 
