@@ -131,11 +131,11 @@ class TileControl(wiring.Component):
     ``outer_folds``, ``mode``; ``busy`` (tile in flight), ``done`` (high from the end of a tile
     until the next accepted ``start``; a tile with a zero count is empty and done at once),
     ``tile_mode``, ``west_addr`` / ``north_addr`` (memory read addresses), ``lane_valid``
-    (the memory words of this cycle belong to the tile), ``fetch`` (the next cycle is
-    in the read loop, so words addressed in this cycle are consumed; ``lane_valid`` masks the
-    unused phases ``T <= p < max(T, R)``),
-    ``out_we`` / ``out_waddr`` (result write), plus dataflow-specific outputs declared by subclasses in ``extra_ports``. Lane
-    controls (``lane_valid`` and the flags) are meant to be registered with the memory words.
+    (the memory words of this cycle belong to the tile), ``fetch`` (the next cycle is in the
+    read loop, so words addressed in this cycle are consumed; ``lane_valid`` masks the unused
+    phases ``T <= p < max(T, R)``), ``out_we`` / ``out_waddr`` (result write), plus
+    dataflow-specific outputs declared by subclasses in ``extra_ports``. Lane controls
+    (``lane_valid`` and the flags) are meant to be registered with the memory words.
     """
 
     def __init__(self, geometry: CoreGeometry) -> None:
@@ -197,9 +197,9 @@ class OperandStationaryControl(TileControl):
     outer) is west word ``inner * T + p``; its result row is out word ``outer * T + p``,
     written at the end of cycle ``c + R + C`` for a word of cycle ``c``, added to (MAX: maxed
     with) the stored value unless ``inner == 0`` and the ``accumulate`` input (keep it stable
-    until ``done``) is low (``out_accumulate``); ``out_raddr`` reads
-    that stored value two cycles before the write; ``out_forward`` says the previous cycle
-    wrote the same word (only possible when T = R = 1).
+    until ``done``) is low (``out_accumulate``); ``out_raddr`` reads that stored value two
+    cycles before the write; ``out_forward`` says the previous cycle wrote the same word (only
+    possible when T = R = 1).
     """
 
     @staticmethod
