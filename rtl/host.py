@@ -26,7 +26,6 @@ from accel.pe_semantics import MAC, wrap
 from .geometry import CoreGeometry
 
 
-
 @dataclass(frozen=True)
 class Tile:
     """One ``start`` of the core: register values, memory images and where results go.

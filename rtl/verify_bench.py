@@ -20,7 +20,8 @@ from accel.config import AccelConfig
 
 from .bus_driver import BusDriver
 from .emulator import DESCRIPTOR_REGISTERS, Descriptor
-from .verify import check, checks_to_json
+from .layer_program import load_program
+from .verify import check, checks_to_json, replay
 
 
 class BusBackend:
@@ -69,11 +70,10 @@ async def verify_program(dut):
     """The network of the spec, layer by layer, on the RTL; the report holds one check per layer."""
     spec = json.loads(Path(os.environ["VERIFY_SPEC"]).read_text())
     manifest = json.loads(Path(spec["manifest"]).read_text())
-    config = AccelConfig.from_dict(spec["config"])
+    config = AccelConfig.from_dict(manifest["config"])
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start(start_high=False))
     bus = BusDriver(dut, manifest)
     await bus.reset()
-    network = pickle.loads(Path(spec["network"]).read_bytes())
     progress, done = Path(spec["progress"]), 0
 
     def advance() -> None:
@@ -81,5 +81,10 @@ async def verify_program(dut):
         done += 1
         progress.write_text(str(done))
 
-    checks = await check(network, config, BusBackend(bus, config), spec["layer"], spec["seed"], advance)
+    if "program" in spec:  # a `sim gen NET` directory: its own program, against the NumPy model
+        program, params = load_program(spec["program"])
+        checks = await replay(program, params, BusBackend(bus, program.config), spec["seed"], advance)
+    else:
+        network = pickle.loads(Path(spec["network"]).read_bytes())
+        checks = await check(network, config, BusBackend(bus, config), spec["layer"], spec["seed"], advance)
     Path(spec["report"]).write_text(json.dumps(checks_to_json(checks)))

@@ -235,7 +235,7 @@ def fit_summary(name: str, cost: dict) -> str:
 
 @app.command()
 def verify(
-    net: Annotated[str, typer.Argument(help="Network (zoo name or model file), or NET:LAYER for one layer on its golden input.", metavar="NET_OR_LAYER")],
+    net: Annotated[str, typer.Argument(help="Network (zoo name or model file), NET:LAYER for one layer on its golden input, or a `sim gen NET` directory.", metavar="NET_OR_LAYER_OR_DIR")],
     config_file: Annotated[Optional[str], Opt("--config", help="Accelerator config (TOML, or a SCALE-Sim .cfg).", metavar="FILE")] = None,
     rows: Annotated[Optional[int], Opt(help="PE array rows.")] = None,
     cols: Annotated[Optional[int], Opt(help="PE array columns.")] = None,
@@ -248,31 +248,48 @@ def verify(
     skip_unsupported: SkipOpt = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Run a network or one layer on the generated RTL (cocotb): bit-exactness and measured vs predicted cycles."""
-    from rtl.verify import RtlRunError, checks_to_json, verify_on_rtl
+    """Run a network, one layer, or a generated design's own program on the RTL (cocotb): exactness and cycles.
+
+    A network is checked against the golden int8 model; a `sim gen NET -o DIR` directory runs its
+    Verilog with its program.json and weights.npz, checked against the NumPy model of the descriptors.
+    """
+    from pathlib import Path
+
+    from rtl.layer_program import load_program
+    from rtl.program import compile_network
+    from rtl.verify import RtlRunError, checks_to_json, verify_directory, verify_on_rtl
     from sim.progress import layer_progress
     from sim.tables import verify_table
 
     if simulator not in ("icarus", "verilator"):
         raise UserError(f"--simulator must be icarus or verilator, not {simulator!r}")
-    source, _, layer = net.partition(":") if ":" in net and not net.lower().endswith(".onnx") else (net, "", "")
-    network = load_net(source, skip_unsupported)
-    config = load_config(config_file, dict(rows=rows, cols=cols, ifmap_kib=ifmap_kib, filter_kib=filter_kib,
-                                           ofmap_kib=ofmap_kib))  # fmt: skip
-    from rtl.program import compile_network
+    sizes = dict(rows=rows, cols=cols, ifmap_kib=ifmap_kib, filter_kib=filter_kib, ofmap_kib=ofmap_kib)
+    if Path(net).is_dir():
+        if config_file or any(v is not None for v in sizes.values()):
+            raise UserError(f"{net} holds its own design and config; drop --config and the size options")
+        program, _ = load_program(net)
+        name, config, layers = program.name, program.config, list(program.layers.values())
 
-    program = compile_network(network, config)
-    tiles = len(program.layers[layer].tiles) if layer in program.layers else sum(len(p.tiles) for p in program.layers.values())
+        def run(progress):
+            return verify_directory(net, seed, simulator, progress)[1]
+    else:
+        source, _, layer = net.partition(":") if ":" in net and not net.lower().endswith(".onnx") else (net, "", "")
+        network = load_net(source, skip_unsupported)
+        config = load_config(config_file, sizes)
+        program = compile_network(network, config)
+        name, layers = network.name, [p for p in program.layers.values() if not layer or p.name == layer]
+
+        def run(progress):
+            return verify_on_rtl(network, config, layer or None, seed=seed, simulator=simulator, progress=progress)
     try:
-        with layer_progress(tiles, quiet, label="descriptors") as advance:
-            checks = verify_on_rtl(network, config, layer or None, seed=seed, simulator=simulator,
-                                   progress=lambda: advance("on the RTL"))  # fmt: skip
+        with layer_progress(sum(len(p.tiles) for p in layers), quiet, label="descriptors") as advance:
+            checks = run(lambda: advance("on the RTL"))
     except RtlRunError as err:
         _fail(str(err), 1)
     if json_out:
-        emit_json({"network": network.name, "config": config.to_dict(), "layers": checks_to_json(checks)}, json_out)
+        emit_json({"network": name, "config": config.to_dict(), "layers": checks_to_json(checks)}, json_out)
     if json_out != "-":
-        stdout.print(verify_table(network.name, config, checks))
+        stdout.print(verify_table(name, config, checks))
     if not all(c.ok for c in checks):
         sys.exit(1)
 

@@ -108,3 +108,21 @@ def test_gen_fit_sizes_buffers_for_single_tiles(tmp_path):
     tiles = {s["name"]: len(s["tiles"]) for s in program["steps"] if not s.get("host")}
     # One descriptor per layer, except pooling's channels (groups) that do not pack into 4 rows.
     assert tiles == {"conv1": 1, "pool1": 6, "conv2": 1, "pool2": 16, "fc1": 1, "fc2": 1, "fc3": 1}
+
+
+def test_the_written_program_runs_the_network_on_its_own(tmp_path):
+    """program.json + weights.npz drive the host driver without the network: exact LeNet-5 logits."""
+    import asyncio
+
+    from rtl.layer_program import load_program
+    from rtl.program import EmulatorBackend, calibrated_params, execute
+    from workloads.forward import forward
+    from workloads.zoo import get_network
+
+    out = tmp_path / "lenet"
+    assert sim("gen", "lenet5", "-o", str(out), *LENET_4x4).returncode == 0
+    program, params = load_program(out)
+    _, x = calibrated_params(get_network("lenet5"))
+    outputs, results = asyncio.run(execute(program, params, x, EmulatorBackend(program.config)))
+    gold = forward(get_network("lenet5"), params, x)
+    assert (outputs["fc3"] == gold["fc3"]).all() and sum(r.measured for r in results) == 43_715

@@ -40,6 +40,19 @@ def test_verify_with_verilator():
     assert "│ fc3   │ linear │     1 │      10 │     0 │        257 │       257 │ bit-exact, on time │" in result.stdout
 
 
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
+def test_verify_runs_a_generated_design_with_its_own_program(tmp_path):
+    out = tmp_path / "lenet"
+    assert sim("gen", "lenet5", "-o", str(out), *SMALL).returncode == 0
+    result = sim("verify", str(out), "--quiet", "--json", str(tmp_path / "v.json"))
+    assert result.returncode == 0, result.stderr
+    layers = json.loads((tmp_path / "v.json").read_text())["layers"]
+    assert [c["name"] for c in layers] == ["conv1", "pool1", "conv2", "pool2", "fc1", "fc2", "fc3"]
+    assert all(c["mismatches"] == 0 for c in layers) and sum(c["measured"] for c in layers) == 43_715
+    rejected = sim("verify", str(out), "--rows", "8")
+    assert rejected.returncode == 2 and "holds its own design and config" in rejected.stderr
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
