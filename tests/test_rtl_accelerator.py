@@ -32,7 +32,7 @@ CONFIGS = {
 }
 
 
-def test_only_ws_with_two_rows(tmp_path):
+def test_only_ws_with_two_rows():
     # The accelerator takes its sizes from AcceleratorGeometry, which refuses these configs.
     with pytest.raises(ConfigError, match="weight-stationary"):
         AcceleratorGeometry.from_config(AccelConfig(rows=2, cols=2, dataflow="os"))
