@@ -99,21 +99,28 @@ def load_config(config_file: str | None, overrides: dict) -> AccelConfig:
 
 
 Opt = typer.Option
+ConfigOpt = Annotated[Optional[str], Opt("--config", help="Accelerator config (TOML, or a SCALE-Sim .cfg).", metavar="FILE")]
+RowsOpt = Annotated[Optional[int], Opt(help="PE array rows.")]
+ColsOpt = Annotated[Optional[int], Opt(help="PE array columns.")]
+IfmapOpt = Annotated[Optional[int], Opt(help="Ifmap SRAM in KiB (two banks).")]
+FilterOpt = Annotated[Optional[int], Opt(help="Filter SRAM in KiB (two banks).")]
+OfmapOpt = Annotated[Optional[int], Opt(help="Accumulator SRAM in KiB (two banks).")]
+QuietOpt = Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")]
 
 
 @app.command()
 def run(
     net: NetArg,
-    config_file: Annotated[Optional[str], Opt("--config", help="Accelerator config (TOML, or a SCALE-Sim .cfg).", metavar="FILE")] = None,
-    rows: Annotated[Optional[int], Opt(help="PE array rows.")] = None,
-    cols: Annotated[Optional[int], Opt(help="PE array columns.")] = None,
+    config_file: ConfigOpt = None,
+    rows: RowsOpt = None,
+    cols: ColsOpt = None,
     dataflow: Annotated[Optional[str], Opt(help="ws, os or is.")] = None,
     input_bits: Annotated[Optional[int], Opt(help="Activation width in bits.")] = None,
     weight_bits: Annotated[Optional[int], Opt(help="Weight width in bits.")] = None,
     acc_bits: Annotated[Optional[int], Opt(help="Accumulator width in bits.")] = None,
-    ifmap_kib: Annotated[Optional[int], Opt(help="Ifmap SRAM in KiB (two banks).")] = None,
-    filter_kib: Annotated[Optional[int], Opt(help="Filter SRAM in KiB (two banks).")] = None,
-    ofmap_kib: Annotated[Optional[int], Opt(help="Accumulator SRAM in KiB (two banks).")] = None,
+    ifmap_kib: IfmapOpt = None,
+    filter_kib: FilterOpt = None,
+    ofmap_kib: OfmapOpt = None,
     bandwidth: Annotated[Optional[float], Opt(help="DRAM bytes/cycle ('inf': ideal).")] = None,
     latency: Annotated[Optional[int], Opt(help="DRAM latency in cycles.")] = None,
     clock_mhz: Annotated[Optional[float], Opt(help="Clock in MHz.")] = None,
@@ -128,7 +135,7 @@ def run(
     energy_table: Annotated[Optional[str], Opt(help="With --energy: energy table (TOML), see docs/dse.md.", metavar="FILE")] = None,
     dram: Annotated[Optional[str], Opt(help="With --energy: DRAM energy preset lpddr4, hbm2 or ddr3.")] = None,
     skip_unsupported: SkipOpt = False,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Simulate a network: cycles, stalls, utilization, SRAM and DRAM traffic (and energy) per layer."""
     from sim.progress import layer_progress
@@ -179,13 +186,13 @@ def run(
 def gen(
     net: Annotated[Optional[str], typer.Argument(help="Network (zoo name or model file) to compile into a layer program.", metavar="[NET_OR_FILE]")] = None,
     out_dir: Annotated[str, Opt("-o", "--out", help="Output directory.", metavar="DIR")] = "",
-    config_file: Annotated[Optional[str], Opt("--config", help="Accelerator config (TOML, or a SCALE-Sim .cfg).", metavar="FILE")] = None,
-    rows: Annotated[Optional[int], Opt(help="PE array rows.")] = None,
-    cols: Annotated[Optional[int], Opt(help="PE array columns.")] = None,
+    config_file: ConfigOpt = None,
+    rows: RowsOpt = None,
+    cols: ColsOpt = None,
     dataflow: Annotated[Optional[str], Opt(help="ws (the layer accelerator), or os / is with --core-only.")] = None,
-    ifmap_kib: Annotated[Optional[int], Opt(help="Ifmap SRAM in KiB (two banks).")] = None,
-    filter_kib: Annotated[Optional[int], Opt(help="Filter SRAM in KiB (two banks).")] = None,
-    ofmap_kib: Annotated[Optional[int], Opt(help="Accumulator SRAM in KiB (two banks).")] = None,
+    ifmap_kib: IfmapOpt = None,
+    filter_kib: FilterOpt = None,
+    ofmap_kib: OfmapOpt = None,
     core_only: Annotated[bool, Opt("--core-only", help="Emit the bare systolic array (any dataflow) instead of the layer accelerator.")] = False,
     fit: Annotated[bool, Opt("--fit", help="Size the buffers so no layer of NET needs host-side tiling; report the cost.")] = False,
     synth: Annotated[Optional[str], Opt(help="Also synthesize and place-and-route: ecp5 or ice40.")] = None,
@@ -236,17 +243,17 @@ def fit_summary(name: str, cost: dict) -> str:
 @app.command()
 def verify(
     net: Annotated[str, typer.Argument(help="Network (zoo name or model file), NET:LAYER for one layer on its golden input, or a `sim gen NET` directory.", metavar="NET_OR_LAYER_OR_DIR")],
-    config_file: Annotated[Optional[str], Opt("--config", help="Accelerator config (TOML, or a SCALE-Sim .cfg).", metavar="FILE")] = None,
-    rows: Annotated[Optional[int], Opt(help="PE array rows.")] = None,
-    cols: Annotated[Optional[int], Opt(help="PE array columns.")] = None,
-    ifmap_kib: Annotated[Optional[int], Opt(help="Ifmap SRAM in KiB (two banks).")] = None,
-    filter_kib: Annotated[Optional[int], Opt(help="Filter SRAM in KiB (two banks).")] = None,
-    ofmap_kib: Annotated[Optional[int], Opt(help="Accumulator SRAM in KiB (two banks).")] = None,
+    config_file: ConfigOpt = None,
+    rows: RowsOpt = None,
+    cols: ColsOpt = None,
+    ifmap_kib: IfmapOpt = None,
+    filter_kib: FilterOpt = None,
+    ofmap_kib: OfmapOpt = None,
     simulator: Annotated[str, Opt(help="icarus or verilator.")] = "icarus",
     seed: Annotated[int, Opt(help="Seed of the random int8 weights and input.")] = 0,
     json_out: Annotated[Optional[str], Opt("--json", help="Write the per-layer checks as JSON to PATH ('-': stdout).", metavar="PATH")] = None,
     skip_unsupported: SkipOpt = False,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run a network, one layer, or a generated design's own program on the RTL (cocotb): exactness and cycles.
 

@@ -41,8 +41,7 @@ def test_only_ws_with_two_rows():
 
 
 def test_bus_split_grows_with_the_buffers():
-    small = accelerator.Accelerator(CONFIGS["2x3"])
-    assert (small.lanes_r, small.lanes_c, small.region_bits) == (2, 4, 11)
+    assert (accelerator.lanes(2), accelerator.lanes(3), accelerator.region_bits(CONFIGS["2x3"])) == (2, 4, 11)
     assert accelerator.region_bits(AccelConfig(rows=8, cols=8)) == 17  # the 128 KiB ifmap bank
 
 
