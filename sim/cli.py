@@ -195,6 +195,7 @@ def gen(
     ofmap_kib: OfmapOpt = None,
     core_only: Annotated[bool, Opt("--core-only", help="Emit the bare systolic array (any dataflow) instead of the layer accelerator.")] = False,
     fit: Annotated[bool, Opt("--fit", help="Size the buffers so no layer of NET needs host-side tiling; report the cost.")] = False,
+    batch: Annotated[int, Opt(help="Batch size N of NET's program.")] = 1,
     synth: Annotated[Optional[str], Opt(help="Also synthesize and place-and-route: ecp5 or ice40.")] = None,
     skip_unsupported: SkipOpt = False,
 ) -> None:
@@ -217,7 +218,7 @@ def gen(
         if net:
             from rtl.layer_program import fit_buffers, program_files
 
-            network = load_net(net, skip_unsupported)
+            network = load_net(net, skip_unsupported).with_batch(batch)
             if fit:
                 config, cost = fit_buffers(network, config)
                 stdout.print(fit_summary(network.name, cost))
@@ -251,6 +252,7 @@ def verify(
     ofmap_kib: OfmapOpt = None,
     simulator: Annotated[str, Opt(help="icarus or verilator.")] = "icarus",
     seed: Annotated[int, Opt(help="Seed of the random int8 weights and input.")] = 0,
+    batch: Annotated[int, Opt(help="Batch size N.")] = 1,
     json_out: Annotated[Optional[str], Opt("--json", help="Write the per-layer checks as JSON to PATH ('-': stdout).", metavar="PATH")] = None,
     skip_unsupported: SkipOpt = False,
     quiet: QuietOpt = False,
@@ -272,8 +274,8 @@ def verify(
         raise UserError(f"--simulator must be icarus or verilator, not {simulator!r}")
     sizes = dict(rows=rows, cols=cols, ifmap_kib=ifmap_kib, filter_kib=filter_kib, ofmap_kib=ofmap_kib)
     if Path(net).is_dir():
-        if config_file or any(v is not None for v in sizes.values()):
-            raise UserError(f"{net} holds its own design and config; drop --config and the size options")
+        if config_file or batch != 1 or any(v is not None for v in sizes.values()):
+            raise UserError(f"{net} holds its own design, config and batch; drop --config, --batch and the size options")
         program, _ = load_program(net)
         name, config, layers = program.name, program.config, list(program.layers.values())
 
@@ -281,7 +283,7 @@ def verify(
             return verify_directory(net, seed, simulator, progress)[1]
     else:
         source, _, layer = net.partition(":") if ":" in net and not net.lower().endswith(".onnx") else (net, "", "")
-        network = load_net(source, skip_unsupported)
+        network = load_net(source, skip_unsupported).with_batch(batch)
         config = load_config(config_file, sizes)
         program = compile_network(network, config)
         name, layers = network.name, [p for p in program.layers.values() if not layer or p.name == layer]

@@ -126,3 +126,12 @@ def test_the_written_program_runs_the_network_on_its_own(tmp_path):
     outputs, results = asyncio.run(execute(program, params, x, EmulatorBackend(program.config)))
     gold = forward(get_network("lenet5"), params, x)
     assert (outputs["fc3"] == gold["fc3"]).all() and sum(r.measured for r in results) == 43_715
+
+
+def test_gen_program_for_a_batch(tmp_path):
+    out = tmp_path / "batch"
+    assert sim("gen", "lenet5", "--batch", "2", "-o", str(out), *LENET_4x4).returncode == 0
+    program = json.loads((out / "program.json").read_text())
+    assert program["input_shape"] == [2, 1, 28, 28]
+    fc3 = next(s for s in program["steps"] if s["name"] == "fc3")
+    assert fc3["tiles"][0]["regs"]["T"] == 2  # both feature vectors stream through one descriptor

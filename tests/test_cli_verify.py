@@ -50,7 +50,7 @@ def test_verify_runs_a_generated_design_with_its_own_program(tmp_path):
     assert [c["name"] for c in layers] == ["conv1", "pool1", "conv2", "pool2", "fc1", "fc2", "fc3"]
     assert all(c["mismatches"] == 0 for c in layers) and sum(c["measured"] for c in layers) == 43_715
     rejected = sim("verify", str(out), "--rows", "8")
-    assert rejected.returncode == 2 and "holds its own design and config" in rejected.stderr
+    assert rejected.returncode == 2 and "holds its own design, config and batch" in rejected.stderr
 
 
 @pytest.mark.parametrize(

@@ -108,6 +108,12 @@ def test_lenet5_end_to_end_is_exact_and_matches_sim_run():
     assert max(c.tiles for c in checks if c.kind == "linear") > 1  # fc1's weights need 8 tiles
 
 
+def test_a_batch_runs_as_whole_images_or_bands():
+    config = AccelConfig(rows=4, cols=4, ifmap_kib=8, filter_kib=16, ofmap_kib=32)
+    checks = assert_exact_and_on_time(get_network("lenet5").with_batch(3), config)
+    assert {c.name: c.tiles for c in checks}["fc3"] == 1  # the 3 feature vectors stream as T = 3
+
+
 def test_one_layer_of_a_network_runs_on_its_golden_input():
     config = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
     (checked,) = run(get_network("lenet5"), config, "conv2")
