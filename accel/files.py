@@ -1,7 +1,10 @@
-"""Atomic file writes: an interrupted run never leaves a half-written report or cache entry."""
+"""Atomic file writes (an interrupted run never leaves a half-written report or cache entry) and
+strict JSON (no ``Infinity``)."""
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -22,3 +25,18 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def strict_json(data, **kwargs) -> str:
+    """``json.dumps`` that writes infinite floats (an ideal DRAM channel) as the string ``"inf"``."""
+    return json.dumps(_finite(data), allow_nan=False, **kwargs)
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value

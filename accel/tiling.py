@@ -224,7 +224,8 @@ class TileGrid:
     ``group0`` / ``gcount``: first group and groups of the tile's pack; ``mi``: M tile index
     (see :func:`m_tile_ranges`); ``n0`` / ``nt``: first output channel and output channels within
     the pack's GEMM; ``c0`` / ``ct``: first input channel and channels of a group (a packed GEMM
-    takes all of them); ``ki``: K tile index; ``last_k``: the tile completes its outputs.
+    takes all of them); ``ki`` / ``ni``: K and N tile index; ``last_k``: the tile completes its
+    outputs.
     """
 
     pack: int

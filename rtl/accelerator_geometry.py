@@ -6,7 +6,8 @@ is one bank of the config's double-buffered SRAM (the accelerator has no DMA to 
 ``ifmap``   one input element per word (``R`` read ports, one per array row);
 ``weight``  ``C`` weights per word; ``tap`` one ``R``-lane tap word per K block (sized so every
             K block the weight memory can hold has one);
-``acc``     ``C`` accumulator lanes per word; ``bias`` ``C`` int32 lanes per output block.
+``acc``     ``C`` accumulator lanes per word; ``bias`` ``C`` int32 lanes per output block, as many
+            blocks as a descriptor can have (each needs a word of accumulators and ``R`` of weights).
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from accel.config import AccelConfig, ConfigError
-
-BIAS_WORDS_MAX = 256  # output blocks of C channels one descriptor can bias (C * 256 channels)
-
 
 def _words(config: AccelConfig, buffer: str, lanes: int, bits: int) -> int:
     return config.bank_bytes(buffer) * 8 // (lanes * bits)
@@ -57,7 +55,7 @@ class AcceleratorGeometry:
         return cls(
             rows=config.rows, cols=config.cols, input_bits=config.input_bits, weight_bits=config.weight_bits,
             acc_bits=config.acc_bits, ifmap_depth=sizes["ifmap"], weight_depth=weight,
-            tap_depth=max(1, weight // config.rows), acc_depth=acc, bias_depth=min(acc, BIAS_WORDS_MAX),
+            tap_depth=max(1, weight // config.rows), acc_depth=acc, bias_depth=min(acc, weight // config.rows),
         )  # fmt: skip
 
     def to_dict(self) -> dict:

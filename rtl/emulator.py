@@ -87,7 +87,8 @@ def stream_matrix(d: Descriptor, input_bits: int) -> np.ndarray:
     address, real = lane_addresses(d.regs, d.taps)
     fill = -(1 << (input_bits - 1)) if d.regs["MODE"] == MAX else 0
     safe = np.where(real, address, 0)
-    return np.where(real, d.ifmap[safe], fill)
+    source = d.ifmap if d.ifmap.size else np.zeros(1, dtype=np.int64)  # a tile of padding reads nothing
+    return np.where(real, source[safe], fill)
 
 
 def weight_matrix(d: Descriptor, rows: int, cols: int) -> np.ndarray:

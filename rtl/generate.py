@@ -8,7 +8,6 @@ error leaves no partial output.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -20,11 +19,15 @@ from amaranth.lib.wiring import Flow
 
 from accel import timing
 from accel.config import AccelConfig, ConfigError
+from accel.files import strict_json
 
 from . import accelerator
 from .accelerator import Accelerator
 from .core import PORTS, SystolicCore
 from .synth import FAMILIES, synthesize
+
+#: Files a generation may write besides the Verilog; those a new generation does not write are removed.
+OUTPUTS = frozenset({"manifest.json", "README.md", "synth_report.json", "program.json", "weights.npz"})
 
 CYCLES = "tile_cycles = (F - 1) * max(T, R) + latency, F = inner_folds * outer_folds"
 LATENCY = {"ws": "T + R + C", "is": "T + R + C", "os": "T + 2*R + C - 1"}
@@ -281,8 +284,13 @@ def _emit(component, info: dict, make_readme, pes: list[str], out_dir, synth: st
           extra: dict[str, bytes] | None = None) -> dict:  # fmt: skip
     """Convert ``component`` and write all outputs atomically (see the module docstring)."""
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise NotADirectoryError(f"{out_dir} exists and is not a directory")
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    except OSError as err:
+        raise ConfigError(f"cannot write to -o {out_dir}: {err.strerror or err}; choose another directory") from None
     try:
         verilog_path = staging / f"{info['top']}.v"
         verilog_path.write_text(verilog.convert(component, name=info["top"], emit_src=False))
@@ -295,6 +303,8 @@ def _emit(component, info: dict, make_readme, pes: list[str], out_dir, synth: st
         for name, content in (extra or {}).items():
             (staging / name).write_bytes(content)
         out_dir.mkdir(exist_ok=True)
+        for stale in OUTPUTS - {path.name for path in staging.iterdir()}:  # e.g. a previous NET's program
+            (out_dir / stale).unlink(missing_ok=True)
         for path in staging.iterdir():
             os.replace(path, out_dir / path.name)
     finally:
@@ -303,4 +313,4 @@ def _emit(component, info: dict, make_readme, pes: list[str], out_dir, synth: st
 
 
 def _write_json(path: Path, value: dict) -> None:
-    path.write_text(json.dumps(value, indent=2) + "\n")
+    path.write_text(strict_json(value, indent=2) + "\n")

@@ -17,6 +17,7 @@ import numpy as np
 
 from accel.area import asic_area
 from accel.config import AccelConfig
+from accel.files import strict_json
 from accel.lowering import ArrayOp, lower_network
 from accel.tiling import MappingError, tile_grid
 from workloads.forward import LayerParams, NetworkParams
@@ -40,7 +41,7 @@ def program_files(network: Network, config: AccelConfig, seed: int = 0) -> dict[
         arrays[f"{name}.requant"] = np.array([p.scale, p.shift], dtype=np.int64)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    text = json.dumps(program.to_dict(), indent=1, default=int) + "\n"
+    text = strict_json(program.to_dict(), indent=1, default=int) + "\n"
     return {"program.json": text.encode(), "weights.npz": buffer.getvalue()}
 
 
@@ -50,21 +51,27 @@ def load_program(directory: str | Path) -> tuple[Program, NetworkParams]:
     With them :func:`rtl.program.execute` runs the network without the network description.
     """
     directory = Path(directory)
+    params = NetworkParams("int8")
     try:
         program = Program.from_dict(json.loads((directory / "program.json").read_text()))
-        arrays = np.load(directory / "weights.npz")
+        with np.load(directory / "weights.npz") as arrays:
+            for name in {key.rsplit(".", 1)[0] for key in arrays.files}:
+                scale, shift = (int(v) for v in arrays[f"{name}.requant"])
+                bias = arrays[f"{name}.bias"] if f"{name}.bias" in arrays.files else None
+                params.layers[name] = LayerParams(arrays[f"{name}.weight"], bias, scale, shift)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ProgramError(f"{directory}: not a layer program written by `sim gen NET` ({err})") from None
-    params = NetworkParams("int8")
-    for name in {key.rsplit(".", 1)[0] for key in arrays.files}:
-        scale, shift = (int(v) for v in arrays[f"{name}.requant"])
-        bias = arrays[f"{name}.bias"] if f"{name}.bias" in arrays.files else None
-        params.layers[name] = LayerParams(arrays[f"{name}.weight"], bias, scale, shift)
+    missing = [name for name, plan in program.layers.items() if plan.kind in ("conv", "linear") and name not in params.layers]
+    if missing:
+        raise ProgramError(f"{directory}/weights.npz has no weights for {', '.join(missing)}; run `sim gen NET` again")
     return program, params
 
 
 def single_tile(network: Network, config: AccelConfig) -> bool:
-    """True if every array layer runs as one descriptor per pack of groups (no host tiling)."""
+    """True if every array layer runs as one descriptor per pack of groups (no host tiling).
+
+    Buffer-size errors count as False; call it on a network that compiles with large buffers.
+    """
     try:
         for _, op in lower_network(network):
             if isinstance(op, ArrayOp):
@@ -84,6 +91,7 @@ def fit_buffers(network: Network, config: AccelConfig) -> tuple[AccelConfig, dic
     together. Returns the config and a cost report (KiB and ASIC area before and after).
     """
     huge = {f"{b}_kib": KIB_LIMIT for b in BUFFERS}
+    compile_network(network, config.replace(**huge))  # a layer the RTL cannot run says so here
     if not single_tile(network, config.replace(**huge)):
         raise ProgramError(f"{network.name} cannot run without tiling even with {KIB_LIMIT} KiB buffers")
     sizes = {}

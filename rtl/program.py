@@ -278,18 +278,24 @@ def _divisor(node, view: LayerView) -> int:
 
 def divide_constants(divisor: int, window: int, input_bits: int) -> tuple[int, int, int]:
     """``(offset, mult, shift)`` with ``floor((s + offset) * mult >> shift) - offset // divisor``
-    equal to ``floor(s / divisor)`` for every window sum ``s`` of ``window`` inputs."""
+    equal to ``floor(s / divisor)`` for every window sum ``s`` of ``window`` inputs.
+
+    ``offset = B * divisor`` makes the dividend ``x`` non-negative; with ``mult = ceil(2^shift /
+    divisor)`` and ``e = mult * divisor - 2^shift``, ``floor(x * mult / 2^shift) = floor(x /
+    divisor)`` whenever ``x * e < 2^shift`` (the error ``x * e / (divisor * 2^shift)`` stays below
+    the ``1 / divisor`` gap to the next integer), so the smallest shift meeting that for the
+    largest ``x`` is exact everywhere.
+    """
     low, high = -(1 << (input_bits - 1)) * window, ((1 << (input_bits - 1)) - 1) * window
-    base = -(-(-low) // divisor)  # B: makes the dividend non-negative
-    sums = np.arange(low, high + 1, dtype=np.int64)
-    want = np.floor_divide(sums, divisor)
-    for shift in range(0, 48):
+    base = -(low // divisor)  # B = ceil(-low / divisor)
+    largest = high + base * divisor
+    for shift in range(0, 64):
         mult = -(-(1 << shift) // divisor)
         if mult >= MULT_LIMIT:
             break
-        if np.array_equal(((sums + base * divisor) * mult >> shift) - base, want):
+        if largest * (mult * divisor - (1 << shift)) < 1 << shift:
             return base * divisor, mult, shift
-    raise ProgramError(f"no exact reciprocal for an average over {divisor} inputs")  # pragma: no cover
+    raise ProgramError(f"no exact reciprocal below 2^24 for an average over {divisor} inputs")
 
 
 def _fused_activations(lowered, index: int) -> tuple[list[str], tuple[int, int]]:
@@ -315,6 +321,11 @@ def compile_network(network: Network, config: AccelConfig, params: NetworkParams
     without it they hold the identity (scale 1, shift 0): enough to plan and check, not to run.
     """
     geometry = AcceleratorGeometry.from_config(config)
+    if (config.input_bits, config.weight_bits, config.acc_bits) != (8, 8, 32):
+        raise ProgramError(
+            f"layer programs run int8 networks: set input_bits = 8, weight_bits = 8 and acc_bits = 32 "
+            f"(not {config.input_bits}, {config.weight_bits}, {config.acc_bits})"
+        )
     lowered = lower_network(network)
     layers: dict[str, LayerPlan] = {}
     for index, (node, op) in enumerate(lowered):

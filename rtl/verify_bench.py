@@ -17,6 +17,7 @@ import numpy as np
 from cocotb.clock import Clock
 
 from accel.config import AccelConfig
+from accel.timing import tile_cycles
 
 from .bus_driver import BusDriver
 from .emulator import DESCRIPTOR_REGISTERS, Descriptor
@@ -53,7 +54,9 @@ class BusBackend:
         await self._load("taps", d.taps, zip(tap_offsets, d.taps.reshape(-1).tolist()))
         await self._load("weights", d.weights, self._lane_writes("weights", d.weights, self.lanes_c))
         await self._load("bias", d.bias, self._lane_writes("bias", d.bias, self.lanes_c))
-        cycles = await bus.start_and_wait()
+        r = d.regs
+        expected = tile_cycles("ws", self.config.rows, cols, r["T"], r["INNER"] * r["OUTER"])
+        cycles = await bus.start_and_wait(timeout=2 * expected + 1000)
         if not read:
             return cycles, None
         t, blocks = d.regs["T"], []

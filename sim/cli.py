@@ -6,8 +6,6 @@ one line and exits with status 2, without a traceback.
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -212,8 +210,8 @@ def gen(
         info = generate_core(config, out_dir, synth=synth)
         written = ["manifest.json", "README.md"]
     else:
-        if fit and not net:
-            raise UserError("--fit sizes the buffers for a network: give NET_OR_FILE")
+        if (fit or batch != 1) and not net:
+            raise UserError("--fit and --batch apply to a network's layer program: give NET_OR_FILE")
         program = None
         if net:
             from rtl.layer_program import fit_buffers, program_files
@@ -273,7 +271,7 @@ def verify(
     if simulator not in ("icarus", "verilator"):
         raise UserError(f"--simulator must be icarus or verilator, not {simulator!r}")
     sizes = dict(rows=rows, cols=cols, ifmap_kib=ifmap_kib, filter_kib=filter_kib, ofmap_kib=ofmap_kib)
-    if Path(net).is_dir():
+    if Path(net).is_dir() and net not in ZOO:  # ./lenet5 reaches a directory named like a zoo network
         if config_file or batch != 1 or any(v is not None for v in sizes.values()):
             raise UserError(f"{net} holds its own design, config and batch; drop --config, --batch and the size options")
         program, _ = load_program(net)
@@ -308,23 +306,13 @@ def emit_json(data: dict, path: str) -> None:
 
     Strict JSON has no infinity: an ideal DRAM channel's bandwidth is written as the string "inf".
     """
-    from accel.files import write_atomic
+    from accel.files import strict_json, write_atomic
 
-    text = json.dumps(_finite(data), indent=2, allow_nan=False) + "\n"
+    text = strict_json(data, indent=2) + "\n"
     if path == "-":
         sys.stdout.write(text)
     else:
         write_atomic(path, text)
-
-
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value
 
 
 def main(argv: list[str] | None = None) -> None:

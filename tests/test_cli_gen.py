@@ -44,7 +44,7 @@ def test_gen_reads_the_config_file(tmp_path):
     [
         ["--rows", "0"], ["--dataflow", "xs"], ["--synth", "virtex"], ["--config", "missing.toml"],
         ["--dataflow", "os"], ["--rows", "1"], ["lenet5", "--core-only"], ["--fit"], ["nonet"],
-        ["lenet5", "--filter-kib", "1"],
+        ["lenet5", "--filter-kib", "1"], ["--batch", "2"], ["resnet18", "--fit"],
     ],
 )
 def test_gen_bad_input_is_one_line_and_no_output(tmp_path, args):
@@ -135,3 +135,16 @@ def test_gen_program_for_a_batch(tmp_path):
     assert program["input_shape"] == [2, 1, 28, 28]
     fc3 = next(s for s in program["steps"] if s["name"] == "fc3")
     assert fc3["tiles"][0]["regs"]["T"] == 2  # both feature vectors stream through one descriptor
+
+
+def test_gen_refuses_a_file_as_output_directory(tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("mine")
+    result = sim("gen", "-o", str(target), "--rows", "2", "--cols", "2")
+    assert result.returncode == 2 and result.stderr.startswith("error: cannot write to -o")
+    assert result.stderr.count("\n") == 1 and target.read_text() == "mine"
+
+
+def test_gen_fit_reports_the_layer_it_cannot_run(tmp_path):
+    result = sim("gen", "resnet18", "--fit", "-o", str(tmp_path / "r"))
+    assert result.returncode == 2 and "'layer1_0_add': add runs on the vector unit" in result.stderr

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.rtl
 SMALL = ["--rows", "4", "--cols", "4", "--ifmap-kib", "4", "--filter-kib", "16", "--ofmap-kib", "16"]
 
 
-def sim(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True)
+def sim(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=cwd)
 
 
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
@@ -44,13 +44,17 @@ def test_verify_with_verilator():
 def test_verify_runs_a_generated_design_with_its_own_program(tmp_path):
     out = tmp_path / "lenet"
     assert sim("gen", "lenet5", "-o", str(out), *SMALL).returncode == 0
-    result = sim("verify", str(out), "--quiet", "--json", str(tmp_path / "v.json"))
+    result = sim("verify", "lenet", "--quiet", "--json", "v.json", cwd=tmp_path)  # a relative directory
     assert result.returncode == 0, result.stderr
     layers = json.loads((tmp_path / "v.json").read_text())["layers"]
     assert [c["name"] for c in layers] == ["conv1", "pool1", "conv2", "pool2", "fc1", "fc2", "fc3"]
     assert all(c["mismatches"] == 0 for c in layers) and sum(c["measured"] for c in layers) == 43_715
     rejected = sim("verify", str(out), "--rows", "8")
     assert rejected.returncode == 2 and "holds its own design, config and batch" in rejected.stderr
+    # Regenerating the Verilog without a network removes the old program with it.
+    assert sim("gen", "-o", str(out), "--rows", "2", "--cols", "2").returncode == 0
+    stale = sim("verify", str(out))
+    assert stale.returncode == 2 and "not a layer program written by `sim gen NET`" in stale.stderr
 
 
 @pytest.mark.parametrize(

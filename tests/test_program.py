@@ -222,3 +222,36 @@ def test_an_onnx_model_compiles_and_runs_exactly(tmp_path):
     assert result.returncode == 0, result.stderr
     program = json.loads((out / "program.json").read_text())
     assert [s["kind"] for s in program["steps"] if not s.get("host")] == ["conv", "pool", "linear"]
+
+
+def test_a_band_of_padding_only_reads_nothing():
+    # The second band's output row reads input row 8 only: pure padding, an empty ifmap image.
+    conv = Conv(name="conv", in_channels=6, out_channels=3, kernel_size=(1, 1), stride=(2, 1),
+                padding=((2, 2), (2, 0)), dilation=(1, 2))  # fmt: skip
+    assert_exact_and_on_time(Network("pad", (1, 6, 8, 11), [conv]), AccelConfig(rows=5, cols=5, ifmap_kib=2,
+                                                                                  filter_kib=3, ofmap_kib=3))  # fmt: skip
+
+
+def test_wide_layers_fit_the_bias_memory_with_large_buffers():
+    net = Network("wide", (1, 60), [Linear(name="fc", in_features=60, out_features=600)])
+    assert_exact_and_on_time(net, AccelConfig(rows=4, cols=2, ifmap_kib=1024, filter_kib=1024, ofmap_kib=1024))
+
+
+def test_layer_programs_are_int8():
+    with pytest.raises(ProgramError, match="set input_bits = 8, weight_bits = 8 and acc_bits = 32"):
+        compile_network(get_network("lenet5"), CONFIGS["4x4"].replace(input_bits=4))
+
+
+def test_a_damaged_program_directory_is_one_error(tmp_path):
+    import numpy as np
+
+    from rtl.layer_program import load_program, program_files
+
+    for name, content in program_files(get_network("lenet5"), CONFIGS["4x4"]).items():
+        (tmp_path / name).write_bytes(content)
+    load_program(tmp_path)
+    arrays = dict(np.load(tmp_path / "weights.npz"))
+    del arrays["conv1.requant"]
+    np.savez(tmp_path / "weights.npz", **arrays)
+    with pytest.raises(ProgramError, match="not a layer program written by `sim gen NET`"):
+        load_program(tmp_path)
