@@ -51,7 +51,9 @@ class AcceleratorGeometry:
         needs = {"ifmap": 1, "filter": config.rows, "ofmap": 1}
         for buffer, depth in sizes.items():
             if depth < needs[buffer]:
-                raise ConfigError(f"the {buffer} bank holds {depth} words, fewer than {needs[buffer]}; raise {buffer}_kib")
+                raise ConfigError(
+                    f"the {buffer} bank holds {depth} words, fewer than {needs[buffer]}; raise {buffer}_kib"
+                )
         return cls(
             rows=config.rows, cols=config.cols, input_bits=config.input_bits, weight_bits=config.weight_bits,
             acc_bits=config.acc_bits, ifmap_depth=sizes["ifmap"], weight_depth=weight,

@@ -60,7 +60,8 @@ def remap_index(index: np.ndarray, index_scaled: np.ndarray, size: int, scale: i
         new_scaled = np.where(low, 0, np.where(high, (size - 1) * scale, index_scaled))
     else:  # circular
         new = np.where(low, index + size, np.where(high, index - size, index))
-        new_scaled = np.where(low, index_scaled + size * scale, np.where(high, index_scaled - size * scale, index_scaled))
+        wrapped = np.where(high, index_scaled - size * scale, index_scaled)
+        new_scaled = np.where(low, index_scaled + size * scale, wrapped)
     return np.ones(index.shape, dtype=bool), new, new_scaled
 
 

@@ -61,7 +61,8 @@ def load_program(directory: str | Path) -> tuple[Program, NetworkParams]:
                 params.layers[name] = LayerParams(arrays[f"{name}.weight"], bias, scale, shift)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ProgramError(f"{directory}: not a layer program written by `sim gen NET` ({err})") from None
-    missing = [name for name, plan in program.layers.items() if plan.kind in ("conv", "linear") and name not in params.layers]
+    weighted = [name for name, plan in program.layers.items() if plan.kind in ("conv", "linear")]
+    missing = [name for name in weighted if name not in params.layers]
     if missing:
         raise ProgramError(f"{directory}/weights.npz has no weights for {', '.join(missing)}; run `sim gen NET` again")
     return program, params

@@ -242,7 +242,8 @@ def weight_view(view: LayerView, p: LayerParams | None) -> tuple[np.ndarray, np.
     """
     channels = view.groups * view.nper
     if p is None:
-        return np.ones((view.groups, 1, 1, view.kernel[0] * view.kernel[1]), dtype=np.int64), np.zeros(channels, np.int64)
+        ones = np.ones((view.groups, 1, 1, view.kernel[0] * view.kernel[1]), dtype=np.int64)
+        return ones, np.zeros(channels, np.int64)
     w = np.asarray(p.weight, dtype=np.int64)
     if view.flip:
         w = w[(slice(None), slice(None)) + (slice(None, None, -1),) * (w.ndim - 2)]
