@@ -114,6 +114,14 @@ def test_a_batch_runs_as_whole_images_or_bands():
     assert {c.name: c.tiles for c in checks}["fc3"] == 1  # the 3 feature vectors stream as T = 3
 
 
+@pytest.mark.parametrize("name", ["mobilenet_v1", "m5", "alexnet"])
+def test_zoo_networks_are_exact_and_on_time(name):
+    """Depthwise/pointwise stacks, a 1-D network and large strided kernels, thousands of tiles each."""
+    config = AccelConfig(rows=8, cols=8, ifmap_kib=64, filter_kib=64, ofmap_kib=64)
+    checks = assert_exact_and_on_time(get_network(name), config)
+    assert sum(c.tiles for c in checks) > 100
+
+
 def test_one_layer_of_a_network_runs_on_its_golden_input():
     config = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
     (checked,) = run(get_network("lenet5"), config, "conv2")
