@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +23,8 @@ from accel.config import AccelConfig
 from rtl.generate import generate_accelerator
 from sim.runner import simulate
 from workloads.zoo import get_network
+
+from rtl_synth import report  # bench/ is on sys.path when a bench script runs
 
 CONFIGS = {
     "small": AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16),
@@ -75,12 +76,7 @@ def main() -> None:
     for name in args.configs:
         rows.append(run(name))
         print(json.dumps(rows[-1]), flush=True)
-    print(
-        f"\nLFE5U-85F-CABGA381, out of context, nextpnr seed 1, target 100 MHz; {platform.processor() or platform.machine()}"
-    )
-    print(table(rows))
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    report(rows, table, args.json)
 
 
 if __name__ == "__main__":

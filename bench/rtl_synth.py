@@ -69,12 +69,17 @@ def main() -> None:
         for dataflow in args.dataflows:
             rows.append(run(size, dataflow, args.multipliers))
             print(json.dumps(rows[-1]), flush=True)
+    report(rows, table, args.json)
+
+
+def report(rows: list[dict], make_table, json_path: Path | None) -> None:
+    """Print the device line and the Markdown table of ``rows``; also write them to ``json_path``."""
     print(
         f"\nLFE5U-85F-CABGA381, out of context, nextpnr seed 1, target 100 MHz; {platform.processor() or platform.machine()}"
     )
-    print(table(rows))
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    print(make_table(rows))
+    if json_path:
+        json_path.write_text(json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":

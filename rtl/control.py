@@ -25,6 +25,20 @@ def address_shape(depth: int):
     return unsigned(max(1, bits_for(depth - 1)))
 
 
+def tile_control_ports(geometry: CoreGeometry) -> dict:
+    """The start/busy/done handshake and tile registers shared by every controller and core."""
+    count = unsigned(bits_for(geometry.max_count))
+    return {
+        "start": In(1),
+        "stream_len": In(count),
+        "inner_folds": In(count),
+        "outer_folds": In(count),
+        "mode": In(Mode),
+        "busy": Out(1),
+        "done": Out(1),
+    }
+
+
 def delay_line(m: Module, value, stages: int, name: str) -> list[Signal]:
     """Registers ``d`` with ``d[k]`` = ``value`` from ``k`` cycles ago (``d[0]`` is ``value``)."""
     taps = [value]
@@ -140,16 +154,9 @@ class TileControl(wiring.Component):
 
     def __init__(self, geometry: CoreGeometry) -> None:
         self.geometry = g = geometry
-        count = unsigned(bits_for(g.max_count))
         super().__init__(
             {
-                "start": In(1),
-                "stream_len": In(count),
-                "inner_folds": In(count),
-                "outer_folds": In(count),
-                "mode": In(Mode),
-                "busy": Out(1),
-                "done": Out(1),
+                **tile_control_ports(g),
                 "tile_mode": Out(Mode),
                 "west_addr": Out(address_shape(g.west_depth)),
                 "north_addr": Out(address_shape(g.north_depth)),

@@ -16,17 +16,16 @@ the generated manifest.
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import bits_for
 
 from accel.config import AccelConfig
 
 from .array import SystolicArray, north_lane_layout
-from .control import TileControl, address_shape
+from .control import TileControl, address_shape, tile_control_ports
 from .geometry import CoreGeometry
-from .pe import PE, Mode, merge
+from .pe import PE, merge
 from .skew import Skew
 
 #: Meaning of each top-level port (the manifest and README are generated from this).
@@ -61,16 +60,9 @@ class SystolicCore(wiring.Component):
     def __init__(self, config: AccelConfig) -> None:
         self.config = config
         self.geometry = g = CoreGeometry.from_config(config)
-        count = unsigned(bits_for(g.max_count))
         super().__init__(
             {
-                "start": In(1),
-                "stream_len": In(count),
-                "inner_folds": In(count),
-                "outer_folds": In(count),
-                "mode": In(Mode),
-                "busy": Out(1),
-                "done": Out(1),
+                **tile_control_ports(g),
                 "west_wen": In(1),
                 "west_waddr": In(address_shape(g.west_depth)),
                 "west_wdata": In(data.ArrayLayout(signed(g.west_bits), g.rows)),
@@ -86,15 +78,9 @@ class SystolicCore(wiring.Component):
         m = Module()
         g, config = self.geometry, self.config
         m.submodules.control = ctl = TileControl.for_geometry(g)
-        m.d.comb += [
-            ctl.start.eq(self.start),
-            ctl.stream_len.eq(self.stream_len),
-            ctl.inner_folds.eq(self.inner_folds),
-            ctl.outer_folds.eq(self.outer_folds),
-            ctl.mode.eq(self.mode),
-            self.busy.eq(ctl.busy),
-            self.done.eq(ctl.done),
-        ]
+        for name, member in tile_control_ports(g).items():  # the core forwards the controller's ports
+            inner, outer = getattr(ctl, name), getattr(self, name)
+            m.d.comb += inner.eq(outer) if member.flow == In else outer.eq(inner)
 
         west = self._operand_memory(m, "west", g.west_depth, ctl.west_addr)
         north = self._operand_memory(m, "north", g.north_depth, ctl.north_addr)
