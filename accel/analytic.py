@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
+from accel.jit import choose
 from accel.tiling import TileSchedule
 
 NO_LIMIT = -1.0  # bandwidth passed to kernels for an ideal channel
@@ -39,7 +41,7 @@ def kernel_bandwidth(bandwidth: float) -> float:
     return NO_LIMIT if math.isinf(bandwidth) else float(bandwidth)
 
 
-@njit(cache=True)
+@register_jitable
 def transfer_cycles(nbytes, bandwidth):
     """Cycles the channel is busy moving ``nbytes``: least t with t * bandwidth >= nbytes (0 if ideal)."""
     if nbytes <= 0 or bandwidth < 0:
@@ -98,7 +100,7 @@ def _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth,
 def layer_timing(sched: TileSchedule, bandwidth: float, latency: int) -> Timing:
     """Cycles of a layer from its tile schedule, without stepping cycles."""
     load = sched.load_ifmap + sched.load_filter
-    total, busy = _recurrence(
+    total, busy = choose(_recurrence, sched.count)(
         load, sched.load_after, sched.compute, sched.writeback, sched.wait_writeback,
         kernel_bandwidth(bandwidth), int(latency),
     )  # fmt: skip

@@ -1,0 +1,58 @@
+"""Kernels run interpreted (small work, early in a process) give the numbers the compiled ones give."""
+
+import pytest
+
+import accel.jit
+from accel.analytic import _recurrence, layer_timing
+from accel.config import AccelConfig
+from accel.lowering import lower_network
+from accel.tiling import schedule
+from workloads.zoo import ZOO
+
+
+@pytest.fixture
+def budget(monkeypatch):
+    """Set the process's interpreting budget (tiles) for one test."""
+
+    def set_budget(tiles: int) -> None:
+        monkeypatch.setattr(accel.jit, "_interpreted", 0)
+        monkeypatch.setattr(accel.jit, "INTERPRET_BUDGET", tiles)
+
+    return set_budget
+
+
+def test_choose_interprets_small_work_until_the_budget_is_spent(budget):
+    budget(100)
+    kernel = _recurrence
+    if kernel.signatures:  # compiled by an earlier test in this process: always the compiled one
+        assert accel.jit.choose(kernel, 1) is kernel
+        return
+    assert accel.jit.choose(kernel, 60) is kernel.py_func
+    assert accel.jit.choose(kernel, 60) is kernel  # 120 > 100 tiles: compiled from here on
+
+
+def test_choose_returns_plain_functions_unchanged(budget):
+    budget(100)
+
+    def plain():
+        return 0
+
+    assert accel.jit.choose(plain, 1) is plain
+
+
+@pytest.mark.parametrize("config", [AccelConfig(), AccelConfig(rows=8, cols=16, dataflow="os", dram_bandwidth=0.75,
+                                                               dram_latency=7, ifmap_kib=16, filter_kib=16, ofmap_kib=8)])
+@pytest.mark.parametrize("net", ["lenet5", "alexnet"])
+def test_interpreted_and_compiled_timing_agree(net, config, budget):
+    for node, op in lower_network(ZOO[net]()):
+        if op is None:
+            continue
+        sched = schedule(op, config)
+        budget(0)
+        compiled = layer_timing(sched, config.dram_bandwidth, config.dram_latency)
+        budget(10**9)
+        # Force the Python function even if the kernel is loaded: the same source, interpreted.
+        load = sched.load_ifmap + sched.load_filter
+        total, busy = _recurrence.py_func(load, sched.load_after, sched.compute, sched.writeback,
+                                          sched.wait_writeback, config.dram_bandwidth, config.dram_latency)
+        assert (int(total), int(busy)) == (compiled.cycles, compiled.dram_busy_cycles), node.name
