@@ -1,10 +1,16 @@
-"""The cycle-level engine: steps the controller, the compute array and the DRAM channel.
+"""The cycle-level engine: the controller, the compute array and the DRAM channel, event by event.
 
-Each cycle, in order: the array retires a finished tile; the DMA engine starts every request at
-the head of its queue that is eligible while the channel is idle; the array starts the next tile
-if its operands have arrived and its accumulator bank is free; then the channel moves
-``bandwidth`` bytes of the request in flight and the array advances one cycle. The machine is
-the one ``accel/analytic.py`` describes; the two must agree exactly (contract 5).
+The machine, cycle by cycle, in order: the array retires a finished tile; the DMA engine starts
+every request at the head of its queue that is eligible while the channel is idle; the array
+starts the next tile if its operands have arrived and its accumulator bank is free; then the
+channel moves ``bandwidth`` bytes of the request in flight and the array advances one cycle.
+
+Nothing changes between two events (a tile ends, the channel frees, operands or a writeback
+land), so the engine applies those rules at each event time and jumps to the next one: its cost
+grows with tiles, not cycles, and a starved channel (``--bandwidth 1e-9``) costs what a fast
+one does. It gives exactly the cycles of stepping one cycle at a time (``tests/engine_reference.py``
+keeps that stepping version, and ``tests/test_engine.py`` holds the two equal) and of the closed
+form in ``accel/analytic.py``.
 """
 
 from __future__ import annotations
@@ -12,37 +18,35 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from accel.analytic import Timing, kernel_bandwidth, make_timing
+from accel.analytic import Timing, kernel_bandwidth, make_timing, transfer_cycles
+from accel.jit import choose
 from accel.tiling import TileSchedule
 
+
 @njit(cache=True)
-def _step_layer(load, load_after, compute, writeback, wait_writeback, bandwidth, latency):
+def _run_events(load, load_after, compute, writeback, wait_writeback, bandwidth, latency):
     count = load.shape[0]
-    unknown = np.iinfo(np.int64).max
-    cend = np.full(count, unknown, dtype=np.int64)  # cycle each tile finished
-    arrival = np.full(count, unknown, dtype=np.int64)  # cycle each tile's operands are on chip
-    wdone = np.full(count, unknown, dtype=np.int64)  # cycle each writeback finished
+    never = np.iinfo(np.int64).max
+    cend = np.full(count, never, dtype=np.int64)  # cycle each tile finished
+    arrival = np.full(count, never, dtype=np.int64)  # cycle each tile's operands are on chip
+    wdone = np.full(count, never, dtype=np.int64)  # cycle each writeback finished
     queue_end = 2 * count + 1  # entries: L0, L1, W0, L2, W1, ..., L(n-1), W(n-2), (none), W(n-1)
     head = 0
-    moving = False  # a request occupies the channel
-    moving_bytes = 0
-    moving_elapsed = 0
-    moving_tile = 0
-    moving_is_load = True
+    channel_free = 0  # first cycle the channel is idle
     running = -1  # tile in the array
-    remaining = 0
+    run_end = 0  # cycle the running tile retires
     next_tile = 0
     busy = 0
     t = 0
     while True:
         # 1. The array retires a finished tile.
-        if running >= 0 and remaining == 0:
+        if running >= 0 and run_end == t:
             cend[running] = t
             if writeback[running] == 0:
                 wdone[running] = t
             running = -1
         # 2. The DMA engine starts eligible requests at the head of its queue.
-        while not moving and head < queue_end:
+        while channel_free <= t and head < queue_end:
             if head == 0:
                 tile, is_load = 0, True
             elif head % 2 == 1:
@@ -66,54 +70,48 @@ def _step_layer(load, load_after, compute, writeback, wait_writeback, bandwidth,
             if not ready:
                 break
             head += 1
-            if bandwidth < 0:  # ideal channel: no occupancy
-                if is_load:
-                    arrival[tile] = t + latency
-                else:
-                    wdone[tile] = t + latency
-                continue
-            moving = True
-            moving_bytes = nbytes
-            moving_elapsed = 0
-            moving_tile = tile
-            moving_is_load = is_load
+            # The channel is busy for the transfer; its data lands `latency` cycles after.
+            occupancy = transfer_cycles(nbytes, bandwidth)
+            channel_free = t + occupancy
+            busy += occupancy
+            if is_load:
+                arrival[tile] = t + occupancy + latency
+            else:
+                wdone[tile] = t + occupancy + latency
         # 3. The array starts the next tile when its operands and accumulator bank are ready.
         if running < 0 and next_tile < count:
             guard = wait_writeback[next_tile]
             if arrival[next_tile] <= t and (guard < 0 or wdone[guard] <= t):
                 running = next_tile
-                remaining = compute[next_tile]
+                run_end = t + compute[next_tile]
                 next_tile += 1
-        # Done when every tile has computed and every writeback has landed.
-        if next_tile == count and running < 0 and head >= queue_end and not moving:
-            finished = True
+        # Everything issued: the layer ends when the last writeback lands.
+        if next_tile == count and running < 0 and head >= queue_end:
+            total = max(t, channel_free)
             for i in range(count):
-                if wdone[i] > t:
-                    finished = False
-                    break
-            if finished:
-                break
-        # 4. One cycle passes.
-        if moving:
-            moving_elapsed += 1
-            busy += 1
-            if moving_elapsed * bandwidth >= moving_bytes:
-                moving = False
-                if moving_is_load:
-                    arrival[moving_tile] = t + 1 + latency
-                else:
-                    wdone[moving_tile] = t + 1 + latency
+                total = max(total, wdone[i])
+            return total, busy
+        # 4. Jump to the next cycle at which a rule above can act differently.
+        nxt = never
         if running >= 0:
-            remaining -= 1
-        t += 1
-    total = t
-    return total, busy
+            nxt = run_end
+        if channel_free > t:
+            nxt = min(nxt, channel_free)
+        if running < 0 and next_tile < count:
+            if arrival[next_tile] > t:
+                nxt = min(nxt, arrival[next_tile])
+            guard = wait_writeback[next_tile]
+            if guard >= 0 and wdone[guard] > t:
+                nxt = min(nxt, wdone[guard])
+        if nxt == never:
+            raise RuntimeError("tile schedule deadlocks: a guard names a tile that never runs")
+        t = nxt
 
 
 def run_layer(sched: TileSchedule, bandwidth: float, latency: int) -> Timing:
-    """Step a layer's tile schedule cycle by cycle; return its timing."""
+    """Run a layer's tile schedule through the event-driven engine; return its timing (cycles)."""
     load = sched.load_ifmap + sched.load_filter
-    total, busy = _step_layer(
+    total, busy = choose(_run_events, sched.count)(
         load, sched.load_after, sched.compute, sched.writeback, sched.wait_writeback,
         kernel_bandwidth(bandwidth), int(latency),
     )  # fmt: skip

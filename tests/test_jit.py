@@ -3,7 +3,7 @@
 import pytest
 
 import accel.jit
-from accel.analytic import _recurrence, layer_timing
+from accel.analytic import _recurrence, kernel_bandwidth, layer_timing
 from accel.config import AccelConfig
 from accel.lowering import lower_network
 from accel.tiling import schedule
@@ -56,3 +56,18 @@ def test_interpreted_and_compiled_timing_agree(net, config, budget):
         total, busy = _recurrence.py_func(load, sched.load_after, sched.compute, sched.writeback,
                                           sched.wait_writeback, config.dram_bandwidth, config.dram_latency)
         assert (int(total), int(busy)) == (compiled.cycles, compiled.dram_busy_cycles), node.name
+
+
+@pytest.mark.parametrize("bandwidth", [0.75, 16.0, float("inf")])
+def test_interpreted_and_compiled_engine_agree(bandwidth):
+    from sim.engine import _run_events
+
+    config = AccelConfig(rows=8, cols=8, ifmap_kib=16, filter_kib=16, ofmap_kib=8)
+    for node, op in lower_network(ZOO["alexnet"]()):
+        if op is None:
+            continue
+        sched = schedule(op, config)
+        args = (sched.load_ifmap + sched.load_filter, sched.load_after, sched.compute, sched.writeback,
+                sched.wait_writeback, kernel_bandwidth(bandwidth), 100)  # fmt: skip
+        compiled = tuple(int(v) for v in _run_events(*args))
+        assert tuple(int(v) for v in _run_events.py_func(*args)) == compiled, node.name
