@@ -165,3 +165,7 @@ def _require_int(name: str, value: Any, minimum: int, maximum: int | None = None
     if value < minimum or (maximum is not None and value > maximum):
         bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
         raise ConfigError(f"{name} must be {bound}, not {value}")
+
+
+DEFAULTS = AccelConfig()
+"""The built-in configuration (what ``sim`` uses without ``--config`` or size flags)."""

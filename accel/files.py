@@ -1,27 +1,113 @@
-"""Atomic file writes (an interrupted run never leaves a half-written report or cache entry) and
-strict JSON (no ``Infinity``)."""
+"""Output files: checked before the work, written atomically, never replacing what is not a file.
+
+Every report, plot, cache entry and generated file goes through here:
+
+- :func:`check_output_file` / :func:`check_output_dir` run before a command starts its work, so
+  a path that cannot be written is one error line, not a traceback after a long simulation.
+- :func:`write_atomic` writes a regular file through a temporary file and a rename, so an
+  interrupted run never leaves a half-written file. A symlink is followed (its target is
+  replaced, the link stays). An existing device or FIFO (``/dev/null``, a named pipe) is
+  written into, never replaced by a regular file.
+- Every ``OSError`` becomes an :class:`OutputError` naming the path and the reason.
+
+Also strict JSON (no ``Infinity``): :func:`strict_json`.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 
+from workloads.errors import UserError
+
+
+class OutputError(UserError):
+    """An output path that cannot be written."""
+
+
+def _reason(err: OSError) -> str:
+    return err.strerror or str(err)
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its closest ancestor that exists."""
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_writable_dir(directory: Path, path: Path, what: str) -> None:
+    """``directory`` (the nearest existing ancestor of ``path``) must be a directory we can create files in."""
+    if not directory.is_dir():
+        raise OutputError(f"cannot write {what} {path}: {directory} is not a directory; choose another path")
+    try:  # permission bits do not stop root, and /proc or a read-only mount refuse only on write
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".probe.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutputError(f"cannot write {what} {path}: cannot create files in {directory} ({_reason(err)}); choose another path") from None
+
+
+def check_output_file(path: str | Path, what: str = "output") -> None:
+    """Raise :class:`OutputError` unless a file can be written at ``path`` (nothing is created)."""
+    path = Path(os.path.realpath(path))
+    if path.is_dir():
+        raise OutputError(f"cannot write {what} {path}: it is a directory; give a file path")
+    if path.exists() and not path.is_file():
+        return  # a device or FIFO: written into
+    _check_writable_dir(_nearest_existing(path.parent), path, what)
+
+
+def check_output_dir(path: str | Path, what: str = "output directory") -> None:
+    """Raise :class:`OutputError` unless ``path`` is, or can be created as, a writable directory."""
+    path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"cannot write {what} {path}: it exists and is not a directory; choose another path")
+    _check_writable_dir(_nearest_existing(path), path, what)
+
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``data`` to ``path``: atomically for a regular file, into a device or FIFO as it is."""
+    payload = data.encode() if isinstance(data, str) else data
+    target = Path(os.path.realpath(path))
+    try:
+        if target.exists() and not stat.S_ISREG(target.stat().st_mode):
+            if target.is_dir():
+                raise IsADirectoryError(21, "Is a directory")
+            _write_into(target, payload)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _replace(target, payload)
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {_reason(err)}") from None
+
+
+def _write_into(target: Path, payload: bytes) -> None:
+    # O_NONBLOCK: a FIFO nobody reads is an error (ENXIO), not a hang.
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as err:
+        if err.errno == errno.ENXIO:
+            raise OSError(err.errno, "no process is reading this FIFO") from None
+        raise
+    with os.fdopen(fd, "wb") as f:
+        f.write(payload)
+
+
+def _replace(target: Path, payload: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
+            f.write(payload)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         os.unlink(tmp)
         raise

@@ -6,12 +6,15 @@ one line and exits with status 2, without a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
 
+from accel.config import DEFAULTS
+from accel.files import check_output_dir, check_output_file
 from workloads.errors import UserError
 from workloads.sources import load_network
 from workloads.zoo import ZOO
@@ -21,8 +24,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Systolic-array CNN accelerator toolkit: simulate, generate RTL, explore designs.",
-    no_args_is_help=True,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -30,6 +33,21 @@ app = typer.Typer(
 stdout = Console(width=None if sys.stdout.isatty() else 250)
 
 NetArg = Annotated[str, typer.Argument(help="Zoo network name (see `sim list`) or a model file.", metavar="NET_OR_FILE")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"sim (systolic-toolkit) {version('systolic-toolkit')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_version)] = False,
+) -> None:
+    """Systolic-array CNN accelerator toolkit: simulate, generate RTL, explore designs."""
 
 
 @app.command("list")
@@ -69,6 +87,8 @@ def info(
     """Per-layer shapes, parameters, MACs and receptive fields of a network."""
     from sim.tables import info_table
 
+    if json_out and json_out != "-":
+        check_output_file(json_out, "--json")
     network = load_net(net, skip_unsupported).with_batch(batch)
     summary = network.summary()
     if json_out:
@@ -98,11 +118,19 @@ def load_config(config_file: str | None, overrides: dict) -> AccelConfig:
 
 Opt = typer.Option
 ConfigOpt = Annotated[Optional[str], Opt("--config", help="Accelerator config (TOML, or a SCALE-Sim .cfg).", metavar="FILE")]
-RowsOpt = Annotated[Optional[int], Opt(help="PE array rows.")]
-ColsOpt = Annotated[Optional[int], Opt(help="PE array columns.")]
-IfmapOpt = Annotated[Optional[int], Opt(help="Ifmap SRAM in KiB (two banks).")]
-FilterOpt = Annotated[Optional[int], Opt(help="Filter SRAM in KiB (two banks).")]
-OfmapOpt = Annotated[Optional[int], Opt(help="Accumulator SRAM in KiB (two banks).")]
+
+
+def _default(field: str) -> str:
+    """The built-in default of a config field, shown in --help (a --config file overrides it)."""
+    value = getattr(DEFAULTS, field)
+    return "inf" if value == float("inf") else str(value)
+
+
+RowsOpt = Annotated[Optional[int], Opt(help="PE array rows.", show_default=_default("rows"))]
+ColsOpt = Annotated[Optional[int], Opt(help="PE array columns.", show_default=_default("cols"))]
+IfmapOpt = Annotated[Optional[int], Opt(help="Ifmap SRAM in KiB (two banks).", show_default=_default("ifmap_kib"))]
+FilterOpt = Annotated[Optional[int], Opt(help="Filter SRAM in KiB (two banks).", show_default=_default("filter_kib"))]
+OfmapOpt = Annotated[Optional[int], Opt(help="Accumulator SRAM in KiB (two banks).", show_default=_default("ofmap_kib"))]
 QuietOpt = Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")]
 
 
@@ -112,16 +140,16 @@ def run(
     config_file: ConfigOpt = None,
     rows: RowsOpt = None,
     cols: ColsOpt = None,
-    dataflow: Annotated[Optional[str], Opt(help="ws, os or is.")] = None,
-    input_bits: Annotated[Optional[int], Opt(help="Activation width in bits.")] = None,
-    weight_bits: Annotated[Optional[int], Opt(help="Weight width in bits.")] = None,
-    acc_bits: Annotated[Optional[int], Opt(help="Accumulator width in bits.")] = None,
+    dataflow: Annotated[Optional[str], Opt(help="ws, os or is.", show_default=_default("dataflow"))] = None,
+    input_bits: Annotated[Optional[int], Opt(help="Activation width in bits.", show_default=_default("input_bits"))] = None,
+    weight_bits: Annotated[Optional[int], Opt(help="Weight width in bits.", show_default=_default("weight_bits"))] = None,
+    acc_bits: Annotated[Optional[int], Opt(help="Accumulator width in bits.", show_default=_default("acc_bits"))] = None,
     ifmap_kib: IfmapOpt = None,
     filter_kib: FilterOpt = None,
     ofmap_kib: OfmapOpt = None,
-    bandwidth: Annotated[Optional[float], Opt(help="DRAM bytes/cycle ('inf': ideal).")] = None,
-    latency: Annotated[Optional[int], Opt(help="DRAM latency in cycles.")] = None,
-    clock_mhz: Annotated[Optional[float], Opt(help="Clock in MHz.")] = None,
+    bandwidth: Annotated[Optional[float], Opt(help="DRAM bytes/cycle ('inf': ideal).", show_default=_default("dram_bandwidth"))] = None,
+    latency: Annotated[Optional[int], Opt(help="DRAM latency in cycles.", show_default=_default("dram_latency"))] = None,
+    clock_mhz: Annotated[Optional[float], Opt(help="Clock in MHz.", show_default=_default("clock_mhz"))] = None,
     batch: Annotated[int, Opt(help="Batch size N.")] = 1,
     mode: Annotated[str, Opt(help="cycle, analytic or functional.")] = "cycle",
     timing: Annotated[str, Opt(help="native (this microarchitecture) or scalesim (SCALE-Sim 3.0.0).")] = "native",
@@ -142,6 +170,7 @@ def run(
 
     if scalesim_dir and timing != "scalesim":
         raise UserError("--scalesim-reports needs --timing scalesim")
+    check_outputs(files={"--json": json_out, "--plot": plot}, dirs={"--csv": csv_dir, "--scalesim-reports": scalesim_dir})
     config = load_config(
         config_file,
         dict(rows=rows, cols=cols, dataflow=dataflow, input_bits=input_bits, weight_bits=weight_bits,
@@ -187,7 +216,7 @@ def gen(
     config_file: ConfigOpt = None,
     rows: RowsOpt = None,
     cols: ColsOpt = None,
-    dataflow: Annotated[Optional[str], Opt(help="ws (the layer accelerator), or os / is with --core-only.")] = None,
+    dataflow: Annotated[Optional[str], Opt(help="ws (the layer accelerator), or os / is with --core-only.", show_default=_default("dataflow"))] = None,
     ifmap_kib: IfmapOpt = None,
     filter_kib: FilterOpt = None,
     ofmap_kib: OfmapOpt = None,
@@ -202,6 +231,7 @@ def gen(
 
     if not out_dir:
         raise UserError("missing option -o/--out DIR: where to write the Verilog")
+    check_output_dir(out_dir, "-o")
     config = load_config(config_file, dict(rows=rows, cols=cols, dataflow=dataflow, ifmap_kib=ifmap_kib,
                                            filter_kib=filter_kib, ofmap_kib=ofmap_kib))  # fmt: skip
     if core_only:
@@ -270,6 +300,7 @@ def verify(
 
     if simulator not in ("icarus", "verilator"):
         raise UserError(f"--simulator must be icarus or verilator, not {simulator!r}")
+    check_outputs(files={"--json": json_out})
     sizes = dict(rows=rows, cols=cols, ifmap_kib=ifmap_kib, filter_kib=filter_kib, ofmap_kib=ofmap_kib)
     if Path(net).is_dir() and net not in ZOO:  # ./lenet5 reaches a directory named like a zoo network
         if config_file or batch != 1 or any(v is not None for v in sizes.values()):
@@ -301,6 +332,16 @@ def verify(
         sys.exit(1)
 
 
+def check_outputs(files: dict[str, str | None] | None = None, dirs: dict[str, str | None] | None = None) -> None:
+    """Check every output path a command was given (option -> path) before it starts its work."""
+    for option, path in (files or {}).items():
+        if path and path != "-":
+            check_output_file(path, option)
+    for option, path in (dirs or {}).items():
+        if path:
+            check_output_dir(path, option)
+
+
 def emit_json(data: dict, path: str) -> None:
     """Print ``data`` as JSON to stdout (``path == '-'``) or write it atomically to ``path``.
 
@@ -316,11 +357,26 @@ def emit_json(data: dict, path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``sim`` console script."""
+    """Entry point of the ``sim`` console script.
+
+    Exit status: 0 on success, 1 when ``sim verify`` finds a hardware mismatch, 2 on a user error
+    (one ``error:`` line, no traceback), 130 when interrupted (Ctrl-C).
+    """
+    args = sys.argv[1:] if argv is None else argv
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=args or ["--help"], standalone_mode=False)
+        sys.stdout.flush()
     except UserError as err:
         _fail(str(err), 2)
+    except (KeyboardInterrupt, typer.Abort):  # Click turns Ctrl-C into Abort
+        _fail("interrupted", 130)
+    except BrokenPipeError:  # the reader went away (`sim run vgg16 | head`): stop quietly
+        _silence_stdout()
+        sys.exit(0)
+    except OSError as err:
+        where = err.filename or "standard output"
+        _silence_stdout()
+        _fail(f"cannot write {where}: {err.strerror or err}", 2)
     except Exception as err:
         # Click's usage errors (bad option, missing argument) carry their own exit status (2).
         if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):
@@ -328,6 +384,13 @@ def main(argv: list[str] | None = None) -> None:
         where = getattr(getattr(err, "ctx", None), "command_path", "sim")
         _fail(f"{err.format_message()} (see `{where} --help`)", err.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _fail(message: str, status: int) -> None:

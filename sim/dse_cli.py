@@ -181,6 +181,7 @@ def dse_command(
     from accel.config import AccelConfig
     from accel.dse import Sweep, run_sweep
     from accel.energy import EnergyTable
+    from accel.files import check_output_dir
     from workloads.sources import load_network
 
     if mode not in MODES:
@@ -215,8 +216,7 @@ def dse_command(
 
         timer = run_layer
     out_dir = Path(out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"--out {out} exists and is not a directory")
+    check_output_dir(out_dir, "--out")
     bar = SweepProgress(quiet)
     started = time.perf_counter()
     try:

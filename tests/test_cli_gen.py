@@ -141,7 +141,7 @@ def test_gen_refuses_a_file_as_output_directory(tmp_path):
     target = tmp_path / "taken"
     target.write_text("mine")
     result = sim("gen", "-o", str(target), "--rows", "2", "--cols", "2")
-    assert result.returncode == 2 and result.stderr.startswith("error: cannot write to -o")
+    assert result.returncode == 2 and result.stderr.startswith("error: cannot write -o")
     assert result.stderr.count("\n") == 1 and target.read_text() == "mine"
 
 
