@@ -1,10 +1,9 @@
-"""Energy of a simulation report (``sim run --energy``): the JSON section and the table."""
+"""Energy of a simulation report (``sim run --energy``): the JSON section, the table and CSV columns."""
 
 from __future__ import annotations
 
-from rich.table import Table
-
 from accel.energy import CATEGORIES, EnergyTable, report_energy
+from sim.tables import Column, FittedTable
 
 HEADERS = {"mac": "MAC", "register": "registers", "ifmap_sram": "ifmap SRAM", "filter_sram": "filter SRAM",
            "ofmap_sram": "accum. SRAM", "dram": "DRAM"}  # fmt: skip
@@ -19,21 +18,29 @@ def attach_energy(data: dict, table_file: str | None = None, dram: str | None = 
     return data["energy"]
 
 
-def energy_table(data: dict) -> Table:
+def energy_columns(energy: dict) -> tuple[list[dict], dict]:
+    """CSV columns of an energy section: per-layer rows and the total row, ``energy_pj.<category>`` in pJ."""
+
+    def columns(values: dict) -> dict:
+        return {f"energy_pj.{key}": values[key] for key in (*CATEGORIES, "total")}
+
+    return [columns(layer) for layer in energy["layers"]], columns(energy["total"])
+
+
+def energy_table(data: dict) -> FittedTable:
     """Per-layer energy in uJ by category, totals in the footer."""
     energy = data["energy"]
     total = energy["total"]
     t = energy["table"]
     title = f"{data['network']}: energy (uJ), {t['name']}, DRAM {t['dram']} {t['dram_pj_per_bit']} pJ/bit"
-    table = Table(title=title, show_footer=True)
-    table.add_column("layer", footer="total")
-    for key in (*CATEGORIES, "total"):
-        table.add_column(HEADERS.get(key, key), footer=_uj(total[key]), justify="right")
-    for layer in energy["layers"]:
-        table.add_row(layer["name"], *(_uj(layer[key]) for key in (*CATEGORIES, "total")))
+    keys = (*CATEGORIES, "total")
+    columns = [Column("layer", "total", "left")]
+    columns += [Column(f"{HEADERS.get(key, key)}\n(uJ)", _uj(total[key])) for key in keys]
+    rows = [[layer["name"], *(_uj(layer[key]) for key in keys)] for layer in energy["layers"]]
+    caption = ""
     if total["total"]:
-        table.caption = ", ".join(f"{HEADERS[k]} {100 * total[k] / total['total']:.0f}%" for k in CATEGORIES)
-    return table
+        caption = "share: " + ", ".join(f"{HEADERS[k]} {100 * total[k] / total['total']:.0f}%" for k in CATEGORIES)
+    return FittedTable(columns, rows, title=title, caption=caption)
 
 
 def _uj(pj: float) -> str:

@@ -28,7 +28,10 @@ class LayerReport:
     utilization: float  # pe_ops / (rows * cols * cycles)
     mapping_efficiency: float  # pe_ops / (rows * cols * cycles the folds stream)
     sram: dict
-    dram: dict  # bytes, plus avg/peak bandwidth in bytes/cycle
+    # DRAM bytes per operand, total and compulsory (each tensor once), plus two bandwidths in
+    # bytes/cycle: average_bytes_per_cycle (total bytes / cycles) and fetch_hiding_bytes_per_cycle
+    # (the largest tile fetch / compute cycles of the tile before it: what would hide every fetch).
+    dram: dict
     outputs: object = field(default=None, repr=False)  # functional mode: the layer's output array
 
     def to_dict(self) -> dict:
@@ -56,22 +59,27 @@ class NetworkReport:
             "total": self.total,
         }
 
-    def layers_csv(self) -> str:
-        """One row per layer, nested fields flattened (``sram.ifmap_reads``, ...)."""
-        rows = [_flatten(layer.to_dict()) for layer in self.layers]
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["name"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue()
+    def layers_csv(self, extra: list[dict] | None = None) -> str:
+        """One row per layer, nested fields flattened (``sram.ifmap_reads``, ...).
 
-    def total_csv(self) -> str:
-        row = _flatten(self.total)
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
-        writer.writeheader()
-        writer.writerow(row)
-        return out.getvalue()
+        ``extra``: more columns per layer (same order as ``layers``), e.g. its energy.
+        """
+        rows = [_flatten(layer.to_dict()) for layer in self.layers]
+        for row, more in zip(rows, extra or []):
+            row.update(more)
+        return _csv(rows) if rows else "name\n"
+
+    def total_csv(self, extra: dict | None = None) -> str:
+        """The totals as one row; ``extra``: more columns, e.g. the total energy."""
+        return _csv([{**_flatten(self.total), **(extra or {})}])
+
+
+def _csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
 
 
 def _flatten(data: dict, prefix: str = "") -> dict:
@@ -91,8 +99,8 @@ def totals(layers: list[LayerReport], pes: int, clock_mhz: float) -> dict:
     pe_ops = sum(r.pe_ops for r in layers)
     sram = {k: sum(r.sram[k] for r in layers) for k in SRAM_FIELDS}
     dram = {k: sum(r.dram[k] for r in layers) for k in DRAM_FIELDS}
-    dram["avg_bandwidth"] = dram["total_bytes"] / cycles if cycles else 0.0
-    dram["peak_bandwidth"] = max((r.dram["peak_bandwidth"] for r in layers), default=0.0)
+    dram["average_bytes_per_cycle"] = dram["total_bytes"] / cycles if cycles else 0.0
+    dram["fetch_hiding_bytes_per_cycle"] = max((r.dram["fetch_hiding_bytes_per_cycle"] for r in layers), default=0.0)
     return {
         "cycles": cycles,
         "compute_cycles": compute,

@@ -114,7 +114,7 @@ def layer_report(node: Node, op: Op, sched: TileSchedule, timing: Timing, cfg: A
             "ofmap_write_bytes": writes,
             "total_bytes": total_bytes,
             "compulsory_bytes": sum(compulsory_bytes(op, cfg).values()),
-            "avg_bandwidth": total_bytes / timing.cycles if timing.cycles else 0.0,
-            "peak_bandwidth": timing.peak_bandwidth,
+            "average_bytes_per_cycle": total_bytes / timing.cycles if timing.cycles else 0.0,
+            "fetch_hiding_bytes_per_cycle": timing.peak_bandwidth,
         },
     )

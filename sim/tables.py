@@ -1,10 +1,97 @@
-"""Rich tables: human views of the plain-data reports."""
+"""Rich tables: human views of the plain-data reports.
+
+Every table is a :class:`FittedTable`: printed whole when the console is wide enough, else as
+several narrower tables stacked, each repeating the key column, so that a number is never cut
+(rich would otherwise shorten cells to "1,2…" on an 80-column terminal).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from workloads.network import Network
+from workloads.zoo import describe
+
+TEXT_WIDTH = 30
+"""Narrowest width (characters) a wrapping text column is given before the table is split."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a :class:`FittedTable`.
+
+    ``header`` may hold line breaks (the unit on its own line keeps columns narrow); ``text``
+    columns (descriptions) wrap at word boundaries, all others never wrap.
+    """
+
+    header: str
+    footer: str = ""
+    justify: str = "right"
+    text: bool = False
+
+
+class FittedTable:
+    """Rows of strings rendered as one table, or split into column groups that fit the console.
+
+    Parameters
+    ----------
+    columns : list of Column
+        The first ``key`` columns (the row names) are repeated in every group.
+    rows : list of list of str
+        One cell per column.
+    title, caption : str
+        Printed above the first and below the last group.
+    """
+
+    def __init__(self, columns: list[Column], rows: list[list[str]], title: str = "", caption: str = "", key: int = 1):
+        self.columns = columns
+        self.rows = rows
+        self.title = title
+        self.caption = caption
+        self.key = key
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        groups = self._groups(console, options)
+        if len(groups) == 1:
+            yield self._table(groups[0], title=self.title, caption=self.caption)
+            return
+        for i, group in enumerate(groups):
+            yield self._table(group, title=self.title if i == 0 else None)
+        if self.caption:  # under the whole stack, not squeezed to the last (narrow) table's width
+            yield Text(self.caption, style="table.caption")
+
+    def _groups(self, console: Console, options: ConsoleOptions) -> list[list[int]]:
+        """Column indices of each table: greedily as many columns as fit in ``options.max_width``."""
+        key = list(range(self.key))
+        groups, current = [], list(key)
+        for index in range(self.key, len(self.columns)):
+            if current != key and self._width(console, options, current + [index]) > options.max_width:
+                groups.append(current)
+                current = list(key)
+            current.append(index)
+        return groups + [current]
+
+    def _width(self, console: Console, options: ConsoleOptions, group: list[int]) -> int:
+        """Width of a group's table with no number wrapped and text columns at ``TEXT_WIDTH``."""
+        table = self._table(group, measuring=True)
+        return Measurement.get(console, options.update_width(10**6), table).maximum
+
+    def _table(self, group: list[int], title=None, caption=None, measuring: bool = False) -> Table:
+        table = Table(title=title, caption=caption, show_footer=any(self.columns[i].footer for i in group))
+        for i in group:
+            col = self.columns[i]
+            table.add_column(
+                col.header, footer=col.footer, justify=col.justify, no_wrap=not col.text, overflow="fold",
+                max_width=TEXT_WIDTH if col.text and measuring else None,
+            )  # fmt: skip
+        for row in self.rows:
+            table.add_row(*(row[i] for i in group))
+        return table
 
 
 def _shape(shape) -> str:
@@ -21,47 +108,53 @@ def _dims(value) -> str:
     return str(value)
 
 
-def zoo_table(networks: dict[str, Network]) -> Table:
-    """One row per zoo network: input, layers, parameters, MACs."""
-    table = Table(title="Network zoo")
-    for col in ("name", "input", "layers", "params", "MACs"):
-        table.add_column(col, justify="right" if col in ("layers", "params", "MACs") else "left")
-    for name, net in networks.items():
-        table.add_row(name, _shape(net.input_shape), str(len(net)), f"{net.params:,}", f"{net.macs:,}")
-    return table
+def zoo_table(networks: dict[str, Network]) -> FittedTable:
+    """One row per zoo network: input shape, layers, parameters, MACs and a one-line description."""
+    columns = [Column("name", justify="left"), Column("input\n(NxCxHxW)", justify="left"), Column("layers"),
+               Column("params"), Column("MACs"), Column("description", justify="left", text=True)]  # fmt: skip
+    rows = [[name, _shape(net.input_shape), str(len(net)), f"{net.params:,}", f"{net.macs:,}", describe(name)]
+            for name, net in networks.items()]  # fmt: skip
+    return FittedTable(columns, rows, title="Network zoo")
 
 
-def info_table(summary: dict) -> Table:
+def info_table(summary: dict) -> FittedTable:
     """Per-layer table of ``Network.summary()``, with totals in the footer."""
-    table = Table(title=f"{summary['network']}  input {_shape(summary['input_shape'])}", show_footer=True)
     total = summary["total"]
     columns = [
-        ("name", "total"), ("type", ""), ("input", ""), ("output", ""), ("kernel", ""), ("stride", ""),
-        ("padding", ""), ("dilation", ""), ("params", f"{total['params']:,}"), ("MACs", f"{total['macs']:,}"),
-        ("RF", ""),
+        Column("name", "total", "left"), Column("type", justify="left"),
+        Column("input\n(NxCxHxW)", justify="left"), Column("output\n(NxCxHxW)", justify="left"),
+        Column("kernel", justify="left"), Column("stride", justify="left"), Column("padding", justify="left"),
+        Column("dilation", justify="left"), Column("params", f"{total['params']:,}"),
+        Column("MACs", f"{total['macs']:,}"), Column("receptive\nfield (px)", justify="left"),
     ]  # fmt: skip
-    for name, footer in columns:
-        table.add_column(name, footer=footer, justify="right" if name in ("params", "MACs") else "left")
+    rows = []
     for row in summary["layers"]:
         padding = row.get("padding")
         if isinstance(padding, list) and padding and isinstance(padding[0], list):
             padding = ",".join(f"{lo}" if lo == hi else f"{lo}/{hi}" for lo, hi in padding)
-        table.add_row(
+        rows.append([
             row["name"], row["type"], _shape(row["input_shape"]), _shape(row["output_shape"]),
             _dims(row.get("kernel_size")), _dims(row.get("stride")), _dims(padding), _dims(row.get("dilation")),
             f"{row['params']:,}", f"{row['macs']:,}", _dims(row["receptive_field"]),
-        )  # fmt: skip
-    return table
+        ])  # fmt: skip
+    return FittedTable(columns, rows, title=f"{summary['network']}  input {_shape(summary['input_shape'])}")
 
 
-def _si(value: float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.2f}{unit}"
-    return f"{value:.0f}"
+def _gemm(g: dict) -> str:
+    if not g["m"]:
+        return "-"
+    return f"{g['m']}x{g['k']}x{g['n']}" + (f" ({g['groups']})" if g["groups"] > 1 else "")
 
 
-def run_table(report: dict) -> Table:
+def run_row(row: dict) -> list[str]:
+    """The cells of one layer (or, from ``type`` on, of the total) in :func:`run_table`."""
+    return [
+        f"{row['cycles']:,}", f"{row['stall_cycles']:,}", f"{100 * row['utilization']:.1f}",
+        f"{sum(row['sram'].values()):,}", f"{row['dram']['total_bytes']:,}", f"{row['dram']['compulsory_bytes']:,}",
+    ]  # fmt: skip
+
+
+def run_table(report: dict) -> FittedTable:
     """Per-layer cycles, stalls, utilization and traffic of a simulation report, with totals."""
     cfg, total = report["config"], report["total"]
     title = (
@@ -70,42 +163,32 @@ def run_table(report: dict) -> Table:
         f"DRAM {cfg['dram_bandwidth']} B/cycle + {cfg['dram_latency']} cycles, {cfg['clock_mhz']} MHz "
         f"({report['mode']} mode)"
     )
-    table = Table(title=title, show_footer=True)
+    totals = run_row(total)
     columns = [
-        ("layer", "total", "left"), ("type", "", "left"), ("GEMM MxKxN (groups)", "", "left"),
-        ("tiles", "", "right"), ("folds", "", "right"), ("cycles", f"{total['cycles']:,}", "right"),
-        ("stalls", f"{total['stall_cycles']:,}", "right"), ("util", f"{100 * total['utilization']:.1f}%", "right"),
-        ("SRAM acc.", _si(sum(total["sram"].values())), "right"),
-        ("DRAM B", _si(total["dram"]["total_bytes"]), "right"),
-        ("compulsory B", _si(total["dram"]["compulsory_bytes"]), "right"),
+        Column("layer", "total", "left"), Column("type", justify="left"),
+        Column("GEMM\nMxKxN (groups)", justify="left"), Column("tiles"), Column("folds"),
+        Column("cycles", totals[0]), Column("stall\ncycles", totals[1]), Column("PE util.\n(%)", totals[2]),
+        Column("SRAM accesses\n(elements)", totals[3]), Column("DRAM traffic\n(bytes)", totals[4]),
+        Column("DRAM, each\ntensor once\n(bytes)", totals[5]),
     ]  # fmt: skip
-    for name, footer, justify in columns:
-        table.add_column(name, footer=footer, justify=justify)
-    for row in report["layers"]:
-        g = row["gemm"]
-        gemm = f"{g['m']}x{g['k']}x{g['n']}" + (f" ({g['groups']})" if g["groups"] > 1 else "") if g["m"] else "-"
-        table.add_row(
-            row["name"], row["type"], gemm, f"{row['tiles']:,}", f"{row['folds']:,}", f"{row['cycles']:,}",
-            f"{row['stall_cycles']:,}", f"{100 * row['utilization']:.1f}%", _si(sum(row["sram"].values())),
-            _si(row["dram"]["total_bytes"]), _si(row["dram"]["compulsory_bytes"]),
-        )  # fmt: skip
-    table.caption = f"latency {total['latency_ms']:.3f} ms at {cfg['clock_mhz']} MHz, {total['macs']:,} MACs"
-    return table
+    rows = [[row["name"], row["type"], _gemm(row["gemm"]), f"{row['tiles']:,}", f"{row['folds']:,}", *run_row(row)]
+            for row in report["layers"]]  # fmt: skip
+    caption = f"latency {total['latency_ms']:.3f} ms at {cfg['clock_mhz']} MHz, {total['macs']:,} MACs"
+    return FittedTable(columns, rows, title=title, caption=caption)
 
 
-def verify_table(network: str, config, checks) -> Table:
+def verify_table(network: str, config, checks) -> FittedTable:
     """``sim verify``: per layer, tiles, mismatching outputs and measured vs predicted cycles."""
-    table = Table(title=f"{network} on the generated {config.rows}x{config.cols} accelerator (RTL)", show_footer=True)
-    measured = sum(c.measured for c in checks)
-    predicted = sum(c.predicted for c in checks)
-    wrong = sum(c.mismatches for c in checks)
-    columns = [("layer", "total"), ("type", ""), ("tiles", str(sum(c.tiles for c in checks))),
-               ("outputs", f"{sum(c.elements for c in checks):,}"), ("wrong", f"{wrong:,}"),
-               ("RTL cycles", f"{measured:,}"), ("predicted", f"{predicted:,}"),
-               ("result", "PASS" if all(c.ok for c in checks) else "FAIL")]  # fmt: skip
-    for name, footer in columns:
-        table.add_column(name, footer=footer, justify="left" if name in ("layer", "type", "result") else "right")
-    for c in checks:
-        table.add_row(c.name, c.kind, str(c.tiles), f"{c.elements:,}", f"{c.mismatches:,}", f"{c.measured:,}",
-                      f"{c.predicted:,}", "bit-exact, on time" if c.ok else "MISMATCH")  # fmt: skip
-    return table
+    columns = [
+        Column("layer", "total", "left"), Column("type", justify="left"),
+        Column("tiles", str(sum(c.tiles for c in checks))),
+        Column("outputs\n(values)", f"{sum(c.elements for c in checks):,}"),
+        Column("wrong\n(values)", f"{sum(c.mismatches for c in checks):,}"),
+        Column("RTL\n(cycles)", f"{sum(c.measured for c in checks):,}"),
+        Column("predicted\n(cycles)", f"{sum(c.predicted for c in checks):,}"),
+        Column("result", "PASS" if all(c.ok for c in checks) else "FAIL", "left", text=True),
+    ]  # fmt: skip
+    rows = [[c.name, c.kind, str(c.tiles), f"{c.elements:,}", f"{c.mismatches:,}", f"{c.measured:,}",
+             f"{c.predicted:,}", "bit-exact, on time" if c.ok else "MISMATCH"] for c in checks]  # fmt: skip
+    title = f"{network} on the generated {config.rows}x{config.cols} accelerator (RTL)"
+    return FittedTable(columns, rows, title=title)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable
 
 from workloads.errors import WorkloadError
@@ -203,6 +204,11 @@ ZOO: dict[str, Callable[[], Network]] = {
     f.__name__: f
     for f in (lenet5, alexnet, vgg11, vgg11_lrn, vgg13, vgg16c, vgg16, vgg19, resnet18, mobilenet_v1, m5)
 }
+
+
+def describe(name: str) -> str:
+    """One-line description of the zoo network ``name``: the summary line of its builder's docstring."""
+    return inspect.getdoc(ZOO[name]).partition("\n")[0]
 
 
 def get_network(name: str) -> Network:
