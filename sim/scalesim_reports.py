@@ -63,6 +63,7 @@ def _layer_report(name: str, kind: str, macs: int, layer: ScaleSimLayer, count: 
     dram = {"ifmap_read_bytes": count * size["ifmap"] * ib, "filter_read_bytes": count * size["filter"] * wb,
             "ofmap_write_bytes": count * size["ofmap"] * ib}  # fmt: skip
     total = sum(dram.values())
+    per_cycle = total / max(cycles, 1)  # no tiles: fetches spread evenly over the layer
     return LayerReport(
         name=name, type=kind, gemm={"groups": count, "m": row.pixels, "k": row.window, "n": row.filters, "packed": 1},
         tiles=count, folds=count * layer.folds, loop_order="-", macs=macs, pe_ops=count * layer.macs,
@@ -71,8 +72,8 @@ def _layer_report(name: str, kind: str, macs: int, layer: ScaleSimLayer, count: 
         sram={"ifmap_reads": count * layer.sram_reads["ifmap"], "ifmap_writes": count * size["ifmap"],
               "filter_reads": count * layer.sram_reads["filter"], "filter_writes": count * size["filter"],
               "ofmap_reads": 0, "ofmap_writes": count * layer.ofmap_writes},
-        dram={**dram, "total_bytes": total, "compulsory_bytes": total,
-              "average_bytes_per_cycle": total / max(cycles, 1), "fetch_hiding_bytes_per_cycle": total / max(cycles, 1)},
+        dram={**dram, "total_bytes": total, "compulsory_bytes": total, "average_bytes_per_cycle": per_cycle,
+              "fetch_hiding_bytes_per_cycle": per_cycle},
     )  # fmt: skip
 
 
