@@ -45,6 +45,7 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -364,9 +365,25 @@ def _run_batch(ctx: _Context, batch: list[tuple]) -> list[dict]:
 _WORKER_CONTEXT: _Context | None = None
 
 
-def _init_worker(ctx: _Context) -> None:
+def _init_worker(ctx: _Context, parent: int) -> None:
     global _WORKER_CONTEXT
     _WORKER_CONTEXT = ctx
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the sweep's process dies, even by SIGKILL (the out-of-memory killer).
+
+    A forked worker shares the sweep's lock on ``DIR/.lock``; an orphan would hold it forever and
+    no later run could resume the sweep.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
 
 
 def _pool_batch(batch: list[tuple]) -> list[dict]:
@@ -513,12 +530,12 @@ class Store:
         rows: dict[tuple, dict] = {}
         if not self.journal_path.exists():
             return rows
-        with open(self.journal_path) as f:
+        with open(self.journal_path, "rb") as f:  # bytes: a damaged line must not stop the reading
             for line in f:
                 try:
                     row = json.loads(line)
                     rows[key_of(row)] = row
-                except (ValueError, KeyError, TypeError):
+                except (ValueError, KeyError, TypeError, AttributeError):
                     continue
         return rows
 
@@ -698,7 +715,7 @@ def _run_pool(
     # forked workers inherit them instead of each loading them again.
     first = _run_batch(ctx, todo[:1])
     mp = multiprocessing.get_context(method)
-    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=mp, initializer=_init_worker, initargs=(ctx,))
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=mp, initializer=_init_worker, initargs=(ctx, os.getpid()))
     try:
         futures = [pool.submit(_pool_batch, batch) for batch in _batches(todo[1:], workers, batch_size)]
         started()  # only now may a progress display start its thread: the workers are forked
@@ -726,6 +743,7 @@ def _run_dask(
         ) from None
     own = client is None
     if own:
+        _check_scheduler_address(scheduler)
         try:
             client = distributed.Client(scheduler, timeout=10, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as err:
@@ -745,6 +763,19 @@ def _run_dask(
             future.cancel()
         if own:
             client.close()
+
+
+def _check_scheduler_address(scheduler: str | None) -> None:
+    """Refuse an address Dask cannot parse before a Client exists (a failed Client hangs 20 s in cleanup)."""
+    from distributed.comm import parse_address
+    from distributed.comm.registry import backends
+
+    scheme, location = parse_address(scheduler or "")
+    if scheme not in backends or not location:
+        raise SweepError(
+            f"--scheduler {scheduler!r} is not a Dask scheduler address; give SCHEME://HOST:PORT with SCHEME one of "
+            f"{', '.join(sorted(backends))}, e.g. tcp://host:8786"
+        )
 
 
 def pareto_rows(rows: Iterable[dict], objectives: Sequence[str] = OBJECTIVES) -> list[dict]:

@@ -216,3 +216,53 @@ def test_fpga_synthesis_of_the_front_is_cached(tmp_path, capsys, monkeypatch):
         capsys, *args, "--fpga-synth", "--fpga-cache", str(tmp_path / "a" / "fpga-cache"), "-o", str(tmp_path / "b")
     )
     assert status == 0 and len(calls) == len(front)
+
+
+def test_sweep_resumes_after_only_its_main_process_is_killed(tmp_path):
+    """SIGKILL the main process of a `--workers 2` sweep (as the OOM killer does): its pool workers
+    die with it, so they release the sweep's lock and a rerun resumes to completion."""
+    import fcntl
+
+    out = tmp_path / "orphans"
+    grid = ["--rows", "8,16,32", "--cols", "8,16,32", "--dataflow", "ws,os,is"]
+    cmd = [sys.executable, "-m", "sim", "dse", "vgg16", *grid, "--mode", "cycle", "--workers", "2", "--chunk", "1",
+           "--no-plots", "-q", "-o", str(out)]  # fmt: skip
+    journal = out / "journal.jsonl"
+    child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (journal.exists() and journal.read_text().count("\n") >= 2):
+        time.sleep(0.005)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    assert journal.read_text().count("\n") < 27, "the sweep finished before the kill: enlarge the grid"
+    with open(out / ".lock", "w") as lock:  # no orphan holds it (a few seconds for the workers to go)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "an orphaned worker still holds the sweep's lock"
+                time.sleep(0.05)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    finished = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert finished.returncode == 0, finished.stderr
+    assert len(list(csv.DictReader((out / "results.csv").open()))) == 27
+
+
+def test_journal_with_damaged_bytes_still_resumes(tmp_path, capsys):
+    out = tmp_path / "damaged"
+    args = ["dse", "lenet5", "--rows", "4,8", "--workers", "1", "--no-plots", "-q", "-o", str(out)]
+    assert run(capsys, *args)[0] == 0
+    with open(out / "journal.jsonl", "ab") as f:
+        f.write(bytes(range(256)) + b"\n\xff\xfe{not json\n")
+    status, stdout, _ = run(capsys, *args)
+    assert status == 0 and "2 resumed from the journal" in stdout
+
+
+@pytest.mark.parametrize("address", ["foo://bar", "tcp://", ""])
+def test_a_malformed_scheduler_address_fails_at_once(tmp_path, capsys, address):
+    started = time.monotonic()
+    status, _, err = run(capsys, "dse", "lenet5", "--rows", "4", "--scheduler", address, "-o", str(tmp_path / "d"))
+    assert status == 2 and err.startswith("error: --scheduler") and err.count("\n") == 1
+    assert time.monotonic() - started < 5
