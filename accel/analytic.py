@@ -7,7 +7,7 @@ once the bank it fills is no longer read, a writeback once its tile has computed
 the channel for ``ceil(bytes / bandwidth)`` cycles and its data is there ``latency`` cycles
 later. A tile computes once the previous tile is done, its operands have arrived and its
 accumulator bank has been written back. The cycle-level engine in ``sim/engine.py`` steps the
-same machine cycle by cycle and must agree exactly (contract 5).
+same machine cycle by cycle and must agree exactly (docs/correctness.md).
 """
 
 from __future__ import annotations

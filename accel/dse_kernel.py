@@ -7,7 +7,7 @@ thousands of configurations. This kernel computes the same tile plan, the same t
 the same counters with plain loops compiled by Numba, then calls the *same* recurrence
 (``accel.analytic._recurrence``), for all layers of a network in one call.
 
-It is a second implementation of the tiling rules, so it carries a contract like contract 5:
+It is a second implementation of the tiling rules, so it must agree with the first exactly:
 for every layer and configuration it returns exactly what ``schedule`` + ``layer_timing`` return
 (``tests/test_dse_kernel.py`` checks it on every zoo network over a grid of configurations, and
 on random layers). A change to the tiling rules must be made in both places; that test fails

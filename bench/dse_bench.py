@@ -1,4 +1,4 @@
-"""Benchmark of design-space exploration (issue 6). Prints a markdown section for docs/benchmarks.md.
+"""Benchmark of design-space exploration. Prints a markdown section for docs/benchmarks.md.
 
     python bench/dse_bench.py [--repeat 3]
 

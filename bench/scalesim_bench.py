@@ -1,4 +1,4 @@
-"""SCALE-Sim 3.0.0 vs `sim --timing scalesim`: wall time and peak memory on the same files (issue 4).
+"""SCALE-Sim 3.0.0 vs `sim --timing scalesim`: wall time and peak memory on the same files.
 
     python bench/scalesim_bench.py [--scalesim-python PATH] [--vgg16-timeout SECONDS]
 

@@ -1,4 +1,4 @@
-"""Benchmarks of the simulator (issue 3). Prints a markdown table for docs/benchmarks.md.
+"""Benchmarks of the simulator. Prints a markdown table for docs/benchmarks.md.
 
     python bench/sim_bench.py [--skip-functional]
 

@@ -6,7 +6,7 @@ Each layer that runs on the array is turned into grouped GEMMs by the address ge
 of the R x C array: operands enter skewed at the array edge, move one PE per cycle, partial sums
 (WS/IS) move down a column and leave at the bottom, or accumulators (OS) stay and are read when
 the fold is done. The output path then adds the bias and requantizes (conv/FC), or divides
-(average pooling). The results must equal the golden model bit for bit (contract 2).
+(average pooling). The results must equal the golden model bit for bit (docs/correctness.md).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ def simulate(
     """Simulate every layer of ``network`` on ``config``.
 
     ``mode``: ``'cycle'`` steps the cycle-level engine, ``'analytic'`` evaluates the closed form
-    (equal by contract), ``'functional'`` also computes every layer's outputs on the simulated
+    (equal in every field, see docs/correctness.md), ``'functional'`` also computes every layer's outputs on the simulated
     array (int8 operands from deterministic random weights) and keeps them in the reports.
     ``progress`` is called with each layer name once it is done. ``timing``: ``'native'`` (this
     microarchitecture) or ``'scalesim'`` (SCALE-Sim 3.0.0's per-layer closed form, see

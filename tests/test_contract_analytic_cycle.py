@@ -1,4 +1,4 @@
-"""Contract 5: the analytic closed form equals the cycle-level engine exactly, for every layer and config.
+"""The analytic closed form equals the cycle-level engine exactly, for every layer and config.
 
 Every field of every LayerReport (cycles, compute, stalls, DRAM, SRAM, utilization, ...) must be
 identical between ``mode='analytic'`` and ``mode='cycle'``. Hypothesis draws random layers of every

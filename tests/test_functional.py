@@ -1,4 +1,4 @@
-"""Contract 2: values moved through the simulated PEs equal the golden model, bit for bit."""
+"""Values moved through the simulated PEs equal the golden model, bit for bit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of the NumPy golden model (contract 1: golden == PyTorch semantics).
+"""Tests of the NumPy golden model: it computes what PyTorch computes.
 
 Three kinds of evidence: small cases worked out by hand, integer exactness against slow
 loop-by-loop references written below, and (when PyTorch is installed) randomized comparison

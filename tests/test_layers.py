@@ -46,7 +46,7 @@ def conv(**kw):
 
 
 # ---------------------------------------------------------------------------------------------
-# Worked examples of the course material (issue 2, Acceptance)
+# Worked examples: output sizes, parameters and MACs computed by hand
 # ---------------------------------------------------------------------------------------------
 
 

@@ -638,7 +638,7 @@ def test_dead_branches_are_dropped():
 
 def test_functional_simulation_uses_the_model_weights():
     # Imported weights, quantized to int8, run through the simulated array: bit-exact with the
-    # golden int8 forward (contract 2), asymmetric pool padding included.
+    # golden int8 forward, asymmetric pool padding included.
     g = Graph((1, 3, 9, 9))
     y = g.op("Relu", conv(g, "x", 3, 4, 3, pads=[1] * 4))
     y = g.op("MaxPool", y, kernel_shape=[2, 2], strides=[2, 2], pads=[0, 0, 1, 1])
