@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from rich.console import Console
 
-from accel.config import DEFAULTS
 from accel.files import check_output_dir, check_output_file
+from sim.options import with_default
 from workloads.errors import UserError
 from workloads.sources import load_network
 from workloads.zoo import ZOO
@@ -52,7 +52,7 @@ def _options(
 
 @app.command("list")
 def list_networks() -> None:
-    """List the networks in the zoo."""
+    """List the networks in the zoo: input shape, layers, parameters, MACs and a one-line description."""
     from sim.tables import zoo_table
 
     stdout.print(zoo_table({name: build() for name, build in ZOO.items()}))
@@ -117,20 +117,12 @@ def load_config(config_file: str | None, overrides: dict) -> AccelConfig:
 
 
 Opt = typer.Option
-ConfigOpt = Annotated[Optional[str], Opt("--config", help="Accelerator config (TOML, or a SCALE-Sim .cfg).", metavar="FILE")]
-
-
-def _default(field: str) -> str:
-    """The built-in default of a config field, shown in --help (a --config file overrides it)."""
-    value = getattr(DEFAULTS, field)
-    return "inf" if value == float("inf") else str(value)
-
-
-RowsOpt = Annotated[Optional[int], Opt(help="PE array rows.", show_default=_default("rows"))]
-ColsOpt = Annotated[Optional[int], Opt(help="PE array columns.", show_default=_default("cols"))]
-IfmapOpt = Annotated[Optional[int], Opt(help="Ifmap SRAM in KiB (two banks).", show_default=_default("ifmap_kib"))]
-FilterOpt = Annotated[Optional[int], Opt(help="Filter SRAM in KiB (two banks).", show_default=_default("filter_kib"))]
-OfmapOpt = Annotated[Optional[int], Opt(help="Accumulator SRAM in KiB (two banks).", show_default=_default("ofmap_kib"))]
+ConfigOpt = Annotated[Optional[str], Opt("--config", help="Accelerator config (TOML, or a SCALE-Sim .cfg): replaces the defaults shown below; the options override it.", metavar="FILE")]
+RowsOpt = Annotated[Optional[int], Opt(help=with_default("PE array rows.", "rows"))]
+ColsOpt = Annotated[Optional[int], Opt(help=with_default("PE array columns.", "cols"))]
+IfmapOpt = Annotated[Optional[int], Opt(help=with_default("Ifmap SRAM in KiB (two banks).", "ifmap_kib"))]
+FilterOpt = Annotated[Optional[int], Opt(help=with_default("Filter SRAM in KiB (two banks).", "filter_kib"))]
+OfmapOpt = Annotated[Optional[int], Opt(help=with_default("Accumulator SRAM in KiB (two banks).", "ofmap_kib"))]
 QuietOpt = Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")]
 
 
@@ -140,23 +132,25 @@ def run(
     config_file: ConfigOpt = None,
     rows: RowsOpt = None,
     cols: ColsOpt = None,
-    dataflow: Annotated[Optional[str], Opt(help="ws, os or is.", show_default=_default("dataflow"))] = None,
-    input_bits: Annotated[Optional[int], Opt(help="Activation width in bits.", show_default=_default("input_bits"))] = None,
-    weight_bits: Annotated[Optional[int], Opt(help="Weight width in bits.", show_default=_default("weight_bits"))] = None,
-    acc_bits: Annotated[Optional[int], Opt(help="Accumulator width in bits.", show_default=_default("acc_bits"))] = None,
+    dataflow: Annotated[Optional[str], Opt(help=with_default("ws, os or is.", "dataflow"))] = None,
+    input_bits: Annotated[Optional[int], Opt(help=with_default("Activation width in bits.", "input_bits"))] = None,
+    weight_bits: Annotated[Optional[int], Opt(help=with_default("Weight width in bits.", "weight_bits"))] = None,
+    acc_bits: Annotated[Optional[int], Opt(help=with_default("Accumulator width in bits.", "acc_bits"))] = None,
     ifmap_kib: IfmapOpt = None,
     filter_kib: FilterOpt = None,
     ofmap_kib: OfmapOpt = None,
-    bandwidth: Annotated[Optional[float], Opt(help="DRAM bytes/cycle ('inf': ideal).", show_default=_default("dram_bandwidth"))] = None,
-    latency: Annotated[Optional[int], Opt(help="DRAM latency in cycles.", show_default=_default("dram_latency"))] = None,
-    clock_mhz: Annotated[Optional[float], Opt(help="Clock in MHz.", show_default=_default("clock_mhz"))] = None,
+    bandwidth: Annotated[Optional[float], Opt(help=with_default("DRAM bytes/cycle ('inf': ideal).", "dram_bandwidth"))] = None,
+    latency: Annotated[Optional[int], Opt(help=with_default("DRAM latency in cycles.", "dram_latency"))] = None,
+    clock_mhz: Annotated[Optional[float], Opt(help=with_default("Clock in MHz.", "clock_mhz"))] = None,
     batch: Annotated[int, Opt(help="Batch size N.")] = 1,
     mode: Annotated[str, Opt(help="cycle, analytic or functional.")] = "cycle",
     timing: Annotated[str, Opt(help="native (this microarchitecture) or scalesim (SCALE-Sim 3.0.0).")] = "native",
     scalesim_dir: Annotated[Optional[str], Opt("--scalesim-reports", help="With --timing scalesim: write SCALE-Sim's report CSVs to DIR.", metavar="DIR")] = None,
     json_out: Annotated[Optional[str], Opt("--json", help="Write the report as JSON to PATH ('-': stdout).", metavar="PATH")] = None,
-    csv_dir: Annotated[Optional[str], Opt("--csv", help="Write layers.csv and total.csv to DIR.", metavar="DIR")] = None,
+    csv_dir: Annotated[Optional[str], Opt("--csv", help="Write layers.csv and total.csv to DIR (with --energy: energy columns in pJ).", metavar="DIR")] = None,
+    save_outputs: Annotated[Optional[str], Opt("--save-outputs", help="With --mode functional: save every layer's outputs to FILE.npz, one array per layer name.", metavar="FILE.npz")] = None,
     plot: Annotated[Optional[str], Opt(help="Plot per-layer cycles and utilization to PNG.", metavar="PNG")] = None,
+    roofline: Annotated[Optional[str], Opt(help="Plot each layer on the roofline (PE ops per DRAM byte vs per cycle) to PNG.", metavar="PNG")] = None,
     energy: Annotated[bool, Opt("--energy", help="Also report energy per layer: MAC, registers, each SRAM, DRAM.")] = False,
     energy_table: Annotated[Optional[str], Opt(help="With --energy: energy table (TOML), see docs/dse.md.", metavar="FILE")] = None,
     dram: Annotated[Optional[str], Opt(help="With --energy: DRAM energy preset lpddr4, hbm2 or ddr3.")] = None,
@@ -170,7 +164,9 @@ def run(
 
     if scalesim_dir and timing != "scalesim":
         raise UserError("--scalesim-reports needs --timing scalesim")
-    check_outputs(files={"--json": json_out, "--plot": plot}, dirs={"--csv": csv_dir, "--scalesim-reports": scalesim_dir})
+    if save_outputs and mode != "functional":
+        raise UserError("--save-outputs needs --mode functional (the other modes compute no values)")
+    check_outputs(files={"--json": json_out, "--plot": plot, "--roofline": roofline, "--save-outputs": save_outputs}, dirs={"--csv": csv_dir, "--scalesim-reports": scalesim_dir})
     config = load_config(
         config_file,
         dict(rows=rows, cols=cols, dataflow=dataflow, input_bits=input_bits, weight_bits=weight_bits,
@@ -181,6 +177,11 @@ def run(
     with layer_progress(len(network), quiet) as advance:
         report = simulate(network, config, mode=mode, progress=advance, timing=timing)
     data = report.to_dict()
+    matches = None
+    if mode == "functional":
+        from sim.functional_check import golden_check
+
+        matches = golden_check(network, config, report)
     if energy or energy_table or dram:
         from sim.energy_view import attach_energy
 
@@ -189,24 +190,44 @@ def run(
         from sim.plot import plot_layers
 
         plot_layers(report, plot)
+    if roofline:
+        from sim.roofline import plot_roofline
+
+        plot_roofline(data, roofline)
     if csv_dir:
         from accel.files import write_atomic
 
-        write_atomic(f"{csv_dir}/layers.csv", report.layers_csv())
-        write_atomic(f"{csv_dir}/total.csv", report.total_csv())
+        from sim.energy_view import energy_columns
+
+        layer_energy, total_energy = energy_columns(data["energy"]) if "energy" in data else (None, None)
+        write_atomic(f"{csv_dir}/layers.csv", report.layers_csv(layer_energy))
+        write_atomic(f"{csv_dir}/total.csv", report.total_csv(total_energy))
+    if save_outputs:
+        from accel.files import write_atomic
+        from sim.functional_check import outputs_npz
+
+        write_atomic(save_outputs, outputs_npz(report))
     if scalesim_dir:
         from sim.scalesim_reports import write_reports
 
         write_reports(scalesim_dir, network, config)
     if json_out:
         emit_json(data, json_out)
-        if json_out == "-":
-            return
-    stdout.print(run_table(data))
-    if "energy" in data:
-        from sim.energy_view import energy_table as energy_view
+    if json_out != "-":
+        stdout.print(run_table(data))
+        if "energy" in data:
+            from sim.energy_view import energy_table as energy_view
 
-        stdout.print(energy_view(data))
+            stdout.print(energy_view(data))
+    if matches is not None:
+        from sim.functional_check import check_lines
+
+        # With the JSON report on stdout, the verdict goes to stderr.
+        out = Console(stderr=True, soft_wrap=True) if json_out == "-" else stdout
+        for line in check_lines(matches):
+            out.print(line, markup=False, highlight=False)
+        if any(m.mismatches for m in matches):
+            sys.exit(1)
 
 
 @app.command()
@@ -216,7 +237,7 @@ def gen(
     config_file: ConfigOpt = None,
     rows: RowsOpt = None,
     cols: ColsOpt = None,
-    dataflow: Annotated[Optional[str], Opt(help="ws (the layer accelerator), or os / is with --core-only.", show_default=_default("dataflow"))] = None,
+    dataflow: Annotated[Optional[str], Opt(help=with_default("ws (the layer accelerator), or os / is with --core-only.", "dataflow"))] = None,
     ifmap_kib: IfmapOpt = None,
     filter_kib: FilterOpt = None,
     ofmap_kib: OfmapOpt = None,
@@ -364,7 +385,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     args = sys.argv[1:] if argv is None else argv
     try:
-        code = app(args=args or ["--help"], standalone_mode=False)
+        code = app(args=args or ["--help"], prog_name="sim", standalone_mode=False)
         sys.stdout.flush()
     except UserError as err:
         _fail(str(err), 2)

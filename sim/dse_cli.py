@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from sim.options import with_default
 from workloads.errors import UserError
 
 Opt = typer.Option
@@ -115,23 +116,44 @@ def dse_command(
             metavar="DIR",
         ),
     ],
-    rows: Annotated[Optional[str], Opt(help="PE array rows, e.g. 8,16,32,64.", metavar="LIST")] = None,
-    cols: Annotated[Optional[str], Opt(help="PE array columns.", metavar="LIST")] = None,
-    dataflow: Annotated[Optional[str], Opt(help="Dataflows: ws, os, is.", metavar="LIST")] = None,
-    ifmap_kib: Annotated[Optional[str], Opt(help="Ifmap SRAM sizes in KiB (two banks).", metavar="LIST")] = None,
-    filter_kib: Annotated[Optional[str], Opt(help="Filter SRAM sizes in KiB.", metavar="LIST")] = None,
-    ofmap_kib: Annotated[Optional[str], Opt(help="Accumulator SRAM sizes in KiB.", metavar="LIST")] = None,
+    rows: Annotated[
+        Optional[str],
+        Opt(help=with_default("PE array rows, e.g. 8,16,32,64.", "rows"), metavar="LIST"),
+    ] = None,
+    cols: Annotated[Optional[str], Opt(help=with_default("PE array columns.", "cols"), metavar="LIST")] = None,
+    dataflow: Annotated[
+        Optional[str],
+        Opt(help=with_default("Dataflows: ws, os, is.", "dataflow"), metavar="LIST"),
+    ] = None,
+    ifmap_kib: Annotated[
+        Optional[str],
+        Opt(help=with_default("Ifmap SRAM sizes in KiB (two banks).", "ifmap_kib"), metavar="LIST"),
+    ] = None,
+    filter_kib: Annotated[
+        Optional[str],
+        Opt(help=with_default("Filter SRAM sizes in KiB.", "filter_kib"), metavar="LIST"),
+    ] = None,
+    ofmap_kib: Annotated[
+        Optional[str],
+        Opt(help=with_default("Accumulator SRAM sizes in KiB.", "ofmap_kib"), metavar="LIST"),
+    ] = None,
     bandwidth: Annotated[
         Optional[str],
-        Opt(help="DRAM bytes/cycle values ('inf': ideal).", metavar="LIST"),
+        Opt(help=with_default("DRAM bytes/cycle values ('inf': ideal).", "dram_bandwidth"), metavar="LIST"),
     ] = None,
-    latency: Annotated[Optional[str], Opt(help="DRAM latency values in cycles.", metavar="LIST")] = None,
-    clock_mhz: Annotated[Optional[str], Opt(help="Clock values in MHz.", metavar="LIST")] = None,
+    latency: Annotated[
+        Optional[str],
+        Opt(help=with_default("DRAM latency values in cycles.", "dram_latency"), metavar="LIST"),
+    ] = None,
+    clock_mhz: Annotated[
+        Optional[str],
+        Opt(help=with_default("Clock values in MHz.", "clock_mhz"), metavar="LIST"),
+    ] = None,
     config_file: Annotated[
         Optional[str],
         Opt(
             "--config",
-            help="Base accelerator config (TOML) for the fields not swept.",
+            help="Base accelerator config (TOML) for the fields not swept: replaces the defaults shown.",
             metavar="FILE",
         ),
     ] = None,

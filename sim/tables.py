@@ -82,7 +82,8 @@ class FittedTable:
         return Measurement.get(console, options.update_width(10**6), table).maximum
 
     def _table(self, group: list[int], title=None, caption=None, measuring: bool = False) -> Table:
-        table = Table(title=title, caption=caption, show_footer=any(self.columns[i].footer for i in group))
+        footer = any(self.columns[i].footer for i in group[self.key :])  # not a row of "total" alone
+        table = Table(title=title, caption=caption, show_footer=footer)
         for i in group:
             col = self.columns[i]
             table.add_column(

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from sim.cli import main
-from workloads.zoo import ZOO
+from workloads.zoo import ZOO, describe
 
 
 def sim(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -25,12 +25,20 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
     return exit_info.value.code or 0, out.out, out.err
 
 
-def test_list_names_every_zoo_network(capsys):
+def test_list_names_and_describes_every_zoo_network(capsys):
     status, out, _ = run(capsys, "list")
     assert status == 0
-    for name in ZOO:
+    for name, build in ZOO.items():
         assert f" {name} " in out
-    assert "138,357,544" in out  # vgg16 params
+        assert f" {describe(name)} " in out
+        assert f" {build().params:,} " in out and f" {build().macs:,} " in out
+    assert "138,357,544" in out  # vgg16 params, as published
+
+
+def test_zoo_descriptions_are_one_line():
+    for name in ZOO:
+        text = describe(name)
+        assert text and "\n" not in text and text.endswith("."), name
 
 
 def test_info_table(capsys):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from accel.config import AccelConfig
@@ -40,12 +41,13 @@ def json_run(capsys, *args: str) -> dict:
 def test_default_run_prints_table_with_latency(capsys):
     code, out, err = sim_run(capsys, "lenet5")
     assert code == 0 and err == ""
-    expected = simulate(get_network("lenet5"), AccelConfig())
+    config = AccelConfig()
+    expected = simulate(get_network("lenet5"), config)
     for layer in expected.layers:
-        assert layer.name in out
-    assert f"{expected.total['cycles']:,}" in out
-    assert f"latency {expected.total['latency_ms']:.3f} ms at 400.0 MHz" in out
-    assert "32x32 WS" in out  # the configuration used
+        assert f" {layer.name} " in out and f" {layer.cycles:,} " in out and f" {layer.stall_cycles:,} " in out
+    assert f" {expected.total['cycles']:,} " in out
+    assert f"latency {expected.total['latency_ms']:.3f} ms at {config.clock_mhz} MHz" in out
+    assert f"{config.rows}x{config.cols} {config.dataflow.upper()}" in out  # the configuration used
 
 
 def test_json_stdout_matches_simulate(capsys):
@@ -76,6 +78,92 @@ def test_json_csv_and_plot_files(capsys, tmp_path):
 
     assert png.read_bytes()[:8] == PNG_MAGIC
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["csv", "layers.csv", "plot.png", "r.json", "total.csv"]
+
+
+def test_csv_has_the_energy_columns_of_the_json(capsys, tmp_path):
+    json_path, csv_dir = tmp_path / "r.json", tmp_path / "csv"
+    code, _, err = sim_run(capsys, "lenet5", "--mode", "analytic", "--energy", "--json", str(json_path),
+                           "--csv", str(csv_dir))  # fmt: skip
+    assert code == 0, err
+    energy = json.loads(json_path.read_text())["energy"]
+    with open(csv_dir / "layers.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [float(row["energy_pj.total"]) for row in rows] == [layer["total"] for layer in energy["layers"]]
+    assert float(rows[0]["energy_pj.dram"]) == energy["layers"][0]["dram"]
+    with open(csv_dir / "total.csv", newline="") as f:
+        (total,) = list(csv.DictReader(f))
+    assert float(total["energy_pj.total"]) == energy["total"]["total"]
+
+
+def test_csv_without_energy_has_no_energy_columns(capsys, tmp_path):
+    code, _, err = sim_run(capsys, "lenet5", "--mode", "analytic", "--quiet", "--csv", str(tmp_path))
+    assert code == 0, err
+    assert "energy" not in (tmp_path / "layers.csv").read_text() + (tmp_path / "total.csv").read_text()
+
+
+def test_bandwidth_fields_say_what_they_measure(capsys):
+    total = json_run(capsys, "lenet5", "--mode", "analytic")["total"]
+    assert total["dram"]["average_bytes_per_cycle"] == total["dram"]["total_bytes"] / total["cycles"]
+    layers = simulate(get_network("lenet5"), AccelConfig(), mode="analytic").layers
+    hiding = max(layer.dram["fetch_hiding_bytes_per_cycle"] for layer in layers)
+    assert total["dram"]["fetch_hiding_bytes_per_cycle"] == hiding
+    assert not {"avg_bandwidth", "peak_bandwidth"} & set(total["dram"])
+
+
+# -- functional mode: checked against the golden model, outputs saved ------------------------------------
+
+
+def test_functional_run_reports_bit_exact_outputs(capsys):
+    code, out, err = sim_run(capsys, "lenet5", "--mode", "functional", "--quiet")
+    assert code == 0, err
+    layers = simulate(get_network("lenet5"), AccelConfig(), mode="functional").layers
+    values = sum(layer.outputs.size for layer in layers)
+    assert out.splitlines()[-1] == f"outputs: bit-exact vs the golden model ({len(layers)} layers, {values:,} values)"
+
+
+def test_functional_mismatch_is_reported_per_layer_and_exits_1(capsys, monkeypatch):
+    from sim.functional import FunctionalRun
+
+    simulated = FunctionalRun.run
+
+    def off_by_one(self, node, op):
+        out = simulated(self, node, op)
+        if node.name == "fc3":  # the last layer: no later layer sees the error
+            out = out.copy()
+            out.flat[3] ^= 1
+        return out
+
+    monkeypatch.setattr(FunctionalRun, "run", off_by_one)
+    code, out, _ = sim_run(capsys, "lenet5", "--mode", "functional", "--quiet")
+    assert code == 1
+    assert out.splitlines()[-1] == "outputs: fc3: 1 of 10 values differ from the golden model"
+    assert "bit-exact" not in out
+
+
+def test_functional_verdict_goes_to_stderr_with_json_on_stdout(capsys):
+    code, out, err = sim_run(capsys, "lenet5", "--mode", "functional", "--quiet", "--json", "-")
+    assert code == 0
+    assert json.loads(out)["mode"] == "functional"
+    assert err.startswith("outputs: bit-exact vs the golden model")
+
+
+def test_save_outputs(capsys, tmp_path):
+    path = tmp_path / "out.npz"
+    code, _, err = sim_run(capsys, "lenet5", "--mode", "functional", "--quiet", "--save-outputs", str(path))
+    assert code == 0, err
+    layers = simulate(get_network("lenet5"), AccelConfig(), mode="functional").layers
+    with np.load(path) as saved:
+        assert list(saved) == [layer.name for layer in layers]
+        for layer in layers:
+            assert np.array_equal(saved[layer.name], layer.outputs) and saved[layer.name].dtype == np.int8
+    assert [p.name for p in tmp_path.iterdir()] == ["out.npz"]  # written atomically: no temp file left
+
+
+def test_save_outputs_needs_functional_mode(capsys, tmp_path):
+    code, _, err = sim_run(capsys, "lenet5", "--save-outputs", str(tmp_path / "out.npz"))
+    assert code == 2
+    assert err == "error: --save-outputs needs --mode functional (the other modes compute no values)\n"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_every_config_flag_is_applied(capsys):
