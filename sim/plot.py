@@ -1,20 +1,14 @@
-"""Plots of simulation reports (matplotlib, no display needed)."""
+"""Per-layer chart of a simulation report: cycles (compute and stalls) and utilization."""
 
 from __future__ import annotations
 
-import io
-
-from accel.files import write_atomic
+from sim.plot_style import pyplot, save_png, si_axes
 from sim.report import NetworkReport
 
 
 def plot_layers(report: NetworkReport, path: str) -> None:
-    """Bar chart of cycles per layer (compute and stalls) with utilization on a second axis."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Stacked bars of compute and stall cycles per layer, utilization (%) on a second axis."""
+    plt = pyplot()
     names = [r.name for r in report.layers]
     compute = [r.compute_cycles for r in report.layers]
     stalls = [r.stall_cycles for r in report.layers]
@@ -25,17 +19,17 @@ def plot_layers(report: NetworkReport, path: str) -> None:
     ax.bar(x, stalls, bottom=compute, label="stall cycles", color="tab:orange")
     ax.set_ylabel("cycles")
     ax.set_xticks(list(x), names, rotation=90, fontsize=7)
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    si_axes(ax, x=False)
     ax2 = ax.twinx()
-    ax2.plot(list(x), util, "k.-", label="utilization")
+    ax2.plot(list(x), util, "k.-", label="utilization (%)")
     ax2.set_ylabel("utilization (%)")
     ax2.set_ylim(0, 105)
     cfg = report.config
     ax.set_title(f"{report.network}: {cfg['rows']}x{cfg['cols']} {cfg['dataflow'].upper()}, "
-                 f"{report.total['cycles']:,} cycles")  # fmt: skip
+                 f"{report.total['cycles']:,} cycles", pad=24)  # fmt: skip
+    # The legend sits in a row between the title and the axes, never on the bars.
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-    ax.legend(handles, [h.get_label() for h in handles], loc="upper right", fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    write_atomic(path, buf.getvalue())
+    ax.legend(handles, [h.get_label() for h in handles], loc="lower center", bbox_to_anchor=(0.5, 1.0),
+              ncol=3, fontsize=8, frameon=False)  # fmt: skip
+    save_png(fig, path)
