@@ -301,7 +301,7 @@ def synthesize_front(front: list[dict], family: str, cache, quiet: bool) -> None
 
 
 def _summary(result, elapsed: float, paths: list[Path]) -> None:
-    from rich.table import Table
+    from sim.tables import Column, FittedTable
 
     stdout = Console(width=None if sys.stdout.isatty() else 250)
     total = len(result.rows)
@@ -313,28 +313,14 @@ def _summary(result, elapsed: float, paths: list[Path]) -> None:
     )  # fmt: skip
     front = sorted(result.pareto(), key=lambda r: (r["latency_ms"], r["energy_uj"], r["area_mm2"]))
     if front:
-        table = Table(
-            title=f"Pareto front (latency, energy, area): {len(front)} points"
-            + (", first 20" if len(front) > 20 else "")
-        )
-        for col in (
-            "rows x cols",
-            "dataflow",
-            "SRAM KiB if/f/of",
-            "B/cycle",
-            "latency ms",
-            "energy uJ",
-            "area mm2",
-            "util",
-        ):
-            table.add_column(col, justify="left" if col in ("rows x cols", "dataflow") else "right")
-        for r in front[:20]:
-            table.add_row(
-                f"{r['rows']}x{r['cols']}", r["dataflow"], f"{r['ifmap_kib']}/{r['filter_kib']}/{r['ofmap_kib']}",
-                f"{r['dram_bandwidth']:g}", f"{r['latency_ms']:.3f}", f"{r['energy_uj']:,.1f}", f"{r['area_mm2']:.2f}",
-                f"{100 * r['utilization']:.1f}%",
-            )  # fmt: skip
-        stdout.print(table)
+        title = f"Pareto front (latency, energy, area): {len(front)} points" + (", first 20" if len(front) > 20 else "")
+        columns = [Column("rows x\ncols", justify="left"), Column("data-\nflow", justify="left"),
+                   Column("SRAM KiB\nif/f/of"), Column("DRAM\nB/cycle"), Column("latency\n(ms)"),
+                   Column("energy\n(uJ)"), Column("area\n(mm2)"), Column("util.\n(%)")]  # fmt: skip
+        rows = [[f"{r['rows']}x{r['cols']}", r["dataflow"], f"{r['ifmap_kib']}/{r['filter_kib']}/{r['ofmap_kib']}",
+                 f"{r['dram_bandwidth']:g}", f"{r['latency_ms']:.3f}", f"{r['energy_uj']:,.1f}", f"{r['area_mm2']:.2f}",
+                 f"{100 * r['utilization']:.1f}"] for r in front[:20]]  # fmt: skip
+        stdout.print(FittedTable(columns, rows, title=title, key=2))
     reasons = {}
     for r in result.failed:
         reasons.setdefault(r["error"], 0)
