@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from accel.config import AccelConfig
+from sim.functional import FunctionalRun
 from sim.report import NetworkReport
+from workloads.forward import forward
 from workloads.network import Network
 
 
@@ -27,9 +29,6 @@ def golden_check(network: Network, config: AccelConfig, report: NetworkReport) -
     The golden model runs on the operands the functional simulation used
     (:class:`sim.functional.FunctionalRun`: its int8 weights, requantization and input).
     """
-    from sim.functional import FunctionalRun
-    from workloads.forward import forward
-
     operands = FunctionalRun(network, config)
     golden = forward(network, operands.params, operands.input)
     return [
