@@ -290,15 +290,15 @@ def generate(
         The manifest (``top``, ``config``, ports, registers, ...); with ``fit`` also ``fit``:
         the buffer sizes in KiB before and after, SRAM in KiB and ASIC area in mm^2.
     """
-    from rtl.generate import generate_accelerator, generate_core
+    if core_only and (network is not None or fit):
+        raise UserError("core_only emits the bare array, which runs no layer program; drop network and fit")
+    if fit and network is None:
+        raise UserError("fit sizes the buffers for a network: give network")
+    from rtl.generate import generate_accelerator, generate_core  # loads Amaranth, so after the checks
 
     config = config or AccelConfig()
     if core_only:
-        if network is not None or fit:
-            raise UserError("core_only emits the bare array, which runs no layer program; drop network and fit")
         return generate_core(config, out_dir, synth=synth)
-    if fit and network is None:
-        raise UserError("fit sizes the buffers for a network: give network")
     program, cost = None, None
     if network is not None:
         from rtl.layer_program import fit_buffers, program_files
@@ -330,7 +330,8 @@ def verify(
     ----------
     network : Network or str
         A network, anything :func:`load_network` accepts, or a directory written by
-        :func:`generate` with a network (runs that design with its own program).
+        :func:`generate` with a network (runs that design with its own program, checked against
+        the NumPy model of its descriptors).
     config : AccelConfig, optional
         Default: :data:`accel.config.DEFAULTS`. Not allowed with a directory.
     layer : str, optional
@@ -353,7 +354,9 @@ def verify(
         raise UserError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
     if isinstance(network, (str, os.PathLike)) and os.path.isdir(network) and os.fspath(network) not in networks():
         if config is not None or layer is not None or simulator == "model":
-            raise UserError(f"{network} holds its own design and program: give no config or layer, and an HDL simulator")
+            raise UserError(
+                f"{network} holds its own design and program: give no config or layer, and an HDL simulator"
+            )
         from rtl.verify import verify_directory
 
         return verify_directory(network, seed, simulator, progress)[1]
