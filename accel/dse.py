@@ -36,6 +36,7 @@ in flight; a sweep over a larger grid reuses the points it shares with the journ
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import csv
 import fcntl
 import hashlib
@@ -56,7 +57,7 @@ import numpy as np
 
 from accel.area import AreaTable, FpgaCache, asic_area
 from accel.config import FIELD_NAMES, AccelConfig, ConfigError
-from accel.files import write_atomic
+from accel.files import OutputError, write_atomic
 from accel.dse_kernel import (
     O_MAX_MODE,
     O_VECTOR,
@@ -540,22 +541,26 @@ class Store:
         return rows
 
     def append(self, rows: list[dict]) -> None:
-        if self._journal is None:
-            torn = (
-                self.journal_path.exists()
-                and self.journal_path.stat().st_size > 0
-                and not _ends_with_newline(self.journal_path)
-            )
-            self._journal = open(self.journal_path, "a")  # noqa: SIM115 (closed by close())
-            if torn:
-                self._journal.write("\n")
         text = "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows)
-        self._journal.write(text)
-        self._journal.flush()
+        try:
+            if self._journal is None:
+                torn = (
+                    self.journal_path.exists()
+                    and self.journal_path.stat().st_size > 0
+                    and not _ends_with_newline(self.journal_path)
+                )
+                self._journal = open(self.journal_path, "a")  # noqa: SIM115 (closed by close())
+                if torn:
+                    self._journal.write("\n")
+            self._journal.write(text)
+            self._journal.flush()
+        except OSError as err:  # a full disk: the journal keeps the whole lines written so far
+            raise OutputError(f"cannot write {self.journal_path}: {err.strerror or err}") from None
 
     def close(self) -> None:
         if self._journal is not None:
-            self._journal.close()
+            with contextlib.suppress(OSError):  # a full disk was reported by append()
+                self._journal.close()
             self._journal = None
         self._lock.close()
 
@@ -744,10 +749,12 @@ def _run_dask(
     own = client is None
     if own:
         _check_scheduler_address(scheduler)
+        client = distributed.Client.__new__(distributed.Client)
         try:
-            client = distributed.Client(scheduler, timeout=10, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as err:
-            raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
+            client.__init__(scheduler, timeout=10, set_as_default=False)
+        except Exception as err:  # anything answering at that address that is not a Dask scheduler
+            client.status = "closed"  # else its finalizer waits 20 s to close a connection never made
+            raise SweepError(f"cannot use {scheduler} as a Dask scheduler ({err})") from None
     futures = []
     try:
         threads = sum(client.nthreads().values()) or 1
@@ -766,8 +773,11 @@ def _run_dask(
 
 
 def _check_scheduler_address(scheduler: str | None) -> None:
-    """Refuse an address Dask cannot parse before a Client exists (a failed Client hangs 20 s in cleanup)."""
-    from distributed.comm import parse_address
+    """Refuse an address Dask cannot parse or reach before a Client exists (a failed Client retries
+    until its timeout, then hangs 20 s in cleanup)."""
+    import socket
+
+    from distributed.comm import parse_address, parse_host_port
     from distributed.comm.registry import backends
 
     scheme, location = parse_address(scheduler or "")
@@ -776,6 +786,14 @@ def _check_scheduler_address(scheduler: str | None) -> None:
             f"--scheduler {scheduler!r} is not a Dask scheduler address; give SCHEME://HOST:PORT with SCHEME one of "
             f"{', '.join(sorted(backends))}, e.g. tcp://host:8786"
         )
+    if scheme not in ("tcp", "tls"):
+        return
+    try:
+        host, port = parse_host_port(location)
+        socket.create_connection((host, port), timeout=5).close()
+    except (OSError, ValueError, TypeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err) or type(err).__name__
+        raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: {reason}") from None
 
 
 def pareto_rows(rows: Iterable[dict], objectives: Sequence[str] = OBJECTIVES) -> list[dict]:

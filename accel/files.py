@@ -9,6 +9,10 @@ Every report, plot, cache entry and generated file goes through here:
   replaced, the link stays). An existing device or FIFO (``/dev/null``, a named pipe) is
   written into, never replaced by a regular file.
 - Every ``OSError`` becomes an :class:`OutputError` naming the path and the reason.
+- :func:`replaced_dir` builds a set of files in a fresh directory that then takes the place of
+  the target directory in one step, so readers see the old set or the new one, never a mix.
+- :func:`guarded_stdout` does the same for standard output (a full disk, ``/dev/full``); a
+  reader that went away (``sim list | head -1``) stays a :class:`BrokenPipeError`.
 
 Also strict JSON (no ``Infinity``): :func:`strict_json`.
 """
@@ -16,11 +20,17 @@ Also strict JSON (no ``Infinity``): :func:`strict_json`.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import math
+import ctypes
 import os
+import shutil
 import stat
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from workloads.errors import UserError
@@ -104,13 +114,111 @@ def _replace(target: Path, payload: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+@contextmanager
+def replaced_dir(path: str | Path) -> Iterator[Path]:
+    """Yield an empty directory next to ``path``; when the block succeeds it replaces ``path`` whole.
+
+    A symlink at ``path`` is followed (the directory it names is replaced, the link stays). The
+    old directory and all it held are deleted; on an error or Ctrl-C ``path`` is left untouched.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {_reason(err)}") from None
+    try:
+        yield staging
+        try:
+            mode = stat.S_IMODE(target.stat().st_mode) if target.is_dir() else 0o777 & ~_umask()
+            os.chmod(staging, mode)  # mkdtemp made it private
+            _swap_dirs(staging, target)
+        except OSError as err:
+            raise OutputError(f"cannot write {path}: {_reason(err)}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # the new set's staging, or the old set after a swap
+
+
+def _swap_dirs(new: Path, target: Path) -> None:
+    """Put ``new`` at ``target``; the old ``target`` (if any) ends up at ``new``."""
+    if not os.path.lexists(target):
+        os.rename(new, target)
+        return
+    if sys.platform.startswith("linux"):  # renameat2(RENAME_EXCHANGE): one atomic step
+        libc = ctypes.CDLL(None, use_errno=True)
+        at_fdcwd, rename_exchange = -100, 2
+        if libc.renameat2(at_fdcwd, os.fsencode(new), at_fdcwd, os.fsencode(target), rename_exchange) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.ENOSYS, errno.EINVAL):  # EINVAL: the file system cannot exchange
+            raise OSError(code, os.strerror(code), str(target))
+    # Elsewhere: two renames; in between, target is briefly missing but never mixed.
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+    os.rename(target, old / "dir")
+    os.rename(new, target)
+    os.rename(old / "dir", new)
+    old.rmdir()
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+class _StdoutFile(io.FileIO):
+    """File descriptor 1: a failed write names standard output; after a failure, output is dropped.
+
+    Dropping keeps the interpreter's last flush (and any later print) from failing again.
+    """
+
+    failed = False
+
+    def write(self, data) -> int:
+        if self.failed:
+            return len(data)
+        try:
+            return super().write(data)
+        except OSError as err:
+            self.failed = True
+            if isinstance(err, BrokenPipeError):
+                raise
+            raise OutputError(f"cannot write standard output: {_reason(err)}") from None
+
+
+@contextmanager
+def guarded_stdout() -> Iterator[None]:
+    """Within the block, ``sys.stdout`` raises :class:`OutputError` when a write fails.
+
+    A closed pipe still raises :class:`BrokenPipeError`. A stdout without a file descriptor (a
+    test's capture) is left as it is.
+    """
+    original = sys.stdout
+    try:
+        fd = original.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        yield
+        return
+    original.flush()
+    raw = _StdoutFile(fd, "w", closefd=False)
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(raw), encoding=original.encoding, errors=original.errors,
+        line_buffering=original.line_buffering, write_through=original.write_through,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        try:
+            sys.stdout.flush()
+        finally:
+            sys.stdout = original
 
 
 def strict_json(data, **kwargs) -> str:

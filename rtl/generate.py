@@ -2,32 +2,35 @@
 
 ``generate_core(config, out_dir)`` is what ``sim gen`` calls; ``generate_accelerator`` emits
 the whole-layer accelerator of ``docs/accelerator.md``. All files are first written to a
-temporary sibling directory and moved into ``out_dir`` only when everything succeeded, so an
-error leaves no partial output.
+temporary sibling directory, which then takes the place of ``out_dir`` in one step: an error or
+Ctrl-C leaves ``out_dir`` as it was, and old and new files never mix. ``out_dir`` must therefore
+be new, empty, or an earlier output (holding only files a generation writes).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import tempfile
+import warnings
 from pathlib import Path
 
 from amaranth.back import verilog
-from amaranth.hdl import Shape
+from amaranth.hdl import Shape, UnusedElaboratable
 from amaranth.lib.wiring import Flow
 
 from accel import timing
 from accel.config import AccelConfig, ConfigError
-from accel.files import strict_json
+from accel.files import OutputError, check_output_dir, replaced_dir, strict_json
 
 from . import accelerator
 from .accelerator import Accelerator
 from .core import PORTS, SystolicCore
 from .synth import FAMILIES, synthesize
 
-#: Files a generation may write besides the Verilog; those a new generation does not write are removed.
-OUTPUTS = frozenset({"manifest.json", "README.md", "synth_report.json", "program.json", "weights.npz"})
+#: Names of the files a generation writes (the Verilog is named after its top module).
+_GENERATED = re.compile(r"(systolic|accel)_(ws|os|is)_\d+x\d+\.v|manifest\.json|README\.md|synth_report\.json"
+                        r"|program\.json|weights\.npz")  # fmt: skip
 
 CYCLES = "tile_cycles = (F - 1) * max(T, R) + latency, F = inner_folds * outer_folds"
 LATENCY = {"ws": "T + R + C", "is": "T + R + C", "os": "T + 2*R + C - 1"}
@@ -282,34 +285,44 @@ def generate_accelerator(config: AccelConfig, out_dir: str | os.PathLike, synth:
 
 def _emit(component, info: dict, make_readme, pes: list[str], out_dir, synth: str | None,
           extra: dict[str, bytes] | None = None) -> dict:  # fmt: skip
-    """Convert ``component`` and write all outputs atomically (see the module docstring)."""
-    out_dir = Path(out_dir)
+    """Convert ``component`` and write all outputs as one set (see the module docstring)."""
+    check_out_dir(out_dir)
     try:
-        if out_dir.exists() and not out_dir.is_dir():
-            raise NotADirectoryError(f"{out_dir} exists and is not a directory")
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+        with replaced_dir(out_dir) as staging:
+            verilog_path = staging / f"{info['top']}.v"
+            verilog_path.write_text(verilog.convert(component, name=info["top"], emit_src=False))
+            if synth is not None:
+                info["synth_report"] = synthesize(verilog_path, info["top"], synth, staging / "work", pe_modules=pes)
+                _write_json(staging / "synth_report.json", info["synth_report"])
+                shutil.rmtree(staging / "work")
+            _write_json(staging / "manifest.json", {k: v for k, v in info.items() if k != "synth_report"})
+            (staging / "README.md").write_text(make_readme(info))
+            for name, content in (extra or {}).items():
+                (staging / name).write_bytes(content)
     except OSError as err:
-        raise ConfigError(f"cannot write to -o {out_dir}: {err.strerror or err}; choose another directory") from None
-    try:
-        verilog_path = staging / f"{info['top']}.v"
-        verilog_path.write_text(verilog.convert(component, name=info["top"], emit_src=False))
-        if synth is not None:
-            info["synth_report"] = synthesize(verilog_path, info["top"], synth, staging / "work", pe_modules=pes)
-            _write_json(staging / "synth_report.json", info["synth_report"])
-            shutil.rmtree(staging / "work")
-        _write_json(staging / "manifest.json", {k: v for k, v in info.items() if k != "synth_report"})
-        (staging / "README.md").write_text(make_readme(info))
-        for name, content in (extra or {}).items():
-            (staging / name).write_bytes(content)
-        out_dir.mkdir(exist_ok=True)
-        for stale in OUTPUTS - {path.name for path in staging.iterdir()}:  # e.g. a previous NET's program
-            (out_dir / stale).unlink(missing_ok=True)
-        for path in staging.iterdir():
-            os.replace(path, out_dir / path.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(f"cannot write -o {out_dir}: {err.strerror or err}; choose another directory") from None
+    except BaseException:
+        # The abandoned design's components were never elaborated; Amaranth would warn about each.
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        raise
     return info
+
+
+def check_out_dir(out_dir: str | os.PathLike) -> None:
+    """Refuse an output directory that cannot be written or holds files a generation did not write.
+
+    A generation replaces the whole directory (old and new sets never mix), so it must be new,
+    empty, or an earlier output of ``sim gen``.
+    """
+    check_output_dir(out_dir, "-o")
+    path = Path(out_dir)
+    if not path.is_dir():
+        return
+    foreign = sorted(p.name for p in path.iterdir() if not (p.is_file() and _GENERATED.fullmatch(p.name)))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise OutputError(f"-o {out_dir} holds files `sim gen` did not write ({shown}); a generation replaces "
+                          "the whole directory, so give a new or empty one")  # fmt: skip
 
 
 def _write_json(path: Path, value: dict) -> None:

@@ -23,6 +23,7 @@ from accel.tiling import MappingError, tile_grid
 from workloads.forward import LayerParams, NetworkParams
 from workloads.network import Network
 
+from .emulator import DESCRIPTOR_REGISTERS
 from .program import Program, ProgramError, calibrated_params, compile_network
 
 BUFFERS = ("ifmap", "filter", "ofmap")
@@ -48,24 +49,55 @@ def program_files(network: Network, config: AccelConfig, seed: int = 0) -> dict[
 def load_program(directory: str | Path) -> tuple[Program, NetworkParams]:
     """The program and int8 parameters ``sim gen NET`` wrote to ``directory``.
 
-    With them :func:`rtl.program.execute` runs the network without the network description.
+    With them :func:`rtl.program.execute` runs the network without the network description. A
+    missing or damaged file is a ProgramError naming it.
     """
     directory = Path(directory)
-    params = NetworkParams("int8")
-    try:
-        program = Program.from_dict(json.loads((directory / "program.json").read_text()))
-        with np.load(directory / "weights.npz") as arrays:
-            for name in {key.rsplit(".", 1)[0] for key in arrays.files}:
-                scale, shift = (int(v) for v in arrays[f"{name}.requant"])
-                bias = arrays[f"{name}.bias"] if f"{name}.bias" in arrays.files else None
-                params.layers[name] = LayerParams(arrays[f"{name}.weight"], bias, scale, shift)
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ProgramError(f"{directory}: not a layer program written by `sim gen NET` ({err})") from None
+    again = f"run `sim gen NET -o {directory}` again"
+    program = _read(directory / "program.json", again, lambda path: Program.from_dict(json.loads(path.read_text())))
+    _check_registers(directory / "program.json", program, again)
+    params = _read(directory / "weights.npz", again, _load_params)
     weighted = [name for name, plan in program.layers.items() if plan.kind in ("conv", "linear")]
     missing = [name for name in weighted if name not in params.layers]
     if missing:
-        raise ProgramError(f"{directory}/weights.npz has no weights for {', '.join(missing)}; run `sim gen NET` again")
+        raise ProgramError(f"{directory}/weights.npz has no weights for {', '.join(missing)}; {again}")
     return program, params
+
+
+def _read(path: Path, again: str, load):
+    """``load(path)``, every way it can fail (a missing, empty or damaged file) as a ProgramError."""
+    try:
+        return load(path)
+    except FileNotFoundError:
+        raise ProgramError(f"{path} is missing; {again}") from None
+    except Exception as err:  # json, zip, npy and field errors alike: the file is not what `sim gen` wrote
+        raise ProgramError(f"{path} is damaged ({failure_reason(err)}); {again}") from None
+
+
+def failure_reason(err: BaseException) -> str:
+    """What went wrong reading a file, in words (a KeyError alone is only the key)."""
+    if isinstance(err, KeyError):
+        return f"no {err.args[0]!r} field" if err.args else "a field is missing"
+    return (err.strerror if isinstance(err, OSError) else None) or str(err) or type(err).__name__
+
+
+def _load_params(path: Path) -> NetworkParams:
+    params = NetworkParams("int8")
+    with np.load(path, allow_pickle=False) as arrays:
+        for name in {key.rsplit(".", 1)[0] for key in arrays.files}:
+            scale, shift = (int(v) for v in arrays[f"{name}.requant"])
+            bias = arrays[f"{name}.bias"] if f"{name}.bias" in arrays.files else None
+            params.layers[name] = LayerParams(arrays[f"{name}.weight"], bias, scale, shift)
+    return params
+
+
+def _check_registers(path: Path, program: Program, again: str) -> None:
+    """Every descriptor sets every register to an integer (the host writes them as bus words)."""
+    for plan in program.layers.values():
+        for number, tile in enumerate(plan.tiles):
+            bad = [r for r in DESCRIPTOR_REGISTERS if type(tile.regs.get(r)) is not int]
+            if bad:
+                raise ProgramError(f"{path}: descriptor {number} of layer {plan.name} has no integer {bad[0]}; {again}")
 
 
 def single_tile(network: Network, config: AccelConfig) -> bool:

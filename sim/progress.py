@@ -10,6 +10,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
+class Interrupted(Exception):
+    """Ctrl-C during a long run, with what the user should know; ``sim`` prints it and exits 130.
+
+    Not a KeyboardInterrupt: the command line framework would turn that into a silent exit.
+    """
+
+
 @contextmanager
 def layer_progress(total: int, quiet: bool = False, label: str = "layers") -> Iterator[Callable[[str], None]]:
     """Yield a callback that advances the bar by one step, showing the step's name."""

@@ -54,7 +54,7 @@ def test_verify_runs_a_generated_design_with_its_own_program(tmp_path):
     # Regenerating the Verilog without a network removes the old program with it.
     assert sim("gen", "-o", str(out), "--rows", "2", "--cols", "2").returncode == 0
     stale = sim("verify", str(out))
-    assert stale.returncode == 2 and "not a layer program written by `sim gen NET`" in stale.stderr
+    assert stale.returncode == 2 and f"{out}/program.json is missing; run `sim gen NET -o {out}` again" in stale.stderr
 
 
 @pytest.mark.parametrize(
