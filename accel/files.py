@@ -12,7 +12,7 @@ Every report, plot, cache entry and generated file goes through here:
 - :func:`replaced_dir` builds a set of files in a fresh directory that then takes the place of
   the target directory in one step, so readers see the old set or the new one, never a mix.
 - :func:`guarded_stdout` does the same for standard output (a full disk, ``/dev/full``); a
-  reader that went away (``sim list | head -1``) stays a :class:`BrokenPipeError`.
+  reader that went away (``sim list | head -1``) is :class:`StdoutClosed`.
 
 Also strict JSON (no ``Infinity``): :func:`strict_json`.
 """
@@ -105,6 +105,7 @@ def _write_into(target: Path, payload: bytes) -> None:
         if err.errno == errno.ENXIO:
             raise OSError(err.errno, "no process is reading this FIFO") from None
         raise
+    os.set_blocking(fd, True)  # a reader slower than this writer is waited for
     with os.fdopen(fd, "wb") as f:
         f.write(payload)
 
@@ -173,6 +174,13 @@ def _umask() -> int:
     return umask
 
 
+class StdoutClosed(Exception):
+    """The reader of standard output went away (``sim list | head -1``).
+
+    Not a BrokenPipeError: rich catches that one and exits with status 1.
+    """
+
+
 class _StdoutFile(io.FileIO):
     """File descriptor 1: a failed write names standard output; after a failure, output is dropped.
 
@@ -189,16 +197,15 @@ class _StdoutFile(io.FileIO):
         except OSError as err:
             self.failed = True
             if isinstance(err, BrokenPipeError):
-                raise
+                raise StdoutClosed from None
             raise OutputError(f"cannot write standard output: {_reason(err)}") from None
 
 
 @contextmanager
 def guarded_stdout() -> Iterator[None]:
-    """Within the block, ``sys.stdout`` raises :class:`OutputError` when a write fails.
-
-    A closed pipe still raises :class:`BrokenPipeError`. A stdout without a file descriptor (a
-    test's capture) is left as it is.
+    """Within the block, ``sys.stdout`` raises :class:`OutputError` when a write fails, and
+    :class:`StdoutClosed` when its reader went away. A stdout without a file descriptor (a test's
+    capture) is left as it is.
     """
     original = sys.stdout
     try:

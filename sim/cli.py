@@ -383,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
     functional``), 2 on a user error (one ``error:`` line, no traceback), 130 when interrupted
     (Ctrl-C: one line), 141 when the reader of stdout went away (quietly, as SIGPIPE would).
     """
-    from accel.files import guarded_stdout
+    from accel.files import StdoutClosed, guarded_stdout
     from sim.progress import Interrupted
 
     args = sys.argv[1:] if argv is None else argv
@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(err) or "interrupted", 130)
     except typer.Abort:  # Click's answer to an end of input
         _fail("aborted: unexpected end of input", 2)
-    except BrokenPipeError:  # the reader went away (`sim run vgg16 | head`): stop quietly
+    except StdoutClosed:  # the reader went away (`sim run vgg16 | head`): stop quietly
         sys.exit(128 + signal.SIGPIPE)
     except OSError as err:  # a file the command did not turn into a UserError
         _fail(f"{err.filename}: {err.strerror or err}" if err.filename else str(err), 2)

@@ -226,6 +226,10 @@ def dse_command(
         "dram_bandwidth": parse_list(bandwidth, "--bandwidth", float), "dram_latency": parse_list(latency, "--latency", int),
         "clock_mhz": parse_list(clock_mhz, "--clock-mhz", float),
     }  # fmt: skip
+    out_dir = Path(out)
+    check_output_dir(out_dir, "--out")
+    if fpga_synth:
+        check_output_dir(fpga_cache or out_dir / "fpga-cache", "--fpga-cache")
     base = AccelConfig.load(config_file) if config_file else AccelConfig()
     sweep = Sweep({k: v for k, v in axes.items() if v is not None}, base=base)
     etable = EnergyTable.load(energy_table) if energy_table else EnergyTable()
@@ -238,8 +242,6 @@ def dse_command(
         from sim.engine import run_layer
 
         timer = run_layer
-    out_dir = Path(out)
-    check_output_dir(out_dir, "--out")
     bar = SweepProgress(quiet)
     started = time.perf_counter()
     try:
