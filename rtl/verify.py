@@ -210,11 +210,11 @@ def _simulate(build: Path, rtl_dir: Path, spec: dict, simulator: str, progress) 
     spec = {**spec, "manifest": str(rtl_dir / "manifest.json"), "report": str(build / "report.json"),
             "progress": str(build / "progress")}  # fmt: skip
     (build / "spec.json").write_text(json.dumps(spec))
-    root = str(Path(__file__).resolve().parent.parent)
+    pythonpath = os.pathsep.join([str(Path(__file__).resolve().parent.parent), *sys.path])
     build_step = dict(sources=[str(rtl_dir / f"{top}.v")], hdl_toplevel=top, build_dir=str(build),
                       timescale=["1ns", "1ps"], build_args=build_args, log_file=str(build / "build.log"))  # fmt: skip
     test_step = dict(test_module="rtl.verify_bench", hdl_toplevel=top, test_dir=str(build), build_dir=str(build),
-                     extra_env={"VERIFY_SPEC": str(build / "spec.json"), "PYTHONPATH": os.pathsep.join([root, *sys.path])},
+                     extra_env={"VERIFY_SPEC": str(build / "spec.json"), "PYTHONPATH": pythonpath},
                      log_file=str(build / "test.log"))  # fmt: skip
     seen = 0
 

@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 
 from sim.cli import main
 
-FUZZ = settings(max_examples=60, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=60, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+)
 
 # Sizes a user could type by mistake (zero, negative, beyond int64) next to ordinary ones.
 INTS = st.one_of(st.integers(1, 64), st.sampled_from([0, -1, -(2**31), 2**31 - 1, 2**40, 2**63, 10**30, 3, 1000]))
@@ -106,7 +108,9 @@ def option(name: str, values) -> st.SearchStrategy[list[str]]:
 
 CONFIG_KEYS = ["rows", "cols", "dataflow", "ifmap_kib", "filter_kib", "ofmap_kib", "dram_bandwidth", "dram_latency",
                "clock_mhz", "input_bits", "weight_bits", "acc_bits", "bogus"]  # fmt: skip
-TOML_VALUES = st.one_of(INTS.map(str), st.sampled_from(['"ws"', '"os"', '"x"', "1.5", "true", "[1]", "inf", "nan", "{}"]))
+TOML_VALUES = st.one_of(
+    INTS.map(str), st.sampled_from(['"ws"', '"os"', '"x"', "1.5", "true", "[1]", "inf", "nan", "{}"])
+)
 
 
 @st.composite
@@ -123,11 +127,15 @@ CFG_KEYS = ["ArrayHeight", "ArrayWidth", "IfmapSramSzkB", "FilterSramSzkB", "Ofm
 def scalesim_config(draw) -> str:
     values = st.one_of(INTS.map(str), st.sampled_from(["os", "ws", "is", "x", "", "1.5"]))
     lines = [f"{key}: {draw(values)}" for key in draw(st.lists(st.sampled_from(CFG_KEYS), max_size=7))]
-    return draw(st.sampled_from(["[architecture_presets]\n", "[general]\nrun_name = x\n[architecture_presets]\n", ""])) + "\n".join(lines) + "\n"
+    sections = ["[architecture_presets]\n", "[general]\nrun_name = x\n[architecture_presets]\n", ""]
+    header = draw(st.sampled_from(sections))
+    return header + "\n".join(lines) + "\n"
 
 
 # Layer dimensions stay small when valid: a functional run computes every value.
-DIMS = st.one_of(st.integers(1, 12), st.sampled_from(["0", "-3", "x", "", "1.5", str(2**31 - 1), str(2**40), str(2**63)]))
+DIMS = st.one_of(
+    st.integers(1, 12), st.sampled_from(["0", "-3", "x", "", "1.5", str(2**31 - 1), str(2**40), str(2**63)])
+)
 
 
 @st.composite
@@ -146,17 +154,19 @@ def topology_csv(draw) -> str:
 @st.composite
 def onnx_model(draw) -> bytes:
     """A one-Conv ONNX model with random attributes, sometimes with its bytes damaged."""
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
-    cin, cout, k, size = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 10))
+    cin, cout, k = (draw(st.integers(1, 4)) for _ in range(3))
+    size = draw(st.integers(1, 10))
     attrs = {"strides": [draw(st.integers(-1, 3))] * 2, "pads": [draw(st.integers(-1, 2))] * 4,
              "dilations": [draw(st.integers(0, 2))] * 2, "group": draw(st.sampled_from([1, 1, 2, 0]))}  # fmt: skip
     weight = numpy_helper.from_array(np.ones((cout, cin, k, k), dtype=np.float32), "w")
     node = helper.make_node("Conv", ["x", "w"], ["y"], **attrs)
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, size, size])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight])  # fmt: skip
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, size, size])]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    graph = helper.make_graph([node], "g", inputs, outputs, [weight])
     data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
     if draw(st.booleans()):
         cut = draw(st.integers(0, len(data)))
@@ -184,8 +194,9 @@ INPUT_FILES = {
     files=st.fixed_dictionaries({kind: strategy for kind, (strategy, _) in INPUT_FILES.items()}),
     config=st.sampled_from([None, None, None, "toml", "cfg", "bytes"]),
     flags=st.lists(
-        st.one_of(option("--rows", INTS), option("--cols", INTS), option("--ifmap-kib", INTS), option("--filter-kib", INTS),
-                  option("--ofmap-kib", INTS), option("--latency", INTS), option("--batch", st.integers(-1, 2)),
+        st.one_of(option("--rows", INTS), option("--cols", INTS), option("--ifmap-kib", INTS),
+                  option("--filter-kib", INTS), option("--ofmap-kib", INTS), option("--latency", INTS),
+                  option("--batch", st.integers(-1, 2)),
                   option("--bandwidth", FLOATS), option("--clock-mhz", FLOATS), option("--dataflow", WORDS),
                   option("--input-bits", INTS), option("--weight-bits", INTS), option("--acc-bits", INTS),
                   option("--dram", st.sampled_from(["hbm2", "sram", ""])), st.just(["--energy"])),

@@ -362,7 +362,7 @@ def _edit_json(name: str, edit):
 
 
 def _first_tile(program: dict) -> dict:
-    return next(s for s in program["steps"] if not s["host"])["tiles"][0]
+    return _first_layer(program)["tiles"][0]
 
 
 def _drop_weights(directory: Path) -> None:
@@ -371,9 +371,21 @@ def _drop_weights(directory: Path) -> None:
     np.savez(directory / "weights.npz", **kept)
 
 
+def _truncate(name: str, size: int):
+    def damage(directory: Path) -> None:
+        path = directory / name
+        path.write_bytes(path.read_bytes()[:size])
+
+    return damage
+
+
+def _first_layer(program: dict) -> dict:
+    return next(s for s in program["steps"] if not s["host"])
+
+
 DAMAGE = {
-    "empty weights.npz": ("weights.npz", lambda d: (d / "weights.npz").write_bytes(b"")),
-    "truncated weights.npz": ("weights.npz", lambda d: (d / "weights.npz").write_bytes((d / "weights.npz").read_bytes()[:200])),
+    "empty weights.npz": ("weights.npz", _truncate("weights.npz", 0)),
+    "truncated weights.npz": ("weights.npz", _truncate("weights.npz", 200)),
     "weights.npz without a layer": ("weights.npz", _drop_weights),
     "no weights.npz": ("weights.npz", lambda d: (d / "weights.npz").unlink()),
     "manifest without top": ("manifest.json", _edit_json("manifest.json", lambda m: m.pop("top"))),
@@ -382,9 +394,9 @@ DAMAGE = {
     "program not JSON": ("program.json", lambda d: (d / "program.json").write_bytes(b"\xff\xfe{")),
     "register a string": ("program.json", _edit_json("program.json", lambda p: _first_tile(p)["regs"].update(T="x"))),
     "register missing": ("program.json", _edit_json("program.json", lambda p: _first_tile(p)["regs"].pop("OUTER"))),
-    "tiles not a list": ("program.json", _edit_json("program.json", lambda p: next(s for s in p["steps"] if not s["host"]).update(tiles=7))),
+    "tiles not a list": ("program.json", _edit_json("program.json", lambda p: _first_layer(p).update(tiles=7))),
     "no Verilog": ("accel_ws_4x4.v", lambda d: (d / "accel_ws_4x4.v").unlink()),
-    "Verilog of another design": ("accel_ws_4x4.v", lambda d: (d / "accel_ws_4x4.v").write_text("module other;\nendmodule\n")),
+    "Verilog of another design": ("accel_ws_4x4.v", lambda d: (d / "accel_ws_4x4.v").write_text("module other;\n")),
 }  # fmt: skip
 
 
@@ -418,7 +430,9 @@ def test_random_bytes_in_the_journal_do_not_stop_a_resume(tmp_path, capsys):
     journal = out / "journal.jsonl"
     lines = journal.read_bytes().splitlines(keepends=True)
     noise = np.random.default_rng(0).integers(0, 256, size=(3, 64), dtype=np.uint8)
-    journal.write_bytes(noise[0].tobytes() + b"\n" + lines[0] + noise[1].tobytes() + lines[1] + lines[2] + noise[2].tobytes())
+    # Noise on a line of its own, glued to the start of a row (that row is lost), and a torn last line.
+    damaged = [noise[0].tobytes() + b"\n", lines[0], noise[1].tobytes() + lines[1], lines[2], noise[2].tobytes()]
+    journal.write_bytes(b"".join(damaged))
     status, out_text, err = cli(capsys, *args)
     assert status == 0, err
     assert "1 evaluated" in out_text and "2 resumed from the journal" in out_text
@@ -449,7 +463,8 @@ def test_a_scheduler_address_that_refuses_or_is_no_dask_fails_at_once(tmp_path, 
     try:
         for address in (refused, not_dask):
             started = time.monotonic()
-            status, _, err = cli(capsys, "dse", "lenet5", "--rows", "4", "--scheduler", address, "-o", str(tmp_path / "d"))
+            args = ["dse", "lenet5", "--rows", "4", "--scheduler", address, "-o", str(tmp_path / "d")]
+            status, _, err = cli(capsys, *args)
             assert status == 2 and one_error_line(err) and address in err, err
             assert time.monotonic() - started < 8  # Dask itself would retry for 10 s, then hang 20 s
     finally:
