@@ -19,11 +19,11 @@ Also strict JSON (no ``Infinity``): :func:`strict_json`.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import io
 import json
 import math
-import ctypes
 import os
 import shutil
 import stat
@@ -210,7 +210,7 @@ def guarded_stdout() -> Iterator[None]:
     original = sys.stdout
     try:
         fd = original.fileno()
-    except (AttributeError, ValueError, io.UnsupportedOperation):
+    except (AttributeError, ValueError):  # io.UnsupportedOperation is a ValueError
         yield
         return
     original.flush()

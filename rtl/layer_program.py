@@ -54,9 +54,9 @@ def load_program(directory: str | Path) -> tuple[Program, NetworkParams]:
     """
     directory = Path(directory)
     again = f"run `sim gen NET -o {directory}` again"
-    program = _read(directory / "program.json", again, lambda path: Program.from_dict(json.loads(path.read_text())))
+    program = read_file(directory / "program.json", again, lambda path: Program.from_dict(json.loads(path.read_text())))
     _check_registers(directory / "program.json", program, again)
-    params = _read(directory / "weights.npz", again, _load_params)
+    params = read_file(directory / "weights.npz", again, _load_params)
     weighted = [name for name, plan in program.layers.items() if plan.kind in ("conv", "linear")]
     missing = [name for name in weighted if name not in params.layers]
     if missing:
@@ -64,17 +64,18 @@ def load_program(directory: str | Path) -> tuple[Program, NetworkParams]:
     return program, params
 
 
-def _read(path: Path, again: str, load):
-    """``load(path)``, every way it can fail (a missing, empty or damaged file) as a ProgramError."""
+def read_file(path: Path, again: str, load):
+    """``load(path)``; every way it can fail (a missing, empty or damaged file) is a ProgramError
+    naming ``path`` and ending with ``again`` (what to do)."""
     try:
         return load(path)
     except FileNotFoundError:
         raise ProgramError(f"{path} is missing; {again}") from None
     except Exception as err:  # json, zip, npy and field errors alike: the file is not what `sim gen` wrote
-        raise ProgramError(f"{path} is damaged ({failure_reason(err)}); {again}") from None
+        raise ProgramError(f"{path} is damaged ({_failure_reason(err)}); {again}") from None
 
 
-def failure_reason(err: BaseException) -> str:
+def _failure_reason(err: BaseException) -> str:
     """What went wrong reading a file, in words (a KeyError alone is only the key)."""
     if isinstance(err, KeyError):
         return f"no {err.args[0]!r} field" if err.args else "a field is missing"

@@ -6,6 +6,7 @@ Run as ``python -m rtl.simulators JOB.json``, this module is that child.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -62,8 +63,7 @@ def run_cocotb(simulator: str, build: dict, test: dict, job: Path, poll: Callabl
     goes next to it (``runner.log``). Raises :class:`SimulatorFailed` when a step fails.
     """
     job.write_text(json.dumps({"simulator": simulator, "build": build, "test": test}))
-    root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *sys.path])}
+    env = {**os.environ, "PYTHONPATH": python_path()}
     with open(job.parent / "runner.log", "wb") as log:
         child = subprocess.Popen([sys.executable, "-m", "rtl.simulators", str(job)], cwd=job.parent, env=env,
                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -73,12 +73,18 @@ def run_cocotb(simulator: str, build: dict, test: dict, job: Path, poll: Callabl
                 time.sleep(0.2)
                 poll()
         except BaseException:
-            os.killpg(child.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # the group may be gone already
+                os.killpg(child.pid, signal.SIGKILL)
             child.wait()
             raise
     poll()
     if child.returncode:
         raise SimulatorFailed(_EXIT_STAGE.get(child.returncode, "runner"))
+
+
+def python_path() -> str:
+    """``PYTHONPATH`` for Python started by a simulation: this checkout, then this interpreter's path."""
+    return os.pathsep.join([str(Path(__file__).resolve().parent.parent), *sys.path])
 
 
 def _child(job_path: str) -> int:

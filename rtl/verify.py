@@ -13,7 +13,6 @@ import json
 import os
 import pickle
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,9 +25,9 @@ from accel.config import AccelConfig
 from workloads.forward import NetworkParams, forward
 from workloads.network import INPUT, Network
 
-from .layer_program import failure_reason, load_program
+from .layer_program import load_program, read_file
 from .program import EmulatorBackend, Program, ProgramError, calibrated_params, compile_network, execute
-from .simulators import SimulatorFailed, available, run_cocotb
+from .simulators import SimulatorFailed, available, python_path, run_cocotb
 
 
 class RtlRunError(RuntimeError):
@@ -147,31 +146,31 @@ def check_directory(directory: str | os.PathLike) -> tuple[Program, NetworkParam
     directory = Path(directory)
     program, params = load_program(directory)
     again = f"run `sim gen NET -o {directory}` again"
-    path = directory / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text())
-        top, config = manifest["top"], AccelConfig.from_dict(manifest["config"])
-        if not isinstance(top, str) or not top.isidentifier():
-            raise ValueError(f"top {top!r} is not a Verilog module name")
-    except FileNotFoundError:
-        raise ProgramError(f"{path} is missing; {again}") from None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-        raise ProgramError(f"{path} is damaged ({failure_reason(err)}); {again}") from None
+    manifest, top, config = read_file(directory / "manifest.json", again, _read_manifest)
     if config != program.config or not manifest.get("program_files"):
         raise ProgramError(f"{directory}: the Verilog was generated without this program.json; {again}")
-    verilog = directory / f"{top}.v"
-    try:
-        if f"module {top}" not in verilog.read_text(errors="replace"):
+
+    def defines_top(path: Path) -> None:
+        if f"module {top}" not in path.read_text(errors="replace"):
             raise ValueError(f"it does not define module {top}")
-    except (OSError, ValueError) as err:
-        raise ProgramError(f"{verilog}: {failure_reason(err)}; {again}") from None
+
+    read_file(directory / f"{top}.v", again, defines_top)
     try:  # the NumPy model runs what the RTL will run: damaged descriptors fail here, not after the build
         x = np.zeros(program.input_shape, dtype=np.int8)
         asyncio.run(execute(program, params, x, EmulatorBackend(program.config)))
     except Exception as err:
         raise ProgramError(f"{directory}: program.json and weights.npz do not run on the model of the "
-                           f"accelerator ({failure_reason(err)}); {again}") from None  # fmt: skip
+                           f"accelerator ({str(err) or type(err).__name__}); {again}") from None  # fmt: skip
     return program, params
+
+
+def _read_manifest(path: Path) -> tuple[dict, str, AccelConfig]:
+    """A generated design's manifest, its top module name and its config."""
+    manifest = json.loads(path.read_text())
+    top = manifest["top"]
+    if not isinstance(top, str) or not top.isidentifier():  # it names the Verilog file
+        raise ValueError(f"top {top!r} is not a Verilog module name")
+    return manifest, top, AccelConfig.from_dict(manifest["config"])
 
 
 @contextmanager
@@ -210,11 +209,10 @@ def _simulate(build: Path, rtl_dir: Path, spec: dict, simulator: str, progress) 
     spec = {**spec, "manifest": str(rtl_dir / "manifest.json"), "report": str(build / "report.json"),
             "progress": str(build / "progress")}  # fmt: skip
     (build / "spec.json").write_text(json.dumps(spec))
-    pythonpath = os.pathsep.join([str(Path(__file__).resolve().parent.parent), *sys.path])
     build_step = dict(sources=[str(rtl_dir / f"{top}.v")], hdl_toplevel=top, build_dir=str(build),
                       timescale=["1ns", "1ps"], build_args=build_args, log_file=str(build / "build.log"))  # fmt: skip
     test_step = dict(test_module="rtl.verify_bench", hdl_toplevel=top, test_dir=str(build), build_dir=str(build),
-                     extra_env={"VERIFY_SPEC": str(build / "spec.json"), "PYTHONPATH": pythonpath},
+                     extra_env={"VERIFY_SPEC": str(build / "spec.json"), "PYTHONPATH": python_path()},
                      log_file=str(build / "test.log"))  # fmt: skip
     seen = 0
 

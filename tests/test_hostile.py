@@ -383,10 +383,17 @@ def _first_layer(program: dict) -> dict:
     return next(s for s in program["steps"] if not s["host"])
 
 
+def _reshape_weights(directory: Path) -> None:
+    with np.load(directory / "weights.npz") as arrays:
+        changed = {k: arrays[k][..., :1] if k == "conv1.weight" else arrays[k] for k in arrays.files}
+    np.savez(directory / "weights.npz", **changed)
+
+
 DAMAGE = {
     "empty weights.npz": ("weights.npz", _truncate("weights.npz", 0)),
     "truncated weights.npz": ("weights.npz", _truncate("weights.npz", 200)),
     "weights.npz without a layer": ("weights.npz", _drop_weights),
+    "weights.npz of another shape": ("weights.npz", _reshape_weights),
     "no weights.npz": ("weights.npz", lambda d: (d / "weights.npz").unlink()),
     "manifest without top": ("manifest.json", _edit_json("manifest.json", lambda m: m.pop("top"))),
     "manifest not JSON": ("manifest.json", lambda d: (d / "manifest.json").write_text("{")),
