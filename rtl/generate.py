@@ -312,12 +312,16 @@ def check_out_dir(out_dir: str | os.PathLike) -> None:
     """Refuse an output directory that cannot be written or holds files a generation did not write.
 
     A generation replaces the whole directory (old and new sets never mix), so it must be new,
-    empty, or an earlier output of ``sim gen``.
+    empty, or an earlier output of ``sim gen``, and not the current directory (a shell in it would
+    be left in a deleted directory).
     """
     check_output_dir(out_dir, "-o")
     path = Path(out_dir)
     if not path.is_dir():
         return
+    if path.resolve() == Path.cwd().resolve():
+        raise OutputError(f"-o {out_dir} is the current directory, which a generation replaces as a whole; "
+                          "run `sim gen` from its parent directory")  # fmt: skip
     foreign = sorted(p.name for p in path.iterdir() if not (p.is_file() and _GENERATED.fullmatch(p.name)))
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")

@@ -233,7 +233,7 @@ def run(
 @app.command()
 def gen(
     net: Annotated[Optional[str], typer.Argument(help="Network (zoo name or model file) to compile into a layer program.", metavar="[NET_OR_FILE]")] = None,
-    out_dir: Annotated[str, Opt("-o", "--out", help="Output directory: new, empty, or an earlier `sim gen` output. The generated files replace it as a whole, so a directory holding other files is refused.", metavar="DIR")] = "",
+    out_dir: Annotated[str, Opt("-o", "--out", help="Output directory: new, empty, or an earlier `sim gen` output, not the current directory. The generated files replace it as a whole, so a directory holding other files is refused.", metavar="DIR")] = "",
     config_file: ConfigOpt = None,
     rows: RowsOpt = None,
     cols: ColsOpt = None,

@@ -307,6 +307,13 @@ def test_gen_refuses_a_directory_holding_other_files(tmp_path, capsys):
     assert os.listdir(out) == ["notes.txt"]
 
 
+def test_gen_refuses_the_current_directory(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, _, err = cli(capsys, "gen", "--core-only", "--rows", "2", "--cols", "2", "-o", ".")
+    assert status == 2 and one_error_line(err) and "run `sim gen` from its parent directory" in err
+    assert os.listdir(tmp_path) == []
+
+
 def test_gen_failing_midway_leaves_the_previous_set(tmp_path, capsys, monkeypatch):
     from rtl import generate
 
