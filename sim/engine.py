@@ -25,6 +25,8 @@ from accel.tiling import TileSchedule
 
 @njit(cache=True)
 def _run_events(load, load_after, compute, writeback, wait_writeback, bandwidth, latency):
+    # Array elements are read through int(): a no-op compiled, and interpreted it keeps the
+    # arithmetic on Python ints, which run twice as fast as NumPy scalars.
     count = load.shape[0]
     never = np.iinfo(np.int64).max
     cend = np.full(count, never, dtype=np.int64)  # cycle each tile finished
@@ -56,14 +58,14 @@ def _run_events(load, load_after, compute, writeback, wait_writeback, bandwidth,
             if is_load and tile >= count:
                 head += 1
                 continue
-            nbytes = load[tile] if is_load else writeback[tile]
+            nbytes = int(load[tile] if is_load else writeback[tile])
             if nbytes == 0:
                 if is_load:
                     arrival[tile] = 0
                 head += 1
                 continue
             if is_load:
-                guard = load_after[tile]
+                guard = int(load_after[tile])
                 ready = guard < 0 or cend[guard] <= t
             else:
                 ready = cend[tile] <= t
@@ -80,17 +82,14 @@ def _run_events(load, load_after, compute, writeback, wait_writeback, bandwidth,
                 wdone[tile] = t + occupancy + latency
         # 3. The array starts the next tile when its operands and accumulator bank are ready.
         if running < 0 and next_tile < count:
-            guard = wait_writeback[next_tile]
+            guard = int(wait_writeback[next_tile])
             if arrival[next_tile] <= t and (guard < 0 or wdone[guard] <= t):
                 running = next_tile
-                run_end = t + compute[next_tile]
+                run_end = t + int(compute[next_tile])
                 next_tile += 1
         # Everything issued: the layer ends when the last writeback lands.
         if next_tile == count and running < 0 and head >= queue_end:
-            total = max(t, channel_free)
-            for i in range(count):
-                total = max(total, wdone[i])
-            return total, busy
+            return max(t, channel_free, int(wdone.max())), busy
         # 4. Jump to the next cycle at which a rule above can act differently.
         nxt = never
         if running >= 0:
@@ -99,10 +98,10 @@ def _run_events(load, load_after, compute, writeback, wait_writeback, bandwidth,
             nxt = min(nxt, channel_free)
         if running < 0 and next_tile < count:
             if arrival[next_tile] > t:
-                nxt = min(nxt, arrival[next_tile])
-            guard = wait_writeback[next_tile]
+                nxt = min(nxt, int(arrival[next_tile]))
+            guard = int(wait_writeback[next_tile])
             if guard >= 0 and wdone[guard] > t:
-                nxt = min(nxt, wdone[guard])
+                nxt = min(nxt, int(wdone[guard]))
         if nxt == never:
             raise RuntimeError("tile schedule deadlocks: a guard names a tile that never runs")
         t = nxt

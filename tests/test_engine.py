@@ -54,6 +54,24 @@ def test_random_schedules_match_the_stepping_reference(arrays, bandwidth, latenc
     assert events == stepped
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_long_random_schedules_match_the_stepping_reference(seed):
+    """Longer schedules than hypothesis draws: guards reach back a few tiles, as the tiler's do."""
+    rng = np.random.default_rng(seed)
+    count = int(rng.integers(20, 80))
+    back = np.arange(count) - rng.integers(1, 4, count)
+    load = rng.choice([0, 16, 300, 2048], count)
+    load_after = np.where((back >= 0) & (rng.random(count) < 0.7), back, -1)
+    compute = rng.integers(1, 400, count)
+    writeback = rng.choice([0, 0, 64, 1500], count)
+    wait_writeback = np.where((back >= 0) & (rng.random(count) < 0.5), back, -1)
+    arrays = tuple(a.astype(np.int64) for a in (load, load_after, compute, writeback, wait_writeback))
+    for bandwidth in BANDWIDTHS:
+        for latency in LATENCIES:
+            events, stepped = both(arrays, bandwidth, latency)
+            assert events == stepped, (bandwidth, latency)
+
+
 CONFIGS = [
     AccelConfig(rows=8, cols=8, ifmap_kib=8, filter_kib=8, ofmap_kib=8),
     AccelConfig(rows=4, cols=16, dataflow="os", ifmap_kib=16, filter_kib=4, ofmap_kib=8),
