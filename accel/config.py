@@ -26,6 +26,17 @@ class ConfigError(UserError):
     """An accelerator configuration value that is out of range or malformed."""
 
 
+MAX_ARRAY_SIDE = 2**16
+"""Most PE rows or columns: 256 times a TPU's 256 x 256 array, and small enough that array-sized
+products (PEs x cycles, a fold's fill of rows + cols per tile) stay far inside int64."""
+MAX_BUFFER_KIB = 2**30
+"""Most KiB per SRAM buffer (1 TiB): beyond any on-chip memory built (a wafer-scale engine holds
+40 GiB), while a bank's bytes times a tile count stays inside int64."""
+MAX_LATENCY = 2**40
+"""Most cycles of DRAM latency (about 45 minutes at 400 MHz): a million transfers of this latency
+still count in int64."""
+
+
 @dataclass(frozen=True)
 class AccelConfig:
     """Systolic-array accelerator parameters.
@@ -33,17 +44,18 @@ class AccelConfig:
     Attributes
     ----------
     rows, cols : int
-        PE array height and width.
+        PE array height and width, 1 ... 2**16.
     dataflow : str
         ``'ws'`` (weight-stationary), ``'os'`` (output-stationary) or ``'is'`` (input-stationary).
     input_bits, weight_bits, acc_bits : int
         Operand and accumulator widths in bits (signed integers).
     ifmap_kib, filter_kib, ofmap_kib : int
-        On-chip SRAM per buffer in KiB, split into two equal banks (double buffering).
+        On-chip SRAM per buffer in KiB (1 ... 2**30), split into two equal banks (double buffering).
     dram_bandwidth : float
-        DRAM channel bandwidth in bytes/cycle (``inf`` for an ideal channel).
+        DRAM channel bandwidth in bytes/cycle (``inf`` for an ideal channel). Any positive value
+        is valid; a run refuses a layer whose cycles at this bandwidth could exceed 2**62.
     dram_latency : int
-        Cycles from a DRAM request to its first byte.
+        Cycles from a DRAM request to its first byte, 0 ... 2**40.
     clock_mhz : float
         Clock frequency in MHz, used to convert cycles to time.
     """
@@ -62,9 +74,11 @@ class AccelConfig:
     clock_mhz: float = 400.0
 
     def __post_init__(self) -> None:
-        for name in ("rows", "cols", "ifmap_kib", "filter_kib", "ofmap_kib"):
-            _require_int(name, getattr(self, name), minimum=1)
-        _require_int("dram_latency", self.dram_latency, minimum=0)
+        for name in ("rows", "cols"):
+            _require_int(name, getattr(self, name), minimum=1, maximum=MAX_ARRAY_SIDE)
+        for name in ("ifmap_kib", "filter_kib", "ofmap_kib"):
+            _require_int(name, getattr(self, name), minimum=1, maximum=MAX_BUFFER_KIB, unit=" KiB")
+        _require_int("dram_latency", self.dram_latency, minimum=0, maximum=MAX_LATENCY, unit=" cycles")
         for name in ("input_bits", "weight_bits"):
             _require_int(name, getattr(self, name), minimum=2, maximum=32)
         _require_int("acc_bits", self.acc_bits, minimum=max(self.input_bits, self.weight_bits), maximum=64)
@@ -159,12 +173,18 @@ def _check_field_names(data: dict[str, Any], source: str) -> None:
         raise ConfigError(f"{source}: unknown field {unknown[0]!r}; valid fields are {', '.join(FIELD_NAMES)}")
 
 
-def _require_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> None:
+def _require_int(name: str, value: Any, minimum: int, maximum: int, unit: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{name} must be an integer, not {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-        raise ConfigError(f"{name} must be {bound}, not {value}")
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must be between {minimum} and {_power(maximum)}{unit}, not {value}")
+
+
+def _power(value: int) -> str:
+    """``2**40`` for a power of two above 1024 (how the limits are chosen), else the number."""
+    if value > 1024 and value & (value - 1) == 0:
+        return f"2**{value.bit_length() - 1}"
+    return str(value)
 
 
 DEFAULTS = AccelConfig()

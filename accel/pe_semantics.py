@@ -12,6 +12,12 @@ MAC, MAX = 0, 1
 
 
 def wrap(values: np.ndarray, bits: int) -> np.ndarray:
-    """Reduce integer values to signed ``bits``-bit two's complement (as int64)."""
-    half = 1 << (bits - 1)
-    return (np.asarray(values, dtype=np.int64) + half) % (1 << bits) - half
+    """Reduce int64 values to signed ``bits``-bit two's complement (as int64), ``bits`` <= 64.
+
+    The low ``bits`` bits are moved to the top of an unsigned 64-bit word (where the shift
+    wraps) and shifted back arithmetically, which sign-extends them; no intermediate needs
+    more than 64 bits, so 63- and 64-bit accumulators wrap too.
+    """
+    spare = 64 - bits
+    top = np.asarray(values, dtype=np.int64).view(np.uint64) << np.uint64(spare)
+    return top.view(np.int64) >> np.int64(spare)
