@@ -176,6 +176,8 @@ def _check_field_names(data: dict[str, Any], source: str) -> None:
 def _require_int(name: str, value: Any, minimum: int, maximum: int, unit: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{name} must be an integer, not {value!r}")
+    if value < minimum and maximum >= MAX_ARRAY_SIDE:  # a size or latency: name the bound it misses
+        raise ConfigError(f"{name} must be >= {minimum}, not {value}")
     if not minimum <= value <= maximum:
         raise ConfigError(f"{name} must be between {minimum} and {_power(maximum)}{unit}, not {value}")
 
