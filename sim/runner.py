@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
 
 MODES = ("cycle", "analytic", "functional")
 TIMINGS = ("native", "scalesim")
+CYCLE_LIMIT = 2**62
+"""Most cycles a layer may take: the engines count in int64 (up to 2**63 - 1), and the factor of
+two absorbs the rounding of the floating-point bound that :func:`check_cycle_range` compares."""
 
 
 def simulate(
@@ -58,6 +62,7 @@ def simulate(
     for node, op in lowered:
         if op is not None:
             sched = schedule(op, config)
+            check_cycle_range(node.name, sched, config)
             layer_time = step(sched, config.dram_bandwidth, config.dram_latency)
             reports.append(layer_report(node, op, sched, layer_time, config))
         if values is not None:
@@ -73,6 +78,43 @@ def simulate(
         layers=reports,
         total=totals(reports, config.pes, config.clock_mhz),
     )
+
+
+def check_cycle_range(name: str, sched: TileSchedule, config: AccelConfig) -> None:
+    """Refuse a layer whose cycles could exceed :data:`CYCLE_LIMIT`, naming the parameter to change."""
+    bandwidth, latency = config.dram_bandwidth, config.dram_latency
+    terms = cycle_bound_terms(sched, bandwidth, latency)
+    if sum(terms.values()) < CYCLE_LIMIT:
+        return
+    moved, transfers = _transfers(sched)
+    fixes = {
+        "moving": f"it moves {moved:,} bytes at dram_bandwidth {bandwidth:g} bytes/cycle; raise dram_bandwidth",
+        "waiting": f"it makes {transfers:,} transfers of dram_latency {latency:,} cycles; lower dram_latency",
+        "computing": f"it computes for {terms['computing']:.3g} cycles; use a larger array or a smaller batch",
+    }
+    raise UserError(f"layer {name!r} could take more than 2**62 cycles: {fixes[max(terms, key=terms.get)]}")
+
+
+def cycle_bound_terms(sched: TileSchedule, bandwidth: float, latency: int) -> dict[str, float]:
+    """An upper bound on a layer's cycles, in three parts: moving, waiting and computing (cycles).
+
+    Until a layer ends, every cycle computes a tile, moves a transfer's bytes or waits out a
+    transfer's latency, so the compute cycles plus, per transfer, its ``ceil(bytes / bandwidth)``
+    occupancy (at most one cycle above ``bytes / bandwidth``) and its latency bound the layer's
+    cycles. Computed in floating point, so it can be checked before any engine counts in int64.
+    """
+    moved, transfers = _transfers(sched)
+    return {
+        "moving": 0.0 if math.isinf(bandwidth) else moved / bandwidth + transfers,
+        "waiting": float(transfers) * latency,
+        "computing": float(sched.compute.sum()),
+    }
+
+
+def _transfers(sched: TileSchedule) -> tuple[int, int]:
+    """Bytes a layer moves over the DRAM channel, and the number of transfers that move them."""
+    loads = sched.load_ifmap + sched.load_filter
+    return int(loads.sum() + sched.writeback.sum()), int((loads > 0).sum() + (sched.writeback > 0).sum())
 
 
 def layer_report(node: Node, op: Op, sched: TileSchedule, timing: Timing, cfg: AccelConfig) -> LayerReport:

@@ -19,6 +19,16 @@ from workloads.shapes import PADDING_MODES, PaddingSpec, Pads, expand, resolve_p
 
 Shape = tuple[int, ...]
 
+# Limits that keep every count the simulator derives from a layer (elements, MACs, bytes, tile
+# sizes, cycles) inside int64, with room for the products the tiler and the engines form.
+DIM_LIMIT = 2**24
+"""Most a size field (channels, features, kernel, stride, dilation, padding, scale factor) or a
+non-batch input dimension may be: 16,777,216, beyond any CNN's (VGG16's largest is 25,088)."""
+ELEMENT_LIMIT = 2**40
+"""Most elements a tensor (including a padded input) may hold: about 10**12."""
+OPS_LIMIT = 2**56
+"""Most operations (FLOPs: a MAC counts two) one layer may perform: about 7 * 10**16."""
+
 
 @dataclass(frozen=True)
 class Reach:
@@ -66,7 +76,13 @@ class Layer:
         values = expand(value, ndim or 1, field_name, f"layer {self.name!r} ({self.kind})")
         if any(v < 1 for v in values):
             raise self.fail(field_name, f"must be >= 1, not {value!r}")
+        self.at_most(field_name, values)
         return values if ndim else values[0]
+
+    def at_most(self, field_name: str, values: tuple[int, ...]) -> None:
+        """Refuse a size field above :data:`DIM_LIMIT`."""
+        if any(v > DIM_LIMIT for v in values):
+            raise self.fail(field_name, f"must be at most 2**24 ({DIM_LIMIT:,}), not {max(values)}")
 
     def kernel_ndim(self, kernel) -> int:
         """Spatial dims set by a kernel size: 2 for an int, else its length (1, 2 or 3)."""
@@ -167,7 +183,7 @@ class Conv(Layer):
         if self.padding_mode not in PADDING_MODES:
             raise self.fail("padding_mode", f"must be one of {', '.join(PADDING_MODES)}, not {self.padding_mode!r}")
         # Validate the spec now; the input size only matters for 'same'.
-        self.pads((1,) * ndim)
+        self.at_most("padding", tuple(p for pair in self.pads((1,) * ndim) for p in pair))
 
     @property
     def ndim(self) -> int:
@@ -186,6 +202,10 @@ class Conv(Layer):
         if shape[1] != self.in_channels:
             raise self.fail("in_channels", f"is {self.in_channels} but the input has {shape[1]} channels")
         pads = self.pads(spatial)
+        padded = tuple(n + lo + hi for n, (lo, hi) in zip(spatial, pads))
+        if math.prod(shape[:2]) * math.prod(padded) > ELEMENT_LIMIT:
+            raise self.fail("padding", f"{pads} makes the padded input {(*shape[:2], *padded)} hold more than "
+                                       f"2**40 elements")  # fmt: skip
         if self.padding_mode == "reflect" and any(max(p) >= n for p, n in zip(pads, spatial)):
             raise self.fail("padding", f"{pads} must be smaller than the input size {spatial} for reflect padding")
         if self.padding_mode == "circular" and any(max(p) > n for p, n in zip(pads, spatial)):
@@ -195,9 +215,7 @@ class Conv(Layer):
             o = window_output_size(n, k, s, d, p)
             if o < 1:
                 raise self.fail(
-                    "kernel_size",
-                    f"{self.kernel_size} with dilation {self.dilation} is larger than the padded input "
-                    f"{tuple(x + lo + hi for x, (lo, hi) in zip(spatial, pads))}",
+                    "kernel_size", f"{self.kernel_size} with dilation {self.dilation} is larger than the padded input {padded}"
                 )
             out.append(o)
         return (shape[0], self.out_channels, *out)
@@ -246,6 +264,7 @@ class ConvTranspose(Layer):
         )
         if any(p < 0 for p in self.padding):
             raise self.fail("padding", f"must be >= 0, not {self.padding}")
+        self.at_most("padding", self.padding)
         if any(op < 0 or (op >= s and op >= d) for op, s, d in zip(self.output_padding, self.stride, self.dilation)):
             raise self.fail("output_padding", f"{self.output_padding} must be >= 0 and smaller than stride or dilation")
         if self.in_channels % self.groups or self.out_channels % self.groups:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
 from workloads.errors import WorkloadError
-from workloads.layers import Layer, Reach, Shape
+from workloads.layers import DIM_LIMIT, ELEMENT_LIMIT, OPS_LIMIT, Layer, Reach, Shape
 
 INPUT = "input"
 
@@ -67,10 +68,13 @@ class Network:
 
     def _check_shape(self, key: str, shape: Iterable[int]) -> Shape:
         shape = tuple(shape)
+        what = f"network {self.name!r}: {key + '_shape' if key == INPUT else f'input {key!r} shape'}"
         if len(shape) < 2 or any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in shape):
-            raise WorkloadError(
-                f"network {self.name!r}: {key + '_shape' if key == INPUT else f'input {key!r} shape'} must be (N, C, spatial...) of positive ints, not {shape}"
-            )
+            raise WorkloadError(f"{what} must be (N, C, spatial...) of positive ints, not {shape}")
+        if max(shape[1:]) > DIM_LIMIT:
+            raise WorkloadError(f"{what} {shape}: C and spatial sizes must be at most 2**24 ({DIM_LIMIT:,})")
+        if math.prod(shape) > ELEMENT_LIMIT:
+            raise WorkloadError(f"{what} {shape} holds more than 2**40 elements; use a smaller batch or input")
         return shape
 
     def _bind(self, layers: list[Layer]) -> Iterator[Node]:
@@ -93,7 +97,7 @@ class Network:
             reach = layer.reach([reaches[s] for s in inputs], in_shapes)
             shapes[layer.name], reaches[layer.name] = out, reach
             previous = layer.name
-            yield Node(
+            node = Node(
                 layer=layer,
                 inputs=inputs,
                 in_shapes=tuple(in_shapes),
@@ -103,6 +107,8 @@ class Network:
                 flops=layer.flops(in_shapes),
                 reach=reach,
             )
+            _check_counts(node)
+            yield node
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)
@@ -138,8 +144,27 @@ class Network:
         """The same network on a batch of ``batch`` inputs."""
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise WorkloadError(f"batch must be a positive integer, not {batch!r}")
+        if batch > self.max_batch:
+            raise WorkloadError(
+                f"batch must be at most {self.max_batch:,} for network {self.name!r} (every tensor within 2**40 "
+                f"elements and every layer within 2**56 operations), not {batch}"
+            )
         extra = {key: (batch, *shape[1:]) for key, shape in self.extra_inputs.items()}
         return Network(self.name, (batch, *self.input_shape[1:]), [n.layer for n in self.nodes], extra)
+
+    @property
+    def max_batch(self) -> int:
+        """Largest batch whose tensors and layers stay within ELEMENT_LIMIT and OPS_LIMIT.
+
+        Every count is linear in the batch, so each bounds the batch by the limit over its
+        per-image value.
+        """
+        batch = self.input_shape[0]
+        per_image = [(math.prod(self.input_shape) // batch, ELEMENT_LIMIT)]
+        for node in self.nodes:
+            per_image.append((math.prod(node.out_shape) // batch, ELEMENT_LIMIT))
+            per_image.append((node.flops // batch, OPS_LIMIT))
+        return min(limit // max(count, 1) for count, limit in per_image)
 
     def summary(self) -> dict:
         """Plain-data description: ``{"network", "input_shape", "layers": [...], "total": {...}}``."""
@@ -149,6 +174,14 @@ class Network:
             "layers": [node_summary(n) for n in self.nodes],
             "total": {"params": self.params, "macs": self.macs, "flops": self.flops},
         }
+
+
+def _check_counts(node: Node) -> None:
+    """Refuse a layer whose output or work the simulator's int64 counts could not hold."""
+    if math.prod(node.out_shape) > ELEMENT_LIMIT:
+        raise node.layer.fail("output", f"{node.out_shape} holds more than 2**40 elements; use a smaller batch or layer")
+    if node.flops > OPS_LIMIT:
+        raise node.layer.fail("operations", f"({node.flops:,}) exceed 2**56; use a smaller batch or layer")
 
 
 def node_summary(node: Node) -> dict:

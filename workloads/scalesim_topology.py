@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workloads.errors import WorkloadError
-from workloads.layers import Conv
+from workloads.layers import DIM_LIMIT, Conv
 from workloads.network import Network
 
 CONV_COLUMNS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels",
@@ -159,8 +159,10 @@ def _check_dense(where: str, column: int, text: str) -> None:
 def _ints(where: str, fields: list[str], columns: tuple[str, ...]) -> list[int]:
     values = []
     for column, (text, header) in enumerate(zip(fields[1:], columns[1:]), start=2):
-        if not _is_int(text) or int(text) < 1:
-            raise WorkloadError(f"{where}: column {column} ({header}): must be a positive integer, not {text!r}")
+        if not _is_int(text) or not 1 <= int(text) <= DIM_LIMIT:
+            raise WorkloadError(
+                f"{where}: column {column} ({header}): must be an integer from 1 to 2**24 ({DIM_LIMIT:,}), not {text!r}"
+            )
         values.append(int(text))
     return values
 
