@@ -32,12 +32,13 @@ def simulate(
 ) -> NetworkReport:
     """Simulate every layer of ``network`` on ``config``.
 
-    ``mode``: ``'cycle'`` steps the cycle-level engine, ``'analytic'`` evaluates the closed form
+    ``mode``: ``'cycle'`` runs the event-driven cycle-level engine, ``'analytic'`` evaluates the closed form
     (equal in every field, see docs/correctness.md), ``'functional'`` also computes every layer's outputs on the simulated
     array (int8 operands from deterministic random weights) and keeps them in the reports.
     ``progress`` is called with each layer name once it is done. ``timing``: ``'native'`` (this
     microarchitecture) or ``'scalesim'`` (SCALE-Sim 3.0.0's per-layer closed form, see
     :mod:`accel.scalesim`; ``mode`` is then ``'cycle'`` or ``'analytic'``, which agree).
+    A layer whose cycles could exceed :data:`CYCLE_LIMIT` raises :class:`UserError` before it runs.
     """
     if mode not in MODES:
         raise UserError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from accel.config import AccelConfig
+from accel.pe_semantics import wrap
 from sim.functional import MAC, MAX, FunctionalRun, array_gemm
 from sim.runner import simulate
 from workloads.forward import forward
@@ -51,6 +52,44 @@ def test_extreme_values_long_reduction(dataflow):
     b = np.full((1000, 4), -128)
     out = array_gemm(a, b, np.ones(a.shape, bool), cfg, MAC)
     assert np.all(out == 16_384_000)
+
+
+def _wrapped(value: int, bits: int) -> int:
+    """``value`` in signed ``bits``-bit two's complement, in Python's unbounded integers."""
+    half = 1 << (bits - 1)
+    return (value + half) % (1 << bits) - half
+
+
+def test_wrap_matches_twos_complement_up_to_64_bits():
+    rng = np.random.default_rng(7)
+    edges = [0, 1, -1, 127, 128, -129, 2**31, -(2**31) - 1, 2**62, -(2**62) - 1, 2**63 - 1, -(2**63)]
+    values = np.concatenate([rng.integers(-(2**63), 2**63 - 1, 500, dtype=np.int64), np.array(edges, np.int64)])
+    for bits in (2, 8, 16, 32, 33, 62, 63, 64):
+        assert wrap(values, bits).tolist() == [_wrapped(int(v), bits) for v in values], bits
+
+
+@pytest.mark.parametrize("dataflow", DATAFLOWS)
+@pytest.mark.parametrize("bits", [63, 64])
+def test_wide_accumulators_wrap_like_the_hardware(dataflow, bits):
+    """Sums past int64 wrap modulo 2**64 in the PEs, so they reduce exactly to 63 or 64 bits."""
+    cfg = AccelConfig(rows=3, cols=2, dataflow=dataflow, acc_bits=bits)
+    rng = np.random.default_rng(bits)
+    a = rng.integers(2**40, 2**41, (4, 7))
+    b = rng.integers(-(2**41), 2**41, (7, 3))
+    exact = [[sum(int(a[i, k]) * int(b[k, j]) for k in range(7)) for j in range(3)] for i in range(4)]
+    out = wrap(array_gemm(a, b, np.ones(a.shape, bool), cfg, MAC), bits)
+    assert out.tolist() == [[_wrapped(v, bits) for v in row] for row in exact]
+
+
+@pytest.mark.parametrize("bits", [63, 64])
+def test_lenet5_with_wide_accumulators_matches_golden(bits):
+    network = get_network("lenet5")
+    cfg = AccelConfig(rows=4, cols=4, acc_bits=bits)
+    report = simulate(network, cfg, mode="functional")
+    run = FunctionalRun(network, cfg)
+    golden = forward(network, run.params, run.input)
+    for layer in report.layers:
+        assert np.array_equal(layer.outputs, golden[layer.name]), layer.name
 
 
 def _single(layer, shape) -> Network:
