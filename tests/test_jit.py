@@ -1,6 +1,7 @@
 """Kernels run interpreted (small work, early in a process) give the numbers the compiled ones give."""
 
 import pytest
+from numba import config as numba_config
 
 import accel.jit
 from accel.analytic import _recurrence, kernel_bandwidth, layer_timing
@@ -58,6 +59,7 @@ def test_interpreted_and_compiled_timing_agree(net, config, budget):
         assert (int(total), int(busy)) == (compiled.cycles, compiled.dram_busy_cycles), node.name
 
 
+@pytest.mark.skipif(numba_config.DISABLE_JIT, reason="NUMBA_DISABLE_JIT=1: there is no compiled engine")
 @pytest.mark.parametrize("bandwidth", [0.75, 16.0, float("inf")])
 def test_interpreted_and_compiled_engine_agree(bandwidth):
     from sim.engine import _run_events
