@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.plot_style import pyplot, save_png, si, si_axes
+from sim.plot_style import annotate_apart, pyplot, save_png, si, si_axes
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class RooflinePoint:
     """One layer: ``intensity`` in PE ops per DRAM byte, ``performance`` in PE ops per cycle."""
 
     name: str
+    kind: str  # the layer's type in the report: conv, linear, maxpool, ...
     intensity: float
     performance: float
 
@@ -50,8 +51,20 @@ def roofline(report: dict) -> Roofline:
         if layer["pe_ops"] == 0 or moved == 0 or layer["cycles"] == 0:
             skipped.append(layer["name"])
             continue
-        points.append(RooflinePoint(layer["name"], layer["pe_ops"] / moved, layer["pe_ops"] / layer["cycles"]))
+        points.append(RooflinePoint(layer["name"], layer["type"], layer["pe_ops"] / moved, layer["pe_ops"] / layer["cycles"]))
     return Roofline(cfg["rows"] * cfg["cols"], bandwidth, points, skipped)
+
+
+# Colour and legend name of a layer type; other types share grey.
+KINDS = {
+    "conv": ("convolution", "tab:blue"),
+    "conv_transpose": ("convolution", "tab:blue"),
+    "linear": ("fully connected", "tab:orange"),
+    "maxpool": ("pooling", "tab:green"),
+    "avgpool": ("pooling", "tab:green"),
+    "global_avgpool": ("pooling", "tab:green"),
+}
+OTHER = ("other layers", "tab:gray")
 
 
 def plot_roofline(report: dict, path: str | Path) -> None:
@@ -69,41 +82,50 @@ def plot_roofline(report: dict, path: str | Path) -> None:
         ax.plot(grid, [min(roof.compute_roof, roof.bandwidth * x) for x in grid], color="black", linewidth=1.5,
                 label=f"roofs: {roof.compute_roof:,.0f} ops/cycle, {si(roof.bandwidth)} B/cycle")  # fmt: skip
         ax.axvline(roof.ridge, color="gray", linestyle=":", linewidth=1)
-        ax.annotate(f"ridge {si(roof.ridge)} ops/B", (roof.ridge, roof.compute_roof), xytext=(4, -14),
-                    textcoords="offset points", fontsize=8, color="gray")  # fmt: skip
+        # Above the compute roof no layer can be, so the ridge's name stays clear of theirs.
+        ax.annotate(f"ridge {si(roof.ridge)} ops/B", (roof.ridge, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(4, -4), textcoords="offset points", va="top", fontsize=8, color="gray")  # fmt: skip
     else:
         ax.axhline(roof.compute_roof, color="black", linewidth=1.5,
                    label=f"compute roof: {roof.compute_roof:,.0f} ops/cycle (ideal DRAM)")  # fmt: skip
-    ax.scatter(xs[: len(roof.points)], ys[: len(roof.points)], s=28, color="tab:blue", zorder=3, label="layers (+N: N more nearby)")
+    for name, color in dict(KINDS.get(p.kind, OTHER) for p in roof.points).items():
+        group = [p for p in roof.points if KINDS.get(p.kind, OTHER)[0] == name]
+        ax.scatter([p.intensity for p in group], [p.performance for p in group], s=28, color=color, zorder=4,
+                   label=f"{name} layers")  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(x_low, x_high)
     ax.set_ylim(min(ys) / 3, roof.compute_roof * 3)
-    _label_points(ax, roof.points)
     si_axes(ax)
+    grouped = _label_points(ax, roof.points)
     ax.set_xlabel("operational intensity (PE ops per DRAM byte)")
     ax.set_ylabel("achieved performance (PE ops per cycle)")
     dram = (f"DRAM {si(roof.bandwidth)} B/cycle + {cfg['dram_latency']} cycles" if math.isfinite(roof.bandwidth)
             else "ideal DRAM")  # fmt: skip
     ax.set_title(f"{report['network']} roofline: {cfg['rows']}x{cfg['cols']} {cfg['dataflow'].upper()}, {dram}", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    legend = ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    if grouped:
+        legend.set_title("'name +N more': N more layers\nclose by, not named", prop={"size": 7})
     if roof.skipped:
         fig.text(0.01, 0.005, f"not shown (no PE work or no DRAM traffic): {', '.join(roof.skipped)}", fontsize=7)
     save_png(fig, path)
 
 
-def _label_points(ax, points: list[RooflinePoint]) -> None:
-    """Name each point; a point whose label would sit on one already placed joins it as "+N"."""
+def _label_points(ax, points: list[RooflinePoint]) -> bool:
+    """Name the points; one within a label's size of a faster one joins its label as '+N more'.
+
+    Returns whether any label stands for more than one point.
+    """
     ax.figure.canvas.draw()  # fixes the transform after the limits are set
-    placed: list[list] = []  # [x, y, point, hidden] in display pixels
+    clusters: list[list] = []  # [x, y, point, hidden] in display pixels
     for point in sorted(points, key=lambda p: -p.performance):
         x, y = ax.transData.transform((point.intensity, point.performance))
-        near = next((p for p in placed if abs(x - p[0]) < 70 and abs(y - p[1]) < 11), None)
+        near = next((c for c in clusters if abs(x - c[0]) < 70 and abs(y - c[1]) < 11), None)
         if near is None:
-            placed.append([x, y, point, 0])
+            clusters.append([x, y, point, 0])
         else:
             near[3] += 1
-    for _, _, point, hidden in placed:
-        text = point.name + (f" +{hidden}" if hidden else "")
-        ax.annotate(text, (point.intensity, point.performance), xytext=(5, 3), textcoords="offset points", fontsize=7)
+    names = [p.name + (f" +{n} more" if n else "") for _, _, p, n in clusters]
+    annotate_apart(ax, [((p.intensity, p.performance), name) for (_, _, p, _), name in zip(clusters, names)])
+    return any(hidden for *_, hidden in clusters)

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from accel.config import AccelConfig
-from sim.plot_style import plain, si
+from sim.plot_style import plain, si, si_axes
 from sim.roofline import roofline
 from sim.runner import simulate
 from workloads.zoo import get_network
@@ -30,6 +30,22 @@ def test_plain_tick_labels_have_no_exponent():
     assert [plain(v) for v in (0.03, 250.0, 12000.0)] == ["0.03", "250", "12,000"]
 
 
+@pytest.mark.parametrize("low, high", [(3.7, 5.1), (0.02, 0.6), (0.3, 900.0)])
+def test_log_axes_carry_several_plain_numbers(low, high):
+    from sim.plot_style import pyplot
+
+    fig, ax = pyplot().subplots()
+    ax.set_yscale("log")
+    ax.set_ylim(low, high)
+    si_axes(ax, label=plain)
+    fig.canvas.draw()
+    ticks = [t for t in ax.yaxis.get_ticklabels(minor=False) + ax.yaxis.get_ticklabels(minor=True)
+             if t.get_text() and low <= t.get_position()[1] <= high]  # fmt: skip
+    assert len(ticks) >= 3
+    assert all(set(t.get_text()) <= set("0123456789.,") for t in ticks)
+    pyplot().close(fig)
+
+
 def test_roofline_numbers_come_from_the_report(lenet_report):
     data = lenet_report.to_dict()
     roof = roofline(data)
@@ -38,6 +54,7 @@ def test_roofline_numbers_come_from_the_report(lenet_report):
     assert [p.name for p in roof.points] == list(layers)  # every LeNet-5 layer moves bytes and works
     for point in roof.points:
         layer = layers[point.name]
+        assert point.kind == layer["type"]
         assert point.intensity == layer["pe_ops"] / layer["dram"]["total_bytes"]
         assert point.performance == layer["pe_ops"] / layer["cycles"]
         # No layer beats either roof.
@@ -59,6 +76,15 @@ def _legend_outside_data(fig) -> bool:
                                  for legend in legends for area in data_areas)  # fmt: skip
 
 
+def _label_boxes_apart(ax) -> bool:
+    """True when no two labels written on ``ax`` overlap and each lies inside it."""
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    inside = all(frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1 for b in boxes)
+    return inside and not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+
+
 @pytest.fixture
 def kept_figures(monkeypatch):
     """Keep the figures the plot functions draw (they close them after saving)."""
@@ -69,6 +95,7 @@ def kept_figures(monkeypatch):
 
     def save(fig, path, dpi=120):
         fig.legend_off_data = _legend_outside_data(fig)  # checked while the figure is still open
+        fig.labels_apart = all(_label_boxes_apart(ax) for ax in fig.axes)
         figures.append(fig)
         real_save(fig, path, dpi)
 
@@ -85,20 +112,37 @@ def test_layer_chart_and_roofline_png_with_legends_off_the_data(lenet_report, tm
     plot_roofline(lenet_report.to_dict(), tmp_path / "roof.png")
     for name in ("layers.png", "roof.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert all(fig.legend_off_data for fig in kept_figures)
-    roof_texts = [t.get_text() for t in kept_figures[1].axes[0].texts]
+    assert all(fig.legend_off_data and fig.labels_apart for fig in kept_figures)
+    roof_ax = kept_figures[1].axes[0]
+    roof_texts = [t.get_text() for t in roof_ax.texts]
     assert any(t.startswith("conv1") for t in roof_texts) and any(t.startswith("ridge 32") for t in roof_texts)
+    assert {t.get_text() for t in roof_ax.get_legend().get_texts()} >= {"convolution layers", "pooling layers"}
 
 
 def test_pareto_plots_name_the_front_with_legend_off_the_data(tmp_path, kept_figures):
     from accel.dse import Sweep, run_sweep
-    from sim.dse_plot import plot_sweep, point_label
+    from sim.dse_plot import plot_sweep, point_label, varying_details
 
-    result = run_sweep(get_network("lenet5"), Sweep({"rows": [4, 8, 16], "cols": [8, 16], "dataflow": ["ws", "os"]}))
+    sweep = Sweep({"rows": [4, 8, 16], "cols": [8, 16], "dataflow": ["ws", "os"], "ofmap_kib": [32, 64]})
+    result = run_sweep(get_network("lenet5"), sweep)
     paths = plot_sweep(result, tmp_path)
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
-    front = {point_label(row) for row in result.pareto(("latency_ms", "energy_uj"))}
-    names = {t.get_text() for t in kept_figures[0].axes[0].texts}
-    assert names and names <= front
-    assert all(fig.legend_off_data for fig in kept_figures)
+    varying, _fixed = varying_details(result.ok)
+    assert [d[0] for d in varying] == [("ifmap_kib", "filter_kib", "ofmap_kib")]  # the sweep varies a buffer only
+    for fig, y in zip(kept_figures, ("energy_uj", "area_mm2")):
+        ax = fig.axes[0]
+        front = {point_label(row, varying) for row in result.pareto(("latency_ms", y))}
+        names = {t.get_text() for t in ax.texts}
+        assert names and names <= front and all(name.endswith(" KiB") for name in names)
+        assert fig.legend_off_data and fig.labels_apart
+        assert "DRAM 16 B/cycle" in ax.get_title() and "SRAM" not in ax.get_title()  # fixed fields, once
     assert kept_figures[0].axes[0].get_ylabel() == "energy per inference (µJ)"
+    assert kept_figures[1].axes[0].get_ylabel() == "area (mm²)"
+
+
+def test_point_label_names_shape_dataflow_and_buffers():
+    from sim.dse_plot import point_label
+
+    row = {"rows": 16, "cols": 32, "dataflow": "ws", "ifmap_kib": 64, "filter_kib": 64, "ofmap_kib": 32}
+    assert point_label(row) == "16x32 WS 64/64/32 KiB"
+    assert point_label(row, ()) == "16x32 WS"
