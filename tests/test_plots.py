@@ -146,3 +146,15 @@ def test_point_label_names_shape_dataflow_and_buffers():
     row = {"rows": 16, "cols": 32, "dataflow": "ws", "ifmap_kib": 64, "filter_kib": 64, "ofmap_kib": 32}
     assert point_label(row) == "16x32 WS 64/64/32 KiB"
     assert point_label(row, ()) == "16x32 WS"
+
+
+def test_sim_run_writes_the_roofline_and_the_layer_chart(tmp_path, capsys):
+    from sim.cli import main
+
+    paths = tmp_path / "layers.png", tmp_path / "roof.png"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "lenet5", "--mode", "analytic", "-q", "--plot", str(paths[0]), "--roofline", str(paths[1])])
+    capsys.readouterr()
+    assert exit_info.value.code in (0, None)
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["layers.png", "roof.png"]  # no temp files left
