@@ -14,16 +14,21 @@ import json
 from pathlib import Path
 
 import numpy as np
+from amaranth import Shape
 
 from accel.area import asic_area
 from accel.config import AccelConfig
 from accel.files import strict_json
 from accel.lowering import ArrayOp, lower_network
 from accel.tiling import MappingError, tile_grid
+from workloads.errors import UserError
 from workloads.forward import LayerParams, NetworkParams
 from workloads.network import Network
 
+from .accelerator import register_shapes
+from .accelerator_geometry import AcceleratorGeometry
 from .emulator import DESCRIPTOR_REGISTERS
+from .geometry import CoreGeometry
 from .program import Program, ProgramError, calibrated_params, compile_network
 
 BUFFERS = ("ifmap", "filter", "ofmap")
@@ -56,7 +61,7 @@ def load_program(directory: str | Path) -> tuple[Program, NetworkParams]:
     again = f"run `sim gen NET -o {directory}` again"
     program = read_file(directory / "program.json", again, lambda path: Program.from_dict(json.loads(path.read_text())))
     _check_registers(directory / "program.json", program, again)
-    params = read_file(directory / "weights.npz", again, _load_params)
+    params = read_file(directory / "weights.npz", again, lambda path: _load_params(path, program.config))
     weighted = [name for name, plan in program.layers.items() if plan.kind in ("conv", "linear")]
     missing = [name for name in weighted if name not in params.layers]
     if missing:
@@ -67,6 +72,8 @@ def load_program(directory: str | Path) -> tuple[Program, NetworkParams]:
 def read_file(path: Path, again: str, load):
     """``load(path)``; every way it can fail (a missing, empty or damaged file) is a ProgramError
     naming ``path`` and ending with ``again`` (what to do)."""
+    if path.exists() and not path.is_file():  # reading a FIFO would wait for a writer
+        raise ProgramError(f"{path} is not a regular file; {again}")
     try:
         return load(path)
     except FileNotFoundError:
@@ -82,23 +89,56 @@ def _failure_reason(err: BaseException) -> str:
     return (err.strerror if isinstance(err, OSError) else None) or str(err) or type(err).__name__
 
 
-def _load_params(path: Path) -> NetworkParams:
+def _load_params(path: Path, config: AccelConfig) -> NetworkParams:
     params = NetworkParams("int8")
     with np.load(path, allow_pickle=False) as arrays:
         for name in {key.rsplit(".", 1)[0] for key in arrays.files}:
             scale, shift = (int(v) for v in arrays[f"{name}.requant"])
-            bias = arrays[f"{name}.bias"] if f"{name}.bias" in arrays.files else None
-            params.layers[name] = LayerParams(arrays[f"{name}.weight"], bias, scale, shift)
+            weight = _integers(arrays[f"{name}.weight"], config.weight_bits, f"{name}.weight")
+            bias = _integers(arrays[f"{name}.bias"], 32, f"{name}.bias") if f"{name}.bias" in arrays.files else None
+            params.layers[name] = LayerParams(weight, bias, scale, shift)
     return params
 
 
+def _integers(array: np.ndarray, bits: int, name: str) -> np.ndarray:
+    """``array`` if it holds ``bits``-bit signed integers: the bus would truncate anything else, and
+    the RTL would compute with other values than the model."""
+    if not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"{name} holds {array.dtype} values, not integers")
+    low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if array.size and not (low <= array.min() and array.max() <= high):
+        raise ValueError(f"{name} holds values outside {low}..{high} ({bits}-bit signed)")
+    return array
+
+
 def _check_registers(path: Path, program: Program, again: str) -> None:
-    """Every descriptor sets every register to an integer (the host writes them as bus words)."""
+    """Every descriptor sets every register to an integer its register holds.
+
+    The bus truncates a wider value, so the RTL would run another descriptor than the model (and a
+    huge count would make the model allocate without bound).
+    """
+    try:
+        ranges = register_ranges(program.config)
+    except UserError as err:  # a config no accelerator can be built for
+        raise ProgramError(f"{path}: {err}; {again}") from None
     for plan in program.layers.values():
         for number, tile in enumerate(plan.tiles):
-            bad = [r for r in DESCRIPTOR_REGISTERS if type(tile.regs.get(r)) is not int]
-            if bad:
-                raise ProgramError(f"{path}: descriptor {number} of layer {plan.name} has no integer {bad[0]}; {again}")
+            for name in DESCRIPTOR_REGISTERS:
+                value, (low, high) = tile.regs.get(name), ranges[name]
+                if type(value) is not int or not low <= value <= high:
+                    raise ProgramError(f"{path}: descriptor {number} of layer {plan.name} sets {name} to {value!r}, "
+                                       f"not an integer from {low} to {high}; {again}")  # fmt: skip
+
+
+def register_ranges(config: AccelConfig) -> dict[str, tuple[int, int]]:
+    """Smallest and largest value each descriptor register of ``config``'s accelerator holds."""
+    shapes = register_shapes(CoreGeometry.from_config(config), AcceleratorGeometry.from_config(config).bias_depth)
+    ranges = {}
+    for name in DESCRIPTOR_REGISTERS:
+        shape = Shape.cast(shapes[name])
+        low = -(1 << (shape.width - 1)) if shape.signed else 0
+        ranges[name] = (low, low + (1 << shape.width) - 1)
+    return ranges
 
 
 def single_tile(network: Network, config: AccelConfig) -> bool:

@@ -396,11 +396,27 @@ def _reshape_weights(directory: Path) -> None:
     np.savez(directory / "weights.npz", **changed)
 
 
+def _retype_weights(dtype: str, scale: int = 1):
+    def damage(directory: Path) -> None:
+        with np.load(directory / "weights.npz") as arrays:
+            changed = {k: arrays[k].astype(dtype) * scale if k == "conv1.weight" else arrays[k] for k in arrays.files}
+        np.savez(directory / "weights.npz", **changed)
+
+    return damage
+
+
+def _replace_with_fifo(directory: Path) -> None:
+    (directory / "program.json").unlink()
+    os.mkfifo(directory / "program.json")
+
+
 DAMAGE = {
     "empty weights.npz": ("weights.npz", _truncate("weights.npz", 0)),
     "truncated weights.npz": ("weights.npz", _truncate("weights.npz", 200)),
     "weights.npz without a layer": ("weights.npz", _drop_weights),
     "weights.npz of another shape": ("weights.npz", _reshape_weights),
+    "float weights": ("weights.npz", _retype_weights("float32")),
+    "weights beyond int8": ("weights.npz", _retype_weights("int32", 1000)),
     "no weights.npz": ("weights.npz", lambda d: (d / "weights.npz").unlink()),
     "manifest without top": ("manifest.json", _edit_json("manifest.json", lambda m: m.pop("top"))),
     "manifest not JSON": ("manifest.json", lambda d: (d / "manifest.json").write_text("{")),
@@ -408,6 +424,9 @@ DAMAGE = {
     "program not JSON": ("program.json", lambda d: (d / "program.json").write_bytes(b"\xff\xfe{")),
     "register a string": ("program.json", _edit_json("program.json", lambda p: _first_tile(p)["regs"].update(T="x"))),
     "register missing": ("program.json", _edit_json("program.json", lambda p: _first_tile(p)["regs"].pop("OUTER"))),
+    # Beyond the 16-bit count register (the bus would truncate it; the model would allocate 16 GiB).
+    "register too wide": ("program.json", _edit_json("program.json", lambda p: _first_tile(p)["regs"].update(T=2**31))),
+    "program.json a FIFO": ("program.json", _replace_with_fifo),
     "tiles not a list": ("program.json", _edit_json("program.json", lambda p: _first_layer(p).update(tiles=7))),
     "no Verilog": ("accel_ws_4x4.v", lambda d: (d / "accel_ws_4x4.v").unlink()),
     "Verilog of another design": ("accel_ws_4x4.v", lambda d: (d / "accel_ws_4x4.v").write_text("module other;\n")),

@@ -261,5 +261,5 @@ def test_a_damaged_program_directory_is_one_error(tmp_path):
     arrays = dict(np.load(tmp_path / "weights.npz"))
     del arrays["conv1.requant"]
     np.savez(tmp_path / "weights.npz", **arrays)
-    with pytest.raises(ProgramError, match="not a layer program written by `sim gen NET`"):
+    with pytest.raises(ProgramError, match=r"weights.npz is damaged .*run `sim gen NET -o"):
         load_program(tmp_path)
