@@ -6,8 +6,8 @@ Every report, plot, cache entry and generated file goes through here:
   a path that cannot be written is one error line, not a traceback after a long simulation.
 - :func:`write_atomic` writes a regular file through a temporary file and a rename, so an
   interrupted run never leaves a half-written file. A symlink is followed (its target is
-  replaced, the link stays). An existing device or FIFO (``/dev/null``, a named pipe) is
-  written into, never replaced by a regular file.
+  replaced, the link stays). An existing device or FIFO (``/dev/null``, a named pipe), and an
+  open file named through ``/proc/PID/fd`` (``/dev/stdout``), are written into, never replaced.
 - Every ``OSError`` becomes an :class:`OutputError` naming the path and the reason.
 - :func:`replaced_dir` builds a set of files in a fresh directory that then takes the place of
   the target directory in one step, so readers see the old set or the new one, never a mix.
@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import io
 import json
 import math
 import os
+import re
 import shutil
 import stat
 import sys
@@ -60,11 +62,15 @@ def _check_writable_dir(directory: Path, path: Path, what: str) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise OutputError(f"cannot write {what} {path}: cannot create files in {directory} ({_reason(err)}); choose another path") from None
+        raise OutputError(f"cannot write {what} {path}: cannot create files in {directory} ({_reason(err)}); "
+                          "choose another path") from None  # fmt: skip
 
 
 def check_output_file(path: str | Path, what: str = "output") -> None:
     """Raise :class:`OutputError` unless a file can be written at ``path`` (nothing is created)."""
+    if opened := _open_file(path):
+        _check_open_file(path, *opened, what)
+        return
     path = Path(os.path.realpath(path))
     if path.is_dir():
         raise OutputError(f"cannot write {what} {path}: it is a directory; give a file path")
@@ -84,8 +90,11 @@ def check_output_dir(path: str | Path, what: str = "output directory") -> None:
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write ``data`` to ``path``: atomically for a regular file, into a device or FIFO as it is."""
     payload = data.encode() if isinstance(data, str) else data
-    target = Path(os.path.realpath(path))
     try:
+        if opened := _open_file(path):
+            _write_open_file(Path(path), *opened, payload)
+            return
+        target = Path(os.path.realpath(path))
         if target.exists() and not stat.S_ISREG(target.stat().st_mode):
             if target.is_dir():
                 raise IsADirectoryError(21, "Is a directory")
@@ -97,14 +106,66 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
         raise OutputError(f"cannot write {path}: {_reason(err)}") from None
 
 
-def _write_into(target: Path, payload: bytes) -> None:
+_FD_DIR = re.compile(r"/proc/(\d+)/fd")
+
+
+def _open_file(path: str | Path) -> tuple[int, int] | None:
+    """``(pid, fd)`` when ``path`` leads through ``/proc/PID/fd/FD`` (``/dev/stdout``, ``/dev/fd/3``).
+
+    Resolving such a link names the file behind it (``pipe:[...]`` for a pipe), which must be
+    written through the descriptor, not replaced.
+    """
+    given, path = path, os.path.abspath(path)
+    try:
+        for _ in range(40):  # as many links as the kernel follows
+            directory = os.path.realpath(os.path.dirname(path))
+            match = _FD_DIR.fullmatch(directory)
+            if match and os.path.basename(path).isdigit():
+                return int(match[1]), int(os.path.basename(path))
+            if not os.path.islink(path):
+                return None
+            path = os.path.join(directory, os.readlink(path))
+    except OSError as err:  # another process's descriptors
+        raise OutputError(f"cannot write {given}: {_reason(err)}") from None
+    return None
+
+
+def _check_open_file(path: str | Path, pid: int, fd: int, what: str) -> None:
+    """Raise :class:`OutputError` unless descriptor ``fd`` of process ``pid`` is open for writing."""
+    try:
+        if pid == os.getpid():
+            if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+                raise OSError(errno.EBADF, "open for reading only")
+        else:  # another writer holds it open, so closing this one ends no reader's input
+            os.close(_open_nonblocking(Path(path)))
+    except OSError as err:
+        raise OutputError(f"cannot write {what} {path}: {_reason(err)}; choose another path") from None
+
+
+def _write_open_file(path: Path, pid: int, fd: int, payload: bytes) -> None:
+    if pid != os.getpid():
+        _write_into(path, payload)
+        return
+    # Our own descriptor: write through it, so the file offset is shared with what else this
+    # process prints there (a new open of /dev/stdout redirected to a file would write at 0).
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    with os.fdopen(os.dup(fd), "wb") as f:
+        f.write(payload)
+
+
+def _open_nonblocking(target: Path) -> int:
     # O_NONBLOCK: a FIFO nobody reads is an error (ENXIO), not a hang.
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_NONBLOCK)
+        return os.open(target, os.O_WRONLY | os.O_NONBLOCK)
     except OSError as err:
         if err.errno == errno.ENXIO:
             raise OSError(err.errno, "no process is reading this FIFO") from None
         raise
+
+
+def _write_into(target: Path, payload: bytes) -> None:
+    fd = _open_nonblocking(target)
     os.set_blocking(fd, True)  # a reader slower than this writer is waited for
     with os.fdopen(fd, "wb") as f:
         f.write(payload)

@@ -97,6 +97,38 @@ def test_dev_null_stays_a_character_device(capsys):
     assert stat.S_ISCHR(os.lstat(os.devnull).st_mode)
 
 
+def test_dev_stdout_on_a_pipe_is_written_into():
+    result = subprocess.run([sys.executable, "-m", "sim", "info", "lenet5", "--json", "/dev/stdout"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.split("\n}\n", 1)[0] + "}")["network"] == "lenet5"  # the table follows
+
+
+def test_dev_stdout_on_a_file_shares_its_offset_with_the_table(tmp_path):
+    out = tmp_path / "out.txt"
+    with open(out, "w") as f:
+        args = [sys.executable, "-m", "sim", "run", "lenet5", "-q", "--json", "/dev/stdout"]
+        result = subprocess.run(args, cwd=ROOT, stdout=f, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    report, table = out.read_text().split("\n}\n", 1)
+    assert json.loads(report + "}")["network"] == "lenet5" and "latency" in table
+
+
+def test_a_descriptor_that_is_closed_or_read_only_is_refused_before_the_work(capsys, monkeypatch):
+    import sim.runner
+
+    monkeypatch.setattr(sim.runner, "simulate", lambda *a, **k: pytest.fail("the work ran"))
+    read_only = os.open(os.devnull, os.O_RDONLY)
+    try:
+        closed = os.dup(read_only)
+        os.close(closed)
+        for fd, reason in ((closed, "Bad file descriptor"), (read_only, "open for reading only")):
+            status, _, err = cli(capsys, "run", "lenet5", "-q", "--json", f"/dev/fd/{fd}")
+            assert status == 2 and one_error_line(err) and reason in err, err
+    finally:
+        os.close(read_only)
+
+
 def test_write_atomic_leaves_nothing_when_interrupted(tmp_path, monkeypatch):
     target = tmp_path / "out.json"
     target.write_text("old")
