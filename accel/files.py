@@ -3,7 +3,8 @@
 Every report, plot, cache entry and generated file goes through here:
 
 - :func:`check_output_file` / :func:`check_output_dir` run before a command starts its work, so
-  a path that cannot be written is one error line, not a traceback after a long simulation.
+  a path that cannot be written is one error line, not a traceback after a long simulation. A
+  FIFO must have its reader by then; the check keeps it open until the file is written.
 - :func:`write_atomic` writes a regular file through a temporary file and a rename, so an
   interrupted run never leaves a half-written file. A symlink is followed (its target is
   replaced, the link stays). An existing device or FIFO (``/dev/null``, a named pipe), and an
@@ -66,6 +67,11 @@ def _check_writable_dir(directory: Path, path: Path, what: str) -> None:
                           "choose another path") from None  # fmt: skip
 
 
+# Devices and FIFOs opened by check_output_file, kept open until written: a FIFO's reader must be
+# there before the work, and closing the probe would end that reader's input.
+_opened: dict[Path, int] = {}
+
+
 def check_output_file(path: str | Path, what: str = "output") -> None:
     """Raise :class:`OutputError` unless a file can be written at ``path`` (nothing is created)."""
     if opened := _open_file(path):
@@ -74,8 +80,13 @@ def check_output_file(path: str | Path, what: str = "output") -> None:
     path = Path(os.path.realpath(path))
     if path.is_dir():
         raise OutputError(f"cannot write {what} {path}: it is a directory; give a file path")
-    if path.exists() and not path.is_file():
-        return  # a device or FIFO: written into
+    if path.exists() and not path.is_file():  # a device or FIFO: written into
+        if path not in _opened:
+            try:
+                _opened[path] = _open_nonblocking(path)
+            except OSError as err:
+                raise OutputError(f"cannot write {what} {path}: {_reason(err)}; choose another path") from None
+        return
     _check_writable_dir(_nearest_existing(path.parent), path, what)
 
 
@@ -165,7 +176,9 @@ def _open_nonblocking(target: Path) -> int:
 
 
 def _write_into(target: Path, payload: bytes) -> None:
-    fd = _open_nonblocking(target)
+    fd = _opened.pop(target, None)
+    if fd is None:
+        fd = _open_nonblocking(target)
     os.set_blocking(fd, True)  # a reader slower than this writer is waited for
     with os.fdopen(fd, "wb") as f:
         f.write(payload)

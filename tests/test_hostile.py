@@ -73,10 +73,13 @@ def test_a_fifo_is_written_into_not_replaced(tmp_path):
     assert stat.S_ISFIFO(fifo.lstat().st_mode) and json.loads(received[0])
 
 
-def test_a_fifo_nobody_reads_is_one_error_not_a_hang(tmp_path, capsys):
+def test_a_fifo_nobody_reads_is_one_error_before_the_work_not_a_hang(tmp_path, capsys, monkeypatch):
+    import sim.runner
+
+    monkeypatch.setattr(sim.runner, "simulate", lambda *a, **k: pytest.fail("the work ran"))
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    status, _, err = cli(capsys, "info", "lenet5", "--json", str(fifo))
+    status, _, err = cli(capsys, "run", "lenet5", "-q", "--json", str(fifo))
     assert status == 2 and one_error_line(err) and "no process is reading this FIFO" in err
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
 
