@@ -25,6 +25,7 @@ from accel.files import OutputError, check_output_dir, replaced_dir, strict_json
 
 from . import accelerator
 from .accelerator import Accelerator
+from .accelerator_geometry import AcceleratorGeometry
 from .core import PORTS, SystolicCore
 from .synth import FAMILIES, synthesize
 
@@ -276,6 +277,9 @@ def generate_accelerator(config: AccelConfig, out_dir: str | os.PathLike, synth:
     the Verilog and listed in the README.
     """
     _check_synth(synth)
+    # A config the accelerator cannot be built for fails here: an Accelerator abandoned half-built
+    # would print Amaranth's "created but never used" warning after the error.
+    AcceleratorGeometry.from_config(config)
     accel = Accelerator(config)
     info = accelerator_manifest(config, accel)
     if program:
