@@ -346,6 +346,7 @@ def test_gen_of_a_config_it_cannot_build_leaves_no_amaranth_warning(tmp_path, ca
     import gc
     import warnings
 
+    # Only once a generation has run does Amaranth track components left unused.
     assert cli(capsys, "gen", "-o", str(tmp_path / "ok"), "--rows", "2", "--cols", "2", "--core-only")[0] == 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
