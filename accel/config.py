@@ -29,9 +29,12 @@ class ConfigError(UserError):
 MAX_ARRAY_SIDE = 2**16
 """Most PE rows or columns: 256 times a TPU's 256 x 256 array, and small enough that array-sized
 products (PEs x cycles, a fold's fill of rows + cols per tile) stay far inside int64."""
-MAX_BUFFER_KIB = 2**30
-"""Most KiB per SRAM buffer (1 TiB): beyond any on-chip memory built (a wafer-scale engine holds
-40 GiB), while a bank's bytes times a tile count stays inside int64."""
+MAX_BUFFER_KIB = 2**20
+"""Most KiB per SRAM buffer (1 GiB, more than a whole IPU's 900 MB of on-chip memory): a transfer
+fills at most a bank of two buffers, so it moves at most 2**30 bytes."""
+MIN_BANDWIDTH = 2.0**-32
+"""Least DRAM bandwidth in bytes/cycle (about 2.3e-10): the largest transfer (2**30 bytes) then
+occupies the channel for at most 2**62 cycles, which every timing kernel counts in int64."""
 MAX_LATENCY = 2**40
 """Most cycles of DRAM latency (about 45 minutes at 400 MHz): a million transfers of this latency
 still count in int64."""
@@ -50,10 +53,10 @@ class AccelConfig:
     input_bits, weight_bits, acc_bits : int
         Operand and accumulator widths in bits (signed integers).
     ifmap_kib, filter_kib, ofmap_kib : int
-        On-chip SRAM per buffer in KiB (1 ... 2**30), split into two equal banks (double buffering).
+        On-chip SRAM per buffer in KiB (1 ... 2**20), split into two equal banks (double buffering).
     dram_bandwidth : float
-        DRAM channel bandwidth in bytes/cycle (``inf`` for an ideal channel). Any positive value
-        is valid; a run refuses a layer whose cycles at this bandwidth could exceed 2**62.
+        DRAM channel bandwidth in bytes/cycle, at least 2**-32 (``inf`` for an ideal channel); a
+        run refuses a layer whose cycles at this bandwidth could exceed 2**62.
     dram_latency : int
         Cycles from a DRAM request to its first byte, 0 ... 2**40.
     clock_mhz : float
@@ -88,6 +91,8 @@ class AccelConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value <= 0:
                 raise ConfigError(f"{name} must be a positive number, not {value!r}")
+        if self.dram_bandwidth < MIN_BANDWIDTH:
+            raise ConfigError(f"dram_bandwidth must be at least 2**-32 bytes/cycle, not {self.dram_bandwidth!r}")
         if math.isinf(self.clock_mhz):
             raise ConfigError("clock_mhz must be finite, not inf")
 

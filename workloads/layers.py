@@ -215,7 +215,8 @@ class Conv(Layer):
             o = window_output_size(n, k, s, d, p)
             if o < 1:
                 raise self.fail(
-                    "kernel_size", f"{self.kernel_size} with dilation {self.dilation} is larger than the padded input {padded}"
+                    "kernel_size",
+                    f"{self.kernel_size} with dilation {self.dilation} is larger than the padded input {padded}",
                 )
             out.append(o)
         return (shape[0], self.out_channels, *out)

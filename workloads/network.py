@@ -179,7 +179,7 @@ class Network:
 def _check_counts(node: Node) -> None:
     """Refuse a layer whose output or work the simulator's int64 counts could not hold."""
     if math.prod(node.out_shape) > ELEMENT_LIMIT:
-        raise node.layer.fail("output", f"{node.out_shape} holds more than 2**40 elements; use a smaller batch or layer")
+        raise node.layer.fail("output", f"{node.out_shape} holds more than 2**40 elements; use a smaller batch")
     if node.flops > OPS_LIMIT:
         raise node.layer.fail("operations", f"({node.flops:,}) exceed 2**56; use a smaller batch or layer")
 
