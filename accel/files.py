@@ -32,7 +32,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -90,12 +90,15 @@ def check_output_file(path: str | Path, what: str = "output") -> None:
     _check_writable_dir(_nearest_existing(path.parent), path, what)
 
 
-def check_output_dir(path: str | Path, what: str = "output directory") -> None:
-    """Raise :class:`OutputError` unless ``path`` is, or can be created as, a writable directory."""
+def check_output_dir(path: str | Path, what: str = "output directory", files: Iterable[str] = ()) -> None:
+    """Raise :class:`OutputError` unless ``path`` is, or can be created as, a writable directory in
+    which each of ``files`` can be written."""
     path = Path(os.path.realpath(path))
     if path.exists() and not path.is_dir():
         raise OutputError(f"cannot write {what} {path}: it exists and is not a directory; choose another path")
     _check_writable_dir(_nearest_existing(path), path, what)
+    for name in files:
+        check_output_file(path / name, what)
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:

@@ -166,7 +166,10 @@ def run(
         raise UserError("--scalesim-reports needs --timing scalesim")
     if save_outputs and mode != "functional":
         raise UserError("--save-outputs needs --mode functional (the other modes compute no values)")
-    check_outputs(files={"--json": json_out, "--plot": plot, "--roofline": roofline, "--save-outputs": save_outputs}, dirs={"--csv": csv_dir, "--scalesim-reports": scalesim_dir})
+    from sim.scalesim_reports import REPORT_FILES
+
+    check_outputs(files={"--json": json_out, "--plot": plot, "--roofline": roofline, "--save-outputs": save_outputs},
+                  dirs={"--csv": (csv_dir, CSV_FILES), "--scalesim-reports": (scalesim_dir, REPORT_FILES)})  # fmt: skip
     config = load_config(
         config_file,
         dict(rows=rows, cols=cols, dataflow=dataflow, input_bits=input_bits, weight_bits=weight_bits,
@@ -200,8 +203,9 @@ def run(
         from sim.energy_view import energy_columns
 
         layer_energy, total_energy = energy_columns(data["energy"]) if "energy" in data else (None, None)
-        write_atomic(f"{csv_dir}/layers.csv", report.layers_csv(layer_energy))
-        write_atomic(f"{csv_dir}/total.csv", report.total_csv(total_energy))
+        layers_file, total_file = CSV_FILES
+        write_atomic(f"{csv_dir}/{layers_file}", report.layers_csv(layer_energy))
+        write_atomic(f"{csv_dir}/{total_file}", report.total_csv(total_energy))
     if save_outputs:
         from accel.files import write_atomic
         from sim.functional_check import outputs_npz
@@ -352,14 +356,22 @@ def verify(
         sys.exit(1)
 
 
-def check_outputs(files: dict[str, str | None] | None = None, dirs: dict[str, str | None] | None = None) -> None:
-    """Check every output path a command was given (option -> path) before it starts its work."""
+#: The files ``sim run --csv DIR`` writes.
+CSV_FILES = ("layers.csv", "total.csv")
+
+
+def check_outputs(files: dict[str, str | None] | None = None,
+                  dirs: dict[str, tuple[str | None, tuple[str, ...]]] | None = None) -> None:  # fmt: skip
+    """Check every output path a command was given before it starts its work.
+
+    ``files``: option -> path; ``dirs``: option -> (directory, the files written into it).
+    """
     for option, path in (files or {}).items():
         if path and path != "-":
             check_output_file(path, option)
-    for option, path in (dirs or {}).items():
+    for option, (path, names) in (dirs or {}).items():
         if path:
-            check_output_dir(path, option)
+            check_output_dir(path, option, names)
 
 
 def emit_json(data: dict, path: str) -> None:

@@ -202,7 +202,7 @@ def dse_command(
     """
     from accel.area import AreaTable, FpgaCache
     from accel.config import AccelConfig
-    from accel.dse import Sweep, run_sweep
+    from accel.dse import IDENTITY, JOURNAL, Sweep, run_sweep
     from accel.energy import EnergyTable
     from accel.files import check_output_dir
     from workloads.sources import load_network
@@ -227,7 +227,10 @@ def dse_command(
         "clock_mhz": parse_list(clock_mhz, "--clock-mhz", float),
     }  # fmt: skip
     out_dir = Path(out)
-    check_output_dir(out_dir, "--out")
+    # What the sweep (accel.dse) and its plots (sim.dse_plot) write into DIR.
+    written = (JOURNAL, IDENTITY, "results.csv", "pareto.csv")
+    written += ("pareto_latency_energy.png", "pareto_latency_area.png") if plots else ()
+    check_output_dir(out_dir, "--out", written)
     if fpga_synth:
         check_output_dir(fpga_cache or out_dir / "fpga-cache", "--fpga-cache")
     base = AccelConfig.load(config_file) if config_file else AccelConfig()

@@ -77,6 +77,10 @@ def _layer_report(name: str, kind: str, macs: int, layer: ScaleSimLayer, count: 
     )  # fmt: skip
 
 
+#: The report files :func:`write_reports` writes, as SCALE-Sim names them.
+REPORT_FILES = ("COMPUTE_REPORT.csv", "DETAILED_ACCESS_REPORT.csv", "BANDWIDTH_REPORT.csv")
+
+
 def write_reports(directory: str | Path, network: Network, config: AccelConfig) -> list[Path]:
     """Write SCALE-Sim's three report CSVs for ``network`` on ``config`` into ``directory``; return their paths."""
     compute, detail, bandwidth = [], [], []
@@ -93,8 +97,8 @@ def write_reports(directory: str | Path, network: Network, config: AccelConfig) 
             detail.append(detail_row)
             bandwidth.append(bw_row)
     directory = Path(directory)
-    files = {"COMPUTE_REPORT.csv": (COMPUTE_COLUMNS, compute), "DETAILED_ACCESS_REPORT.csv": (DETAIL_COLUMNS, detail),
-             "BANDWIDTH_REPORT.csv": (BANDWIDTH_COLUMNS, bandwidth)}  # fmt: skip
+    files = dict(zip(REPORT_FILES, [(COMPUTE_COLUMNS, compute), (DETAIL_COLUMNS, detail),
+                                    (BANDWIDTH_COLUMNS, bandwidth)]))  # fmt: skip
     for name, (columns, rows) in files.items():
         write_atomic(directory / name, _csv(columns, rows))
     return [directory / name for name in files]

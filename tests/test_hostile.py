@@ -202,6 +202,24 @@ def test_every_output_path_is_checked_before_the_work(tmp_path, capsys, monkeypa
     assert sorted(os.listdir(tmp_path)) == ["dir", "file"]
 
 
+# A directory option and a file it writes into the directory.
+WRITTEN_INTO = [
+    (["run", "lenet5", "--csv"], "total.csv", "sim.runner.simulate"),
+    (["run", "lenet5", "--timing", "scalesim", "--scalesim-reports"], "BANDWIDTH_REPORT.csv", "sim.runner.simulate"),
+    (["dse", "lenet5", "--rows", "4,8", "-o"], "pareto.csv", "accel.dse.run_sweep"),
+    (["dse", "lenet5", "--rows", "4,8", "-o"], "pareto_latency_area.png", "accel.dse.run_sweep"),
+]
+
+
+@pytest.mark.parametrize("args, name, work", WRITTEN_INTO, ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_a_directory_where_a_file_goes_is_refused_before_the_work(tmp_path, capsys, monkeypatch, args, name, work):
+    monkeypatch.setattr(work, lambda *_, **__: pytest.fail("the work started before the output files were checked"))
+    (tmp_path / "out" / name).mkdir(parents=True)
+    status, _, err = cli(capsys, *args, str(tmp_path / "out"))
+    assert status == 2 and one_error_line(err) and f"{tmp_path / 'out' / name}: it is a directory" in err, err
+    assert os.listdir(tmp_path / "out") == [name]
+
+
 # ---------------------------------------------------------------------------------------------
 # Standard output
 # ---------------------------------------------------------------------------------------------
