@@ -230,6 +230,9 @@ def dse_command(
     # What the sweep (accel.dse) and its plots (sim.dse_plot) write into DIR.
     written = (JOURNAL, IDENTITY, "results.csv", "pareto.csv")
     written += ("pareto_latency_energy.png", "pareto_latency_area.png") if plots else ()
+    for name in (JOURNAL, IDENTITY):  # read back to resume: a FIFO there would block the reading
+        if (out_dir / name).exists() and not (out_dir / name).is_file():
+            raise UserError(f"{out_dir / name} is not a regular file; remove it or choose another --out")
     check_output_dir(out_dir, "--out", written)
     if fpga_synth:
         check_output_dir(fpga_cache or out_dir / "fpga-cache", "--fpga-cache")

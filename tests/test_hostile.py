@@ -538,6 +538,14 @@ def test_random_bytes_in_the_journal_do_not_stop_a_resume(tmp_path, capsys):
     assert "1 evaluated" in out_text and "2 resumed from the journal" in out_text
 
 
+def test_a_journal_that_is_a_fifo_is_refused_not_read(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    out.mkdir()
+    os.mkfifo(out / "journal.jsonl")
+    status, _, err = cli(capsys, "dse", "lenet5", "--rows", "4,8", "--no-plots", "-q", "-o", str(out))
+    assert status == 2 and one_error_line(err) and "journal.jsonl is not a regular file" in err, err
+
+
 def _not_dask_server() -> tuple[socket.socket, str]:
     """A TCP server that answers like a web server, not a Dask scheduler."""
     server = socket.create_server(("127.0.0.1", 0))
