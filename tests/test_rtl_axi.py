@@ -18,13 +18,20 @@ from amaranth.lib.wiring import In
 from rtl import axi
 from rtl.axi_bursts import BurstSplitter, split_bursts
 from rtl.axil_regs import AXILiteRegisters, Register
-from tests.rtl_benches.axil_regs_bench import REGISTERS
 from tests.test_rtl_array import run_cocotb
 
 BENCHES = Path(__file__).parent / "rtl_benches"
 ROOT = Path(__file__).parent.parent
 needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
 
+#: The sample table the register-file bench drives (byte offsets).
+REGISTERS = (
+    Register("ctrl", 0x00, "RW", 32, 0x12345678),
+    Register("mode", 0x04, "RW", 8, 0x03),
+    Register("status", 0x08, "RO", 16),
+    Register("irq", 0x0C, "W1C", 4, 0b0001),
+    Register("version", 0x10, "RO", 32),
+)
 AXIL = ["awaddr", "awprot", "awvalid", "awready", "wdata", "wstrb", "wvalid", "wready", "bresp", "bvalid", "bready",
         "araddr", "arprot", "arvalid", "arready", "rdata", "rresp", "rvalid", "rready"]  # fmt: skip
 

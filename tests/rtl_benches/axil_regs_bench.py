@@ -1,4 +1,4 @@
-"""cocotb bench of :class:`rtl.axil_regs.AXILiteRegisters` built from :data:`REGISTERS`.
+"""cocotb bench of :class:`rtl.axil_regs.AXILiteRegisters` built from ``tests.test_rtl_axi.REGISTERS``.
 
 Run by ``tests/test_rtl_axi.py``. cocotbext-axi's ``AxiLiteMaster`` writes and reads every
 register: RW with full and partial byte strobes, RO driven from the inputs, W1C set by hardware
@@ -14,18 +14,10 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, with_timeout
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiResp
 
-from rtl.axil_regs import Register
+from tests.test_rtl_axi import REGISTERS
 
-#: The sample table of the bench (byte offsets).
-REGISTERS = (
-    Register("ctrl", 0x00, "RW", 32, 0x12345678),
-    Register("mode", 0x04, "RW", 8, 0x03),
-    Register("status", 0x08, "RO", 16),
-    Register("irq", 0x0C, "W1C", 4, 0b0001),
-    Register("version", 0x10, "RO", 32),
-)
 UNMAPPED = 0x40
-#: Cycles any single AXI transaction may take before the bench calls the DUT hung.
+#: Time any single AXI transaction may take before the bench calls the DUT hung, in ns (100 cycles).
 TIMEOUT_NS = 1_000
 
 
