@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from amaranth import Value
 from amaranth.back import verilog
+# Amaranth's converter takes explicit port directions only as this enum (pinned: amaranth < 0.6).
+from amaranth.hdl._ir import PortDirection
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -165,12 +167,15 @@ def verilog_ports(component: wiring.Component) -> dict:
     """Top-level ports of ``component`` named with single underscores (``s_axil_awaddr``).
 
     Amaranth joins the path of a nested member with ``__`` by default; AXI tooling expects
-    ``<prefix>_<signal>``. Directions are left to the converter, which infers them from the
-    drivers, so every ``Out`` member of the component must be driven. A structured member
-    (a stream payload) becomes one flat port.
+    ``<prefix>_<signal>``. Directions come from the signature, as in Amaranth's own default,
+    so an output the design leaves undriven is still an output (tied to its reset value). A
+    structured member (a stream payload) becomes one flat port.
     """
-    flat = component.signature.flatten(component)
-    return {"_".join(map(str, path)): (Value.cast(value), None) for path, _member, value in flat}
+    ports = {}
+    for path, member, value in component.signature.flatten(component):
+        direction = PortDirection.Input if member.flow == wiring.In else PortDirection.Output
+        ports["_".join(map(str, path))] = (Value.cast(value), direction)
+    return ports
 
 
 def convert(component: wiring.Component, name: str) -> str:

@@ -13,7 +13,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from amaranth.lib.wiring import In
+from amaranth import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
 from rtl import axi
 from rtl.axi_bursts import BurstSplitter, split_bursts
@@ -102,6 +104,33 @@ def test_burst_splitter_verilog_ports():
     assert {p for p in module_ports(axi.convert(BurstSplitter(channel="aw"), "w"), "w") if p.startswith("m_axi")} == {
         f"m_axi_aw{s}" for s in ("addr", "len", "size", "burst", "lock", "cache", "prot", "valid", "ready")
     }
+
+
+class Peripheral(wiring.Component):
+    """The shape of the FPGA top: a register file on ``s_axil`` and an (idle) AXI4 manager."""
+
+    def __init__(self) -> None:
+        super().__init__({"s_axil": In(axi.AXI4LiteSignature(16)), "m_axi": Out(axi.AXI4Signature(32, 128, 2))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.regs = regs = AXILiteRegisters(REGISTERS, address_width=16)
+        wiring.connect(m, wiring.flipped(self.s_axil), regs.s_axil)
+        return m
+
+
+def test_peripheral_wrapper_has_exactly_the_standard_port_names():
+    ports = module_ports(axi.convert(Peripheral(), "peripheral"), "peripheral")
+    address = ["id", "addr", "len", "size", "burst", "lock", "cache", "prot", "valid", "ready"]
+    axi4 = [f"aw{s}" for s in address] + ["wdata", "wstrb", "wlast", "wvalid", "wready", "bid", "bresp", "bvalid",
+            "bready"] + [f"ar{s}" for s in address] + ["rid", "rdata", "rresp", "rlast", "rvalid", "rready"]  # fmt: skip
+    subordinate_driven = {"awready", "wready", "bid", "bresp", "bvalid", "arready", "rid", "rdata", "rresp", "rlast", "rvalid"}
+    assert sorted(ports) == sorted(["clk", "rst"] + [f"s_axil_{s}" for s in AXIL] + [f"m_axi_{s}" for s in axi4])
+    # The manager's outputs stay outputs although nothing drives them yet.
+    for s in axi4:
+        assert ports[f"m_axi_{s}"][0] == ("input" if s in subordinate_driven else "output"), s
+    assert ports["m_axi_wdata"] == ("output", 128) and ports["m_axi_wstrb"] == ("output", 16)
+    assert ports["m_axi_arid"] == ("output", 2) and ports["m_axi_arlen"] == ("output", 8)
 
 
 def test_split_bursts_reference():

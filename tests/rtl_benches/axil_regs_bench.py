@@ -3,7 +3,8 @@
 Run by ``tests/test_rtl_axi.py``. cocotbext-axi's ``AxiLiteMaster`` writes and reads every
 register: RW with full and partial byte strobes, RO driven from the inputs, W1C set by hardware
 and cleared by software, and an unmapped address (SLVERR on both paths, never a hang). A raw
-write with W ahead of AW checks the ordering the master model does not produce. Every
+writes with W ahead of AW and AW ahead of W check the orderings the master model does not
+produce, and a write and a read overlap. Every
 ``*_written`` strobe is counted and compared with the writes made.
 """
 
@@ -34,6 +35,33 @@ async def reset(dut) -> None:
     await ClockCycles(dut.clk, 3)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
+
+
+async def raw_write(dut, address: int, value: int, w_first: bool) -> AxiResp:
+    """One write driven pin by pin, the second channel three cycles after the first."""
+    bus = "s_axil"
+    channels = [("w", {"wdata": value, "wstrb": 0b1111}), ("aw", {"awaddr": address})]
+    await FallingEdge(dut.clk)
+    getattr(dut, f"{bus}_bready").value = 1
+    for order, (channel, fields) in enumerate(channels if w_first else channels[::-1]):
+        for name, v in fields.items():
+            getattr(dut, f"{bus}_{name}").value = v
+        getattr(dut, f"{bus}_{channel}valid").value = 1
+        await FallingEdge(dut.clk)
+        assert not int(getattr(dut, f"{bus}_{channel}ready").value), f"{channel} was not taken at the edge"
+        getattr(dut, f"{bus}_{channel}valid").value = 0
+        if order == 0:
+            await ClockCycles(dut.clk, 2, rising=False)
+            assert not int(getattr(dut, f"{bus}_bvalid").value), "responded before the second channel"
+    for _ in range(4):
+        if int(getattr(dut, f"{bus}_bvalid").value):
+            break
+        await FallingEdge(dut.clk)
+    resp = AxiResp(int(getattr(dut, f"{bus}_bresp").value))
+    assert int(getattr(dut, f"{bus}_bvalid").value), "no write response"
+    await FallingEdge(dut.clk)
+    getattr(dut, f"{bus}_bready").value = 0
+    return resp
 
 
 @cocotb.test()
@@ -91,24 +119,15 @@ async def registers(dut):
     assert await read(UNMAPPED) == (0, AxiResp.SLVERR)
     assert await read(0x00) == (0x7EA53CA5, AxiResp.OKAY)
 
-    # W three cycles ahead of AW: the data is held until the address arrives.
-    await FallingEdge(dut.clk)
-    dut.s_axil_wdata.value, dut.s_axil_wstrb.value, dut.s_axil_wvalid.value = 0x0BADF00D, 0b1111, 1
-    dut.s_axil_bready.value = 1
-    await FallingEdge(dut.clk)
-    assert int(dut.s_axil_wready.value) == 0  # W was taken at the last edge
-    dut.s_axil_wvalid.value = 0
-    await ClockCycles(dut.clk, 2, rising=False)
-    assert int(dut.s_axil_bvalid.value) == 0
-    dut.s_axil_awaddr.value, dut.s_axil_awvalid.value = 0x00, 1
-    await FallingEdge(dut.clk)
-    dut.s_axil_awvalid.value = 0
-    for _ in range(4):
-        if int(dut.s_axil_bvalid.value):
-            break
-        await FallingEdge(dut.clk)
-    assert int(dut.s_axil_bvalid.value) and int(dut.s_axil_bresp.value) == AxiResp.OKAY
-    await FallingEdge(dut.clk)
-    dut.s_axil_bready.value = 0
+    # Raw writes in the orders the master model does not produce: W three cycles ahead of AW,
+    # then AW three cycles ahead of W; each is held until the other arrives.
+    assert await raw_write(dut, 0x00, 0x0BADF00D, w_first=True) == AxiResp.OKAY
     assert await read(0x00) == (0x0BADF00D, AxiResp.OKAY)
-    assert counts == {"ctrl": 4, "mode": 1, "irq": 1}
+    assert await raw_write(dut, 0x04, 0x5A, w_first=False) == AxiResp.OKAY
+    assert await read(0x04) == (0x5A, AxiResp.OKAY)
+
+    # A write and a read in flight together, each to its own register.
+    done = await cocotb.triggers.gather(write(0x00, (0xCAFE).to_bytes(4, "little")), read(0x04))
+    assert tuple(done) == (AxiResp.OKAY, (0x5A, AxiResp.OKAY))
+    assert await read(0x00) == (0xCAFE, AxiResp.OKAY)
+    assert counts == {"ctrl": 5, "mode": 2, "irq": 1}
