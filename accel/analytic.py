@@ -23,6 +23,9 @@ from accel.jit import choose
 from accel.tiling import TileSchedule
 
 NO_LIMIT = -1.0  # bandwidth passed to kernels for an ideal channel
+CYCLE_LIMIT = 2**62
+"""Most cycles a layer may take: the engines count in int64 (up to 2**63 - 1), and the factor of
+two absorbs the rounding of the floating-point bound :func:`cycle_range_error` compares."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ def transfer_cycles(nbytes, bandwidth):
     """Cycles the channel is busy moving ``nbytes``: least t with t * bandwidth >= nbytes (0 if ideal)."""
     if nbytes <= 0 or bandwidth < 0:
         return 0
+    if nbytes / bandwidth >= CYCLE_LIMIT:  # saturate: such a layer is refused (cycle_range_error)
+        return CYCLE_LIMIT
     t = int(math.ceil(nbytes / bandwidth))
     while t > 0 and (t - 1) * bandwidth >= nbytes:
         t -= 1
@@ -95,6 +100,41 @@ def _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth,
     for i in range(count):
         total = max(total, wdone[i])
     return total, busy
+
+
+def cycle_bound_terms(moved: int, transfers: int, compute: int, bandwidth: float, latency: int) -> dict[str, float]:
+    """An upper bound on a layer's cycles, in three parts: moving, waiting and computing (cycles).
+
+    Until a layer ends, every cycle computes a tile, moves a transfer's bytes or waits out a
+    transfer's latency, so the compute cycles plus, per transfer, its ``ceil(bytes / bandwidth)``
+    occupancy (at most one cycle above ``bytes / bandwidth``) and its latency bound the layer's
+    cycles. ``moved``: bytes over the channel; ``transfers``: requests (an upper bound will do).
+    Computed in floating point, so it can be checked before any engine counts in int64.
+    """
+    return {
+        "moving": 0.0 if math.isinf(bandwidth) else moved / bandwidth + transfers,
+        "waiting": float(transfers) * latency,
+        "computing": float(compute),
+    }
+
+
+def cycle_range_error(name: str, moved: int, transfers: int, compute: int, bandwidth: float, latency: int) -> str:
+    """Why layer ``name`` could take more than :data:`CYCLE_LIMIT` cycles and what to change ('' if it cannot)."""
+    terms = cycle_bound_terms(moved, transfers, compute, bandwidth, latency)
+    if sum(terms.values()) < CYCLE_LIMIT:
+        return ""
+    fixes = {
+        "moving": f"it moves {moved:,} bytes at dram_bandwidth {bandwidth:g} bytes/cycle; raise dram_bandwidth",
+        "waiting": f"it makes {transfers:,} transfers of dram_latency {latency:,} cycles; lower dram_latency",
+        "computing": f"it computes for {terms['computing']:.3g} cycles; use a larger array or a smaller batch",
+    }
+    return f"layer {name!r} could take more than 2**62 cycles: {fixes[max(terms, key=terms.get)]}"
+
+
+def schedule_traffic(sched: TileSchedule) -> tuple[int, int]:
+    """Bytes a layer moves over the DRAM channel, and the number of transfers that move them."""
+    loads = sched.load_ifmap + sched.load_filter
+    return int(loads.sum() + sched.writeback.sum()), int((loads > 0).sum() + (sched.writeback > 0).sum())
 
 
 def layer_timing(sched: TileSchedule, bandwidth: float, latency: int) -> Timing:

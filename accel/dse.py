@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from accel.analytic import cycle_range_error, schedule_traffic
 from accel.area import AreaTable, FpgaCache, asic_area
 from accel.config import FIELD_NAMES, AccelConfig, ConfigError
 from accel.files import OutputError, write_atomic
@@ -287,6 +288,18 @@ def _mapping_error(op: Op, config: AccelConfig) -> str:
     raise AssertionError(f"DSE kernel and accel.tiling disagree on whether layer {op.name!r} fits {config}")
 
 
+def _cycle_range_error(workload: Workload, stats: np.ndarray, config: AccelConfig) -> str:
+    """The first layer whose cycles could pass the engines' int64 range (its kernel counters saturated)."""
+    for op, row in zip(workload.layer_ops, stats):
+        moved = int(row[S_LOAD_IFMAP] + row[S_LOAD_FILTER] + row[S_WRITEBACK])
+        transfers = 2 * int(row[S_TILES])  # at most one fetch and one writeback per tile
+        error = cycle_range_error(op.name, moved, transfers, int(row[S_COMPUTE]), config.dram_bandwidth,
+                                  config.dram_latency)  # fmt: skip
+        if error:
+            return error
+    return ""
+
+
 def _schedule_stats(workload: Workload, config: AccelConfig, timer: Callable) -> tuple[np.ndarray, int, str]:
     """Layer counters through accel.tiling + ``timer`` (reference and cycle-level paths)."""
     out = np.zeros((len(workload.layer_ops), STAT_FIELDS), dtype=np.int64)
@@ -295,6 +308,11 @@ def _schedule_stats(workload: Workload, config: AccelConfig, timer: Callable) ->
             sched = schedule(op, config)
         except MappingError as err:
             return out, i, str(err)
+        moved, transfers = schedule_traffic(sched)
+        too_long = cycle_range_error(op.name, moved, transfers, int(sched.compute.sum()), config.dram_bandwidth,
+                                     config.dram_latency)  # fmt: skip
+        if too_long:
+            return out, i, too_long
         t = timer(sched, config.dram_bandwidth, config.dram_latency)
         out[i] = [
             t.cycles, t.compute_cycles, t.dram_busy_cycles, sched.sram["ifmap_reads"], sched.sram["filter_reads"],
@@ -316,6 +334,9 @@ def evaluate_point(ctx: _Context, values: tuple) -> dict:
         stats, failed = evaluate_ops(wl.ops, config)
         if failed >= 0:
             return _failed_row(values, _mapping_error(wl.layer_ops[failed], config))
+        too_long = _cycle_range_error(wl, stats, config)
+        if too_long:
+            return _failed_row(values, too_long)
     else:
         stats, failed, reason = _schedule_stats(wl, config, ctx.timer)
         if failed >= 0:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -18,9 +17,6 @@ if TYPE_CHECKING:
 
 MODES = ("cycle", "analytic", "functional")
 TIMINGS = ("native", "scalesim")
-CYCLE_LIMIT = 2**62
-"""Most cycles a layer may take: the engines count in int64 (up to 2**63 - 1), and the factor of
-two absorbs the rounding of the floating-point bound that :func:`check_cycle_range` compares."""
 
 
 def simulate(
@@ -32,13 +28,14 @@ def simulate(
 ) -> NetworkReport:
     """Simulate every layer of ``network`` on ``config``.
 
-    ``mode``: ``'cycle'`` runs the event-driven cycle-level engine, ``'analytic'`` evaluates the closed form
-    (equal in every field, see docs/correctness.md), ``'functional'`` also computes every layer's outputs on the simulated
-    array (int8 operands from deterministic random weights) and keeps them in the reports.
-    ``progress`` is called with each layer name once it is done. ``timing``: ``'native'`` (this
-    microarchitecture) or ``'scalesim'`` (SCALE-Sim 3.0.0's per-layer closed form, see
-    :mod:`accel.scalesim`; ``mode`` is then ``'cycle'`` or ``'analytic'``, which agree).
-    A layer whose cycles could exceed :data:`CYCLE_LIMIT` raises :class:`UserError` before it runs.
+    ``mode``: ``'cycle'`` runs the event-driven cycle-level engine, ``'analytic'`` evaluates the
+    closed form (equal in every field, see docs/correctness.md), ``'functional'`` also computes
+    every layer's outputs on the simulated array (int8 operands from deterministic random weights)
+    and keeps them in the reports. ``progress`` is called with each layer name once it is done.
+    ``timing``: ``'native'`` (this microarchitecture) or ``'scalesim'`` (SCALE-Sim 3.0.0's
+    per-layer closed form, see :mod:`accel.scalesim`; ``mode`` is then ``'cycle'`` or
+    ``'analytic'``, which agree). A layer whose cycles could exceed
+    ``accel.analytic.CYCLE_LIMIT`` raises :class:`UserError` before it runs.
     """
     if mode not in MODES:
         raise UserError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -82,40 +79,14 @@ def simulate(
 
 
 def check_cycle_range(name: str, sched: TileSchedule, config: AccelConfig) -> None:
-    """Refuse a layer whose cycles could exceed :data:`CYCLE_LIMIT`, naming the parameter to change."""
-    bandwidth, latency = config.dram_bandwidth, config.dram_latency
-    terms = cycle_bound_terms(sched, bandwidth, latency)
-    if sum(terms.values()) < CYCLE_LIMIT:
-        return
-    moved, transfers = _transfers(sched)
-    fixes = {
-        "moving": f"it moves {moved:,} bytes at dram_bandwidth {bandwidth:g} bytes/cycle; raise dram_bandwidth",
-        "waiting": f"it makes {transfers:,} transfers of dram_latency {latency:,} cycles; lower dram_latency",
-        "computing": f"it computes for {terms['computing']:.3g} cycles; use a larger array or a smaller batch",
-    }
-    raise UserError(f"layer {name!r} could take more than 2**62 cycles: {fixes[max(terms, key=terms.get)]}")
+    """Refuse a layer whose cycles could exceed ``accel.analytic.CYCLE_LIMIT``, naming the parameter to change."""
+    from accel.analytic import cycle_range_error, schedule_traffic
 
-
-def cycle_bound_terms(sched: TileSchedule, bandwidth: float, latency: int) -> dict[str, float]:
-    """An upper bound on a layer's cycles, in three parts: moving, waiting and computing (cycles).
-
-    Until a layer ends, every cycle computes a tile, moves a transfer's bytes or waits out a
-    transfer's latency, so the compute cycles plus, per transfer, its ``ceil(bytes / bandwidth)``
-    occupancy (at most one cycle above ``bytes / bandwidth``) and its latency bound the layer's
-    cycles. Computed in floating point, so it can be checked before any engine counts in int64.
-    """
-    moved, transfers = _transfers(sched)
-    return {
-        "moving": 0.0 if math.isinf(bandwidth) else moved / bandwidth + transfers,
-        "waiting": float(transfers) * latency,
-        "computing": float(sched.compute.sum()),
-    }
-
-
-def _transfers(sched: TileSchedule) -> tuple[int, int]:
-    """Bytes a layer moves over the DRAM channel, and the number of transfers that move them."""
-    loads = sched.load_ifmap + sched.load_filter
-    return int(loads.sum() + sched.writeback.sum()), int((loads > 0).sum() + (sched.writeback > 0).sum())
+    moved, transfers = schedule_traffic(sched)
+    error = cycle_range_error(name, moved, transfers, int(sched.compute.sum()), config.dram_bandwidth,
+                              config.dram_latency)  # fmt: skip
+    if error:
+        raise UserError(error)
 
 
 def layer_report(node: Node, op: Op, sched: TileSchedule, timing: Timing, cfg: AccelConfig) -> LayerReport:

@@ -16,13 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accel.analytic import layer_timing
-from accel.config import MAX_ARRAY_SIDE, MAX_BUFFER_KIB, MAX_LATENCY, AccelConfig, ConfigError
+from accel.analytic import CYCLE_LIMIT, cycle_bound_terms, layer_timing, schedule_traffic
+from accel.config import MAX_ARRAY_SIDE, MAX_BUFFER_KIB, MAX_LATENCY, MIN_BANDWIDTH, AccelConfig, ConfigError
+from accel.dse import evaluate
 from accel.lowering import lower_network
 from accel.tiling import TileSchedule, schedule
 from sim.cli import main
 from sim.engine import run_layer
-from sim.runner import CYCLE_LIMIT, check_cycle_range, cycle_bound_terms, simulate
+from sim.runner import check_cycle_range, simulate
 from workloads.errors import UserError, WorkloadError
 from workloads.layers import DIM_LIMIT, ELEMENT_LIMIT, OPS_LIMIT, Conv, ConvTranspose, Linear, Pool, Upsample
 from workloads.network import Network
@@ -40,12 +41,18 @@ from workloads.zoo import get_network
 def test_config_upper_bounds_are_inclusive_and_named(field, limit, unit):
     assert getattr(AccelConfig(**{field: limit}), field) == limit
     power = f"2**{limit.bit_length() - 1}"
-    with pytest.raises(ConfigError, match=rf"^{field} must be between \d and {re.escape(power)}{unit}, not {limit + 1}$"):
+    message = rf"^{field} must be between \d and {re.escape(power)}{unit}, not {limit + 1}$"
+    with pytest.raises(ConfigError, match=message):
         AccelConfig(**{field: limit + 1})
 
 
-def test_a_starved_channel_stays_valid():
+def test_a_starved_channel_stays_valid_down_to_the_bound():
     assert AccelConfig(dram_bandwidth=1e-9).dram_bandwidth == 1e-9
+    assert AccelConfig(dram_bandwidth=MIN_BANDWIDTH).dram_bandwidth == MIN_BANDWIDTH
+    for bandwidth in (MIN_BANDWIDTH / 2, 1e-300, 5e-324):
+        message = rf"^dram_bandwidth must be at least 2\*\*-32 bytes/cycle, not {bandwidth!r}$"
+        with pytest.raises(ConfigError, match=message):
+            AccelConfig(dram_bandwidth=bandwidth)
 
 
 # -- layers, shapes and batches ------------------------------------------------------------------------
@@ -122,11 +129,17 @@ def tile_arrays(draw):
     return tuple(np.array(a, dtype=np.int64) for a in (load, load_after, compute, writeback, wait_writeback))
 
 
+def bound_of(sched, bandwidth: float, latency: int) -> float:
+    """The engines' upper bound on a schedule's cycles."""
+    moved, transfers = schedule_traffic(sched)
+    return sum(cycle_bound_terms(moved, transfers, int(sched.compute.sum()), bandwidth, latency).values())
+
+
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(tile_arrays(), st.sampled_from([0.07, 0.3, 1.0, 3.5, 16.0, math.inf]), st.sampled_from([0, 1, 7, 100]))
 def test_the_cycle_bound_bounds_every_run(arrays, bandwidth, latency):
     sched = schedule_of(arrays)
-    assert run_layer(sched, bandwidth, latency).cycles <= sum(cycle_bound_terms(sched, bandwidth, latency).values())
+    assert run_layer(sched, bandwidth, latency).cycles <= bound_of(sched, bandwidth, latency)
 
 
 @pytest.mark.parametrize("bandwidth", [1e-9, 0.3, 16.0, math.inf])
@@ -135,7 +148,7 @@ def test_the_cycle_bound_bounds_real_layers(bandwidth):
     for _, op in lower_network(get_network("alexnet")):
         if op is not None:
             sched = schedule(op, config)
-            bound = sum(cycle_bound_terms(sched, bandwidth, 100).values())
+            bound = bound_of(sched, bandwidth, 100)
             assert layer_timing(sched, bandwidth, 100).cycles <= bound < CYCLE_LIMIT
 
 
@@ -146,26 +159,39 @@ def test_a_starved_channel_gives_the_analytic_cycles():
     assert cycle.total["cycles"] == analytic.total["cycles"] > 10**13
 
 
-@pytest.mark.parametrize("mode", ["cycle", "analytic"])
-@pytest.mark.parametrize("bandwidth", [1e-300, 5e-324])
-def test_a_layer_that_could_overflow_int64_is_refused(mode, bandwidth):
-    config = AccelConfig(rows=2, cols=2, dram_bandwidth=bandwidth)
-    expected = rf"^layer 'conv1' could take more than 2\*\*62 cycles: it moves [\d,]+ bytes at dram_bandwidth {bandwidth:g} bytes/cycle; raise dram_bandwidth$"
-    with pytest.raises(UserError, match=expected):
-        simulate(get_network("lenet5"), config, mode=mode)
-
-
 @pytest.mark.parametrize(
-    "tiles, compute, message",
-    [(2**22, 1, "it makes 4,194,304 transfers of dram_latency 1,099,511,627,776 cycles; lower dram_latency"),
+    "tiles, size, message",
+    [(4, 2**30, "it moves 4,294,967,296 bytes at dram_bandwidth 2.32831e-10 bytes/cycle; raise dram_bandwidth"),
+     (2**22, 1, "it makes 4,194,304 transfers of dram_latency 1,099,511,627,776 cycles; lower dram_latency"),
      (1, 2**62, "it computes for 4.61e+18 cycles; use a larger array or a smaller batch")],
 )  # fmt: skip
-def test_the_refusal_names_the_largest_part_of_the_bound(tiles, compute, message):
+def test_the_refusal_names_the_largest_part_of_the_bound(tiles, size, message):
+    """A layer's cycles are bounded by its bytes over the bandwidth, its transfers' latency and its compute."""
     ones = np.ones(tiles, dtype=np.int64)
-    sched = schedule_of((ones, -ones, compute * ones, 0 * ones, -ones))
+    big_transfers = "bytes" in message
+    sched = schedule_of((size * ones if big_transfers else ones, -ones, ones if big_transfers else size * ones,
+                         0 * ones, -ones))  # fmt: skip
+    if big_transfers:
+        config = AccelConfig(dram_bandwidth=MIN_BANDWIDTH, dram_latency=0)
+    else:
+        config = AccelConfig(dram_latency=MAX_LATENCY)
     with pytest.raises(UserError, match=rf"^layer 'x' could take more than 2\*\*62 cycles: {re.escape(message)}$"):
-        check_cycle_range("x", sched, AccelConfig(dram_latency=MAX_LATENCY))
+        check_cycle_range("x", sched, config)
     check_cycle_range("x", schedule_of((ones[:1], -ones[:1], ones[:1], 0 * ones[:1], -ones[:1])), AccelConfig())
+
+
+@pytest.mark.parametrize("mode", ["cycle", "analytic", "dse"])
+def test_a_real_layer_past_the_bound_is_refused_before_it_runs(mode):
+    """A 1 GiB weight matrix over a 2**-32 bytes/cycle channel: 2**62 cycles of transfer alone."""
+    network = Network("big_fc", (1, 2**15), [Linear(name="fc", in_features=2**15, out_features=2**15)])
+    config = AccelConfig(dram_bandwidth=MIN_BANDWIDTH)
+    expected = "layer 'fc' could take more than 2**62 cycles: it moves "
+    if mode == "dse":
+        row = evaluate(network, config)
+        assert row["error"].startswith(expected) and row["error"].endswith("raise dram_bandwidth"), row["error"]
+    else:
+        with pytest.raises(UserError, match=re.escape(expected) + r"[\d,]+ bytes .* raise dram_bandwidth$"):
+            simulate(network, config, mode=mode)
 
 
 def test_ctrl_c_between_layers_reaches_the_caller():
@@ -192,8 +218,8 @@ def sim_run(capsys, *args: str) -> tuple[int, str, str]:
         (["--latency", "99999999999999999999"], "dram_latency must be between 0 and 2**40 cycles"),
         (["--batch", "100000000000"], "batch must be at most 233,739,716 for network 'lenet5'"),
         (["--rows", "100000"], "rows must be between 1 and 2**16"),
-        (["--ifmap-kib", "99999999999999"], "ifmap_kib must be between 1 and 2**30 KiB"),
-        (["--rows", "2", "--cols", "2", "--bandwidth", "1e-300"], "raise dram_bandwidth"),
+        (["--ifmap-kib", "99999999999999"], "ifmap_kib must be between 1 and 2**20 KiB"),
+        (["--bandwidth", "1e-300"], "dram_bandwidth must be at least 2**-32 bytes/cycle"),
     ],
 )
 def test_absurd_flags_are_one_error_line(capsys, args, message):
