@@ -171,6 +171,7 @@ def test_a_design_that_does_not_fit_is_a_failed_row():
 # -- generate and verify ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_generate_the_core_and_the_accelerator_with_a_program(tmp_path):
     core = sim.generate(SMALL.replace(dataflow="os", ifmap_kib=1, filter_kib=1, ofmap_kib=1), tmp_path / "core",
                         core_only=True)  # fmt: skip

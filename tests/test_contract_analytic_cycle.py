@@ -13,7 +13,6 @@ import math
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from numba import config as numba_config
 
 from accel.config import AccelConfig
 from accel.tiling import MappingError
@@ -174,6 +173,7 @@ def assert_modes_agree(network: Network, config: AccelConfig) -> None:
 
 @settings(max_examples=1500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(layer=layers, config=configs())
+@pytest.mark.slow
 def test_analytic_equals_cycle_on_random_layers(layer, config):
     batch, shape, layer_list = layer
     try:
@@ -218,8 +218,6 @@ ZOO_CONFIGS = [
 @pytest.mark.parametrize("config", ZOO_CONFIGS)
 @pytest.mark.parametrize("name", ["lenet5", "alexnet", "vgg16", "resnet18", "mobilenet_v1", "m5"])
 def test_analytic_equals_cycle_on_zoo(name, config):
-    if numba_config.DISABLE_JIT and name in ("alexnet", "vgg16", "resnet18"):
-        pytest.skip("10^7-10^8 cycles take minutes in the pure-Python engine (NUMBA_DISABLE_JIT=1)")
     assert_modes_agree(get_network(name), config)
 
 

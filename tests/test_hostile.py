@@ -324,6 +324,7 @@ def running(pid: int) -> bool:
 
 @pytest.mark.rtl
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
+@pytest.mark.slow
 def test_ctrl_c_during_sim_verify_kills_the_simulator_and_removes_its_build(tmp_path):
     tmp = tmp_path / "tmp"
     tmp.mkdir()

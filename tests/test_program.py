@@ -204,6 +204,7 @@ def test_layer_view_of_fc_is_a_column_of_features():
     assert (view.in_h, view.in_w, view.cin, view.nper, view.groups) == (3, 1, 10, 4, 1)
 
 
+@pytest.mark.slow
 def test_an_onnx_model_compiles_and_runs_exactly(tmp_path):
     pytest.importorskip("onnx")
     import json

