@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
 
 import pytest
 from rich.console import Console
 
 from accel.config import AccelConfig
+from rtl.verify import LayerCheck
 from sim.energy_view import attach_energy, energy_table
 from sim.runner import simulate
 from sim.tables import FittedTable, info_table, run_table, verify_table, zoo_table
@@ -93,25 +93,8 @@ def test_zoo_table(width):
     check(zoo_table(networks), width, {f"{net.macs:,}" for net in networks.values()})
 
 
-@dataclass
-class FakeCheck:
-    """What ``verify_table`` reads of a ``rtl.verify.LayerCheck``."""
-
-    name: str
-    kind: str
-    tiles: int
-    predicted: int
-    measured: int
-    mismatches: int
-    elements: int
-
-    @property
-    def ok(self) -> bool:
-        return self.mismatches == 0 and self.predicted == self.measured
-
-
 @pytest.mark.parametrize("width", WIDTHS)
 def test_verify_table(width):
-    checks = [FakeCheck(f"conv{i}", "conv", 1000 + i, 123_456_789 + i, 123_456_789, i % 2, 9_876_543) for i in range(8)]
+    checks = [LayerCheck(f"conv{i}", "conv", 1000 + i, 123_456_789 + i, 123_456_789, i % 2, 9_876_543) for i in range(8)]
     out = check(verify_table("vgg16", AccelConfig(), checks), width, {"123,456,789", "123,456,796"})
     assert "MISMATCH" in out and "FAIL" in out
