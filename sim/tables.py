@@ -67,6 +67,9 @@ class FittedTable:
 
     def _groups(self, console: Console, options: ConsoleOptions) -> list[list[int]]:
         """Column indices of each table: greedily as many columns as fit in ``options.max_width``."""
+        everything = list(range(len(self.columns)))
+        if self._width(console, options, everything) <= options.max_width:  # the common case: one measurement
+            return [everything]
         key = list(range(self.key))
         groups, current = [], list(key)
         for index in range(self.key, len(self.columns)):
