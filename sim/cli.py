@@ -103,17 +103,16 @@ def load_config(config_file: str | None, overrides: dict) -> AccelConfig:
 
     A ``.cfg`` file is read as a SCALE-Sim config (its notes on ignored settings go to stderr).
     """
-    from accel.config import AccelConfig
+    import warnings
 
-    if config_file and config_file.lower().endswith(".cfg"):
-        from accel.scalesim import read_config
+    from sim.api import configure
 
-        base, notes = read_config(config_file)
-        for note in notes:
-            Console(stderr=True, soft_wrap=True).print(f"note: {note}", markup=False, highlight=False)
-    else:
-        base = AccelConfig.load(config_file) if config_file else AccelConfig()
-    return base.replace(**{k: v for k, v in overrides.items() if v is not None})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        config = configure(config_file, **{k: v for k, v in overrides.items() if v is not None})
+    for note in caught:
+        Console(stderr=True, soft_wrap=True).print(f"note: {note.message}", markup=False, highlight=False)
+    return config
 
 
 Opt = typer.Option
