@@ -47,12 +47,16 @@ REGISTER_TABLE = [
     ("COL_STEP", "RW", "column stride"),
     ("ROW_START", "RW", "signed: absolute input row of the tile's first output row (y0 * stride - pad_top)"),
     ("ROW_STEP", "RW", "row stride"),
-    ("ROW_START_W", "RW", "signed: ROW_START * IN_W"),
-    ("ROW_STEP_W", "RW", "ROW_STEP * IN_W"),
-    ("IN_W", "RW", "input row length (elements)"),
+    ("ROW_START_W", "RW", "signed: ROW_START * ROW_PITCH"),
+    ("ROW_STEP_W", "RW", "ROW_STEP * ROW_PITCH"),
+    ("IN_W", "RW", "input row length (pixels)"),
     ("IN_H", "RW", "input rows of the whole image (for padding)"),
-    ("IN_HW", "RW", "IN_H * IN_W"),
-    ("ROW_BASE_W", "RW", "first buffered row * IN_W"),
+    ("IN_HW", "RW", "IN_H * ROW_PITCH"),
+    ("ROW_BASE_W", "RW", "first buffered row * ROW_PITCH"),
+    ("ROW_PITCH", "RW", "ifmap elements between vertically adjacent pixels (IN_W * PIXEL_PITCH)"),
+    ("PIXEL_PITCH", "RW", "ifmap elements between horizontally adjacent pixels (the channels stored per pixel)"),
+    ("COL_START_P", "RW", "signed: COL_START * PIXEL_PITCH"),
+    ("COL_STEP_P", "RW", "COL_STEP * PIXEL_PITCH"),
     ("PAD_MODE", "RW", "0 zeros, 1 reflect, 2 replicate, 3 circular"),
     ("OUT_MULT", "RW", "output path multiplier, unsigned, < 2^24"),
     ("OUT_SHIFT", "RW", "output path right shift, 0..63"),
@@ -235,8 +239,8 @@ class Accelerator(wiring.Component):
         The lane addresses (and "inject padding" flags) are registered: in each cycle the
         address register holds the word the core consumes in the next one (``ctl.fetch``) and
         the generator state describes the word after it: phase ``p`` of the fold, K block
-        ``block`` and the running sums of output pixel ``p`` (column, row, row * IN_W, image
-        offset). Tap words are read two cycles ahead of the state into a register (at most one
+        ``block`` and the running sums of output pixel ``p`` (column, column * PIXEL_PITCH, row,
+        row * ROW_PITCH, image offset). Tap words are read two cycles ahead of the state into a register (at most one
         fold boundary in two cycles, as ``R >= 2``). While idle the generator primes itself
         (``prime`` counts 0..3 after the last bus write): the state is set to word 0, the
         address register takes word 0's address (tap 0) while the state steps to word 1 and the
@@ -247,7 +251,7 @@ class Accelerator(wiring.Component):
         g, rows = self.geometry, self.geometry.rows
         count = regs["T"].shape()
         phase, ox, oy, block = Signal(count), Signal(count), Signal(count), Signal(count)
-        col, row, row_w, image = (Signal(COORD, name=n) for n in ("col", "row", "row_w", "image"))
+        col, col_p, row, row_w, image = (Signal(COORD, name=n) for n in ("col", "col_p", "row", "row_w", "image"))
         interval = Mux(regs["T"] > rows, regs["T"], rows)
         next_block = Mux(block == regs["INNER"] - 1, 0, block + 1)
 
@@ -268,6 +272,7 @@ class Accelerator(wiring.Component):
                 block.eq(new_block),
                 image.eq(0),
                 col.eq(regs["COL_START"]),
+                col_p.eq(regs["COL_START_P"]),
                 row.eq(regs["ROW_START"]),
                 row_w.eq(regs["ROW_START_W"]),
             ]
@@ -278,9 +283,9 @@ class Accelerator(wiring.Component):
             with m.Else():
                 m.d.sync += phase.eq(phase + 1)
                 with m.If(ox != regs["OUT_W"] - 1):
-                    m.d.sync += [ox.eq(ox + 1), col.eq(col + regs["COL_STEP"])]
+                    m.d.sync += [ox.eq(ox + 1), col.eq(col + regs["COL_STEP"]), col_p.eq(col_p + regs["COL_STEP_P"])]
                 with m.Else():
-                    m.d.sync += [ox.eq(0), col.eq(regs["COL_START"])]
+                    m.d.sync += [ox.eq(0), col.eq(regs["COL_START"]), col_p.eq(regs["COL_START_P"])]
                     with m.If(oy != regs["OUT_ROWS"] - 1):
                         m.d.sync += [oy.eq(oy + 1), row.eq(row + regs["ROW_STEP"])]
                         m.d.sync += row_w.eq(row_w + regs["ROW_STEP_W"])
@@ -298,7 +303,7 @@ class Accelerator(wiring.Component):
         tap_raddr = Mux(step, Mux(phase + 2 >= interval, next_block, block), 0)
         taps = {}
         for number, field in enumerate(TAP_FIELDS):
-            shape = {"valid": 1, "dyw": unsigned(abits), "plane": unsigned(abits)}.get(field, COORD)
+            shape = {"valid": 1, "dyw": unsigned(abits), "dxp": unsigned(abits), "plane": unsigned(abits)}.get(field, COORD)
             write = writes["taps"] & (offset[:3] == number)
             port = lane_memory(m, f"tap_{field}", shape, rows, g.tap_depth, write, offset[3:], self.bus_wdata)
             taps[field] = Signal(port.data.shape(), name=f"tap_{field}")
@@ -311,15 +316,16 @@ class Accelerator(wiring.Component):
         pad, pad_zeros = regs["PAD_MODE"], regs["PAD_MODE"] == PAD_MODES["zeros"]
         lowest = -(1 << (self.config.input_bits - 1))
         fill = Mux(ctl.tile_mode == Mode.MAX, lowest, 0)
-        in_hw, in_w = regs["IN_HW"][:abits], regs["IN_W"][:abits]
+        in_hw, row_pitch, pixel_pitch = regs["IN_HW"][:abits], regs["ROW_PITCH"][:abits], regs["PIXEL_PITCH"][:abits]
         west = Signal(data.ArrayLayout(signed(self.config.input_bits), rows))
         for i in range(rows):
             lane_row, lane_col = row + taps["dy"][i], col + taps["dx"][i]
             row_low, row_high = lane_row < 0, lane_row >= regs["IN_H"]
             col_low, col_high = lane_col < 0, lane_col >= regs["IN_W"]
             rw_in = row_w[:abits] + taps["dyw"][i]
-            rw = remap(m, pad, rw_in, row_low, row_high, in_hw, in_w, abits, f"row_w{i}")
-            c = remap(m, pad, lane_col[:abits], col_low, col_high, in_w, 1, abits, f"col{i}")
+            rw = remap(m, pad, rw_in, row_low, row_high, in_hw, row_pitch, abits, f"row_w{i}")
+            cp_in = col_p[:abits] + taps["dxp"][i]
+            c = remap(m, pad, cp_in, col_low, col_high, row_pitch, pixel_pitch, abits, f"col_p{i}")
             address = Signal(abits, name=f"address{i}")
             base = image[:abits] + taps["plane"][i] - regs["ROW_BASE_W"][:abits]
             # The lane's value is decided with the address and applied to the word it reads.

@@ -16,13 +16,13 @@ from accel.pe_semantics import MAC, MAX, wrap
 from .host import golden
 
 #: Fields of one tap-table lane, in field-number order.
-TAP_FIELDS = ("valid", "dy", "dx", "dyw", "plane")
+TAP_FIELDS = ("valid", "dy", "dx", "dyw", "dxp", "plane")
 
 #: Register names of a descriptor (everything but CTRL/STATUS/CYCLES), in register-index order.
 DESCRIPTOR_REGISTERS = (
     "T", "INNER", "OUTER", "MODE", "ACCUMULATE", "OUT_W", "OUT_ROWS", "IMAGES", "IMG_STRIDE",
     "COL_START", "COL_STEP", "ROW_START", "ROW_STEP", "ROW_START_W", "ROW_STEP_W", "IN_W", "IN_H",
-    "IN_HW", "ROW_BASE_W", "PAD_MODE", "OUT_MULT", "OUT_SHIFT", "OUT_ROUND", "OUT_SUB", "OUT_MIN",
+    "IN_HW", "ROW_BASE_W", "ROW_PITCH", "PIXEL_PITCH", "COL_START_P", "COL_STEP_P", "PAD_MODE", "OUT_MULT", "OUT_SHIFT", "OUT_ROUND", "OUT_SUB", "OUT_MIN",
     "OUT_MAX",
 )  # fmt: skip
 
@@ -33,7 +33,7 @@ PAD_MODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
 class Descriptor:
     """One run of the accelerator: registers and the buffer images the host writes first.
 
-    ``ifmap``: elements from address 0; ``taps``: ``[INNER, R, 5]`` (fields :data:`TAP_FIELDS`);
+    ``ifmap``: elements from address 0; ``taps``: ``[INNER, R, 6]`` (fields :data:`TAP_FIELDS`);
     ``weights``: ``[OUTER * INNER * R, C]``; ``bias``: ``[OUTER, C]`` (int32 addends).
     """
 
@@ -73,13 +73,14 @@ def lane_addresses(regs: dict[str, int], taps: np.ndarray) -> tuple[np.ndarray, 
     oy = (p // r["OUT_W"]) % r["OUT_ROWS"]
     img = p // (r["OUT_W"] * r["OUT_ROWS"])
     lanes = taps.reshape(-1, len(TAP_FIELDS))
-    valid, dy, dx, dyw, plane = (lanes[:, f][None, :] for f in range(len(TAP_FIELDS)))
+    valid, dy, dx, dyw, dxp, plane = (lanes[:, f][None, :] for f in range(len(TAP_FIELDS)))
     row = (r["ROW_START"] + oy * r["ROW_STEP"])[:, None] + dy
     row_w = (r["ROW_START_W"] + oy * r["ROW_STEP_W"])[:, None] + dyw
     col = (r["COL_START"] + ox * r["COL_STEP"])[:, None] + dx
-    rows_in, _, row_w = remap_index(row, row_w, r["IN_H"], r["IN_W"], r["PAD_MODE"])
-    cols_in, col, _ = remap_index(col, col, r["IN_W"], 1, r["PAD_MODE"])
-    address = (img * r["IMG_STRIDE"])[:, None] + plane + row_w - r["ROW_BASE_W"] + col
+    col_p = (r["COL_START_P"] + ox * r["COL_STEP_P"])[:, None] + dxp
+    rows_in, _, row_w = remap_index(row, row_w, r["IN_H"], r["ROW_PITCH"], r["PAD_MODE"])
+    cols_in, _, col_p = remap_index(col, col_p, r["IN_W"], r["PIXEL_PITCH"], r["PAD_MODE"])
+    address = (img * r["IMG_STRIDE"])[:, None] + plane + row_w - r["ROW_BASE_W"] + col_p
     return address, (valid != 0) & rows_in & cols_in
 
 

@@ -381,14 +381,16 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
         t = images * out_rows * view.out_w
         inner = -(-(gcount * ct * window) // R)
         outer = -(-int(grid.nt[i]) // C)
-        row_start = y0 * view.stride[0] - view.pads[0][0]
+        row_start, col_start = y0 * view.stride[0] - view.pads[0][0], -view.pads[1][0]
+        pixel = gcount * ct  # the buffer holds pixels of all the tile's channels: image, row, column, channel
+        row = view.in_w * pixel
         regs = {
             "T": t, "INNER": inner, "OUTER": outer, "MODE": view.mode, "ACCUMULATE": int(grid.ki[i] > 0),
-            "OUT_W": view.out_w, "OUT_ROWS": out_rows, "IMAGES": images,
-            "IMG_STRIDE": gcount * ct * (hi - lo) * view.in_w, "COL_START": -view.pads[1][0],
-            "COL_STEP": view.stride[1], "ROW_START": row_start, "ROW_STEP": view.stride[0],
-            "ROW_START_W": row_start * view.in_w, "ROW_STEP_W": view.stride[0] * view.in_w, "IN_W": view.in_w,
-            "IN_H": view.in_h, "IN_HW": view.in_h * view.in_w, "ROW_BASE_W": lo * view.in_w,
+            "OUT_W": view.out_w, "OUT_ROWS": out_rows, "IMAGES": images, "IMG_STRIDE": (hi - lo) * row,
+            "COL_START": col_start, "COL_STEP": view.stride[1], "ROW_START": row_start, "ROW_STEP": view.stride[0],
+            "ROW_START_W": row_start * row, "ROW_STEP_W": view.stride[0] * row, "IN_W": view.in_w,
+            "IN_H": view.in_h, "IN_HW": view.in_h * row, "ROW_BASE_W": lo * row, "ROW_PITCH": row,
+            "PIXEL_PITCH": pixel, "COL_START_P": col_start * pixel, "COL_STEP_P": view.stride[1] * pixel,
             "PAD_MODE": PAD_MODES[view.pad_mode], **out_regs,
         }  # fmt: skip
         tile = TilePlan(
@@ -449,7 +451,7 @@ def materialize(plan: LayerPlan, tile: TilePlan, x: np.ndarray, weights: np.ndar
     group_of = np.repeat(np.arange(gcount), ct)
     chan_of = np.tile(np.arange(c0, c0 + ct), gcount)
     planes = (g0 + group_of) * v.cin + chan_of
-    ifmap = x[img0 : img0 + images][:, planes, lo:hi, :].reshape(-1).astype(np.int64)
+    ifmap = x[img0 : img0 + images][:, planes, lo:hi, :].transpose(0, 2, 3, 1).reshape(-1).astype(np.int64)
 
     regs = tile.regs
     inner, outer = regs["INNER"], regs["OUTER"]
@@ -459,7 +461,8 @@ def materialize(plan: LayerPlan, tile: TilePlan, x: np.ndarray, weights: np.ndar
     cc, tap = np.where(real, k // window, 0), k % window
     ky, kx = tap // v.kernel[1], tap % v.kernel[1]
     dy, dx = ky * v.dilation[0], kx * v.dilation[1]
-    fields = {"valid": real, "dy": dy, "dx": dx, "dyw": dy * v.in_w, "plane": cc * (hi - lo) * v.in_w}
+    fields = {"valid": real, "dy": dy, "dx": dx, "dyw": dy * regs["ROW_PITCH"], "dxp": dx * regs["PIXEL_PITCH"],
+              "plane": cc}  # fmt: skip
     taps = np.stack([np.where(real, fields[f], 0) for f in TAP_FIELDS], axis=-1).reshape(inner, rows, len(TAP_FIELDS))
 
     n = n0 + np.arange(outer * cols)

@@ -93,7 +93,7 @@ class Descriptor:
         # K index (c, ky, kx) -> tap; weights B[k, o] in blocks of R x C.
         c, ky, kx = np.unravel_index(np.arange(k), (cin, kh, kw))
         plane_size = (last - first) * w
-        self.taps = {"valid": np.ones(k), "dy": ky * d, "dx": kx * d, "dyw": ky * d * w, "plane": c * plane_size}
+        self.taps = {"valid": np.ones(k), "dy": ky * d, "dx": kx * d, "dyw": ky * d * w, "dxp": kx * d, "plane": c * plane_size}
         b = np.zeros((self.inner * R, self.outer * C), dtype=np.int64)
         b[:k, :cout] = layer.w.reshape(cout, k).T
         # word (o * INNER + blk) * R + row, lane j = B[blk * R + row, o * C + j]
@@ -121,6 +121,10 @@ class Descriptor:
             "IN_H": h,
             "IN_HW": h * w,
             "ROW_BASE_W": first * w,
+            "ROW_PITCH": w,  # channel planes: one element per pixel
+            "PIXEL_PITCH": 1,
+            "COL_START_P": -left,
+            "COL_STEP_P": s,
             "PAD_MODE": list(NUMPY_PAD).index(layer.pad_mode),
             "OUT_MULT": 1,
             "OUT_SHIFT": 0,
