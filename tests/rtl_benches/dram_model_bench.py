@@ -11,8 +11,9 @@ results go.
   handshake's edge, each R beat (cycle it is presented, data, RRESP, RLAST, RID) and each B
   response, then pulses ``dump``.
 - ``random_traffic``: cocotbext-axi's ``AxiMaster`` against a bytearray model: random reads and
-  writes (lengths, alignments, overlapping tasks on disjoint ranges), SLVERR and DECERR ranges;
-  the model is written out for the test to compare with the dump.
+  writes (lengths, alignments, overlapping tasks on disjoint ranges), SLVERR and DECERR ranges,
+  RREADY / BREADY paused at random while a monitor checks that a shown RVALID / BVALID and its
+  payload hold until taken; the model is written out for the test to compare with the dump.
 - ``crossing``: one read burst across a 4 KiB boundary (the model must stop the run).
 """
 
@@ -111,6 +112,18 @@ async def scripted(dut):
     Path(spec["result"]).write_text(json.dumps(result))
 
 
+async def check_held(dut, channel: str, fields: tuple[str, ...], violations: list) -> None:
+    """Record every cycle in which a VALID the model showed without READY dropped or its payload changed."""
+    shown = None
+    while True:
+        await FallingEdge(dut.clk)  # mid-cycle: the model's outputs and the master's READY are settled
+        valid, ready = (int(getattr(dut, f"s_axi_{channel}{s}").value) for s in ("valid", "ready"))
+        values = tuple(int(getattr(dut, f"s_axi_{f}").value) for f in fields) if valid else None
+        if shown is not None and (not valid or values != shown):
+            violations.append(f"{channel.upper()}VALID/payload changed before READY: {shown} -> {valid}, {values}")
+        shown = values if valid and not ready else None
+
+
 def pick_range(rng: random.Random, slot: tuple[int, int], bus_bytes: int) -> tuple[int, int]:
     """A random run ``(address, bytes)`` inside ``slot`` = [start, end): any alignment, 1..end-start bytes."""
     start, end = slot
@@ -129,6 +142,12 @@ async def random_traffic(dut):
     memory = bytearray(Path(spec["initial"]).read_bytes())
     master = AxiMaster(AxiBus.from_prefix(dut, "s_axi"), dut.clk, dut.rst)
     rng = random.Random(spec["seed"])
+    pauses = random.Random(spec["seed"] + 1)
+    master.read_if.r_channel.set_pause_generator(pauses.random() < spec["ready_pause"] for _ in iter(int, 1))
+    master.write_if.b_channel.set_pause_generator(pauses.random() < spec["ready_pause"] for _ in iter(int, 1))
+    violations: list[str] = []
+    cocotb.start_soon(check_held(dut, "r", ("rdata", "rresp", "rlast", "rid"), violations))
+    cocotb.start_soon(check_held(dut, "b", ("bresp", "bid"), violations))
     lo, hi = spec["slverr"]
     # Slots of equal size below the SLVERR range: tasks in distinct slots may overlap in time.
     slot_bytes = lo // spec["slots"]
@@ -175,6 +194,7 @@ async def random_traffic(dut):
     dut.dump.value = 0
     Path(spec["expected"]).write_bytes(memory)
     await ClockCycles(dut.clk, 2)
+    assert not violations, violations[:5]
 
 
 @cocotb.test()
