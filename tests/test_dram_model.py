@@ -3,8 +3,9 @@
 The timing test predicts every R beat and B response with ``accel.dram_channel.serve`` and
 ``beat_deadline`` over a scripted burst sequence and compares the cycles, data, responses and IDs
 the bench (``tests/rtl_benches/dram_model_bench.py``) records; the functional test runs
-cocotbext-axi's ``AxiMaster`` against a bytearray; the protocol test expects a 4 KiB-crossing
-burst to stop the run. One Icarus build per bus width serves every plusarg setting.
+cocotbext-axi's ``AxiMaster`` against a bytearray; the protocol tests expect an illegal burst
+(across 4 KiB, wrong AxSIZE or AxBURST, misplaced WLAST) to stop the run. One Icarus build per
+bus width serves every plusarg setting.
 """
 
 from __future__ import annotations
@@ -238,12 +239,26 @@ def test_random_traffic_against_a_bytearray(bus_bytes, backpressure, built, tmp_
     assert dram_model.read_dump(tmp_path / "dump.hex", bus_bytes) == expected
 
 
+#: An illegal request (16-byte bus: AxSIZE 4, INCR 1) and the message that stops the run.
+BAD_REQUESTS = {
+    "4k": ({"channel": "ar", "addr": 4096 - 16, "beats": 2, "size": 4, "burst": 1},
+           "ERROR AR burst at address 0xff0, 2 beats: the burst crosses a 4 KiB boundary"),
+    "size": ({"channel": "aw", "addr": 64, "beats": 1, "size": 3, "burst": 1, "wlast_beat": 0},
+             "ERROR AW burst at address 0x40, 1 beats: AxSIZE is not log2(DATA_BYTES)"),
+    "fixed": ({"channel": "ar", "addr": 64, "beats": 4, "size": 4, "burst": 0},
+              "ERROR AR burst at address 0x40, 4 beats: AxBURST is not INCR (2'b01)"),
+    "wlast": ({"channel": "aw", "addr": 64, "beats": 3, "size": 4, "burst": 1, "wlast_beat": 1},
+              "ERROR WLAST is 1 on beat 2 of a 3-beat write burst"),
+}  # fmt: skip
+
+
 @needs_icarus
-def test_a_burst_across_4_kib_stops_the_run(built, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", BAD_REQUESTS)
+def test_a_protocol_error_stops_the_run(name, built, tmp_path, monkeypatch):
+    spec, message = BAD_REQUESTS[name]
     with pytest.raises(RuntimeError):  # the simulator's exit status
-        run_bench(built, 16, "crossing", {}, dram_model.plusargs(), tmp_path, monkeypatch)
-    log = (tmp_path / "sim.log").read_text()
-    assert "dram_model: ERROR AR burst at address 0xff0, 2 beats: the burst crosses a 4 KiB boundary" in log
+        run_bench(built, 16, "bad_request", spec, dram_model.plusargs(), tmp_path, monkeypatch)
+    assert f"dram_model: {message}" in (tmp_path / "sim.log").read_text()
 
 
 # ---- the Python helpers ----

@@ -14,7 +14,7 @@ results go.
   writes (lengths, alignments, overlapping tasks on disjoint ranges), SLVERR and DECERR ranges,
   RREADY / BREADY paused at random while a monitor checks that a shown RVALID / BVALID and its
   payload hold until taken; the model is written out for the test to compare with the dump.
-- ``crossing``: one read burst across a 4 KiB boundary (the model must stop the run).
+- ``bad_request``: one illegal request (the model must stop the run).
 """
 
 from __future__ import annotations
@@ -198,11 +198,23 @@ async def random_traffic(dut):
 
 
 @cocotb.test()
-async def crossing(dut):
-    """A 2-beat read starting one beat before a 4 KiB boundary: the model must stop the run."""
+async def bad_request(dut):
+    """One illegal request from the spec (``channel``, ``addr``, ``beats``, ``size``, ``burst``; for a
+    write, WLAST on beat ``wlast_beat``): the model must stop the run."""
+    spec = bench_spec()
     bus_bytes = await start(dut)
-    drive_address(dut, "ar", {"id": 0, "addr": 4096 - bus_bytes, "beats": 2}, bus_bytes)
+    channel, beats = spec["channel"], spec["beats"]
+    drive_address(dut, channel, {"id": 0, "addr": spec["addr"], "beats": beats}, bus_bytes)
+    getattr(dut, f"s_axi_{channel}size").value = spec["size"]
+    getattr(dut, f"s_axi_{channel}burst").value = spec["burst"]
     await FallingEdge(dut.clk)
-    drive_address(dut, "ar", None, bus_bytes)
+    drive_address(dut, channel, None, bus_bytes)
+    dut.s_axi_wvalid.value, dut.s_axi_wstrb.value = channel == "aw", (1 << bus_bytes) - 1
+    for beat in range(beats if channel == "aw" else 0):
+        dut.s_axi_wlast.value = beat == spec["wlast_beat"]
+        while True:
+            await FallingEdge(dut.clk)
+            if int(dut.s_axi_wready.value):
+                break
     await ClockCycles(dut.clk, 10)
-    raise AssertionError("the DRAM model accepted a burst across a 4 KiB boundary")
+    raise AssertionError(f"the DRAM model accepted {spec}")
