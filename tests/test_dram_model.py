@@ -80,9 +80,11 @@ def run_bench(built, bus_bytes: int, testcase: str, spec: dict, args: list[str],
 def scripted_bursts(rng: random.Random, bus_bytes: int, bandwidth: float, transfers: int, short_beats: int,
                     long_beats: int) -> list:  # fmt: skip
     """Bursts of ``transfers`` random DMA transfers: reads and writes, unaligned, of 1..``short_beats``
-    beats but one of ``long_beats`` (several bursts when over 256 beats or across 4 KiB); each starts on the edge of the previous one (AR and AW
-    together), the next edge, a few edges later, exactly when the channel becomes free (the busy
-    period continues) or some cycles after that (a new period)."""
+    beats but one of ``long_beats`` (several bursts when over 256 beats or across 4 KiB). Each
+    starts on the edge of the previous one (AR and AW together), the next edge, a few edges later,
+    exactly when the channel becomes free (the busy period continues) or some cycles after that (a
+    new period); its bursts follow on consecutive edges. Writes carry random data and random
+    strobes within the run's bytes."""
     bursts, last_edge, previous = [], {"r": 0, "w": 0}, 1
     for t in range(transfers):
         kind = rng.choice("rw")
@@ -100,10 +102,9 @@ def scripted_bursts(rng: random.Random, bus_bytes: int, bandwidth: float, transf
             burst = {"index": len(bursts), "kind": kind, "edge": edge + n, "addr": burst_address, "beats": burst_beats,
                      "id": rng.randrange(1 << ID_BITS)}  # fmt: skip
             if kind == "w":
-                run = [(start_at <= burst_address + k * bus_bytes + lane < start_at + nbytes) for k in range(burst_beats)
-                       for lane in range(bus_bytes)]  # fmt: skip
-                burst["strobes"] = [sum(1 << lane for lane in range(bus_bytes) if run[k * bus_bytes + lane]
-                                        and rng.random() < 0.8) for k in range(burst_beats)]  # fmt: skip
+                beat_addresses = range(burst_address, burst_address + burst_beats * bus_bytes, bus_bytes)
+                burst["strobes"] = [rng.getrandbits(bus_bytes) & sum(1 << lane for lane in range(bus_bytes)
+                                    if start_at <= a + lane < start_at + nbytes) for a in beat_addresses]  # fmt: skip
                 burst["data"] = [rng.getrandbits(8 * bus_bytes) for _ in range(burst_beats)]
             bursts.append(burst)
         last_edge[kind] = edge + n
@@ -150,6 +151,23 @@ TIMING_CASES = [
     (4, 16.0, 100, 16, 40, 300),
     (4, 1e-3, 7, 3, 1, 2),  # 4000 cycles a beat: three short transfers
 ]
+
+
+def test_scripts_cover_the_queue_rules():
+    """The timing scripts hold AR and AW handshakes at one edge, requests that arrive exactly in
+    the cycle the channel becomes free (the period continues) and requests that open a new period."""
+    ties = at_free = new_period = 0
+    for case in TIMING_CASES:
+        bus_bytes, bandwidth, _, *shape = case
+        bursts = scripted_bursts(random.Random(f"{case}"), bus_bytes, bandwidth, *shape)
+        edges = [{b["edge"] for b in bursts if b["kind"] == kind} for kind in "rw"]
+        ties += len(edges[0] & edges[1])
+        previous_free = None
+        for burst, _, _, free in in_queue_order(bursts, bandwidth, bus_bytes):
+            at_free += burst["edge"] == previous_free
+            new_period += previous_free is None or burst["edge"] > previous_free
+            previous_free = free
+    assert ties >= 5 and at_free >= 5 and new_period >= 10
 
 
 def run_scripted(built, case, tmp_path, monkeypatch, simulator: str = "icarus", backpressure: float = 0.0):
@@ -286,7 +304,6 @@ def test_plusargs_round_trip_the_bandwidth():
 
 def test_port_list_matches_the_verilog():
     header = dram_model.SOURCE.read_text().split(f"module {dram_model.MODULE} #(", 1)[1].split(");", 1)[0]
-    declared = [line.split()[-1].rstrip(",") for line in header.splitlines() if line.strip().startswith(("input", "output"))]
-    assert declared == list(dram_model.PORTS)
-    outputs = {line.split()[-1].rstrip(",") for line in header.splitlines() if line.strip().startswith("output")}
-    assert outputs == dram_model.OUTPUTS
+    ports = [line.split() for line in header.splitlines() if line.strip().startswith(("input", "output"))]
+    assert [words[-1].rstrip(",") for words in ports] == list(dram_model.PORTS)
+    assert {words[-1].rstrip(",") for words in ports if words[0] == "output"} == dram_model.OUTPUTS
