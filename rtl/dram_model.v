@@ -8,7 +8,9 @@
 //   ADDR_BITS       AxADDR width (default 32).
 //   DEPTH_WORDS     memory size in W-byte words; bytes at or beyond DEPTH_WORDS * W answer DECERR.
 //   ID_BITS         AxID / xID width (default 1); R and B echo the request's ID.
-//   QUEUE_DEPTH     requests the in-order queue holds (default 64).
+//   QUEUE_DEPTH     requests the in-order queue holds (default 64; at least 2, so a burst held back
+//                   by a full queue is accepted while the queue is still non-empty: the busy period
+//                   continues and the timing is that of an unbounded queue fed in acceptance order).
 //   RESPONSE_DEPTH  R beats (and B responses) held until the manager takes them (default 4096).
 //
 // Ports
@@ -117,6 +119,8 @@ module dram_model #(
     initial begin
         if (DATA_BYTES != 4 && DATA_BYTES != 8 && DATA_BYTES != 16 && DATA_BYTES != 32)
             $fatal(1, "dram_model: ERROR DATA_BYTES must be 4, 8, 16 or 32, not %0d", DATA_BYTES);
+        if (QUEUE_DEPTH < 2)
+            $fatal(1, "dram_model: ERROR QUEUE_DEPTH must be at least 2, not %0d", QUEUE_DEPTH);
         if (!$value$plusargs("dram_bandwidth=%f", bandwidth)) bandwidth = DATA_BYTES;
         if (!$value$plusargs("dram_latency=%d", latency_arg)) latency_arg = 0;
         if (!$value$plusargs("dram_backpressure=%f", backpressure)) backpressure = 0.0;
