@@ -10,6 +10,8 @@ AXI interface without hand mapping.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth import Value
 from amaranth.back import verilog
 # Amaranth's converter takes explicit port directions only as this enum (pinned: amaranth < 0.6).
@@ -161,6 +163,54 @@ class AXI4Signature(wiring.Signature):
 
     def __repr__(self):
         return f"AXI4Signature({self.address_width}, {self.data_width}, {self.id_width})"
+
+
+#: Channel prefixes of the two halves of AXI4: a read manager drives AR and takes R, a write
+#: manager drives AW and W and takes B. Every member name starts with its channel's prefix.
+READ_CHANNELS = ("ar", "r")
+WRITE_CHANNELS = ("aw", "w", "b")
+
+
+class AXI4ReadSignature(wiring.Signature):
+    """The AR and R channels of :class:`AXI4Signature` (same parameters, same member names)."""
+
+    channels = READ_CHANNELS
+
+    def __init__(self, address_width: int, data_width: int, id_width: int = 0) -> None:
+        full = AXI4Signature(address_width, data_width, id_width)
+        self.address_width, self.data_width, self.id_width = address_width, data_width, id_width
+        super().__init__({name: member for name, member in full.members.items() if name.startswith(self.channels)})
+
+    def __eq__(self, other):
+        return type(other) is type(self) and (other.address_width, other.data_width, other.id_width) == (
+            self.address_width,
+            self.data_width,
+            self.id_width,
+        )
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.address_width}, {self.data_width}, {self.id_width})"
+
+
+class AXI4WriteSignature(AXI4ReadSignature):
+    """The AW, W and B channels of :class:`AXI4Signature` (same parameters, same member names)."""
+
+    channels = WRITE_CHANNELS
+
+
+def subset(bus, signature: wiring.Signature):
+    """The members of ``signature`` taken from the interface ``bus``, as an interface of that signature.
+
+    ``bus`` holds every member (for example a full AXI4 port); the result shares its signals and
+    is flipped when ``bus`` is, so a top with one ``m_axi`` port connects a read manager and a
+    write manager to it: ``wiring.connect(m, subset(wiring.flipped(self.m_axi),
+    AXI4ReadSignature(...)), reader.m_axi)``.
+    """
+    flipped = isinstance(bus.signature, wiring.FlippedSignature)
+    view = SimpleNamespace(signature=signature.flip() if flipped else signature)
+    for name in signature.members:
+        setattr(view, name, getattr(bus, name))
+    return view
 
 
 def verilog_ports(component: wiring.Component) -> dict:

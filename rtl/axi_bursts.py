@@ -53,12 +53,14 @@ def split_bursts(addr: int, nbytes: int, bus_bytes: int) -> list[tuple[int, int]
 class BurstSplitter(wiring.Component):
     """Turns ``(addr, nbytes)`` requests into AXI4 read-address (or write-address) bursts.
 
-    Ports: ``req`` (stream input, payload ``addr`` and ``nbytes``; a request is taken only when
-    the previous one has been fully issued), ``m_axi`` (the ``ar`` or ``aw`` channel members of
-    :class:`rtl.axi.AXI4Signature`: INCR bursts of full bus words, ID 0, ``cache`` 0b0011
-    "normal non-cacheable bufferable", ``prot`` 0), ``offset`` (byte offset of ``addr`` in its
-    first beat, valid from the cycle after ``req`` is accepted until the next one) and ``busy``
-    (bursts of the accepted request remain to be issued). The bursts equal
+    Ports: ``req`` (stream input, payload ``addr`` and ``nbytes``; a request is taken when the
+    previous one has been fully issued, at the earliest in the cycle of its last burst's
+    handshake, so the requests of a sequence issue bursts on consecutive edges), ``m_axi`` (the
+    ``ar`` or ``aw`` channel members of :class:`rtl.axi.AXI4Signature`: INCR bursts of full bus
+    words, ID 0, ``cache`` 0b0011 "normal non-cacheable bufferable", ``prot`` 0), ``offset``
+    (byte offset of ``addr`` in its first beat, valid from the cycle after ``req`` is accepted
+    until the next one), ``busy`` (bursts of the accepted request remain to be issued) and
+    ``last`` (the burst on ``m_axi`` is the request's last). The bursts equal
     :func:`split_bursts`; a request of 0 bytes issues none.
 
     Parameters
@@ -90,6 +92,7 @@ class BurstSplitter(wiring.Component):
                 "m_axi": Out(wiring.Signature(address_channel_members(channel, address_width, id_width))),
                 "offset": Out(range(self.bus_bytes)),
                 "busy": Out(1),
+                "last": Out(1),
             }
         )
         self.length_width = length_width
@@ -104,17 +107,6 @@ class BurstSplitter(wiring.Component):
         # words left, so each burst needs one comparison chain, not a divider.
         word = Signal.like(ax["addr"][shift:])
         left = Signal(self.length_width + 1)
-        m.d.comb += self.req.ready.eq(~self.busy)
-        with m.If(self.req.valid & self.req.ready):
-            first_word = req.addr[shift:]
-            last_word = (req.addr + req.nbytes - 1)[shift:]
-            m.d.sync += [
-                word.eq(first_word),
-                left.eq(Mux(req.nbytes == 0, 0, last_word - first_word + 1)),
-                self.busy.eq(req.nbytes != 0),
-                self.offset.eq(req.addr[:shift]),
-            ]
-
         words_per_page = BOUNDARY_BYTES // self.bus_bytes
         to_boundary = Signal(range(words_per_page + 1))
         beats = Signal(range(MAX_BURST_BEATS + 1))
@@ -137,8 +129,21 @@ class BurstSplitter(wiring.Component):
         ]
         if "id" in ax:
             m.d.comb += ax["id"].eq(0)
+        m.d.comb += self.last.eq(left == beats)
         with m.If(ax["valid"] & ax["ready"]):
             m.d.sync += [word.eq(word + beats), left.eq(left - beats)]
-            with m.If(left == beats):
+            with m.If(self.last):
                 m.d.sync += self.busy.eq(0)
+
+        # Taken after the issue above so that a request accepted with the last burst wins.
+        m.d.comb += self.req.ready.eq(~self.busy | (ax["valid"] & ax["ready"] & self.last))
+        with m.If(self.req.valid & self.req.ready):
+            first_word = req.addr[shift:]
+            last_word = (req.addr + req.nbytes - 1)[shift:]
+            m.d.sync += [
+                word.eq(first_word),
+                left.eq(Mux(req.nbytes == 0, 0, last_word - first_word + 1)),
+                self.busy.eq(req.nbytes != 0),
+                self.offset.eq(req.addr[:shift]),
+            ]
         return m

@@ -1,0 +1,664 @@
+"""The accelerator's DMA engines: an AXI4 read manager (DRAM -> chip) and a write manager (chip -> DRAM).
+
+A command (:func:`command_layout`) moves ``runs`` runs of ``run_bytes`` contiguous bytes. Run ``r``
+starts at DRAM byte ``dram_addr + r * dram_stride`` (any byte) and at on-chip word ``chip_addr +
+r * chip_stride`` (a word is the bus width, ``W`` bytes; on chip a run always starts at byte 0 of
+a word). ``target`` names the on-chip memory and is passed through to the memory ports and to
+``done``.
+
+Both engines split each run into INCR bursts of whole bus words (at most 256 beats, none
+crossing a 4 KiB boundary, ID 0) and issue the bursts of one command on consecutive edges while
+the memory is ready, so a memory serving one in-order queue (``accel/dram_channel.py``) never
+idles between the bursts of a command. Timing, in clock edges (an event "at edge ``t``" is sampled
+high by edge ``t``):
+
+- a command taken at edge ``h`` has its first address handshake at edge ``h + ISSUE_CYCLES``
+  when the memory is ready;
+- ``done`` is high for one cycle, sampled at edge ``t + DONE_CYCLES``, where ``t`` is the edge of
+  the R handshake of the command's last beat (reader; its last on-chip write is sampled no later
+  than that edge) or of the B handshake of its last burst (writer);
+- ``cmd.ready`` is high when the previous command's bursts are all issued and fewer than
+  ``COMMANDS`` taken commands have not yet pulsed ``done``.
+
+An error response (RRESP / BRESP not OKAY) does not stop a command: it completes as usual and
+``error`` holds the code of the first failing response until ``clear`` (a failure in the cycle
+of ``clear`` is kept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
+
+from . import axi
+from .axi_bursts import BurstSplitter
+
+#: Bits of a byte address inside a 4 KiB page (the boundary no burst crosses).
+PAGE_BITS = exact_log2(axi.BOUNDARY_BYTES)
+
+
+@dataclass(frozen=True)
+class DmaParams:
+    """Widths shared by the engines and the command processor that drives them.
+
+    Parameters
+    ----------
+    address_width : int
+        DRAM byte address bits (12..64); also the width of ``dram_stride``.
+    data_width : int
+        AXI data bits: 32, 64, 128 or 256 (``W`` = 4..32 bytes, the on-chip word).
+    id_width : int
+        AXI ID bits (0 leaves the ID signals out; the engines always send ID 0).
+    run_bytes_width : int
+        Bits of ``run_bytes``.
+    runs_width : int
+        Bits of ``runs``.
+    chip_address_width : int
+        Bits of an on-chip word address (``chip_addr``, ``chip_stride``, the memory ports).
+    target_width : int
+        Bits of ``target``.
+    """
+
+    address_width: int = 32
+    data_width: int = 128
+    id_width: int = 0
+    run_bytes_width: int = 16
+    runs_width: int = 16
+    chip_address_width: int = 16
+    target_width: int = 2
+
+    def __post_init__(self) -> None:
+        axi.AXI4Signature(self.address_width, self.data_width, self.id_width)  # validates the bus
+        for name in ("run_bytes_width", "runs_width", "chip_address_width", "target_width"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 32:
+                raise ValueError(f"DMA {name} must be an integer between 1 and 32 bits, not {value!r}")
+
+    @property
+    def bus_bytes(self) -> int:
+        """``W``: bytes per beat and per on-chip word."""
+        return self.data_width // 8
+
+    @property
+    def max_run_beats(self) -> int:
+        """Most bus beats one run can take (a longest run starting at the last byte of a beat)."""
+        return (self.bus_bytes - 1 + 2**self.run_bytes_width - 1 + self.bus_bytes - 1) // self.bus_bytes
+
+
+def command_layout(params: DmaParams) -> data.StructLayout:
+    """Payload of an engine's ``cmd`` stream (fields in this order from bit 0)."""
+    return data.StructLayout(
+        {
+            "dram_addr": params.address_width,  # byte address of run 0
+            "dram_stride": params.address_width,  # bytes between run starts (modulo 2**address_width)
+            "run_bytes": params.run_bytes_width,  # >= 1
+            "runs": params.runs_width,  # >= 1
+            "chip_addr": params.chip_address_width,  # on-chip word address of run 0
+            "chip_stride": params.chip_address_width,  # on-chip words between run starts
+            "target": params.target_width,
+        }
+    )
+
+
+def chip_write_signature(params: DmaParams) -> wiring.Signature:
+    """The reader's on-chip write port: one word per cycle with ``valid``, never refused.
+
+    Byte ``j`` of ``data`` is on-chip byte ``addr * W + j``, written when ``strb[j]`` is set.
+    """
+    return wiring.Signature(
+        {
+            "valid": Out(1),
+            "target": Out(params.target_width),
+            "addr": Out(params.chip_address_width),
+            "data": Out(params.data_width),
+            "strb": Out(params.bus_bytes),
+        }
+    )
+
+
+def chip_read_signature(params: DmaParams) -> wiring.Signature:
+    """The writer's on-chip read port: a synchronous read, ``data`` valid the cycle after ``en``."""
+    return wiring.Signature(
+        {
+            "en": Out(1),
+            "target": Out(params.target_width),
+            "addr": Out(params.chip_address_width),
+            "data": In(params.data_width),
+        }
+    )
+
+
+def beat_layout(params: DmaParams) -> data.StructLayout:
+    """What :class:`BeatWalker` tells about the bus beat it presents (beat ``k`` of a run)."""
+    shift = exact_log2(params.bus_bytes)
+    return data.StructLayout(
+        {
+            "offset": shift,  # DRAM byte lane of the run's first byte
+            "first": 1,  # k == 0
+            "last": 1,  # the run's last beat
+            "has_word": 1,  # on-chip word k of the run exists (false only for a last beat holding just the tail of word k - 1)
+            "last_word": 1,  # on-chip word k is the run's last
+            "tail": shift,  # byte lane of the run's last byte in its last on-chip word
+            "chip_word": params.chip_address_width,  # on-chip address of word k
+            "burst_last": 1,  # the beat ends an AXI burst
+            "cmd_last": 1,  # the command's last beat
+            "target": params.target_width,
+        }
+    )
+
+
+def rotate_bytes(value: Value, amount: Value, *, right: bool) -> Value:
+    """``value`` rotated by ``amount`` bytes towards byte 0 (``right``) or away from it."""
+    for i in range(len(amount)):
+        step = 8 << i
+        value = Mux(amount[i], value.rotate_right(step) if right else value.rotate_left(step), value)
+    return value
+
+
+def lane_mask(lanes: int, predicate) -> Value:
+    """``lanes`` bits, bit ``j`` = ``predicate(j)`` (a 1-bit Value)."""
+    return Cat(*(predicate(j) for j in range(lanes)))
+
+
+class RegisterQueue(wiring.Component):
+    """A first-word-fall-through queue of ``depth`` entries held in registers (no memory, no
+    ``initial`` block), with :class:`amaranth.lib.fifo.SyncFIFO`'s port names: an entry written at
+    edge ``t`` is on ``r_data`` with ``r_rdy`` from edge ``t`` on (sampled at ``t + 1``)."""
+
+    def __init__(self, *, width: int, depth: int) -> None:
+        self.width, self.depth = width, depth
+        super().__init__(
+            {
+                "w_data": In(width),
+                "w_en": In(1),
+                "w_rdy": Out(1),
+                "r_data": Out(width),
+                "r_en": In(1),
+                "r_rdy": Out(1),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        storage = Array(Signal(self.width, name=f"entry{i}") for i in range(self.depth))
+        write, read = Signal(range(self.depth)), Signal(range(self.depth))
+        level = Signal(range(self.depth + 1))
+        written, taken = self.w_en & self.w_rdy, self.r_en & self.r_rdy
+        m.d.comb += [self.w_rdy.eq(level != self.depth), self.r_rdy.eq(level != 0), self.r_data.eq(storage[read])]
+        with m.If(written):
+            m.d.sync += [storage[write].eq(self.w_data), write.eq(Mux(write == self.depth - 1, 0, write + 1))]
+        with m.If(taken):
+            m.d.sync += read.eq(Mux(read == self.depth - 1, 0, read + 1))
+        m.d.sync += level.eq(level + written - taken)
+        return m
+
+
+class BurstIssuer(wiring.Component):
+    """The address channel of a DMA engine: the bursts of every run of a command, back to back.
+
+    ``cmd`` (stream: ``addr``, ``stride``, ``nbytes``, ``runs``) is taken when the previous
+    command's bursts are all issued (``cmd.ready`` high from the cycle after its last handshake).
+    The runs are fed to a :class:`rtl.axi_bursts.BurstSplitter` that takes the next run in the
+    cycle its last burst is handshaken, so with the channel ready the bursts of a command go out
+    on consecutive edges, the first at edge ``h + CYCLES + delay`` for a command taken at edge
+    ``h``. ``last`` marks the command's last burst on ``m_axi``.
+
+    Parameters
+    ----------
+    params : DmaParams
+    channel : str
+        ``"ar"`` or ``"aw"``.
+    delay : int
+        Extra cycles (>= 0) between taking a command and offering its first burst.
+    """
+
+    #: Edges from the command's handshake to its first burst's, with ``delay`` 0: the run
+    #: register, then the splitter's request register.
+    CYCLES = 2
+
+    def __init__(self, params: DmaParams, channel: str, delay: int = 0) -> None:
+        self.params, self.channel, self.delay = params, channel, delay
+        runs = data.StructLayout(
+            {
+                "addr": params.address_width,
+                "stride": params.address_width,
+                "nbytes": params.run_bytes_width,
+                "runs": params.runs_width,
+            }
+        )
+        members = axi.address_channel_members(channel, params.address_width, params.id_width)
+        super().__init__({"cmd": In(stream.Signature(runs)), "m_axi": Out(wiring.Signature(members)), "last": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        m.submodules.splitter = splitter = BurstSplitter(
+            p.address_width, p.data_width, p.run_bytes_width, channel=self.channel, id_width=p.id_width
+        )
+        wiring.connect(m, wiring.flipped(self.m_axi), splitter.m_axi)
+
+        addr = Signal(p.address_width)  # next run's first byte
+        stride = Signal(p.address_width)
+        nbytes = Signal(p.run_bytes_width)
+        runs_left = Signal(p.runs_width)  # runs not yet handed to the splitter
+        wait = Signal(range(self.delay + 1))
+        m.d.comb += [
+            splitter.req.valid.eq((runs_left != 0) & (wait == 0)),
+            splitter.req.payload.addr.eq(addr),
+            splitter.req.payload.nbytes.eq(nbytes),
+            self.cmd.ready.eq((runs_left == 0) & ~splitter.busy),
+            self.last.eq(splitter.last & (runs_left == 0)),
+        ]
+        with m.If(wait != 0):
+            m.d.sync += wait.eq(wait - 1)
+        with m.If(splitter.req.valid & splitter.req.ready):
+            m.d.sync += [addr.eq(addr + stride), runs_left.eq(runs_left - 1)]
+        cmd = self.cmd.payload
+        with m.If(self.cmd.valid & self.cmd.ready):
+            m.d.sync += [
+                addr.eq(cmd.addr),
+                stride.eq(cmd.stride),
+                nbytes.eq(cmd.nbytes),
+                runs_left.eq(cmd.runs),
+                wait.eq(self.delay),
+            ]
+        return m
+
+
+class BeatWalker(wiring.Component):
+    """Walks the bus beats of queued commands in DRAM order, one beat per handshake on ``beat``.
+
+    ``cmd`` queues a command (``depth`` of them); ``beat`` presents the current beat's
+    :func:`beat_layout` and advances on ``ready``. The next run, and the next queued command,
+    follow the current one's last beat without a gap, so a consumer may take a beat every cycle
+    across runs and commands. A command taken at edge ``h`` into an idle walker is presented
+    from edge ``h + 1`` on.
+
+    Parameters
+    ----------
+    params : DmaParams
+    depth : int
+        Commands the queue holds (not counting the one being walked).
+    """
+
+    def __init__(self, params: DmaParams, depth: int) -> None:
+        self.params, self.depth = params, depth
+        super().__init__(
+            {"cmd": In(stream.Signature(command_layout(params))), "beat": Out(stream.Signature(beat_layout(params)))}
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        lanes = p.bus_bytes
+        shift = exact_log2(lanes)
+        page_words = axi.BOUNDARY_BYTES // lanes
+        max_last_index = (2**p.run_bytes_width - 2) // lanes  # chip words of a run, minus 1
+        entry = data.StructLayout(
+            {
+                "page_offset": PAGE_BITS,  # dram_addr mod 4 KiB
+                "page_stride": PAGE_BITS,  # dram_stride mod 4 KiB
+                "run_bytes": p.run_bytes_width,
+                "runs": p.runs_width,
+                "chip_addr": p.chip_address_width,
+                "chip_stride": p.chip_address_width,
+                "target": p.target_width,
+            }
+        )
+        m.submodules.queue = queue = RegisterQueue(width=entry.size, depth=self.depth)
+        cmd, pushed, head = self.cmd.payload, entry(queue.w_data), entry(queue.r_data)
+        m.d.comb += [
+            queue.w_en.eq(self.cmd.valid),
+            self.cmd.ready.eq(queue.w_rdy),
+            pushed.page_offset.eq(cmd.dram_addr[:PAGE_BITS]),
+            pushed.page_stride.eq(cmd.dram_stride[:PAGE_BITS]),
+        ]
+        for name in ("run_bytes", "runs", "chip_addr", "chip_stride", "target"):
+            m.d.comb += getattr(pushed, name).eq(getattr(cmd, name))
+
+        valid = Signal()
+        run_page = Signal(PAGE_BITS)  # DRAM address mod 4 KiB of the run's first byte
+        page_stride = Signal(PAGE_BITS)
+        last_index = Signal(range(max_last_index + 1))  # (run_bytes - 1) // W
+        tail = Signal(shift)  # (run_bytes - 1) % W
+        left = Signal(range(max_last_index + 2))  # beats of the run after this one
+        first = Signal()
+        runs_left = Signal(p.runs_width)  # runs of the command, this one included
+        run_chip = Signal(p.chip_address_width)
+        chip = Signal(p.chip_address_width)  # on-chip word k of the run
+        chip_stride = Signal(p.chip_address_width)
+        page_word = Signal(PAGE_BITS - shift)  # DRAM word of beat k, inside its 4 KiB page
+        target = Signal(p.target_width)
+
+        def spans_extra_beat(offset, tail):
+            # A run of n bytes at lane o takes ceil((o + n) / W) beats, one more than its
+            # ceil(n / W) chip words when o + (n - 1) % W reaches the next beat.
+            return (offset + tail)[shift]
+
+        offset = run_page[:shift]
+        extra = spans_extra_beat(offset, tail)
+        last = left == 0
+        burst_last = last | (page_word == page_words - 1)
+        if page_words > axi.MAX_BURST_BEATS:  # only then can a burst end inside a page
+            burst_beat = Signal(range(axi.MAX_BURST_BEATS))
+            burst_last |= burst_beat == axi.MAX_BURST_BEATS - 1
+        beat = self.beat.payload
+        m.d.comb += [
+            self.beat.valid.eq(valid),
+            beat.offset.eq(offset),
+            beat.first.eq(first),
+            beat.last.eq(last),
+            beat.has_word.eq(~(last & extra)),
+            beat.last_word.eq(left == extra),
+            beat.tail.eq(tail),
+            beat.chip_word.eq(chip),
+            beat.burst_last.eq(burst_last),
+            beat.cmd_last.eq(last & (runs_left == 1)),
+            beat.target.eq(target),
+        ]
+
+        step = valid & self.beat.ready
+        with m.If(step & ~last):
+            m.d.sync += [left.eq(left - 1), chip.eq(chip + 1), page_word.eq(page_word + 1), first.eq(0)]
+            if page_words > axi.MAX_BURST_BEATS:
+                m.d.sync += burst_beat.eq(Mux(burst_last, 0, burst_beat + 1))
+        command_ends = step & last & (runs_left == 1)
+        next_run = step & last & (runs_left != 1)
+        load_command = queue.r_rdy & (~valid | command_ends)
+        m.d.comb += queue.r_en.eq(load_command)
+        with m.If(command_ends):
+            m.d.sync += valid.eq(0)
+        with m.If(next_run):
+            m.d.sync += runs_left.eq(runs_left - 1)
+
+        # The run to start: the next one of this command, or the first of the queued command.
+        new_page = Signal(PAGE_BITS)
+        new_chip = Signal(p.chip_address_width)
+        new_tail = Signal(shift)
+        new_last_index = Signal.like(last_index)
+        last_byte = head.run_bytes - 1
+        m.d.comb += [
+            new_page.eq(Mux(load_command, head.page_offset, run_page + page_stride)),
+            new_chip.eq(Mux(load_command, head.chip_addr, run_chip + chip_stride)),
+            new_tail.eq(Mux(load_command, last_byte[:shift], tail)),
+            new_last_index.eq(Mux(load_command, last_byte[shift:], last_index)),
+        ]
+        with m.If(next_run | load_command):
+            m.d.sync += [
+                run_page.eq(new_page),
+                run_chip.eq(new_chip),
+                chip.eq(new_chip),
+                left.eq(new_last_index + spans_extra_beat(new_page[:shift], new_tail)),
+                first.eq(1),
+                page_word.eq(new_page[shift:]),
+            ]
+            if page_words > axi.MAX_BURST_BEATS:
+                m.d.sync += burst_beat.eq(0)
+        with m.If(load_command):
+            m.d.sync += [
+                valid.eq(1),
+                runs_left.eq(head.runs),
+                tail.eq(new_tail),
+                last_index.eq(new_last_index),
+                page_stride.eq(head.page_stride),
+                chip_stride.eq(head.chip_stride),
+                target.eq(head.target),
+            ]
+        return m
+
+
+class _DmaEngine(wiring.Component):
+    """What both engines share: the command port, completion, error reporting and the
+    address side (:class:`BurstIssuer`) and beat walk (:class:`BeatWalker`) of a command."""
+
+    #: Commands taken and not yet completed (``done`` not yet pulsed) that ``cmd`` admits.
+    COMMANDS = 4
+    #: Edges from a command's handshake to its first address handshake (memory ready).
+    ISSUE_CYCLES: int
+    #: Edges from the last response handshake of a command to its ``done`` pulse.
+    DONE_CYCLES: int
+
+    def __init__(self, params: DmaParams, members: dict) -> None:
+        self.params = params
+        super().__init__(
+            {
+                "cmd": In(stream.Signature(command_layout(params))),
+                **members,
+                "done": Out(1),
+                "done_target": Out(params.target_width),
+                "error": Out(2),
+                "clear": In(1),
+            }
+        )
+
+    def _front(self, m: Module, channel: str) -> tuple[BurstIssuer, BeatWalker]:
+        """The issuer (on this engine's ``m_axi`` address channel) and the walker, both fed by ``cmd``."""
+        delay = self.ISSUE_CYCLES - BurstIssuer.CYCLES
+        m.submodules.issuer = issuer = BurstIssuer(self.params, channel, delay)
+        m.submodules.walker = walker = BeatWalker(self.params, self.COMMANDS)
+        wiring.connect(m, axi.subset(wiring.flipped(self.m_axi), issuer.m_axi.signature), issuer.m_axi)
+
+        in_flight = Signal(range(self.COMMANDS + 1))
+        cmd = self.cmd.payload
+        m.d.comb += self.cmd.ready.eq(issuer.cmd.ready & walker.cmd.ready & (in_flight < self.COMMANDS))
+        taken = self.cmd.valid & self.cmd.ready
+        m.d.comb += [
+            issuer.cmd.valid.eq(taken),
+            issuer.cmd.payload.addr.eq(cmd.dram_addr),
+            issuer.cmd.payload.stride.eq(cmd.dram_stride),
+            issuer.cmd.payload.nbytes.eq(cmd.run_bytes),
+            issuer.cmd.payload.runs.eq(cmd.runs),
+            walker.cmd.valid.eq(taken),
+            walker.cmd.payload.eq(cmd),
+        ]
+        m.d.sync += in_flight.eq(in_flight + taken - self.done)
+        return issuer, walker
+
+    def _record_errors(self, m: Module, response: Value, resp: Value) -> None:
+        """Keep the first non-OKAY ``resp`` of a ``response`` handshake in ``error`` until ``clear``."""
+        with m.If(self.clear):
+            m.d.sync += self.error.eq(axi.RESP_OKAY)
+        with m.If(response & (resp != axi.RESP_OKAY) & ((self.error == axi.RESP_OKAY) | self.clear)):
+            m.d.sync += self.error.eq(resp)
+
+
+class DmaReader(_DmaEngine):
+    """DRAM -> chip: the AR and R channels of AXI4 (``m_axi``) and the on-chip write port ``wr``.
+
+    Byte ``i`` of run ``r`` is written to on-chip byte ``(chip_addr + r * chip_stride) * W + i``;
+    bytes of a word outside the run have ``strb`` 0. ``RREADY`` is always high; a write is
+    issued one or two cycles after the R handshake of the beat that completes its word.
+
+    Ports: ``cmd`` (:func:`command_layout` stream), ``m_axi`` (:class:`rtl.axi.AXI4ReadSignature`),
+    ``wr`` (:func:`chip_write_signature`), ``done`` / ``done_target``, ``error`` (2 bits),
+    ``clear``.
+    """
+
+    ISSUE_CYCLES = BurstIssuer.CYCLES
+    #: The R beat is registered with the write it completes (one edge); a run whose last beat
+    #: completes two words leaves the second for the next cycle (the second edge).
+    DONE_CYCLES = 2
+
+    def __init__(self, params: DmaParams = DmaParams()) -> None:
+        bus = axi.AXI4ReadSignature(params.address_width, params.data_width, params.id_width)
+        super().__init__(params, {"m_axi": Out(bus), "wr": Out(chip_write_signature(params))})
+
+    def elaborate(self, platform):
+        m = Module()
+        lanes = self.params.bus_bytes
+        issuer, walker = self._front(m, "ar")
+        bus, beat = self.m_axi, walker.beat.payload
+        received = bus.rvalid  # RREADY is always high
+        m.d.comb += [bus.rready.eq(1), walker.beat.ready.eq(received)]
+        self._record_errors(m, received, bus.rresp)
+
+        # On-chip word j of a run is bytes [o, W) of beat j followed by bytes [0, o) of beat j + 1
+        # (o: the run's DRAM byte lane). Rotating each beat right by o puts both parts in place;
+        # the previous beat is kept rotated.
+        rotated = rotate_bytes(bus.rdata, beat.offset, right=True)
+        previous = Signal(self.params.data_width)
+        with m.If(received):
+            m.d.sync += previous.eq(rotated)
+        full = Const(2**lanes - 1, lanes)
+        tail_strobes = lane_mask(lanes, lambda j: beat.tail >= j)
+        joined = Cat(
+            *(Mux(beat.offset + j < lanes, previous[8 * j : 8 * j + 8], rotated[8 * j : 8 * j + 8]) for j in range(lanes))
+        )
+        # Beat k completes word k - 1 when o != 0 (its first bytes came with beat k - 1), and
+        # word k itself when o == 0 or it is the run's last beat.
+        words = [
+            (received & ~beat.first & (beat.offset != 0), beat.chip_word - 1, joined, Mux(beat.has_word, full, tail_strobes)),
+            (
+                received & beat.has_word & ((beat.offset == 0) | beat.last),
+                beat.chip_word,
+                rotated,
+                Mux(beat.last_word, tail_strobes, full),
+            ),
+        ]
+
+        # A beat completes at most two words but the port takes one per cycle: the second waits
+        # in `pending` and goes out first next cycle. It is free again before the next two-word
+        # beat, the last of an unaligned run of two or more words, because that run's first
+        # beat completes none, so one register suffices and the port never falls behind.
+        pending = chip_write_signature(self.params).create(path=("pending",))
+        completed = [(pending.valid, pending.addr, pending.data, pending.strb, pending.target)]
+        completed += [(valid, addr, value, strb, beat.target) for valid, addr, value, strb in words]
+
+        def put(port, word):
+            valid, addr, value, strb, target = word
+            return [port.valid.eq(1), port.addr.eq(addr), port.data.eq(value), port.strb.eq(strb), port.target.eq(target)]
+
+        # The port takes the first completed word in the order pending, k - 1, k; `pending` the second.
+        m.d.sync += [self.wr.valid.eq(0), pending.valid.eq(0)]
+        for i, word in enumerate(completed):
+            with (m.If if i == 0 else m.Elif)(word[0]):
+                m.d.sync += put(self.wr, word)
+                for j, later in enumerate(completed[i + 1 :]):
+                    with (m.If if j == 0 else m.Elif)(later[0]):
+                        m.d.sync += put(pending, later)
+
+        finished, finished_target = Signal(), Signal(self.params.target_width)
+        m.d.sync += [
+            finished.eq(received & beat.cmd_last),
+            finished_target.eq(beat.target),
+            self.done.eq(finished),
+            self.done_target.eq(finished_target),
+        ]
+        return m
+
+
+class DmaWriter(_DmaEngine):
+    """Chip -> DRAM: the AW, W and B channels of AXI4 (``m_axi``) and the on-chip read port ``rd``.
+
+    Run ``r``'s bytes go to DRAM from ``dram_addr + r * dram_stride`` on; ``WSTRB`` covers
+    exactly the run's bytes, so no other DRAM byte is written. Beats are read ahead from the
+    on-chip memory: with ``WREADY`` high the W channel carries a beat every cycle across runs,
+    bursts and commands, and a command's first beat is offered from the cycle after its first
+    AW handshake. ``BREADY`` is always high.
+
+    Ports: ``cmd`` (:func:`command_layout` stream), ``m_axi`` (:class:`rtl.axi.AXI4WriteSignature`),
+    ``rd`` (:func:`chip_read_signature`), ``done`` / ``done_target``, ``error`` (2 bits),
+    ``clear``.
+    """
+
+    #: The walker presents beat 0 one edge after the handshake, the memory samples its read at
+    #: the next and the beat enters the W queue at the one after, so WVALID is sampled high from
+    #: edge h + 4: the first AW is held back one edge beyond the issuer's own two.
+    ISSUE_CYCLES = 3
+    #: ``done`` is registered from the B handshake of the command's last burst.
+    DONE_CYCLES = 1
+    #: Beats read and not yet sent that the W queue admits. A read issued in cycle t is offered
+    #: on W from cycle t + 2: two beats in the read pipeline and one offered keep W busy every
+    #: cycle without a path from WREADY to the read port.
+    W_BEATS = 3
+
+    def __init__(self, params: DmaParams = DmaParams()) -> None:
+        bus = axi.AXI4WriteSignature(params.address_width, params.data_width, params.id_width)
+        super().__init__(params, {"m_axi": Out(bus), "rd": Out(chip_read_signature(params))})
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        lanes = p.bus_bytes
+        shift = exact_log2(lanes)
+        issuer, walker = self._front(m, "aw")
+        bus, beat = self.m_axi, walker.beat.payload
+
+        # Read ahead, at most W_BEATS beats beyond the W handshake.
+        outstanding = Signal(range(self.W_BEATS + 1))
+        sent = bus.wvalid & bus.wready
+        m.d.comb += walker.beat.ready.eq(outstanding < self.W_BEATS)
+        issue = walker.beat.valid & walker.beat.ready
+        m.d.comb += [self.rd.en.eq(issue & beat.has_word), self.rd.addr.eq(beat.chip_word), self.rd.target.eq(beat.target)]
+        m.d.sync += outstanding.eq(outstanding + issue - sent)
+
+        full = Const(2**lanes - 1, lanes)
+        end = (beat.offset + beat.tail)[:shift]  # DRAM lane of the run's last byte
+        strobes = Mux(beat.first, lane_mask(lanes, lambda j: beat.offset <= j), full) & Mux(
+            beat.last, lane_mask(lanes, lambda j: end >= j), full
+        )
+        reading, read_word = Signal(), Signal()
+        read_offset, read_strobes, read_last = Signal(shift), Signal(lanes), Signal()
+        m.d.sync += [
+            reading.eq(issue),
+            read_word.eq(self.rd.en),
+            read_offset.eq(beat.offset),
+            read_strobes.eq(strobes),
+            read_last.eq(beat.burst_last),
+        ]
+        # Beat k of a run holds on-chip word k's first W - o bytes in lanes [o, W) and word
+        # k - 1's last o bytes in lanes [0, o): each word rotated left by o; the previous kept.
+        rotated = rotate_bytes(self.rd.data, read_offset, right=False)
+        previous = Signal(p.data_width)
+        with m.If(read_word):
+            m.d.sync += previous.eq(rotated)
+        beat_data = Cat(
+            *(Mux(read_offset <= j, rotated[8 * j : 8 * j + 8], previous[8 * j : 8 * j + 8]) for j in range(lanes))
+        )
+        w_entry = data.StructLayout({"data": p.data_width, "strb": lanes, "last": 1})
+        m.submodules.w_queue = w_queue = RegisterQueue(width=w_entry.size, depth=self.W_BEATS)
+        pushed, head = w_entry(w_queue.w_data), w_entry(w_queue.r_data)
+        m.d.comb += [
+            w_queue.w_en.eq(reading),
+            pushed.data.eq(beat_data),
+            pushed.strb.eq(read_strobes),
+            pushed.last.eq(read_last),
+            bus.wvalid.eq(w_queue.r_rdy),
+            bus.wdata.eq(head.data),
+            bus.wstrb.eq(head.strb),
+            bus.wlast.eq(head.last),
+            w_queue.r_en.eq(bus.wready),
+        ]
+
+        # Completion: the issuer counts a command's bursts; B responses come back in order.
+        max_bursts = (2**p.runs_width - 1) * p.max_run_beats
+        counted = data.StructLayout({"bursts": range(max_bursts + 1), "target": p.target_width})
+        m.submodules.b_queue = b_queue = RegisterQueue(width=counted.size, depth=self.COMMANDS)
+        issued = Signal(range(max_bursts + 1))  # bursts of the issuing command so far
+        issuing_target = Signal(p.target_width)
+        with m.If(self.cmd.valid & self.cmd.ready):
+            m.d.sync += issuing_target.eq(self.cmd.payload.target)
+        address_sent = bus.awvalid & bus.awready
+        with m.If(address_sent):
+            m.d.sync += issued.eq(Mux(issuer.last, 0, issued + 1))
+        queued, oldest = counted(b_queue.w_data), counted(b_queue.r_data)
+        m.d.comb += [
+            b_queue.w_en.eq(address_sent & issuer.last),
+            queued.bursts.eq(issued + 1),
+            queued.target.eq(issuing_target),
+        ]
+
+        responded = bus.bvalid  # BREADY is always high
+        m.d.comb += bus.bready.eq(1)
+        self._record_errors(m, responded, bus.bresp)
+        acknowledged = Signal(range(max_bursts + 1))  # B responses of the oldest command so far
+        closes = responded & b_queue.r_rdy & (acknowledged + 1 == oldest.bursts)
+        with m.If(responded):
+            m.d.sync += acknowledged.eq(Mux(closes, 0, acknowledged + 1))
+        m.d.comb += b_queue.r_en.eq(closes)
+        m.d.sync += [self.done.eq(closes), self.done_target.eq(oldest.target)]
+        return m

@@ -1,0 +1,296 @@
+"""DMA engines (``rtl/dma.py``) under cocotb + Icarus: data, AXI protocol, published timing, errors.
+
+The bench ``tests/rtl_benches/dma_bench.py`` runs a plan written here (commands, initial DRAM
+and on-chip images, memory kind) and records what it saw: every handshake with its clock edge,
+the on-chip writes into its bytearray (reader), and images after each waited-for command. This
+module computes the expected bytes and bursts with plain Python and asserts them:
+
+- ``axiram``: cocotbext-axi's AxiRam with random back-pressure, one command at a time, W = 4,
+  16, 32: data after each command (DRAM bytes around each run unchanged), bursts, strobes;
+- ``ideal``: an always-ready in-order memory of the bench with SLVERR / DECERR address ranges:
+  the same checks plus consecutive AR/AW edges, gapless W, the ISSUE/DONE constants, errors;
+  commands one at a time (``clear`` after each) and then back to back.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rtl import axi
+from rtl.axi_bursts import split_bursts
+from rtl.dma import DmaParams, DmaReader, DmaWriter, command_layout
+from tests.test_rtl_array import run_cocotb
+
+pytestmark = pytest.mark.rtl
+needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
+BENCHES = Path(__file__).parent / "rtl_benches"
+ROOT = Path(__file__).parent.parent
+
+DRAM_BYTES = 1 << 17
+CHIP_BYTES = 1 << 14  # per target
+TARGETS = 2
+RESP_DECERR = 0b11
+#: Bytes answering SLVERR and DECERR in the ideal memory (half-open ranges).
+ERROR_RANGES = [(0x10000, 0x10040, axi.RESP_SLVERR), (0x12000, 0x12400, RESP_DECERR)]
+ENGINES = {"reader": DmaReader, "writer": DmaWriter}
+#: AXI ID bits of the benches' engines (AxiRam needs RID and BID); the engines send ID 0.
+ID_WIDTH = 2
+
+
+def bench_params(bus_bytes: int) -> DmaParams:
+    return DmaParams(data_width=8 * bus_bytes, id_width=ID_WIDTH)
+
+
+def pack(params: DmaParams, fields: dict) -> int:
+    """The ``cmd_payload`` integer of a command."""
+    layout = command_layout(params)
+    return sum((fields[name] % (1 << field.width)) << field.offset for name, field in layout)
+
+
+def random_command(rng: random.Random, bus_bytes: int) -> dict:
+    """Runs of 1..600 bytes at unaligned DRAM addresses; strides below and above a 4 KiB page,
+    overlapping ones included; some runs straddle a page boundary."""
+    run_bytes = rng.choice((rng.randint(1, 2 * bus_bytes), rng.randint(1, 600)))
+    runs = rng.randint(1, 5)
+    kind = rng.randrange(4)
+    if kind == 0:
+        stride = rng.randint(max(1, run_bytes - 8), run_bytes + 100)  # packed, gapped or overlapping
+    elif kind == 1:
+        stride = rng.randint(4097, 9000)
+    else:
+        stride = 4096 + rng.randint(-64, 64)  # each run near the same page offset
+    span = (runs - 1) * stride + run_bytes
+    if kind == 3:  # run 0 straddles a page boundary
+        page = rng.randint(1, (DRAM_BYTES - span) // 4096 - 1)
+        dram_addr = page * 4096 - rng.randint(1, run_bytes)
+    else:
+        dram_addr = rng.randrange(0, DRAM_BYTES - span)
+    words = -(-run_bytes // bus_bytes)
+    chip_stride = rng.choice((words, words + rng.randint(0, 5), max(1, words - 1)))
+    chip_words = CHIP_BYTES // bus_bytes
+    chip_addr = rng.randrange(0, chip_words - (runs - 1) * chip_stride - words + 1)
+    return {"dram_addr": dram_addr, "dram_stride": stride, "run_bytes": run_bytes, "runs": runs,
+            "chip_addr": chip_addr, "chip_stride": chip_stride, "target": rng.randrange(TARGETS)}  # fmt: skip
+
+
+def runs_of(cmd: dict, bus_bytes: int):
+    """``(DRAM byte address, on-chip byte address)`` of each run."""
+    for r in range(cmd["runs"]):
+        yield cmd["dram_addr"] + r * cmd["dram_stride"], (cmd["chip_addr"] + r * cmd["chip_stride"]) * bus_bytes
+
+
+def command_bursts(cmd: dict, bus_bytes: int) -> list[tuple[int, int, int, int]]:
+    """``(address, beats, run's first DRAM byte, run bytes)`` of every burst of the command, in order."""
+    n = cmd["run_bytes"]
+    return [(a, beats, dram, n) for dram, _ in runs_of(cmd, bus_bytes) for a, beats in split_bursts(dram, n, bus_bytes)]
+
+
+def expected_strobes(address: int, beats: int, run_start: int, run_bytes: int, bus_bytes: int) -> list[int]:
+    """WSTRB of each beat of a burst: exactly the lanes holding bytes of the run."""
+    strobes = []
+    for k in range(beats):
+        base = address + k * bus_bytes
+        strobes.append(sum(1 << j for j in range(bus_bytes) if run_start <= base + j < run_start + run_bytes))
+    return strobes
+
+
+def apply(cmd: dict, engine: str, dram: bytearray, chip: list[bytearray], bus_bytes: int) -> None:
+    """The command's effect on the Python images: runs copied in order."""
+    n, target = cmd["run_bytes"], cmd["target"]
+    for dram_addr, chip_byte in runs_of(cmd, bus_bytes):
+        if engine == "reader":
+            chip[target][chip_byte : chip_byte + n] = dram[dram_addr : dram_addr + n]
+        else:
+            dram[dram_addr : dram_addr + n] = chip[target][chip_byte : chip_byte + n]
+
+
+def first_error(cmd: dict, bus_bytes: int) -> int:
+    """The response code of the command's first failing burst in the ideal memory (0: none)."""
+    for address, beats, _, _ in command_bursts(cmd, bus_bytes):
+        for lo, hi, code in ERROR_RANGES:
+            if address < hi and address + beats * bus_bytes > lo:
+                return code
+    return axi.RESP_OKAY
+
+
+def windows(cmd: dict, bus_bytes: int) -> list[tuple[int, int]]:
+    """DRAM ranges a writer command's snapshot holds: each run with a margin of a beat and 16 bytes."""
+    margin = bus_bytes + 16
+    return [(max(0, a - margin), min(DRAM_BYTES, a + cmd["run_bytes"] + margin)) for a, _ in runs_of(cmd, bus_bytes)]
+
+
+def make_plan(engine: str, memory: str, bus_bytes: int, seed: int) -> dict:
+    rng = random.Random(seed)
+    params = bench_params(bus_bytes)
+    commands = [(random_command(rng, bus_bytes), True) for _ in range(12 if bus_bytes == 4 else 18)]
+    if memory == "ideal":
+        # Runs into the SLVERR and DECERR ranges, then long runs (past 256 beats at W = 4).
+        for start, _, _ in ERROR_RANGES:
+            commands.append(({"dram_addr": start - 40, "dram_stride": 4100, "run_bytes": 100, "runs": 2,
+                              "chip_addr": 3, "chip_stride": 40, "target": 1}, True))  # fmt: skip
+        commands.append(({"dram_addr": 0x3000, "dram_stride": 4096, "run_bytes": 1500, "runs": 2,
+                          "chip_addr": 0, "chip_stride": 1500 // bus_bytes + 1, "target": 0}, True))  # fmt: skip
+        burst = [random_command(rng, bus_bytes) for _ in range(10)]
+        commands += [(cmd, i == len(burst) - 1) for i, cmd in enumerate(burst)]  # back to back
+    plan = {
+        "engine": engine,
+        "memory": memory,
+        "seed": seed,
+        "bus_bytes": bus_bytes,
+        "dram_bytes": DRAM_BYTES,
+        "chip_bytes": CHIP_BYTES,
+        "targets": TARGETS,
+        "errors": ERROR_RANGES if memory == "ideal" else [],
+        "commands": [
+            {"fields": cmd, "payload": pack(params, cmd), "wait": wait, "windows": windows(cmd, bus_bytes)}
+            for cmd, wait in commands
+        ],
+    }
+    return plan
+
+
+def run_bench(engine: str, memory: str, bus_bytes: int, seed: int, tmp_path: Path, monkeypatch) -> tuple[dict, dict]:
+    """Build the engine, run the plan; returns ``(plan, result)``."""
+    # The runner hands this process's sys.path to the simulator's Python.
+    monkeypatch.syspath_prepend(str(BENCHES))
+    monkeypatch.syspath_prepend(str(ROOT))
+    plan = make_plan(engine, memory, bus_bytes, seed)
+    rng = random.Random(seed + 1)
+    (tmp_path / "dram.bin").write_bytes(rng.randbytes(DRAM_BYTES))
+    (tmp_path / "chip.bin").write_bytes(rng.randbytes(CHIP_BYTES * TARGETS))
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    top = f"dma_{engine}"
+    (tmp_path / f"{top}.v").write_text(axi.convert(ENGINES[engine](bench_params(bus_bytes)), top))
+    run_cocotb({"top": top}, tmp_path, tmp_path / "build", "dma_bench", {"DMA_BENCH_DIR": str(tmp_path)})
+    return plan, json.loads((tmp_path / "result.json").read_text())
+
+
+def check_data(plan: dict, result: dict, tmp_path: Path) -> None:
+    """Images after each waited-for command and at the end equal the Python model's."""
+    engine, bus_bytes = plan["engine"], plan["bus_bytes"]
+    dram = bytearray((tmp_path / "dram.bin").read_bytes())
+    chip_bin = (tmp_path / "chip.bin").read_bytes()
+    chip = [bytearray(chip_bin[t * CHIP_BYTES : (t + 1) * CHIP_BYTES]) for t in range(TARGETS)]
+    snapshots = iter(result["snapshots"])
+    for i, command in enumerate(plan["commands"]):
+        cmd = command["fields"]
+        apply(cmd, engine, dram, chip, bus_bytes)
+        if not command["wait"]:
+            continue
+        snapshot = next(snapshots)
+        assert snapshot["command"] == i
+        if engine == "reader":
+            got = bytes.fromhex(snapshot["chip"])
+            assert got == chip[cmd["target"]], f"command {i} {cmd}: on-chip image differs at byte " + str(
+                next(j for j in range(CHIP_BYTES) if got[j] != chip[cmd["target"]][j])
+            )
+        else:
+            for (lo, hi), data in zip(windows(cmd, bus_bytes), snapshot["dram"]):
+                assert bytes.fromhex(data) == dram[lo:hi], f"command {i} {cmd}: DRAM [{lo:#x}, {hi:#x}) differs"
+    final = bytes.fromhex(result["final"])
+    assert final == (b"".join(chip) if engine == "reader" else dram)
+
+
+def check_protocol(plan: dict, result: dict) -> None:
+    """Bursts, strobes, WLAST and completions against the commands; the ideal memory's timing."""
+    engine, bus_bytes, ideal = plan["engine"], plan["bus_bytes"], plan["memory"] == "ideal"
+    engine_class = ENGINES[engine]
+    trace = result["trace"]
+    addresses = [e for e in trace if e[0] == "a"]
+    beats = [e for e in trace if e[0] == ("r" if engine == "reader" else "w")]
+    handshakes = [e for e in trace if e[0] == "cmd"]
+    dones = [e for e in trace if e[0] == "done"]
+    responses = [e for e in trace if e[0] == "b"]
+    assert len(handshakes) == len(dones) == len(plan["commands"]), "a command did not complete"
+    assert result["rready_low"] == 0
+    size = bus_bytes.bit_length() - 1
+    assert all(e[3] == size and e[4] == axi.BURST_INCR and e[5] == 0 for e in addresses)  # AxSIZE, INCR, ID 0
+
+    a = b = w = 0
+    last_beat_edge = None
+    spans = []
+    sticky = axi.RESP_OKAY
+    for i, (command, cmd_event, done) in enumerate(zip(plan["commands"], handshakes, dones)):
+        cmd = command["fields"]
+        bursts = command_bursts(cmd, bus_bytes)
+        got = [(e[2], e[6] + 1) for e in addresses[a : a + len(bursts)]]
+        assert got == [(addr, n) for addr, n, _, _ in bursts], f"command {i}: bursts differ"
+        assert all(n <= 256 and addr // 4096 == (addr + n * bus_bytes - 1) // 4096 for addr, n in got)
+        edges = [e[1] for e in addresses[a : a + len(bursts)]]
+        total = sum(n for _, n, _, _ in bursts)
+        mine = beats[w : w + total]
+        assert len(mine) == total, f"command {i}: {len(mine)} data beats, expected {total}"
+        if engine == "writer":
+            strobes = [s for addr, n, start, nbytes in bursts for s in expected_strobes(addr, n, start, nbytes, bus_bytes)]
+            lasts = [int(k == n - 1) for _, n, _, _ in bursts for k in range(n)]
+            assert [e[2] for e in mine] == strobes, f"command {i}: WSTRB differs"
+            assert [e[3] for e in mine] == lasts, f"command {i}: WLAST differs"
+            mine_b = responses[b : b + len(bursts)]
+            assert len(mine_b) == len(bursts)
+            last_response = mine_b[-1][1]
+            b += len(bursts)
+        else:
+            lasts = [int(k == n - 1) for _, n, _, _ in bursts for k in range(n)]
+            assert [e[3] for e in mine] == lasts, f"command {i}: RLAST differs"
+            last_response = mine[-1][1]
+        assert done[2] == cmd["target"], f"command {i}: done_target"
+        if ideal:
+            assert edges[0] - cmd_event[1] == engine_class.ISSUE_CYCLES, f"command {i}: issue latency"
+            assert edges == list(range(edges[0], edges[0] + len(edges))), f"command {i}: address gaps"
+            assert done[1] - last_response == engine_class.DONE_CYCLES, f"command {i}: done latency"
+            beat_edges = [e[1] for e in mine]
+            earliest = edges[0] + 1 if last_beat_edge is None else max(edges[0] + 1, last_beat_edge + 1)
+            assert beat_edges == list(range(earliest, earliest + total)), f"command {i}: data beats not back to back"
+            # `error` keeps the first failure since the bench's last `clear` (after each waited command).
+            sticky = sticky or first_error(cmd, bus_bytes)
+            if command["wait"]:
+                assert done[3] == sticky, f"command {i}: error output"
+                sticky = axi.RESP_OKAY
+        spans.append((mine[0][1], mine[-1][1]))
+        last_beat_edge = mine[-1][1] if not command["wait"] else None
+        a, w = a + len(bursts), w + total
+    assert a == len(addresses) and w == len(beats)
+    if engine == "writer":
+        # While WREADY is high, no command leaves W idle between its first and last beat.
+        idle = result["w_idle"]
+        for start, end in spans:
+            assert not [e for e in idle if start < e < end], f"W idle with WREADY high inside beats {start}..{end}"
+
+
+@needs_icarus
+@pytest.mark.parametrize("engine", ["reader", "writer"])
+@pytest.mark.parametrize("bus_bytes", [4, 16, 32])
+def test_engine_with_axi_ram(engine, bus_bytes, tmp_path, monkeypatch):
+    pytest.importorskip("cocotbext.axi")
+    plan, result = run_bench(engine, "axiram", bus_bytes, 100 + bus_bytes, tmp_path, monkeypatch)
+    check_data(plan, result, tmp_path)
+    check_protocol(plan, result)
+
+
+@needs_icarus
+@pytest.mark.parametrize("engine", ["reader", "writer"])
+@pytest.mark.parametrize("bus_bytes", [4, 32])
+def test_engine_timing_and_errors_with_ideal_memory(engine, bus_bytes, tmp_path, monkeypatch):
+    plan, result = run_bench(engine, "ideal", bus_bytes, 200 + bus_bytes, tmp_path, monkeypatch)
+    check_data(plan, result, tmp_path)
+    check_protocol(plan, result)
+    codes = {first_error(c["fields"], bus_bytes) for c in plan["commands"]}
+    assert {axi.RESP_SLVERR, RESP_DECERR} <= codes  # both error kinds were exercised
+
+
+def test_published_constants():
+    assert (DmaReader.ISSUE_CYCLES, DmaReader.DONE_CYCLES) == (2, 2)
+    assert (DmaWriter.ISSUE_CYCLES, DmaWriter.DONE_CYCLES) == (3, 1)
+    assert DmaReader.COMMANDS == DmaWriter.COMMANDS == 4
+
+
+def test_parameters_are_validated():
+    with pytest.raises(ValueError, match="AXI data width must be a power of two between 32 and 256 bits, not 48"):
+        DmaParams(data_width=48)
+    with pytest.raises(ValueError, match="DMA runs_width must be an integer between 1 and 32 bits, not 0"):
+        DmaParams(runs_width=0)
