@@ -115,7 +115,7 @@ module dram_model #(
 
     reg [DATA_BITS-1:0] mem [0:DEPTH_WORDS-1];
 
-    integer i, latency_arg, seed_arg;
+    integer word, latency_arg, seed_arg;
     initial begin
         if (DATA_BYTES != 4 && DATA_BYTES != 8 && DATA_BYTES != 16 && DATA_BYTES != 32)
             $fatal(1, "dram_model: ERROR DATA_BYTES must be 4, 8, 16 or 32, not %0d", DATA_BYTES);
@@ -141,7 +141,7 @@ module dram_model #(
         // verilator lint_on REALCVT
         seed_state = ({32'b0, seed_arg} + 64'd1) * 64'h9E3779B97F4A7C15;
         if (seed_state == 0) seed_state = 64'h9E3779B97F4A7C15;
-        for (i = 0; i < DEPTH_WORDS; i = i + 1) mem[i] = {DATA_BITS{1'b0}};
+        for (word = 0; word < DEPTH_WORDS; word = word + 1) mem[word] = {DATA_BITS{1'b0}};
         if ($value$plusargs("dram_image=%s", image_file)) $readmemh(image_file, mem);
         $display("dram_model: W=%0d bytes, %0d words, bandwidth %.17g bytes/cycle, latency %0d cycles, backpressure %g",
                  DATA_BYTES, DEPTH_WORDS, bandwidth, latency_arg, backpressure);
@@ -202,7 +202,8 @@ module dram_model #(
     wire move = read_move || write_move;
 
     reg [DATA_BITS-1:0] strobe_mask;
-    always @* for (i = 0; i < DATA_BYTES; i = i + 1) strobe_mask[8*i +: 8] = {8{s_axi_wstrb[i]}};
+    integer lane;
+    always @* for (lane = 0; lane < DATA_BYTES; lane = lane + 1) strobe_mask[8*lane +: 8] = {8{s_axi_wstrb[lane]}};
 
     // ---- response FIFOs: an entry is presented from cycle `stamp` on ----
     reg [DATA_BITS-1:0] r_data [0:RESPONSE_DEPTH-1];
@@ -218,6 +219,16 @@ module dram_model #(
     reg [63:0] b_stamp [0:RESPONSE_DEPTH-1];
     reg [31:0] b_head, b_tail, b_count;
     reg b_shown;
+
+    integer slot;
+    initial for (slot = 0; slot < RESPONSE_DEPTH; slot = slot + 1) begin  // R and B payloads are 0, not X, while idle
+        r_data[slot] = {DATA_BITS{1'b0}};
+        r_resp[slot] = OKAY;
+        r_last[slot] = 1'b0;
+        r_id[slot] = {ID_BITS{1'b0}};
+        b_resp[slot] = OKAY;
+        b_id[slot] = {ID_BITS{1'b0}};
+    end
 
     assign s_axi_rvalid = r_count != 0 && r_stamp[r_head] <= cycle && (r_shown || !hold_r);
     assign s_axi_rdata = r_data[r_head];
