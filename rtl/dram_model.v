@@ -301,7 +301,7 @@ module dram_model #(
             b_shown <= 0;
         end else begin
             cycle <= cycle + 1;
-            rng <= draw_b;
+            if (hold_threshold != 0) rng <= draw_b;  // no draws to make without backpressure
             // Queue: reads first when AR and AW handshake together.
             if (ar_go) begin
                 check_request("AR", s_axi_araddr, s_axi_arlen, s_axi_arsize, s_axi_arburst);
