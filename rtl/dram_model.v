@@ -11,10 +11,11 @@
 //   QUEUE_DEPTH     requests the in-order queue holds (default 64; at least 2, so a burst held back
 //                   by a full queue is accepted while the queue is still non-empty: the busy period
 //                   continues and the timing is that of an unbounded queue fed in acceptance order).
-//   RESPONSE_DEPTH  R beats (and B responses) held until the manager takes them (default 4096).
+//   RESPONSE_DEPTH  R beats (and B responses) held until the manager takes them (default 4096;
+//                   +dram_latency may be at most RESPONSE_DEPTH - 2).
 //
 // Ports
-//   clk, rst        one clock; rst synchronous, active high.
+//   clk, rst        one clock; rst synchronous, active high (assert it for a cycle before use).
 //   s_axi_*         AXI4 subordinate: AW (awid awaddr awlen awsize awburst awvalid awready),
 //                   W (wdata wstrb wlast wvalid wready), B (bid bresp bvalid bready),
 //                   AR (arid araddr arlen arsize arburst arvalid arready),
@@ -51,6 +52,8 @@
 //   is presented on R from cycle c + 1 + L, in order. For a write head WREADY is high in such a
 //   cycle and the beat moves when WVALID is also high (handshake at edge c + 1); the burst's B
 //   response is presented from cycle c_last + 1 + L. The head leaves after its last beat moves.
+//   A write at the head waits for its W data, so a manager must not make W data depend on a
+//   read it issues after the AW.
 //   Backpressure only delays moves. Protocol errors (AxBURST not INCR, AxSIZE not log2(W), a
 //   burst crossing 4 KiB, WLAST not on the burst's last beat, a response FIFO overflow) print
 //   "dram_model: ERROR ..." and stop the simulation with $fatal.
