@@ -151,11 +151,14 @@ def beat_layout(params: DmaParams) -> data.StructLayout:
     )
 
 
-def rotate_bytes(value: Value, amount: Value, *, right: bool) -> Value:
-    """``value`` rotated by ``amount`` bytes towards byte 0 (``right``) or away from it."""
+def rotate_bytes(m: Module, value: Value, amount: Value, *, right: bool) -> Signal:
+    """``value`` rotated by ``amount`` bytes towards byte 0 (``right``) or away from it: one
+    2-way multiplexer per bit of ``amount``, each stage a signal of its own."""
     for i in range(len(amount)):
         step = 8 << i
-        value = Mux(amount[i], value.rotate_right(step) if right else value.rotate_left(step), value)
+        stage = Signal(len(value), name=f"rotated_{i}")
+        m.d.comb += stage.eq(Mux(amount[i], value.rotate_right(step) if right else value.rotate_left(step), value))
+        value = stage
     return value
 
 
@@ -499,7 +502,7 @@ class DmaReader(_DmaEngine):
         # On-chip word j of a run is bytes [o, W) of beat j followed by bytes [0, o) of beat j + 1
         # (o: the run's DRAM byte lane). Rotating each beat right by o puts both parts in place;
         # the previous beat is kept rotated.
-        rotated = rotate_bytes(bus.rdata, beat.offset, right=True)
+        rotated = rotate_bytes(m, bus.rdata, beat.offset, right=True)
         previous = Signal(self.params.data_width)
         with m.If(received):
             m.d.sync += previous.eq(rotated)
@@ -612,7 +615,7 @@ class DmaWriter(_DmaEngine):
         ]
         # Beat k of a run holds on-chip word k's first W - o bytes in lanes [o, W) and word
         # k - 1's last o bytes in lanes [0, o): each word rotated left by o; the previous kept.
-        rotated = rotate_bytes(self.rd.data, read_offset, right=False)
+        rotated = rotate_bytes(m, self.rd.data, read_offset, right=False)
         previous = Signal(p.data_width)
         with m.If(read_word):
             m.d.sync += previous.eq(rotated)

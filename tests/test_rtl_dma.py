@@ -23,8 +23,13 @@ import pytest
 
 from rtl import axi
 from rtl.axi_bursts import split_bursts
+from amaranth import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Out
+
 from rtl.dma import DmaParams, DmaReader, DmaWriter, command_layout
 from tests.test_rtl_array import run_cocotb
+from tests.test_rtl_axi import module_ports
 
 pytestmark = pytest.mark.rtl
 needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
@@ -255,6 +260,12 @@ def check_protocol(plan: dict, result: dict) -> None:
         last_beat_edge = mine[-1][1] if not command["wait"] else None
         a, w = a + len(bursts), w + total
     assert a == len(addresses) and w == len(beats)
+    if engine == "reader":
+        # A waited-for command's on-chip writes are all sampled by its done edge.
+        writes = [e[1] for e in trace if e[0] == "wr"]
+        for command, done, following in zip(plan["commands"], dones, handshakes[1:] + [["end", float("inf")]]):
+            if command["wait"]:
+                assert not [e for e in writes if done[1] < e <= following[1]], "an on-chip write after done"
     if engine == "writer":
         # While WREADY is high, no command leaves W idle between its first and last beat.
         idle = result["w_idle"]
@@ -294,3 +305,56 @@ def test_parameters_are_validated():
         DmaParams(data_width=48)
     with pytest.raises(ValueError, match="DMA runs_width must be an integer between 1 and 32 bits, not 0"):
         DmaParams(runs_width=0)
+
+
+class Peripheral(wiring.Component):
+    """The FPGA top's data side: both engines on one full AXI4 manager port ``m_axi``."""
+
+    def __init__(self, params: DmaParams) -> None:
+        self.params = params
+        bus = axi.AXI4Signature(params.address_width, params.data_width, params.id_width)
+        super().__init__({"m_axi": Out(bus)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.reader = reader = DmaReader(self.params)
+        m.submodules.writer = writer = DmaWriter(self.params)
+        bus = wiring.flipped(self.m_axi)
+        wiring.connect(m, axi.subset(bus, reader.m_axi.signature), reader.m_axi)
+        wiring.connect(m, axi.subset(bus, writer.m_axi.signature), writer.m_axi)
+        return m
+
+
+def test_halves_partition_axi4():
+    full = dict(axi.AXI4Signature(32, 128, 2).members.items())
+    read = dict(axi.AXI4ReadSignature(32, 128, 2).members.items())
+    write = dict(axi.AXI4WriteSignature(32, 128, 2).members.items())
+    assert not set(read) & set(write) and read | write == full
+    assert list(read) == [name for name in full if name in read]  # the full signature's order
+    assert axi.AXI4ReadSignature(32, 64) != axi.AXI4WriteSignature(32, 64)
+
+
+def test_one_m_axi_port_from_both_engines():
+    """The halves joined on one port: the standard names, every manager output driven by an engine."""
+    params = DmaParams(data_width=128, id_width=2)
+    verilog = axi.convert(Peripheral(params), "peripheral")
+    ports = module_ports(verilog, "peripheral")
+    assert sorted(ports) == sorted(["clk", "rst"] + [f"m_axi_{name}" for name in axi.AXI4Signature(32, 128, 2).members])
+    assert ports["m_axi_wdata"] == ("output", 128) and ports["m_axi_rdata"] == ("input", 128)
+    assert "initial" not in verilog
+
+
+@pytest.mark.parametrize("engine", ["reader", "writer"])
+def test_engines_convert_to_verilog(engine):
+    """Synthesis smoke test at W = 16: the standard AXI names, the memory port, no initial blocks."""
+    verilog = axi.convert(ENGINES[engine](DmaParams(data_width=128)), f"dma_{engine}")
+    ports = module_ports(verilog, f"dma_{engine}")
+    half = (axi.AXI4ReadSignature if engine == "reader" else axi.AXI4WriteSignature)(32, 128)
+    assert {p for p in ports if p.startswith("m_axi_")} == {f"m_axi_{name}" for name in half.members}
+    assert ports["cmd_payload"] == ("input", sum(field.width for _, field in command_layout(DmaParams())))
+    memory = {"wr_valid": ("output", 1), "wr_addr": ("output", 16), "wr_data": ("output", 128), "wr_strb": ("output", 16)}
+    if engine == "writer":
+        memory = {"rd_en": ("output", 1), "rd_addr": ("output", 16), "rd_data": ("input", 128)}
+    assert all(ports[name] == shape for name, shape in memory.items())
+    assert ports["done"] == ("output", 1) and ports["error"] == ("output", 2) and ports["clear"] == ("input", 1)
+    assert "initial" not in verilog
