@@ -59,6 +59,7 @@ def drive_address(dut, channel: str, burst: dict | None, bus_bytes: int) -> None
 
 @cocotb.test()
 async def scripted(dut):
+    """Issue the spec's bursts pin by pin and record handshakes, R beats and B responses per cycle."""
     spec = bench_spec()
     bus_bytes = await start(dut)
     dut.s_axi_rready.value, dut.s_axi_bready.value = 1, 1
