@@ -12,8 +12,9 @@ the order they were requested:
   the period started and ``T(k) = max(k + 1, least t with t * b >= (k + 1) * W)``
   (:func:`beat_deadline`). The condition is evaluated in IEEE double precision, as written, by the
   simulator and by the memory model of the verification bench alike, so both give the same cycle.
-- A transfer that starts in the cycle the channel becomes free (its request was waiting) continues
-  the busy period; one that starts later opens a new period with no beats (:func:`serve`).
+- A transfer that starts in the cycle the channel becomes free (its request was waiting, or
+  arrives in that cycle) continues the busy period; one that starts later opens a new period
+  with no beats (:func:`serve`).
 - A load's data is on chip, and a writeback acknowledged, ``L`` cycles after the channel is free.
 
 An ideal channel (``bandwidth`` negative: the kernels' encoding of ``inf``) moves every transfer
@@ -52,7 +53,9 @@ def serve(start, beats, free, period_start, period_beats, bandwidth, bus_bytes):
     current busy period. Returns the new ``(free, period_start, period_beats)``: the channel is
     free again in the cycle after the transfer's last beat moved.
     """
-    if beats <= 0 or bandwidth < 0:
+    if beats <= 0:  # nothing moves: the channel and its period are untouched
+        return free, period_start, period_beats
+    if bandwidth < 0:
         return max(free, start), period_start, period_beats
     if start != free or period_beats == 0:
         period_start, period_beats = start, 0

@@ -28,6 +28,9 @@ READ_LATENCY = 4
 #: Idle cycles the host leaves between its last write and the CTRL write (the address generator
 #: reads the descriptor and tap 0 and computes word 0's addresses ahead of the start edge).
 SETTLE_CYCLES = 3
+#: Edges from the one that raises ``done`` until the last result is in the staging buffer (the
+#: output path's registers behind the last accumulator write).
+STAGING_LATENCY = 4
 
 #: (name, access, meaning) of the registers of region 0, in index order.
 REGISTER_TABLE = [
@@ -64,7 +67,8 @@ REGISTER_TABLE = [
     ("OUT_SUB", "RW", "signed: subtracted after the shift"),
     ("OUT_MIN", "RW", "signed: lower clamp (-128, or 0 for a fused ReLU)"),
     ("OUT_MAX", "RW", "signed: upper clamp (127, or 6 for a fused ReLU6)"),
-    ("BIAS_SEL", "RW", "bias word the output path adds (the output block being read)"),
+    ("FINAL", "RW", "1: the descriptor completes its outputs; the output path writes them to the staging buffer"),
+    ("STAGE_PITCH", "RW", "staging words between consecutive output pixels (at least OUTER)"),
 ]
 REGISTERS = {name: index for index, (name, _, _) in enumerate(REGISTER_TABLE)}
 
@@ -75,7 +79,7 @@ REGION_TABLE = [
     ("weights", "word * LANES_C + lane", "one weight (weight_bits), lane < C; write only"),
     ("bias", "word * LANES_C + lane", "one int32 bias / output-path addend; write only"),
     ("taps", "((word * LANES_R + lane) << 3) + field", "one tap field, lane < R; write only"),
-    ("results", "word * LANES_C + lane", "read only: accumulator lane through the output path"),
+    ("results", "word * LANES_C + lane", "read only: staging buffer lane (an output-path result, input_bits)"),
     ("accumulator", "word * LANES_C + lane", "read only: raw accumulator lane (acc_bits)"),
 ]
 REGIONS = {name: number for number, (name, _, _) in enumerate(REGION_TABLE)}
@@ -114,13 +118,12 @@ def region_bits(config: AccelConfig) -> int:
     return max(5, (largest - 1).bit_length())
 
 
-def register_shapes(core: CoreGeometry, bias_depth: int) -> dict:
+def register_shapes(core: CoreGeometry) -> dict:
     """Shape of each read-write register (counts as wide as the controller's; the rest :data:`COORD`)."""
     count = unsigned(bits_for(core.max_count))
     shapes = {name: COORD for name, access, _ in REGISTER_TABLE if access == "RW"}
-    shapes.update({name: count for name in ("T", "INNER", "OUTER", "OUT_W", "OUT_ROWS", "IMAGES")})
-    shapes.update(MODE=Mode, ACCUMULATE=1, PAD_MODE=2, OUT_MULT=24, OUT_SHIFT=6, OUT_ROUND=1)
-    shapes["BIAS_SEL"] = address_shape(bias_depth)
+    shapes.update({name: count for name in ("T", "INNER", "OUTER", "OUT_W", "OUT_ROWS", "IMAGES", "STAGE_PITCH")})
+    shapes.update(MODE=Mode, ACCUMULATE=1, PAD_MODE=2, OUT_MULT=24, OUT_SHIFT=6, OUT_ROUND=1, FINAL=1)
     return shapes
 
 
@@ -196,7 +199,7 @@ class Accelerator(wiring.Component):
         g, config = self.geometry, self.config
         offset, region = self.bus_addr[: self.region_bits], self.bus_addr[self.region_bits :]
         writes = {name: self.bus_we & (region == number) for name, number in REGIONS.items()}
-        shapes = register_shapes(self.core, g.bias_depth)
+        shapes = register_shapes(self.core)
         regs = {name: Signal(shape, name=name.lower()) for name, shape in shapes.items()}
         with m.If(writes["registers"]), m.Switch(offset):
             for name, reg in regs.items():
@@ -225,13 +228,54 @@ class Accelerator(wiring.Component):
         north = lane_memory(m, "weights", weight, g.cols, g.weight_depth, writes["weights"], offset, self.bus_wdata)
         m.d.comb += north.addr.eq(ctl.north_addr)
         lane_bits = (self.lanes_c - 1).bit_length()
-        accumulator = datapath(m, config, ctl, west, north.data, offset[lane_bits:])
+        accumulator, result_write = datapath(m, config, ctl, west, north.data, offset[lane_bits:])
         bias = lane_memory(m, "bias", signed(32), g.cols, g.bias_depth, writes["bias"], offset, self.bus_wdata)
-        m.d.comb += bias.addr.eq(regs["BIAS_SEL"])
+        staging = self._staging(m, ctl, regs, result_write, bias)
+        m.d.comb += staging.addr.eq(offset[lane_bits:])
 
         status = {"STATUS": Cat(ctl.busy, ctl.done), "CYCLES": cycles}
-        self._read(m, regs | status, region, offset, accumulator, bias.data)
+        self._read(m, regs | status, region, offset, {"accumulator": accumulator, "results": staging.data})
         return m
+
+    def _staging(self, m: Module, ctl, regs: dict, result_write, bias):
+        """The output path behind the accumulator and the staging buffer it fills; returns the
+        buffer's read port.
+
+        With FINAL set, each word of a tile's last inner fold (``o * T + p``: pixel ``p`` of
+        output block ``o``, in that order) passes, all C lanes at once, through the output path
+        to staging word ``p * STAGE_PITCH + o`` (pixels with their channels side by side, the
+        layout of tensors in DRAM), :data:`STAGING_LATENCY` edges after its accumulator write.
+        """
+        g, count = self.geometry, regs["T"].shape()
+        final = Signal()
+        m.d.comb += final.eq(result_write.en & ctl.out_final & regs["FINAL"])
+        pixel, block = Signal(count), Signal(address_shape(g.bias_depth))
+        row = Signal(address_shape(g.acc_depth))  # pixel * STAGE_PITCH
+        with m.If(ctl.start & ~ctl.busy):
+            m.d.sync += [pixel.eq(0), block.eq(0), row.eq(0)]
+        with m.Elif(final & (pixel == regs["T"] - 1)):
+            m.d.sync += [pixel.eq(0), row.eq(0), block.eq(block + 1)]
+        with m.Elif(final):
+            m.d.sync += [pixel.eq(pixel + 1), row.eq(row + regs["STAGE_PITCH"])]
+        m.d.comb += bias.addr.eq(block)
+
+        # Stage 1: the final word and its staging address, beside its block's bias word.
+        word, valid, address = Signal.like(result_write.data), Signal(), Signal.like(row)
+        m.d.sync += [word.eq(result_write.data), valid.eq(final), address.eq(row + block)]
+        lanes = [output_path(m, regs, word[j], bias.data[j], f"out{j}") for j in range(g.cols)]
+
+        shape = signed(self.config.input_bits)
+        mem = memory.Memory(shape=data.ArrayLayout(shape, g.cols), depth=g.acc_depth, init=[])
+        m.submodules.staging = mem
+        write = mem.write_port()
+        stages = STAGING_LATENCY - 1  # the output path's registers after stage 1
+        m.d.comb += [
+            write.en.eq(delay_line(m, valid, stages, "stage_valid")[stages]),
+            write.addr.eq(delay_line(m, address, stages, "stage_addr")[stages]),
+        ]
+        for j, value in enumerate(lanes):
+            m.d.comb += write.data[j].eq(value)
+        return mem.read_port()
 
     def _ifmap(self, m: Module, ctl, regs: dict, writes: dict, offset):
         """The ifmap buffer and address generator; returns the R west lanes of this cycle's words.
@@ -338,38 +382,40 @@ class Accelerator(wiring.Component):
             m.d.comb += [read.addr.eq(address), west[i].eq(Mux(inject_d, fill, read.data))]
         return west
 
-    def _read(self, m: Module, values: dict, region, offset, accumulator, bias) -> None:
-        """Bus reads: registers, raw accumulator lanes and the output path, READ_LATENCY cycles."""
+    def _read(self, m: Module, values: dict, region, offset, memories: dict) -> None:
+        """Bus reads of registers and of the ``memories`` regions' lanes, READ_LATENCY cycles."""
         lane_bits = (self.lanes_c - 1).bit_length()
         index, lane, where = Signal.like(offset), Signal(max(1, lane_bits)), Signal.like(region)
         m.d.sync += [index.eq(offset), lane.eq(offset[:lane_bits]), where.eq(region)]
         raw = Signal(signed(32))
-        with m.If(where == REGIONS["accumulator"]):
-            m.d.comb += raw.eq(accumulator[lane])
-        with m.Elif(where == REGIONS["registers"]), m.Switch(index):
-            for name, value in values.items():
-                with m.Case(REGISTERS[name]):
-                    m.d.comb += raw.eq(value)
-
-        # y = clamp((((a + b) * OUT_MULT + round) >> OUT_SHIFT) - OUT_SUB, OUT_MIN, OUT_MAX)
-        shift = values["OUT_SHIFT"]
-        total = Signal.like(accumulator[lane] + bias[lane])
-        product = Signal.like(total * values["OUT_MULT"])
-        rounded = Mux(values["OUT_ROUND"], (Const(1, 1) << shift)[1:], 0)  # 2^(shift-1); 0 if shift = 0
-        shifted = Signal.like((product + rounded) >> shift)
-        m.d.sync += [
-            total.eq(accumulator[lane] + bias[lane]),
-            product.eq(total * values["OUT_MULT"]),
-            shifted.eq((product + rounded) >> shift),
-        ]
-        low = Mux(shifted - values["OUT_SUB"] < values["OUT_MIN"], values["OUT_MIN"], shifted - values["OUT_SUB"])
-        clamped = Mux(low > values["OUT_MAX"], values["OUT_MAX"], low)
-
+        with m.Switch(where):
+            for name, lanes in memories.items():
+                with m.Case(REGIONS[name]):
+                    m.d.comb += raw.eq(lanes[lane])
+            with m.Case(REGIONS["registers"]), m.Switch(index):
+                for name, value in values.items():
+                    with m.Case(REGISTERS[name]):
+                        m.d.comb += raw.eq(value)
         # Stage 0 is the memory / index register; the output register is the last stage.
         stages = READ_LATENCY - 1
-        raw_d = delay_line(m, raw, stages, "raw")[stages]
-        results_d = delay_line(m, where == REGIONS["results"], stages, "results")[stages]
         m.d.sync += [
-            self.bus_rdata.eq(Mux(results_d, clamped, raw_d)),
+            self.bus_rdata.eq(delay_line(m, raw, stages, "raw")[stages]),
             self.bus_rvalid.eq(delay_line(m, self.bus_re, READ_LATENCY, "re")[READ_LATENCY]),
         ]
+
+
+def output_path(m: Module, regs: dict, acc, bias, name: str):
+    """``clamp((((acc + bias) * OUT_MULT + round) >> OUT_SHIFT) - OUT_SUB, OUT_MIN, OUT_MAX)``
+    of one lane, exact; three registered stages, the clamp after the last."""
+    shift = regs["OUT_SHIFT"]
+    total = Signal.like(acc + bias, name=f"{name}_total")
+    product = Signal.like(total * regs["OUT_MULT"], name=f"{name}_product")
+    rounded = Mux(regs["OUT_ROUND"], (Const(1, 1) << shift)[1:], 0)  # 2^(shift-1); 0 if shift = 0
+    shifted = Signal.like((product + rounded) >> shift, name=f"{name}_shifted")
+    m.d.sync += [
+        total.eq(acc + bias),
+        product.eq(total * regs["OUT_MULT"]),
+        shifted.eq((product + rounded) >> shift),
+    ]
+    low = Mux(shifted - regs["OUT_SUB"] < regs["OUT_MIN"], regs["OUT_MIN"], shifted - regs["OUT_SUB"])
+    return Mux(low > regs["OUT_MAX"], regs["OUT_MAX"], low)

@@ -57,7 +57,7 @@ class FoldLoop(wiring.Component):
 
     ``phase`` (p), ``inner_base`` (inner * T), ``outer_base`` (outer * T), ``read`` (p < T),
     ``first`` (p == 0), ``last`` (p == T - 1), ``fold_end`` (p == I - 1), ``first_inner``
-    (inner == 0) and ``last_fold`` (f == F - 1). ``next_phase``, ``next_inner_base`` and
+    (inner == 0), ``last_inner`` (inner == inner_folds - 1) and ``last_fold`` (f == F - 1). ``next_phase``, ``next_inner_base`` and
     ``next_outer_base`` are the values of the next cycle (all 0 while idle and on ``start``),
     so memories addressed from them deliver each word in the cycle it is scheduled;
     ``next_running`` is ``running`` of the next cycle.
@@ -86,6 +86,7 @@ class FoldLoop(wiring.Component):
                 "last": Out(1),
                 "fold_end": Out(1),
                 "first_inner": Out(1),
+                "last_inner": Out(1),
                 "last_fold": Out(1),
             }
         )
@@ -102,6 +103,7 @@ class FoldLoop(wiring.Component):
             self.last.eq(self.phase == stream - 1),
             self.fold_end.eq(self.phase == interval - 1),
             self.first_inner.eq(inner == 0),
+            self.last_inner.eq(last_inner),
             self.last_fold.eq(last_inner & (outer == outer_n - 1)),
         ]
         with m.If(self.start):
@@ -204,7 +206,8 @@ class OperandStationaryControl(TileControl):
     outer) is west word ``inner * T + p``; its result row is out word ``outer * T + p``,
     written at the end of cycle ``c + R + C`` for a word of cycle ``c``, added to (MAX: maxed
     with) the stored value unless ``inner == 0`` and the ``accumulate`` input (keep it stable
-    until ``done``) is low (``out_accumulate``); ``out_raddr`` reads that stored value two
+    until ``done``) is low (``out_accumulate``); ``out_final`` marks the writes of the last inner
+    fold (the word's value for this tile is complete); ``out_raddr`` reads that stored value two
     cycles before the write; ``out_forward`` says the previous cycle wrote the same word (only
     possible when T = R = 1).
     """
@@ -216,6 +219,7 @@ class OperandStationaryControl(TileControl):
             "load": Out(1),
             "out_raddr": Out(address_shape(g.out_depth)),
             "out_accumulate": Out(1),
+            "out_final": Out(1),
             "out_forward": Out(1),
         }
 
@@ -235,12 +239,13 @@ class OperandStationaryControl(TileControl):
             m.d.sync += self.north_addr.eq(0)
         m.d.comb += self.load.eq(loop.start | next_fold_row0)
 
-        row = data.StructLayout({"valid": 1, "addr": self.out_waddr.shape(), "accumulate": 1, "last": 1})
+        row = data.StructLayout({"valid": 1, "addr": self.out_waddr.shape(), "accumulate": 1, "final": 1, "last": 1})
         entry = Signal(row)
         m.d.comb += [
             entry.valid.eq(loop.running & loop.read),
             entry.addr.eq(loop.outer_base + loop.phase),
             entry.accumulate.eq(~loop.first_inner | self.accumulate),
+            entry.final.eq(loop.last_inner),
             entry.last.eq(loop.last & loop.last_fold),
         ]
         # Read the old value two cycles ahead: the memory output is registered before the adder.
@@ -251,6 +256,7 @@ class OperandStationaryControl(TileControl):
             self.out_we.eq(write.valid),
             self.out_waddr.eq(write.addr),
             self.out_accumulate.eq(write.accumulate),
+            self.out_final.eq(write.final),
         ]
         # The write of the previous cycle went to this write's word after its read was issued.
         following = taps[rows + cols - 1]

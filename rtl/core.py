@@ -85,7 +85,7 @@ class SystolicCore(wiring.Component):
         west = self._operand_memory(m, "west", g.west_depth, ctl.west_addr)
         north = self._operand_memory(m, "north", g.north_depth, ctl.north_addr)
 
-        m.d.comb += self.out_rdata.eq(datapath(m, config, ctl, west, north, self.out_raddr))
+        m.d.comb += self.out_rdata.eq(datapath(m, config, ctl, west, north, self.out_raddr)[0])
         return m
 
     def _operand_memory(self, m: Module, name: str, depth: int, read_addr):
@@ -104,11 +104,12 @@ class SystolicCore(wiring.Component):
 
 
 def datapath(m: Module, config: AccelConfig, ctl: TileControl, west, north, host_raddr):
-    """Skew, array, de-skew and result memory behind the operand memories; returns result read data.
+    """Skew, array, de-skew and result memory behind the operand memories.
 
     ``west`` / ``north`` are the operand lanes of the words ``ctl`` addressed one cycle
-    earlier; ``host_raddr`` addresses the result memory while ``ctl`` is not busy (the returned
-    data follows the address by one cycle).
+    earlier; ``host_raddr`` addresses the result memory while ``ctl`` is not busy. Returns the
+    result memory's read data (one cycle after the address) and its write port (the words the
+    core writes, with ``en`` / ``addr`` / ``data``).
     """
     g = ctl.geometry
     drains = config.dataflow == "os"  # output-stationary: results drain, no accumulation
@@ -153,7 +154,7 @@ def datapath(m: Module, config: AccelConfig, ctl: TileControl, west, north, host
         # The host and the read-modify-write share one read port (one BRAM port pair).
         m.d.comb += read.addr.eq(Mux(ctl.busy, ctl.out_raddr, host_raddr))
         _accumulate(m, ctl, read.data, deskew.o, write)
-    return read.data
+    return read.data, write
 
 
 def _accumulate(m: Module, ctl: TileControl, stored, new, write) -> None:

@@ -23,7 +23,7 @@ DESCRIPTOR_REGISTERS = (
     "T", "INNER", "OUTER", "MODE", "ACCUMULATE", "OUT_W", "OUT_ROWS", "IMAGES", "IMG_STRIDE",
     "COL_START", "COL_STEP", "ROW_START", "ROW_STEP", "ROW_START_W", "ROW_STEP_W", "IN_W", "IN_H",
     "IN_HW", "ROW_BASE_W", "ROW_PITCH", "PIXEL_PITCH", "COL_START_P", "COL_STEP_P", "PAD_MODE", "OUT_MULT", "OUT_SHIFT", "OUT_ROUND", "OUT_SUB", "OUT_MIN",
-    "OUT_MAX",
+    "OUT_MAX", "FINAL", "STAGE_PITCH",
 )  # fmt: skip
 
 PAD_MODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
@@ -116,7 +116,7 @@ def run_descriptor(d: Descriptor, acc: np.ndarray, rows: int, cols: int, input_b
 
 
 def output_path(regs: dict[str, int], acc_words: np.ndarray, bias_word: np.ndarray) -> np.ndarray:
-    """The results region: ``clamp((((a + b) * MULT + round) >> SHIFT) - SUB, MIN, MAX)``."""
+    """The output path: ``clamp((((a + b) * MULT + round) >> SHIFT) - SUB, MIN, MAX)``."""
     shift = regs["OUT_SHIFT"]
     rounding = (1 << (shift - 1)) if regs["OUT_ROUND"] and shift > 0 else 0
     value = ((acc_words.astype(np.int64) + bias_word) * regs["OUT_MULT"] + rounding) >> shift

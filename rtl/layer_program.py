@@ -132,7 +132,7 @@ def _check_registers(path: Path, program: Program, again: str) -> None:
 
 def register_ranges(config: AccelConfig) -> dict[str, tuple[int, int]]:
     """Smallest and largest value each descriptor register of ``config``'s accelerator holds."""
-    shapes = register_shapes(CoreGeometry.from_config(config), AcceleratorGeometry.from_config(config).bias_depth)
+    shapes = register_shapes(CoreGeometry.from_config(config))
     ranges = {}
     for name in DESCRIPTOR_REGISTERS:
         shape = Shape.cast(shapes[name])

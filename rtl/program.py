@@ -391,7 +391,7 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
             "ROW_START_W": row_start * row, "ROW_STEP_W": view.stride[0] * row, "IN_W": view.in_w,
             "IN_H": view.in_h, "IN_HW": view.in_h * row, "ROW_BASE_W": lo * row, "ROW_PITCH": row,
             "PIXEL_PITCH": pixel, "COL_START_P": col_start * pixel, "COL_STEP_P": view.stride[1] * pixel,
-            "PAD_MODE": PAD_MODES[view.pad_mode], **out_regs,
+            "PAD_MODE": PAD_MODES[view.pad_mode], "FINAL": int(grid.last_k[i]), "STAGE_PITCH": outer, **out_regs,
         }  # fmt: skip
         tile = TilePlan(
             regs=regs, images=(img0, images), in_rows=(lo, hi), out_rows=(y0, out_rows),

@@ -59,13 +59,12 @@ class BusBackend:
         cycles = await bus.start_and_wait(timeout=2 * expected + 1000)
         if not read:
             return cycles, None
-        t, blocks = d.regs["T"], []
-        for o in range(d.regs["OUTER"]):
-            await bus.write(bus.reg("BIAS_SEL"), o)
-            offsets = ((o * t + np.arange(t))[:, None] * self.lanes_c + np.arange(cols)[None, :]).reshape(-1)
-            values = await bus.read_many(bus.addr("results", int(a)) for a in offsets)
-            blocks.append(np.array(values, dtype=np.int64).reshape(t, cols))
-        return cycles, np.concatenate(blocks)
+        # Staging word p * STAGE_PITCH + o holds block o of pixel p; results go back as words o * T + p.
+        t, outer = d.regs["T"], d.regs["OUTER"]
+        words = np.arange(t)[None, :] * d.regs["STAGE_PITCH"] + np.arange(outer)[:, None]
+        offsets = (words.reshape(-1, 1) * self.lanes_c + np.arange(cols)[None, :]).reshape(-1)
+        values = await bus.read_many(bus.addr("results", int(a)) for a in offsets)
+        return cycles, np.array(values, dtype=np.int64).reshape(outer * t, cols)
 
 
 @cocotb.test()

@@ -16,7 +16,9 @@ fi
 pip_install() { python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "$@"; }
 
 stamp=.setup-stamp
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || ! python3 -c "import accel, sim, rtl, workloads" 2>/dev/null; then
+# Installed means importable from anywhere as this checkout (not only from here, or another clone).
+installed() { [ "$(cd / && python3 -c 'import accel, rtl, workloads, sim; print(sim.__file__)' 2>/dev/null)" = "$PWD/sim/__init__.py" ]; }
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || ! installed; then
     echo "setup: installing Python packages" >&2
     pip_install -e ".[test,onnx,torch,fpga]"
     touch "$stamp"

@@ -94,3 +94,9 @@ def _stepped_queue(requests, bandwidth, bus):
 def test_an_ideal_channel_takes_no_time():
     assert serve(10, 50, 3, 0, 0, NO_LIMIT, 16) == (10, 0, 0)
     assert beat_deadline(5, NO_LIMIT, 16) == 0
+
+
+def test_an_empty_transfer_leaves_the_channel_alone():
+    state = serve(0, 1, 0, 0, 0, 16.0, 16)
+    assert serve(10, 0, *state, 16.0, 16) == state
+    assert serve(10, 1, *state, 16.0, 16) == (11, 10, 1)  # a new period: the channel was idle

