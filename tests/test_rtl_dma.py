@@ -9,7 +9,10 @@ module computes the expected bytes and bursts with plain Python and asserts them
   16, 32: data after each command (DRAM bytes around each run unchanged), bursts, strobes;
 - ``ideal``: an always-ready in-order memory of the bench with SLVERR / DECERR address ranges:
   the same checks plus consecutive AR/AW edges, gapless W, the ISSUE/DONE constants, errors;
-  commands one at a time (``clear`` after each) and then back to back.
+  commands one at a time (``clear`` after each) and then back to back;
+- ``dram_model``: ``rtl/dram_model.v`` at a full and a fractional bandwidth with latency: the
+  same data and protocol checks, and each command started on an idle channel completes at the
+  edge ``accel.dram_channel`` and the constants predict.
 """
 
 from __future__ import annotations
@@ -20,15 +23,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from rtl import axi
-from rtl.axi_bursts import split_bursts
 from amaranth import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
+from accel.dram_channel import serve
+from rtl import axi, dram_model
+from rtl.axi_bursts import split_bursts
 from rtl.dma import DmaParams, DmaReader, DmaWriter, command_layout
-from tests.test_rtl_array import run_cocotb
 from tests.test_rtl_axi import module_ports
 
 pytestmark = pytest.mark.rtl
@@ -133,11 +135,11 @@ def make_plan(engine: str, memory: str, bus_bytes: int, seed: int) -> dict:
     rng = random.Random(seed)
     params = bench_params(bus_bytes)
     commands = [(random_command(rng, bus_bytes), True) for _ in range(12 if bus_bytes == 4 else 18)]
-    if memory == "ideal":
-        # Runs into the SLVERR and DECERR ranges, then long runs (past 256 beats at W = 4).
+    if memory == "ideal":  # runs into the SLVERR and DECERR ranges
         for start, _, _ in ERROR_RANGES:
             commands.append(({"dram_addr": start - 40, "dram_stride": 4100, "run_bytes": 100, "runs": 2,
                               "chip_addr": 3, "chip_stride": 40, "target": 1}, True))  # fmt: skip
+    if memory != "axiram":  # long runs (past 256 beats at W = 4), then commands back to back
         commands.append(({"dram_addr": 0x3000, "dram_stride": 4096, "run_bytes": 1500, "runs": 2,
                           "chip_addr": 0, "chip_stride": 1500 // bus_bytes + 1, "target": 0}, True))  # fmt: skip
         burst = [random_command(rng, bus_bytes) for _ in range(10)]
@@ -159,19 +161,62 @@ def make_plan(engine: str, memory: str, bus_bytes: int, seed: int) -> dict:
     return plan
 
 
-def run_bench(engine: str, memory: str, bus_bytes: int, seed: int, tmp_path: Path, monkeypatch) -> tuple[dict, dict]:
-    """Build the engine, run the plan; returns ``(plan, result)``."""
+def dram_model_top(engine: str, engine_verilog: str, bus_bytes: int) -> str:
+    """Verilog of module ``dma_dram``: the engine's ports except ``m_axi``, which goes to an
+    ``rtl/dram_model.v`` instance through wires of the same names (the bench reads them)."""
+    name = f"dma_{engine}"
+    ports = module_ports(engine_verilog, name)
+    own = {p: shape for p, shape in ports.items() if not p.startswith("m_axi_")}
+    lines = [f"module dma_dram({', '.join([*own, 'dump'])});", "  input dump;"]
+    for port, (direction, width) in own.items():
+        lines.append(f"  {direction} [{width - 1}:0] {port};")
+    for port, (_, width) in ports.items():
+        if port.startswith("m_axi_"):
+            lines.append(f"  wire [{width - 1}:0] {port};")
+    lines.append(f"  {name} engine({', '.join(f'.{p}({p})' for p in ports)});")
+    connections = []
+    for signal in dram_model.AXI_SIGNALS:
+        if f"m_axi_{signal}" in ports:
+            connections.append(f".s_axi_{signal}(m_axi_{signal})")
+        elif f"s_axi_{signal}" not in dram_model.OUTPUTS:  # the other half's manager inputs: idle
+            connections.append(f".s_axi_{signal}({int(signal in ('bready', 'rready'))})")
+    connections += [".clk(clk)", ".rst(rst)", ".dump(dump)"]
+    lines.append(f"  {dram_model.MODULE} #(.DATA_BYTES({bus_bytes}), .DEPTH_WORDS({DRAM_BYTES // bus_bytes}), "
+                 f".ID_BITS({ID_WIDTH})) dram({', '.join(connections)});")  # fmt: skip
+    return engine_verilog + "\n".join(lines) + "\nendmodule\n"
+
+
+def run_bench(engine: str, memory: str, bus_bytes: int, seed: int, tmp_path: Path, monkeypatch,
+              channel: tuple[float, int] = (0.0, 0)) -> tuple[dict, dict]:  # fmt: skip
+    """Build the engine (on ``rtl/dram_model.v`` with ``channel`` = (bandwidth, latency) for
+    ``memory == "dram_model"``), run the plan; returns ``(plan, result)``."""
+    from cocotb_tools.runner import get_results, get_runner
+
     # The runner hands this process's sys.path to the simulator's Python.
     monkeypatch.syspath_prepend(str(BENCHES))
     monkeypatch.syspath_prepend(str(ROOT))
     plan = make_plan(engine, memory, bus_bytes, seed)
     rng = random.Random(seed + 1)
-    (tmp_path / "dram.bin").write_bytes(rng.randbytes(DRAM_BYTES))
+    dram = rng.randbytes(DRAM_BYTES)
+    (tmp_path / "dram.bin").write_bytes(dram)
     (tmp_path / "chip.bin").write_bytes(rng.randbytes(CHIP_BYTES * TARGETS))
-    (tmp_path / "plan.json").write_text(json.dumps(plan))
     top = f"dma_{engine}"
-    (tmp_path / f"{top}.v").write_text(axi.convert(ENGINES[engine](bench_params(bus_bytes)), top))
-    run_cocotb({"top": top}, tmp_path, tmp_path / "build", "dma_bench", {"DMA_BENCH_DIR": str(tmp_path)})
+    verilog = axi.convert(ENGINES[engine](bench_params(bus_bytes)), top)
+    sources, plusargs = [tmp_path / f"{top}.v"], []
+    if memory == "dram_model":
+        top, sources = "dma_dram", [tmp_path / "dma_dram.v", dram_model.SOURCE]
+        verilog = dram_model_top(engine, verilog, bus_bytes)
+        dram_model.write_image(tmp_path / "dram.hex", dram, bus_bytes)
+        plan["dump"] = str(tmp_path / "dump.hex")
+        plusargs = dram_model.plusargs(channel[0], channel[1], image=tmp_path / "dram.hex", dump=plan["dump"])
+    sources[0].write_text(verilog)
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    build = tmp_path / "build"
+    runner = get_runner("icarus")
+    runner.build(sources=sources, hdl_toplevel=top, build_dir=build, timescale=("1ns", "1ps"))
+    results = runner.test(test_module="dma_bench", hdl_toplevel=top, test_dir=build, build_dir=build,
+                          extra_env={"DMA_BENCH_DIR": str(tmp_path)}, plusargs=plusargs)  # fmt: skip
+    assert get_results(results) == (1, 0), f"cocotb bench failed; see {build}"
     return plan, json.loads((tmp_path / "result.json").read_text())
 
 
@@ -292,6 +337,31 @@ def test_engine_timing_and_errors_with_ideal_memory(engine, bus_bytes, tmp_path,
     check_protocol(plan, result)
     codes = {first_error(c["fields"], bus_bytes) for c in plan["commands"]}
     assert {axi.RESP_SLVERR, RESP_DECERR} <= codes  # both error kinds were exercised
+
+
+@needs_icarus
+@pytest.mark.parametrize("engine", ["reader", "writer"])
+@pytest.mark.parametrize("bandwidth, latency", [(16.0, 0), (16 / 3, 9)])
+def test_engine_cycles_on_dram_model(engine, bandwidth, latency, tmp_path, monkeypatch):
+    """On the DRAM model, a command started on an idle channel completes at the cycle the channel
+    specification (``accel.dram_channel.serve``) plus the published constants predict."""
+    bus_bytes = 16
+    plan, result = run_bench(engine, "dram_model", bus_bytes, 300, tmp_path, monkeypatch, (bandwidth, latency))
+    check_data(plan, result, tmp_path)
+    check_protocol(plan, result)
+    engine_class = ENGINES[engine]
+    trace = result["trace"]
+    handshakes, dones = [e for e in trace if e[0] == "cmd"], [e for e in trace if e[0] == "done"]
+    isolated = [i for i, c in enumerate(plan["commands"]) if i == 0 or plan["commands"][i - 1]["wait"]]
+    assert len(isolated) > 10
+    for i in isolated:
+        cmd = plan["commands"][i]["fields"]
+        beats = sum(n for _, n, _, _ in command_bursts(cmd, bus_bytes))
+        first_address = handshakes[i][1] + engine_class.ISSUE_CYCLES
+        free, _, _ = serve(first_address, beats, 0, 0, 0, bandwidth, bus_bytes)
+        # The last beat moves in cycle free - 1; its R beat or the burst's B is presented from
+        # cycle free + latency and taken at the edge after.
+        assert dones[i][1] == free + latency + 1 + engine_class.DONE_CYCLES, f"command {i} {cmd}"
 
 
 def test_published_constants():

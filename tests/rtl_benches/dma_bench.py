@@ -7,10 +7,11 @@ the next rising edge sees), so every event is recorded with the number of that e
 
 - the on-chip memory: a bytearray per target, written through ``wr`` (reader) or read through
   ``rd``, whose ``data`` answers the cycle after ``en`` (random bytes in other cycles);
-- DRAM: cocotbext-axi's AxiRam with random back-pressure (``memory: axiram``), or the bench's
+- DRAM: cocotbext-axi's AxiRam with random back-pressure (``memory: axiram``), the bench's
   ``ideal`` memory: always ready, serving bursts in order one beat per cycle (R from the edge
   after AR, B the edge after a burst's last W), answering SLVERR / DECERR for bursts touching
-  the plan's error ranges;
+  the plan's error ranges, or ``rtl/dram_model.v`` inside the toplevel (``dram_model``: the
+  bench only watches the AXI wires and pulses ``dump`` for DRAM images);
 - commands: offered in order; one with ``wait`` is followed by a wait for ``done``, a snapshot
   (the on-chip image of its target, or the DRAM windows the plan lists) and a ``clear`` pulse.
 
@@ -104,6 +105,27 @@ class IdealMemory:
             self.reads.popleft()
 
 
+class DramDump:
+    """DRAM images of ``rtl/dram_model.v``: ``dump`` high for one cycle writes its file."""
+
+    def __init__(self, dut, path: Path, bus_bytes: int) -> None:
+        self.dut, self.path, self.bus_bytes, self.requested = dut, path, bus_bytes, False
+
+    def ready(self) -> bool:
+        """Call after a falling edge: requests a dump, and is true (at the next call) once the
+        edge in between has written the file."""
+        if not self.requested:
+            self.dut.dump.value, self.requested = 1, True
+            return False
+        self.dut.dump.value, self.requested = 0, False
+        return True
+
+    def image(self) -> bytearray:
+        from rtl.dram_model import read_dump
+
+        return read_dump(self.path, self.bus_bytes)
+
+
 def write_lanes(memory: bytearray, address: int, data: int, strb: int, lanes: int) -> None:
     raw = data.to_bytes(lanes, "little")
     for j in range(lanes):
@@ -147,16 +169,20 @@ async def dma(dut):
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rst.value = 1
     dut.cmd_valid.value, dut.cmd_payload.value, dut.clear.value = 0, 0, 0
-    if reader:
-        dut.m_axi_rvalid.value, dut.m_axi_rid.value = 0, 0
-    else:
-        dut.m_axi_bvalid.value, dut.m_axi_bid.value = 0, 0
+    if not reader:
         dut.rd_data.value = 0
     ram = ideal = None
     if plan["memory"] == "axiram":
         ram = start_axi_ram(dut, reader, dram, rng)
-    else:
+    elif plan["memory"] == "ideal":
         ideal = IdealMemory(dut, dram, lanes, plan["errors"])
+        if reader:
+            dut.m_axi_rvalid.value, dut.m_axi_rid.value = 0, 0
+        else:
+            dut.m_axi_bvalid.value, dut.m_axi_bid.value = 0, 0
+    else:  # rtl/dram_model.v behind the engine; its image comes in and out by file
+        dut.dump.value = 0
+    dumped = None if plan["memory"] != "dram_model" else DramDump(dut, Path(plan["dump"]), lanes)
     await ClockCycles(dut.clk, 3)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
@@ -169,13 +195,17 @@ async def dma(dut):
     offered = 0  # next command to offer
     waiting = None  # a waited-for command not yet done
     read_back = None  # (target, word address) sampled by the last edge
-    clear = False
+    snapshot_due = False  # the waited-for command is done: snapshot, then `clear` for a cycle
     done_count = 0
     for edge in range(1, budget):
         await FallingEdge(dut.clk)
         # Inputs for the cycle ending at `edge`.
-        dut.clear.value = clear
         clear = False
+        if snapshot_due and (not dumped or reader or dumped.ready()):
+            image = dumped.image() if dumped and not reader else dram
+            snapshots.append(snapshot(waiting, commands[waiting], reader, chip, ram, image))
+            waiting, snapshot_due, clear = None, False, True
+        dut.clear.value = clear
         can_offer = offered < len(commands) and waiting is None
         dut.cmd_valid.value = can_offer
         if can_offer:
@@ -232,13 +262,20 @@ async def dma(dut):
         if value(dut.done):
             trace.append(["done", edge, value(dut.done_target), value(dut.error)])
             done_count += 1
-            if waiting is not None and done_count == waiting + 1:
-                snapshots.append(snapshot(waiting, commands[waiting], reader, chip, ram, dram))
-                waiting, clear = None, True
-        if done_count == len(commands):
+        snapshot_due = waiting is not None and done_count == waiting + 1
+        if done_count == len(commands) and waiting is None:
             break
 
-    memory = b"".join(chip) if reader else (ram.read(0, len(dram)) if ram else bytes(dram))
+    if reader:
+        memory = b"".join(chip)
+    elif dumped:
+        while True:
+            await FallingEdge(dut.clk)
+            if dumped.ready():
+                break
+        memory = bytes(dumped.image())
+    else:
+        memory = ram.read(0, len(dram)) if ram else bytes(dram)
     result = {"trace": trace, "snapshots": snapshots, "final": memory.hex(), "rready_low": rready_low, "w_idle": w_idle}
     (directory / "result.json").write_text(json.dumps(result))
 
