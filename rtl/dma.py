@@ -495,8 +495,8 @@ class DmaReader(_DmaEngine):
         lanes = self.params.bus_bytes
         issuer, walker = self._front(m, "ar")
         bus, beat = self.m_axi, walker.beat.payload
-        received = bus.rvalid  # RREADY is always high
-        m.d.comb += [bus.rready.eq(1), walker.beat.ready.eq(received)]
+        m.d.comb += [bus.rready.eq(1), walker.beat.ready.eq(bus.rvalid)]  # RREADY is always high
+        received = walker.beat.valid & bus.rvalid  # a beat the walker expects
         self._record_errors(m, received, bus.rresp)
 
         # On-chip word j of a run is bytes [o, W) of beat j followed by bytes [0, o) of beat j + 1
