@@ -140,7 +140,7 @@ def beat_layout(params: DmaParams) -> data.StructLayout:
             "offset": shift,  # DRAM byte lane of the run's first byte
             "first": 1,  # k == 0
             "last": 1,  # the run's last beat
-            "has_word": 1,  # on-chip word k of the run exists (false only for a last beat holding just the tail of word k - 1)
+            "has_word": 1,  # on-chip word k exists (false for a last beat holding only word k - 1's tail)
             "last_word": 1,  # on-chip word k is the run's last
             "tail": shift,  # byte lane of the run's last byte in its last on-chip word
             "chip_word": params.chip_address_width,  # on-chip address of word k
@@ -165,6 +165,11 @@ def rotate_bytes(m: Module, value: Value, amount: Value, *, right: bool) -> Sign
 def lane_mask(lanes: int, predicate) -> Value:
     """``lanes`` bits, bit ``j`` = ``predicate(j)`` (a 1-bit Value)."""
     return Cat(*(predicate(j) for j in range(lanes)))
+
+
+def merge_lanes(lanes: int, predicate, chosen: Value, other: Value) -> Value:
+    """Byte ``j`` of ``chosen`` where ``predicate(j)`` holds, else byte ``j`` of ``other``."""
+    return Cat(*(Mux(predicate(j), chosen[8 * j : 8 * j + 8], other[8 * j : 8 * j + 8]) for j in range(lanes)))
 
 
 class RegisterQueue(wiring.Component):
@@ -442,6 +447,7 @@ class _DmaEngine(wiring.Component):
         """The issuer (on this engine's ``m_axi`` address channel) and the walker, both fed by ``cmd``."""
         delay = self.ISSUE_CYCLES - BurstIssuer.CYCLES
         m.submodules.issuer = issuer = BurstIssuer(self.params, channel, delay)
+        # At most COMMANDS commands are in flight, so a queue of COMMANDS never refuses one.
         m.submodules.walker = walker = BeatWalker(self.params, self.COMMANDS)
         wiring.connect(m, axi.subset(wiring.flipped(self.m_axi), issuer.m_axi.signature), issuer.m_axi)
 
@@ -508,13 +514,16 @@ class DmaReader(_DmaEngine):
             m.d.sync += previous.eq(rotated)
         full = Const(2**lanes - 1, lanes)
         tail_strobes = lane_mask(lanes, lambda j: beat.tail >= j)
-        joined = Cat(
-            *(Mux(beat.offset + j < lanes, previous[8 * j : 8 * j + 8], rotated[8 * j : 8 * j + 8]) for j in range(lanes))
-        )
+        joined = merge_lanes(lanes, lambda j: beat.offset + j < lanes, previous, rotated)
         # Beat k completes word k - 1 when o != 0 (its first bytes came with beat k - 1), and
         # word k itself when o == 0 or it is the run's last beat.
         words = [
-            (received & ~beat.first & (beat.offset != 0), beat.chip_word - 1, joined, Mux(beat.has_word, full, tail_strobes)),
+            (
+                received & ~beat.first & (beat.offset != 0),
+                beat.chip_word - 1,
+                joined,
+                Mux(beat.has_word, full, tail_strobes),
+            ),
             (
                 received & beat.has_word & ((beat.offset == 0) | beat.last),
                 beat.chip_word,
@@ -532,8 +541,9 @@ class DmaReader(_DmaEngine):
         completed += [(valid, addr, value, strb, beat.target) for valid, addr, value, strb in words]
 
         def put(port, word):
-            valid, addr, value, strb, target = word
-            return [port.valid.eq(1), port.addr.eq(addr), port.data.eq(value), port.strb.eq(strb), port.target.eq(target)]
+            _, addr, value, strb, target = word
+            return [port.valid.eq(1), port.addr.eq(addr), port.data.eq(value), port.strb.eq(strb),
+                    port.target.eq(target)]  # fmt: skip
 
         # The port takes the first completed word in the order pending, k - 1, k; `pending` the second.
         m.d.sync += [self.wr.valid.eq(0), pending.valid.eq(0)]
@@ -596,7 +606,11 @@ class DmaWriter(_DmaEngine):
         sent = bus.wvalid & bus.wready
         m.d.comb += walker.beat.ready.eq(outstanding < self.W_BEATS)
         issue = walker.beat.valid & walker.beat.ready
-        m.d.comb += [self.rd.en.eq(issue & beat.has_word), self.rd.addr.eq(beat.chip_word), self.rd.target.eq(beat.target)]
+        m.d.comb += [
+            self.rd.en.eq(issue & beat.has_word),
+            self.rd.addr.eq(beat.chip_word),
+            self.rd.target.eq(beat.target),
+        ]
         m.d.sync += outstanding.eq(outstanding + issue - sent)
 
         full = Const(2**lanes - 1, lanes)
@@ -619,9 +633,7 @@ class DmaWriter(_DmaEngine):
         previous = Signal(p.data_width)
         with m.If(read_word):
             m.d.sync += previous.eq(rotated)
-        beat_data = Cat(
-            *(Mux(read_offset <= j, rotated[8 * j : 8 * j + 8], previous[8 * j : 8 * j + 8]) for j in range(lanes))
-        )
+        beat_data = merge_lanes(lanes, lambda j: read_offset <= j, rotated, previous)
         w_entry = data.StructLayout({"data": p.data_width, "strb": lanes, "last": 1})
         m.submodules.w_queue = w_queue = RegisterQueue(width=w_entry.size, depth=self.W_BEATS)
         pushed, head = w_entry(w_queue.w_data), w_entry(w_queue.r_data)
@@ -637,7 +649,8 @@ class DmaWriter(_DmaEngine):
             w_queue.r_en.eq(bus.wready),
         ]
 
-        # Completion: the issuer counts a command's bursts; B responses come back in order.
+        # Completion: the issuer counts a command's bursts; B responses come back in order. The
+        # queue holds the counts of commands in flight, at most COMMANDS.
         max_bursts = (2**p.runs_width - 1) * p.max_run_beats
         counted = data.StructLayout({"bursts": range(max_bursts + 1), "target": p.target_width})
         m.submodules.b_queue = b_queue = RegisterQueue(width=counted.size, depth=self.COMMANDS)

@@ -276,7 +276,7 @@ def check_protocol(plan: dict, result: dict) -> None:
         mine = beats[w : w + total]
         assert len(mine) == total, f"command {i}: {len(mine)} data beats, expected {total}"
         if engine == "writer":
-            strobes = [s for addr, n, start, nbytes in bursts for s in expected_strobes(addr, n, start, nbytes, bus_bytes)]
+            strobes = [s for burst in bursts for s in expected_strobes(*burst, bus_bytes)]
             lasts = [int(k == n - 1) for _, n, _, _ in bursts for k in range(n)]
             assert [e[2] for e in mine] == strobes, f"command {i}: WSTRB differs"
             assert [e[3] for e in mine] == lasts, f"command {i}: WLAST differs"
@@ -446,7 +446,8 @@ def test_engines_convert_to_verilog(engine):
     half = (axi.AXI4ReadSignature if engine == "reader" else axi.AXI4WriteSignature)(32, 128)
     assert {p for p in ports if p.startswith("m_axi_")} == {f"m_axi_{name}" for name in half.members}
     assert ports["cmd_payload"] == ("input", sum(field.width for _, field in command_layout(DmaParams())))
-    memory = {"wr_valid": ("output", 1), "wr_addr": ("output", 16), "wr_data": ("output", 128), "wr_strb": ("output", 16)}
+    memory = {"wr_valid": ("output", 1), "wr_addr": ("output", 16), "wr_data": ("output", 128),
+              "wr_strb": ("output", 16)}  # fmt: skip
     if engine == "writer":
         memory = {"rd_en": ("output", 1), "rd_addr": ("output", 16), "rd_data": ("input", 128)}
     assert all(ports[name] == shape for name, shape in memory.items())
