@@ -4,7 +4,7 @@ A command (:func:`command_layout`) moves ``runs`` runs of ``run_bytes`` contiguo
 starts at DRAM byte ``dram_addr + r * dram_stride`` (any byte) and at on-chip word ``chip_addr +
 r * chip_stride`` (a word is the bus width, ``W`` bytes; on chip a run always starts at byte 0 of
 a word). ``target`` names the on-chip memory and is passed through to the memory ports and to
-``done``.
+``done``. ``run_bytes`` and ``runs`` must be at least 1.
 
 Both engines split each run into INCR bursts of whole bus words (at most 256 beats, none
 crossing a 4 KiB boundary, ID 0) and issue the bursts of one command on consecutive edges while
@@ -15,8 +15,8 @@ high by edge ``t``):
 - a command taken at edge ``h`` has its first address handshake at edge ``h + ISSUE_CYCLES``
   when the memory is ready;
 - ``done`` is high for one cycle, sampled at edge ``t + DONE_CYCLES``, where ``t`` is the edge of
-  the R handshake of the command's last beat (reader; its last on-chip write is sampled no later
-  than that edge) or of the B handshake of its last burst (writer);
+  the R handshake of the command's last beat (reader; its on-chip writes are all sampled by the
+  edge that samples ``done``) or of the B handshake of its last burst (writer);
 - ``cmd.ready`` is high when the previous command's bursts are all issued and fewer than
   ``COMMANDS`` taken commands have not yet pulsed ``done``.
 
@@ -283,8 +283,8 @@ class BeatWalker(wiring.Component):
     ``cmd`` queues a command (``depth`` of them); ``beat`` presents the current beat's
     :func:`beat_layout` and advances on ``ready``. The next run, and the next queued command,
     follow the current one's last beat without a gap, so a consumer may take a beat every cycle
-    across runs and commands. A command taken at edge ``h`` into an idle walker is presented
-    from edge ``h + 1`` on.
+    across runs and commands. A command taken at edge ``h`` by an idle walker is loaded at edge
+    ``h + 1``; its first beat can be taken from edge ``h + 2`` on.
 
     Parameters
     ----------
