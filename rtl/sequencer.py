@@ -1,0 +1,190 @@
+"""The tile sequencer of the command processor: one DMA queue, bank guards and compute starts.
+
+It runs a layer's tiles in the order and under the rules of the simulator's DRAM model
+(``sim/engine.py``): one queue of transfers, the fetch of tile 0, then for each later tile ``j``
+its fetch followed by the writeback of tile ``j - 1``; a fetch waits until the tile named by its
+header's ``load_after`` has computed (the bank it fills is no longer read); a writeback waits
+until its tile has computed; a tile computes once the previous tile is done, its fetch has
+landed and the writeback named by ``wait_wb`` (the accumulator bank it reuses) has completed.
+The queue is served strictly in order: a transfer that is not yet eligible holds back the ones
+behind it.
+
+A tile is described by a header (:data:`HEADER`) and by its DMA commands, ``loads`` commands for
+the reader and ``stores`` for the writer, which arrive in order on their own streams (the
+program fetcher splits the program into the three streams). The sequencer forwards each command
+to its engine when the queue reaches it and counts the engines' ``done`` pulses (each engine
+completes its commands in order) to know when a fetch has landed or a writeback completed.
+
+Timing, in clock edges (an event "at edge ``t``" is sampled by edge ``t``): a tile's compute that
+ends at edge ``e`` (``busy`` low from then) counts as computed from edge ``e + 1``; a queue entry
+whose conditions hold in the cycle after edge ``t`` hands over its first command at edge
+``t + 1`` if the engine is ready, its further commands on the following edges, and the next
+entry may hand over on the edge after its last (an empty entry, which waits for no guard, takes
+one cycle); a fetch (writeback) counts as complete in the cycle after the ``done`` of its last
+command, tiles in order, at most one per cycle; a tile whose conditions all hold in the cycle after edge ``t``
+(``busy`` low included) has ``start`` high in that cycle, sampled at edge ``t + 1``. Tile indices count from 0 within a layer and are at most
+``2**index_bits - 1``.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+#: Tiles whose headers the sequencer holds at once (a power of two): the queue runs at most two
+#: tiles ahead of the compute, and a writeback's tile stays until its commands are handed over.
+RING = 8
+
+
+def header_layout(index_bits: int, count_bits: int) -> data.StructLayout:
+    """A tile header: guards (tile indices, -1 for none), command counts and the layer's end."""
+    return data.StructLayout({
+        "load_after": signed(index_bits + 1),
+        "wait_wb": signed(index_bits + 1),
+        "loads": unsigned(count_bits),
+        "stores": unsigned(count_bits),
+        "last": 1,
+    })  # fmt: skip
+
+
+class TileSequencer(wiring.Component):
+    """Serves the DMA queue of one layer and starts its tiles (module docstring).
+
+    Ports: ``headers`` (stream of :func:`header_layout`), ``load_cmds`` / ``store_cmds`` (streams
+    of ``command_layout``), ``reader`` / ``writer`` (the same streams towards the DMA engines),
+    ``reader_done`` / ``writer_done`` (the engines' one-cycle completion pulses), ``start``
+    (one-cycle pulse) with ``tile`` (the index it starts), ``busy`` (the compute core's busy
+    level), ``run`` (pulse: reset the counters for a new layer) and ``finished`` (every tile
+    computed and every writeback completed).
+    """
+
+    def __init__(self, command_layout: data.StructLayout, index_bits: int = 16, count_bits: int = 8) -> None:
+        self.index_bits, self.count_bits = index_bits, count_bits
+        commands = stream.Signature(command_layout)
+        super().__init__({
+            "headers": In(stream.Signature(header_layout(index_bits, count_bits))),
+            "load_cmds": In(commands),
+            "store_cmds": In(commands),
+            "reader": Out(commands),
+            "writer": Out(commands),
+            "reader_done": In(1),
+            "writer_done": In(1),
+            "start": Out(1),
+            "tile": Out(index_bits),
+            "busy": In(1),
+            "run": In(1),
+            "finished": Out(1),
+        })  # fmt: skip
+
+    def elaborate(self, platform):
+        m = Module()
+        index = unsigned(self.index_bits)
+        layout = header_layout(self.index_bits, self.count_bits)
+        ring = [Signal(layout, name=f"header{i}") for i in range(RING)]
+
+        def header(tile):
+            return data.View(layout, _select(m, ring, tile[: (RING - 1).bit_length()]))
+
+        # Headers enter the ring in order; a slot is free once its tile (RING places earlier) has
+        # computed and its writeback completed (an empty writeback completes when the queue
+        # passes it, possibly before the tile computes).
+        received, computed = Signal(index), Signal(index)  # headers taken; tiles computed
+        queue_tile, storing = Signal(index), Signal()  # the queue's head: L(queue_tile) or W(queue_tile)
+        seen_last, count = Signal(), Signal(index)  # the last header arrived; tiles in the layer
+        landed, load_done = Signal(index), Signal(self.count_bits)  # tiles landed; commands of the next
+        written, store_done = Signal(index), Signal(self.count_bits)  # tiles whose writeback completed
+        m.d.comb += self.headers.ready.eq(~seen_last & (received - computed < RING) & (received - written < RING))
+        with m.If(self.headers.valid & self.headers.ready):
+            for i, slot in enumerate(ring):
+                with m.If(received[: (RING - 1).bit_length()] == i):
+                    m.d.sync += slot.eq(self.headers.payload)
+            m.d.sync += received.eq(received + 1)
+            with m.If(self.headers.payload.last):
+                m.d.sync += [seen_last.eq(1), count.eq(received + 1)]
+
+        # Fetches land and writebacks complete in order: count commands against the headers.
+        queued_loads, queued_stores = Signal(index), Signal(index)  # tiles whose commands were handed over
+        self._completion(m, header, landed, load_done, queued_loads, self.reader_done, "loads")
+        self._completion(m, header, written, store_done, queued_stores, self.writer_done, "stores")
+
+        # The queue: L0, L1, W0, L2, W1, ..., then the last writebacks.
+        head = header(queue_tile)
+        present = queue_tile < received
+        guard = Mux(storing, queue_tile.as_signed(), head.load_after)
+        sent = Signal(self.count_bits)
+        total = Mux(storing, head.stores, head.loads)
+        # An empty transfer moves nothing: it passes without waiting for its guard.
+        eligible = present & ((total == 0) | (guard < 0) | (guard.as_unsigned() < computed))
+        source, engine = (self.store_cmds, self.writer), (self.load_cmds, self.reader)
+        for (cmds, out), active in ((source, storing), (engine, ~storing)):
+            m.d.comb += [
+                out.payload.eq(cmds.payload),
+                out.valid.eq(cmds.valid & eligible & active & (sent < total)),
+                cmds.ready.eq(out.ready & eligible & active & (sent < total)),
+            ]
+        handed = (self.reader.valid & self.reader.ready) | (self.writer.valid & self.writer.ready)
+        entry_done = eligible & ((sent == total) | (handed & (sent + 1 == total)))
+        with m.If(entry_done):
+            m.d.sync += sent.eq(0)
+            with m.If(storing):
+                m.d.sync += queued_stores.eq(queued_stores + 1)
+                # W(j) is followed by L(j + 2), or by W(j + 1) once every fetch is queued.
+                with m.If(seen_last & (queue_tile + 2 >= count)):
+                    m.d.sync += queue_tile.eq(queue_tile + 1)
+                with m.Else():
+                    m.d.sync += [queue_tile.eq(queue_tile + 2), storing.eq(0)]
+            with m.Else():
+                m.d.sync += queued_loads.eq(queued_loads + 1)
+                # L(0) is followed by L(1), L(j) by W(j - 1), the last fetch L(n - 1) by W(n - 2).
+                with m.If(queue_tile == 0):
+                    with m.If(~head.last):
+                        m.d.sync += queue_tile.eq(1)
+                    with m.Else():
+                        m.d.sync += storing.eq(1)
+                with m.Else():
+                    m.d.sync += [queue_tile.eq(queue_tile - 1), storing.eq(1)]
+        with m.Elif(handed):
+            m.d.sync += sent.eq(sent + 1)
+
+        # Compute: the next tile starts when its fetch has landed, its accumulator bank is
+        # written back and the core is idle.
+        tile, was_busy = Signal(index), Signal()
+        nxt = header(tile)
+        bank_free = (nxt.wait_wb < 0) | (nxt.wait_wb.as_unsigned() < written)
+        m.d.comb += [
+            self.start.eq((tile < landed) & bank_free & ~self.busy & ~self.run),
+            self.tile.eq(tile),
+        ]
+        m.d.sync += was_busy.eq(self.busy)
+        with m.If(self.start):
+            m.d.sync += tile.eq(tile + 1)
+        with m.If(was_busy & ~self.busy):
+            m.d.sync += computed.eq(computed + 1)
+        m.d.comb += self.finished.eq(seen_last & (computed == count) & (written == count))
+
+        with m.If(self.run):
+            for value in (received, computed, queue_tile, storing, seen_last, count, sent, tile, landed, load_done,
+                          written, store_done, queued_loads, queued_stores):  # fmt: skip
+                m.d.sync += value.eq(0)
+        return m
+
+    def _completion(self, m: Module, header, finished, done, queued, pulse, field: str) -> None:
+        """Advance ``finished`` (tiles whose ``field`` commands all completed, in order) with
+        each ``pulse``; ``done`` counts the completed commands of tile ``finished``."""
+        current = getattr(header(finished), field)
+        counted = done + pulse
+        with m.If((finished < queued) & (counted >= current)):  # a pulse beyond the tile's belongs to the next
+            m.d.sync += [finished.eq(finished + 1), done.eq(counted - current)]
+        with m.Else():
+            m.d.sync += done.eq(counted)
+
+
+def _select(m: Module, values: list, index):
+    """``values[index]`` as a signal (a mux over the list)."""
+    out = Signal.like(values[0])
+    with m.Switch(index):
+        for i, value in enumerate(values):
+            with m.Case(i):
+                m.d.comb += out.eq(value)
+    return out
