@@ -15,15 +15,20 @@ program fetcher splits the program into the three streams). The sequencer forwar
 to its engine when the queue reaches it and counts the engines' ``done`` pulses (each engine
 completes its commands in order) to know when a fetch has landed or a writeback completed.
 
-Timing, in clock edges (an event "at edge ``t``" is sampled by edge ``t``): a tile's compute that
-ends at edge ``e`` (``busy`` low from then) counts as computed from edge ``e + 1``; a queue entry
-whose conditions hold in the cycle after edge ``t`` hands over its first command at edge
-``t + 1`` if the engine is ready, its further commands on the following edges, and the next
-entry may hand over on the edge after its last (an empty entry, which waits for no guard, takes
-one cycle); a fetch (writeback) counts as complete in the cycle after the ``done`` of its last
-command, tiles in order, at most one per cycle; a tile whose conditions all hold in the cycle after edge ``t``
-(``busy`` low included) has ``start`` high in that cycle, sampled at edge ``t + 1``. Tile indices count from 0 within a layer and are at most
-``2**index_bits - 1``.
+Timing, in clock edges (an event "at edge ``t``" is sampled by edge ``t``):
+
+- a tile's compute that ends at edge ``e`` (``busy`` low from then) counts as computed from
+  edge ``e + 1``;
+- a queue entry whose conditions hold in the cycle after edge ``t`` hands over its first command
+  at edge ``t + 1`` if the engine is ready, its further commands on the following edges, and the
+  next entry may hand over on the edge after its last; an empty entry, which waits for no
+  guard, takes one cycle;
+- a fetch (writeback) counts as complete in the cycle after the ``done`` of its last command,
+  tiles in order, at most one per cycle;
+- a tile whose conditions all hold in the cycle after edge ``t`` (``busy`` low included) has
+  ``start`` high in that cycle, sampled at edge ``t + 1``.
+
+Tile indices count from 0 within a layer and are at most ``2**index_bits - 1``.
 """
 
 from __future__ import annotations
