@@ -206,14 +206,18 @@ class RegisterQueue(wiring.Component):
 
 
 class BurstIssuer(wiring.Component):
-    """The address channel of a DMA engine: the bursts of every run of a command, back to back.
+    """The address channel of a DMA engine: the bursts of every run of its commands, back to back.
 
-    ``cmd`` (stream: ``addr``, ``stride``, ``nbytes``, ``runs``) is taken when the previous
-    command's bursts are all issued (``cmd.ready`` high from the cycle after its last handshake).
-    The runs are fed to a :class:`rtl.axi_bursts.BurstSplitter` that takes the next run in the
-    cycle its last burst is handshaken, so with the channel ready the bursts of a command go out
-    on consecutive edges, the first at edge ``h + CYCLES + delay`` for a command taken at edge
-    ``h``. ``last`` marks the command's last burst on ``m_axi``.
+    ``cmd`` (stream: ``addr``, ``stride``, ``nbytes``, ``runs``) is taken while fewer than
+    ``SLOTS`` taken commands have bursts not yet handshaken: the one issuing and the next wait
+    here. The runs are fed to a :class:`rtl.axi_bursts.BurstSplitter`, which takes the next run,
+    of the same command or of the next one, in the cycle the previous run's last burst is
+    handshaken. So with the channel ready and ``hold`` low the bursts go out on consecutive
+    edges: a command taken at edge ``h`` has its first burst at edge ``max(h + CYCLES + delay,
+    a + 1)``, ``a`` being the previous command's last burst.
+
+    ``hold`` high keeps the channel's VALID low and the splitter's READY low (no handshake);
+    ``pending`` is high in a cycle in which a taken command has bursts not yet handshaken.
 
     Parameters
     ----------
@@ -224,9 +228,11 @@ class BurstIssuer(wiring.Component):
         Extra cycles (>= 0) between taking a command and offering its first burst.
     """
 
-    #: Edges from the command's handshake to its first burst's, with ``delay`` 0: the run
-    #: register, then the splitter's request register.
+    #: Edges from the command's handshake to its first burst's, with ``delay`` 0 and the
+    #: channel idle: the run register, then the splitter's request register.
     CYCLES = 2
+    #: Taken commands with bursts not yet handshaken that ``cmd`` admits.
+    SLOTS = 2
 
     def __init__(self, params: DmaParams, channel: str, delay: int = 0) -> None:
         self.params, self.channel, self.delay = params, channel, delay
@@ -239,7 +245,9 @@ class BurstIssuer(wiring.Component):
             }
         )
         members = axi.address_channel_members(channel, params.address_width, params.id_width)
-        super().__init__({"cmd": In(stream.Signature(runs)), "m_axi": Out(wiring.Signature(members)), "last": Out(1)})
+        super().__init__(
+            {"cmd": In(stream.Signature(runs)), "m_axi": Out(wiring.Signature(members)), "hold": In(1), "pending": Out(1)}
+        )
 
     def elaborate(self, platform):
         m = Module()
@@ -247,33 +255,56 @@ class BurstIssuer(wiring.Component):
         m.submodules.splitter = splitter = BurstSplitter(
             p.address_width, p.data_width, p.run_bytes_width, channel=self.channel, id_width=p.id_width
         )
-        wiring.connect(m, wiring.flipped(self.m_axi), splitter.m_axi)
+        valid, ready = f"{self.channel}valid", f"{self.channel}ready"
+        for name in self.m_axi.signature.members:
+            if name == ready:
+                m.d.comb += getattr(splitter.m_axi, name).eq(getattr(self.m_axi, name) & ~self.hold)
+            elif name == valid:
+                m.d.comb += getattr(self.m_axi, name).eq(getattr(splitter.m_axi, name) & ~self.hold)
+            else:
+                m.d.comb += getattr(self.m_axi, name).eq(getattr(splitter.m_axi, name))
 
-        addr = Signal(p.address_width)  # next run's first byte
-        stride = Signal(p.address_width)
-        nbytes = Signal(p.run_bytes_width)
-        runs_left = Signal(p.runs_width)  # runs not yet handed to the splitter
-        wait = Signal(range(self.delay + 1))
+        # `current` hands its runs to the splitter (addr: the next run's first byte, runs: those
+        # not yet handed, 0 when empty); `queued` is a command taken while `current` was busy.
+        # `wait` counts down the edges left before a command's first run may be handed.
+        slot = data.StructLayout({**self.cmd.payload.shape().members, "wait": range(self.delay + 1)})
+        current, queued, incoming = Signal(slot), Signal(slot), Signal(slot)
+        queued_valid = Signal()
+        last_run = Signal()  # the splitter's run is its command's last
+        unissued = Signal(range(self.SLOTS + 1))  # taken commands with bursts not yet handshaken
+
+        handed = splitter.req.valid & splitter.req.ready
         m.d.comb += [
-            splitter.req.valid.eq((runs_left != 0) & (wait == 0)),
-            splitter.req.payload.addr.eq(addr),
-            splitter.req.payload.nbytes.eq(nbytes),
-            self.cmd.ready.eq((runs_left == 0) & ~splitter.busy),
-            self.last.eq(splitter.last & (runs_left == 0)),
+            splitter.req.valid.eq((current.runs != 0) & (current.wait == 0)),
+            splitter.req.payload.addr.eq(current.addr),
+            splitter.req.payload.nbytes.eq(current.nbytes),
+            incoming.eq(self.cmd.payload),
+            incoming.wait.eq(self.delay),
         ]
-        with m.If(wait != 0):
-            m.d.sync += wait.eq(wait - 1)
-        with m.If(splitter.req.valid & splitter.req.ready):
-            m.d.sync += [addr.eq(addr + stride), runs_left.eq(runs_left - 1)]
-        cmd = self.cmd.payload
-        with m.If(self.cmd.valid & self.cmd.ready):
+
+        def count_down(wait):
+            return Mux(wait == 0, 0, wait - 1)
+
+        m.d.sync += [current.wait.eq(count_down(current.wait)), queued.wait.eq(count_down(queued.wait))]
+        with m.If(handed):
             m.d.sync += [
-                addr.eq(cmd.addr),
-                stride.eq(cmd.stride),
-                nbytes.eq(cmd.nbytes),
-                runs_left.eq(cmd.runs),
-                wait.eq(self.delay),
+                current.addr.eq(current.addr + current.stride),
+                current.runs.eq(current.runs - 1),
+                last_run.eq(current.runs == 1),
             ]
+        # Taken after the hand-over above so that a command loaded with the last run wins.
+        taken = self.cmd.valid & self.cmd.ready
+        current_free = (current.runs == 0) | (handed & (current.runs == 1))
+        with m.If(queued_valid & current_free):
+            m.d.sync += [current.eq(queued), current.wait.eq(count_down(queued.wait)), queued_valid.eq(0)]
+        with m.Elif(taken & current_free):
+            m.d.sync += current.eq(incoming)
+        with m.Elif(taken):
+            m.d.sync += [queued.eq(incoming), queued_valid.eq(1)]
+
+        issued = getattr(splitter.m_axi, valid) & getattr(splitter.m_axi, ready) & splitter.last & last_run
+        m.d.sync += unissued.eq(unissued + taken - issued)
+        m.d.comb += [self.cmd.ready.eq(unissued < self.SLOTS), self.pending.eq(unissued != 0)]
         return m
 
 
@@ -440,11 +471,14 @@ class _DmaEngine(wiring.Component):
                 "done_target": Out(params.target_width),
                 "error": Out(2),
                 "clear": In(1),
+                "hold": In(1),
+                "pending": Out(1),
             }
         )
 
-    def _front(self, m: Module, channel: str) -> tuple[BurstIssuer, BeatWalker]:
-        """The issuer (on this engine's ``m_axi`` address channel) and the walker, both fed by ``cmd``."""
+    def _front(self, m: Module, channel: str) -> BeatWalker:
+        """The issuer (on this engine's ``m_axi`` address channel, with ``hold`` and ``pending``)
+        and the walker, both fed by ``cmd``; returns the walker."""
         delay = self.ISSUE_CYCLES - BurstIssuer.CYCLES
         m.submodules.issuer = issuer = BurstIssuer(self.params, channel, delay)
         # At most COMMANDS commands are in flight, so a queue of COMMANDS never refuses one.
@@ -463,9 +497,11 @@ class _DmaEngine(wiring.Component):
             issuer.cmd.payload.runs.eq(cmd.runs),
             walker.cmd.valid.eq(taken),
             walker.cmd.payload.eq(cmd),
+            issuer.hold.eq(self.hold),
+            self.pending.eq(issuer.pending),
         ]
         m.d.sync += in_flight.eq(in_flight + taken - self.done)
-        return issuer, walker
+        return walker
 
     def _record_errors(self, m: Module, response: Value, resp: Value) -> None:
         """Keep the first non-OKAY ``resp`` of a ``response`` handshake in ``error`` until ``clear``."""
@@ -499,7 +535,7 @@ class DmaReader(_DmaEngine):
     def elaborate(self, platform):
         m = Module()
         lanes = self.params.bus_bytes
-        issuer, walker = self._front(m, "ar")
+        walker = self._front(m, "ar")
         bus, beat = self.m_axi, walker.beat.payload
         m.d.comb += [bus.rready.eq(1), walker.beat.ready.eq(bus.rvalid)]  # RREADY is always high
         received = walker.beat.valid & bus.rvalid  # a beat the walker expects
@@ -598,7 +634,7 @@ class DmaWriter(_DmaEngine):
         p = self.params
         lanes = p.bus_bytes
         shift = exact_log2(lanes)
-        issuer, walker = self._front(m, "aw")
+        walker = self._front(m, "aw")
         bus, beat = self.m_axi, walker.beat.payload
 
         # Read ahead, at most W_BEATS beats beyond the W handshake.
@@ -620,12 +656,15 @@ class DmaWriter(_DmaEngine):
         )
         reading, read_word = Signal(), Signal()
         read_offset, read_strobes, read_last = Signal(shift), Signal(lanes), Signal()
+        read_cmd_last, read_target = Signal(), Signal(p.target_width)
         m.d.sync += [
             reading.eq(issue),
             read_word.eq(self.rd.en),
             read_offset.eq(beat.offset),
             read_strobes.eq(strobes),
             read_last.eq(beat.burst_last),
+            read_cmd_last.eq(beat.cmd_last),
+            read_target.eq(beat.target),
         ]
         # Beat k of a run holds on-chip word k's first W - o bytes in lanes [o, W) and word
         # k - 1's last o bytes in lanes [0, o): each word rotated left by o; the previous kept.
@@ -634,7 +673,9 @@ class DmaWriter(_DmaEngine):
         with m.If(read_word):
             m.d.sync += previous.eq(rotated)
         beat_data = merge_lanes(lanes, lambda j: read_offset <= j, rotated, previous)
-        w_entry = data.StructLayout({"data": p.data_width, "strb": lanes, "last": 1})
+        w_entry = data.StructLayout(
+            {"data": p.data_width, "strb": lanes, "last": 1, "cmd_last": 1, "target": p.target_width}
+        )
         m.submodules.w_queue = w_queue = RegisterQueue(width=w_entry.size, depth=self.W_BEATS)
         pushed, head = w_entry(w_queue.w_data), w_entry(w_queue.r_data)
         m.d.comb += [
@@ -642,6 +683,8 @@ class DmaWriter(_DmaEngine):
             pushed.data.eq(beat_data),
             pushed.strb.eq(read_strobes),
             pushed.last.eq(read_last),
+            pushed.cmd_last.eq(read_cmd_last),
+            pushed.target.eq(read_target),
             bus.wvalid.eq(w_queue.r_rdy),
             bus.wdata.eq(head.data),
             bus.wstrb.eq(head.strb),
@@ -649,23 +692,21 @@ class DmaWriter(_DmaEngine):
             w_queue.r_en.eq(bus.wready),
         ]
 
-        # Completion: the issuer counts a command's bursts; B responses come back in order. The
-        # queue holds the counts of commands in flight, at most COMMANDS.
+        # Completion: the bursts of a command are counted as their last W beats go out; B
+        # responses come back in order, each after its burst's last W beat. The queue holds the
+        # counts of commands in flight, at most COMMANDS.
         max_bursts = (2**p.runs_width - 1) * p.max_run_beats
         counted = data.StructLayout({"bursts": range(max_bursts + 1), "target": p.target_width})
         m.submodules.b_queue = b_queue = RegisterQueue(width=counted.size, depth=self.COMMANDS)
-        issued = Signal(range(max_bursts + 1))  # bursts of the issuing command so far
-        issuing_target = Signal(p.target_width)
-        with m.If(self.cmd.valid & self.cmd.ready):
-            m.d.sync += issuing_target.eq(self.cmd.payload.target)
-        address_sent = bus.awvalid & bus.awready
-        with m.If(address_sent):
-            m.d.sync += issued.eq(Mux(issuer.last, 0, issued + 1))
+        written = Signal(range(max_bursts + 1))  # bursts of the sending command whose W beats are all sent
+        burst_written = sent & head.last
+        with m.If(burst_written):
+            m.d.sync += written.eq(Mux(head.cmd_last, 0, written + 1))
         queued, oldest = counted(b_queue.w_data), counted(b_queue.r_data)
         m.d.comb += [
-            b_queue.w_en.eq(address_sent & issuer.last),
-            queued.bursts.eq(issued + 1),
-            queued.target.eq(issuing_target),
+            b_queue.w_en.eq(burst_written & head.cmd_last),
+            queued.bursts.eq(written + 1),
+            queued.target.eq(head.target),
         ]
 
         responded = bus.bvalid  # BREADY is always high

@@ -30,7 +30,7 @@ from amaranth.lib.wiring import Out
 from accel.dram_channel import serve
 from rtl import axi, dram_model
 from rtl.axi_bursts import split_bursts
-from rtl.dma import DmaParams, DmaReader, DmaWriter, command_layout
+from rtl.dma import BurstIssuer, DmaParams, DmaReader, DmaWriter, command_layout
 from tests.test_rtl_axi import module_ports
 
 pytestmark = pytest.mark.rtl
@@ -262,8 +262,8 @@ def check_protocol(plan: dict, result: dict) -> None:
     assert all(e[3] == size and e[4] == axi.BURST_INCR and e[5] == 0 for e in addresses)  # AxSIZE, INCR, ID 0
 
     a = b = w = 0
-    last_beat_edge = None
-    spans = []
+    last_address_edge = last_beat_edge = None
+    spans, issuing = [], []
     sticky = axi.RESP_OKAY
     for i, (command, cmd_event, done) in enumerate(zip(plan["commands"], handshakes, dones)):
         cmd = command["fields"]
@@ -290,21 +290,23 @@ def check_protocol(plan: dict, result: dict) -> None:
             last_response = mine[-1][1]
         assert done[2] == cmd["target"], f"command {i}: done_target"
         if ideal:
-            assert edges[0] - cmd_event[1] == engine_class.ISSUE_CYCLES, f"command {i}: issue latency"
-            assert edges == list(range(edges[0], edges[0] + len(edges))), f"command {i}: address gaps"
+            hold = command.get("hold", (0, 0))
+            expected = address_edges(engine_class, cmd_event[1], len(bursts), last_address_edge, hold)
+            assert edges == expected, f"command {i}: address handshake edges"
             assert done[1] - last_response == engine_class.DONE_CYCLES, f"command {i}: done latency"
-            beat_edges = [e[1] for e in mine]
-            earliest = edges[0] + 1 if last_beat_edge is None else max(edges[0] + 1, last_beat_edge + 1)
-            assert beat_edges == list(range(earliest, earliest + total)), f"command {i}: data beats not back to back"
+            expected = beat_edges(engine, [n for _, n, _, _ in bursts], edges, cmd_event[1], last_beat_edge)
+            assert [e[1] for e in mine] == expected, f"command {i}: data beat edges"
             # `error` keeps the first failure since the bench's last `clear` (after each waited command).
             sticky = sticky or first_error(cmd, bus_bytes)
             if command["wait"]:
                 assert done[3] == sticky, f"command {i}: error output"
                 sticky = axi.RESP_OKAY
         spans.append((mine[0][1], mine[-1][1]))
-        last_beat_edge = mine[-1][1] if not command["wait"] else None
+        issuing.append((cmd_event[1], edges[-1]))
+        last_address_edge, last_beat_edge = edges[-1], mine[-1][1]
         a, w = a + len(bursts), w + total
     assert a == len(addresses) and w == len(beats)
+    check_pending(trace, issuing)
     if engine == "reader":
         # A waited-for command's on-chip writes are all sampled by its done edge.
         writes = [e[1] for e in trace if e[0] == "wr"]
@@ -316,6 +318,49 @@ def check_protocol(plan: dict, result: dict) -> None:
         idle = result["w_idle"]
         for start, end in spans:
             assert not [e for e in idle if start < e < end], f"W idle with WREADY high inside beats {start}..{end}"
+
+
+def address_edges(engine_class, taken: int, bursts: int, previous_last: int | None, hold: tuple[int, int]) -> list[int]:
+    """Address handshake edges of a command taken at edge ``taken`` on an always-ready memory:
+    the first at ``taken + ISSUE_CYCLES`` or at the edge after the previous command's last
+    (``previous_last``), whichever is later, then one per edge, skipping the edges whose cycles
+    have ``hold`` high (``taken + hold[0] .. taken + hold[1] - 1``)."""
+    held = range(taken + hold[0], taken + hold[1])
+    edge = taken + engine_class.ISSUE_CYCLES
+    if previous_last is not None:
+        edge = max(edge, previous_last + 1)
+    edges = []
+    while len(edges) < bursts:
+        if edge not in held:
+            edges.append(edge)
+        edge += 1
+    return edges
+
+
+def beat_edges(engine: str, bursts: list[int], addresses: list[int], taken: int, previous: int | None) -> list[int]:
+    """Data beat edges of a command on an always-ready memory, one per edge after the previous
+    command's last beat (``previous``): a burst's R beats from the edge after its AR; the
+    writer's W beats from ``taken + ISSUE_CYCLES + 1`` (beat 0 read from the on-chip memory),
+    whatever its AW edges."""
+    if engine == "reader":
+        starts = [edge + 1 for edge in addresses]
+    else:
+        starts = [taken + DmaWriter.ISSUE_CYCLES + 1] + [0] * (len(bursts) - 1)
+    edges, edge = [], previous or 0
+    for start, beats in zip(starts, bursts):
+        for _ in range(beats):
+            edge = max(edge + 1, start)
+            edges.append(edge)
+    return edges
+
+
+def check_pending(trace: list, issuing: list[tuple[int, int]]) -> None:
+    """``pending`` is high exactly in the cycles (named by the edge that ends them) after a
+    command's handshake edge up to and including its last address handshake edge."""
+    expected = {edge for taken, last in issuing for edge in range(taken + 1, last + 1)}
+    changes = [(e[1], e[2]) for e in trace if e[0] == "pending"] + [(max(e[1] for e in trace) + 1, 0)]
+    high = {edge for (start, level), (end, _) in zip(changes, changes[1:]) if level for edge in range(start, end)}
+    assert high == expected, f"pending differs at edges {sorted(high ^ expected)[:10]}"
 
 
 @needs_icarus
@@ -352,40 +397,47 @@ def test_engine_cycles_on_dram_model(engine, bandwidth, latency, tmp_path, monke
     engine_class = ENGINES[engine]
     trace = result["trace"]
     taken, dones = [e[1] for e in trace if e[0] == "cmd"], [e[1] for e in trace if e[0] == "done"]
-    assert predicted_edges(plan, engine_class, taken, bandwidth, latency) == (taken, dones)
+    assert predicted_edges(plan, engine_class, taken, bandwidth, latency)[:2] == (taken, dones)
 
 
 def predicted_edges(plan: dict, engine_class, taken: list[int], bandwidth: float, latency: int):
-    """``(handshake edges, done edges)`` of the plan's commands as the command processor would
-    predict them from the published constants and ``accel.dram_channel``.
+    """``(handshake edges, done edges, busy period starts)`` of the plan's commands as the
+    command processor would predict them from the published constants and
+    ``accel.dram_channel``.
 
     A command offered after a waited-for one is taken when the bench offers it (``taken``);
-    one offered back to back is taken at the edge after the previous command's last address
-    handshake, and after the ``done`` of the command ``COMMANDS`` places earlier. Its bursts go
-    out on consecutive edges from ``ISSUE_CYCLES`` after; the channel serves its beats as one
-    transfer; the last beat moves in cycle ``free - 1`` and its R beat (or its burst's B) is
-    presented from cycle ``free + latency`` and taken at the edge after.
+    one offered back to back is taken at the edge after the previous command's handshake, after
+    the last address handshake of the command ``BurstIssuer.SLOTS`` places earlier and after the
+    ``done`` of the command ``COMMANDS`` places earlier. Its bursts go out on consecutive edges
+    from ``ISSUE_CYCLES`` after, or from the edge after the previous command's last burst if
+    that is later; the channel serves its beats as one transfer; the last beat moves in cycle
+    ``free - 1`` and its R beat (or its burst's B) is presented from cycle ``free + latency`` and
+    taken at the edge after.
     """
     bus_bytes = plan["bus_bytes"]
-    accepted, completed = [], []
+    accepted, completed, last_addresses, periods = [], [], [], []
     free = period_start = period_beats = 0
-    last_address = None
     for i, command in enumerate(plan["commands"]):
         bursts = command_bursts(command["fields"], bus_bytes)
         edge = taken[i]
         if i and not plan["commands"][i - 1]["wait"]:
-            edge = max(accepted[-1] + 1, last_address + 1)
+            edge = accepted[-1] + 1
+            if i >= BurstIssuer.SLOTS:
+                edge = max(edge, last_addresses[i - BurstIssuer.SLOTS] + 1)
             if i >= engine_class.COMMANDS:
                 edge = max(edge, completed[i - engine_class.COMMANDS] + 1)
         accepted.append(edge)
         first_address = edge + engine_class.ISSUE_CYCLES
-        last_address = first_address + len(bursts) - 1
+        if last_addresses:
+            first_address = max(first_address, last_addresses[-1] + 1)
+        last_addresses.append(first_address + len(bursts) - 1)
         beats = sum(n for _, n, _, _ in bursts)
         free, period_start, period_beats = serve(
             max(first_address, free), beats, free, period_start, period_beats, bandwidth, bus_bytes
         )
         completed.append(free + latency + 1 + engine_class.DONE_CYCLES)
-    return accepted, completed
+        periods.append(period_start)
+    return accepted, completed, periods
 
 
 def test_published_constants():

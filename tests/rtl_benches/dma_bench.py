@@ -13,11 +13,14 @@ the next rising edge sees), so every event is recorded with the number of that e
   the plan's error ranges, or ``rtl/dram_model.v`` inside the toplevel (``dram_model``: the
   bench only watches the AXI wires and pulses ``dump`` for DRAM images);
 - commands: offered in order; one with ``wait`` is followed by a wait for ``done``, a snapshot
-  (the on-chip image of its target, or the DRAM windows the plan lists) and a ``clear`` pulse.
+  (the on-chip image of its target, or the DRAM windows the plan lists) and a ``clear`` pulse;
+  one with ``hold: [s, e]`` taken at edge ``h`` has ``hold`` high in the cycles ending at edges
+  ``h + s .. h + e - 1`` (``s >= 1``).
 
 Trace entries: ``["cmd", edge, index]``, ``["a", edge, addr, size, burst, id, len]``,
 ``["r", edge, resp, last]``, ``["w", edge, strb, last]``, ``["b", edge, resp]``,
-``["done", edge, target, error]`` and ``["wr", edge, target, addr, strb]``.
+``["done", edge, target, error]``, ``["wr", edge, target, addr, strb]`` and ``["pending", edge,
+level]`` (each change of ``pending``, which is 0 until the first entry).
 """
 
 from __future__ import annotations
@@ -168,7 +171,7 @@ async def dma(dut):
 
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rst.value = 1
-    dut.cmd_valid.value, dut.cmd_payload.value, dut.clear.value = 0, 0, 0
+    dut.cmd_valid.value, dut.cmd_payload.value, dut.clear.value, dut.hold.value = 0, 0, 0, 0
     if not reader:
         dut.rd_data.value = 0
     ram = ideal = None
@@ -197,6 +200,8 @@ async def dma(dut):
     read_back = None  # (target, word address) sampled by the last edge
     snapshot_due = False  # the waited-for command is done: snapshot, then `clear` for a cycle
     done_count = 0
+    held = set()  # edges whose cycles have `hold` high
+    pending = 0
     for edge in range(1, budget):
         await FallingEdge(dut.clk)
         # Inputs for the cycle ending at `edge`.
@@ -206,6 +211,7 @@ async def dma(dut):
             snapshots.append(snapshot(waiting, commands[waiting], reader, chip, ram, image))
             waiting, snapshot_due, clear = None, False, True
         dut.clear.value = clear
+        dut.hold.value = edge in held
         can_offer = offered < len(commands) and waiting is None
         dut.cmd_valid.value = can_offer
         if can_offer:
@@ -223,6 +229,8 @@ async def dma(dut):
         # What the rising edge `edge` samples.
         if can_offer and value(dut.cmd_ready):
             trace.append(["cmd", edge, offered])
+            start, end = commands[offered].get("hold", (0, 0))
+            held.update(range(edge + start, edge + end))
             if commands[offered]["wait"]:
                 waiting = offered
             offered += 1
@@ -259,6 +267,9 @@ async def dma(dut):
                 trace.append(["b", edge, value(dut.m_axi_bresp)])
                 if ideal:
                     ideal.responses.popleft()
+        if value(dut.pending) != pending:
+            pending = value(dut.pending)
+            trace.append(["pending", edge, pending])
         if value(dut.done):
             trace.append(["done", edge, value(dut.done_target), value(dut.error)])
             done_count += 1
