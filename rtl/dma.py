@@ -7,18 +7,34 @@ a word). ``target`` names the on-chip memory and is passed through to the memory
 ``done``. ``run_bytes`` and ``runs`` must be at least 1.
 
 Both engines split each run into INCR bursts of whole bus words (at most 256 beats, none
-crossing a 4 KiB boundary, ID 0) and issue the bursts of one command on consecutive edges while
-the memory is ready, so a memory serving one in-order queue (``accel/dram_channel.py``) never
-idles between the bursts of a command. Timing, in clock edges (an event "at edge ``t``" is sampled
-high by edge ``t``):
+crossing a 4 KiB boundary, ID 0) and issue the bursts of their commands on consecutive edges
+while the memory is ready, from one command into the next, so a memory serving one in-order
+queue (``accel/dram_channel.py``) never idles between them. Timing, in clock edges (an event "at
+edge ``t``" is sampled high by edge ``t``; "cycle ``t``" is the cycle ending at edge ``t``):
 
-- a command taken at edge ``h`` has its first address handshake at edge ``h + ISSUE_CYCLES``
-  when the memory is ready;
+- ``cmd.ready`` is high when at most one taken command has bursts not yet handshaken
+  (``BurstIssuer.SLOTS`` = 2: the one issuing and the next) and fewer than ``COMMANDS`` taken
+  commands have not yet pulsed ``done``;
+- a command taken at edge ``h`` has its first address handshake at edge ``max(h + ISSUE_CYCLES,
+  a + 1)`` when the memory is ready and ``hold`` is low, ``a`` being the previous command's last
+  address handshake: a command taken at least ``ISSUE_CYCLES`` edges before ``a`` follows it
+  with no gap;
 - ``done`` is high for one cycle, sampled at edge ``t + DONE_CYCLES``, where ``t`` is the edge of
   the R handshake of the command's last beat (reader; its on-chip writes are all sampled by the
-  edge that samples ``done``) or of the B handshake of its last burst (writer);
-- ``cmd.ready`` is high when the previous command's bursts are all issued and fewer than
-  ``COMMANDS`` taken commands have not yet pulsed ``done``.
+  edge that samples ``done``) or of the B handshake of its last burst (writer).
+
+Ordering between the engines: ``hold`` high in cycle ``t`` keeps ARVALID / AWVALID low in that
+cycle (no address handshake at edge ``t``; data of bursts already issued keeps moving), and it
+delays no other work. ``pending`` is high in cycle ``t`` if a command taken at an edge before
+``t`` has a burst whose handshake is not before edge ``t``, and low otherwise: low in cycle
+``a + 1`` after the last address handshake ``a`` of the last taken command. A command processor
+that hands a command to one engine while the other still has bursts of an earlier command to
+issue drives ``hold`` of the first from ``pending`` of the second (a combinational path; neither
+output depends on ``hold``): the held engine's first address handshake then comes at edge
+``max(h + ISSUE_CYCLES, a + 1)``, ``a`` the other engine's last address handshake. ``pending``
+covers every taken command, so the processor hands the other engine no further command until
+that hold is released (its ``pending`` low); ``hold`` must not rise while the engine shows an
+address not yet handshaken (AXI keeps VALID until the handshake), which this order ensures.
 
 An error response (RRESP / BRESP not OKAY) does not stop a command: it completes as usual and
 ``error`` holds the code of the first failing response until ``clear`` (a failure in the cycle
@@ -456,7 +472,8 @@ class _DmaEngine(wiring.Component):
 
     #: Commands taken and not yet completed (``done`` not yet pulsed) that ``cmd`` admits.
     COMMANDS = 4
-    #: Edges from a command's handshake to its first address handshake (memory ready).
+    #: Edges from a command's handshake to its first address handshake (memory ready, the
+    #: previous command's bursts issued before, ``hold`` low).
     ISSUE_CYCLES: int
     #: Edges from the last response handshake of a command to its ``done`` pulse.
     DONE_CYCLES: int
@@ -520,7 +537,7 @@ class DmaReader(_DmaEngine):
 
     Ports: ``cmd`` (:func:`command_layout` stream), ``m_axi`` (:class:`rtl.axi.AXI4ReadSignature`),
     ``wr`` (:func:`chip_write_signature`), ``done`` / ``done_target``, ``error`` (2 bits),
-    ``clear``.
+    ``clear``, ``hold`` and ``pending``.
     """
 
     ISSUE_CYCLES = BurstIssuer.CYCLES
@@ -606,12 +623,14 @@ class DmaWriter(_DmaEngine):
     Run ``r``'s bytes go to DRAM from ``dram_addr + r * dram_stride`` on; ``WSTRB`` covers
     exactly the run's bytes, so no other DRAM byte is written. Beats are read ahead from the
     on-chip memory: with ``WREADY`` high the W channel carries a beat every cycle across runs,
-    bursts and commands, and a command's first beat is offered from the cycle after its first
-    AW handshake. ``BREADY`` is always high.
+    bursts and commands. A command taken at edge ``h`` has its first beat offered from cycle
+    ``h + ISSUE_CYCLES + 1`` or right after the previous command's last beat, so by the cycle
+    after its first AW handshake; ``hold`` may delay that AW past its data (AXI allows W before
+    AW). ``BREADY`` is always high.
 
     Ports: ``cmd`` (:func:`command_layout` stream), ``m_axi`` (:class:`rtl.axi.AXI4WriteSignature`),
     ``rd`` (:func:`chip_read_signature`), ``done`` / ``done_target``, ``error`` (2 bits),
-    ``clear``.
+    ``clear``, ``hold`` and ``pending``.
     """
 
     #: The walker presents beat 0 one edge after the handshake, the memory samples its read at

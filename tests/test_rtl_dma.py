@@ -85,6 +85,26 @@ def random_command(rng: random.Random, bus_bytes: int) -> dict:
             "chip_addr": chip_addr, "chip_stride": chip_stride, "target": rng.randrange(TARGETS)}  # fmt: skip
 
 
+def single_beat_tail_command(rng: random.Random, bus_bytes: int) -> dict:
+    """Three to five runs whose last burst is a single beat: each run inside one beat, or each
+    run crossing a 4 KiB boundary by 1..W bytes (a burst of 1..3 beats, then a one-beat burst)."""
+    runs = rng.randint(3, 5)
+    if rng.randrange(2):
+        offset = rng.randrange(bus_bytes)
+        run_bytes = rng.randint(1, bus_bytes - offset)
+        dram_addr = rng.randrange(DRAM_BYTES // 2 // bus_bytes) * bus_bytes + offset
+        stride = rng.randint(1, 300) * bus_bytes
+    else:
+        before = rng.randint(1, 3) * bus_bytes - rng.randrange(bus_bytes)
+        run_bytes = before + rng.randint(1, bus_bytes)
+        dram_addr = rng.randint(1, DRAM_BYTES // 4096 - runs) * 4096 - before
+        stride = 4096
+    words = -(-run_bytes // bus_bytes)
+    chip_addr = rng.randrange(0, CHIP_BYTES // bus_bytes - runs * words)
+    return {"dram_addr": dram_addr, "dram_stride": stride, "run_bytes": run_bytes, "runs": runs,
+            "chip_addr": chip_addr, "chip_stride": words, "target": rng.randrange(TARGETS)}  # fmt: skip
+
+
 def runs_of(cmd: dict, bus_bytes: int):
     """``(DRAM byte address, on-chip byte address)`` of each run."""
     for r in range(cmd["runs"]):
@@ -133,7 +153,6 @@ def windows(cmd: dict, bus_bytes: int) -> list[tuple[int, int]]:
 
 def make_plan(engine: str, memory: str, bus_bytes: int, seed: int) -> dict:
     rng = random.Random(seed)
-    params = bench_params(bus_bytes)
     commands = [(random_command(rng, bus_bytes), True) for _ in range(12 if bus_bytes == 4 else 18)]
     if memory == "ideal":  # runs into the SLVERR and DECERR ranges
         for start, _, _ in ERROR_RANGES:
@@ -143,8 +162,23 @@ def make_plan(engine: str, memory: str, bus_bytes: int, seed: int) -> dict:
         commands.append(({"dram_addr": 0x3000, "dram_stride": 4096, "run_bytes": 1500, "runs": 2,
                           "chip_addr": 0, "chip_stride": 1500 // bus_bytes + 1, "target": 0}, True))  # fmt: skip
         burst = [random_command(rng, bus_bytes) for _ in range(10)]
-        commands += [(cmd, i == len(burst) - 1) for i, cmd in enumerate(burst)]  # back to back
-    plan = {
+        commands += back_to_back(burst)
+    return plan_of(engine, memory, bus_bytes, seed, commands)
+
+
+def back_to_back(commands: list[dict]) -> list[tuple[dict, bool]]:
+    """``(command, wait)`` pairs: offered one after the other, only the last waited for."""
+    return [(cmd, i == len(commands) - 1) for i, cmd in enumerate(commands)]
+
+
+def plan_of(engine: str, memory: str, bus_bytes: int, seed: int, commands: list[tuple]) -> dict:
+    """The bench's plan: ``commands`` as ``(fields, wait)`` or ``(fields, wait, hold)``."""
+    params = bench_params(bus_bytes)
+    entries = []
+    for cmd, wait, *hold in commands:
+        entry = {"fields": cmd, "payload": pack(params, cmd), "wait": wait, "windows": windows(cmd, bus_bytes)}
+        entries += [entry | {"hold": hold[0]} if hold else entry]
+    return {
         "engine": engine,
         "memory": memory,
         "seed": seed,
@@ -153,18 +187,13 @@ def make_plan(engine: str, memory: str, bus_bytes: int, seed: int) -> dict:
         "chip_bytes": CHIP_BYTES,
         "targets": TARGETS,
         "errors": ERROR_RANGES if memory == "ideal" else [],
-        "commands": [
-            {"fields": cmd, "payload": pack(params, cmd), "wait": wait, "windows": windows(cmd, bus_bytes)}
-            for cmd, wait in commands
-        ],
+        "commands": entries,
     }
-    return plan
 
 
-def dram_model_top(engine: str, engine_verilog: str, bus_bytes: int) -> str:
-    """Verilog of module ``dma_dram``: the engine's ports except ``m_axi``, which goes to an
-    ``rtl/dram_model.v`` instance through wires of the same names (the bench reads them)."""
-    name = f"dma_{engine}"
+def dram_model_top(name: str, engine_verilog: str, bus_bytes: int) -> str:
+    """Verilog of module ``dma_dram``: the ports of module ``name`` except ``m_axi``, which goes
+    to an ``rtl/dram_model.v`` instance through wires of the same names (the bench reads them)."""
     ports = module_ports(engine_verilog, name)
     own = {p: shape for p, shape in ports.items() if not p.startswith("m_axi_")}
     lines = [f"module dma_dram({', '.join([*own, 'dump'])});", "  input dump;"]
@@ -186,38 +215,53 @@ def dram_model_top(engine: str, engine_verilog: str, bus_bytes: int) -> str:
     return engine_verilog + "\n".join(lines) + "\nendmodule\n"
 
 
-def run_bench(engine: str, memory: str, bus_bytes: int, seed: int, tmp_path: Path, monkeypatch,
-              channel: tuple[float, int] = (0.0, 0)) -> tuple[dict, dict]:  # fmt: skip
-    """Build the engine (on ``rtl/dram_model.v`` with ``channel`` = (bandwidth, latency) for
-    ``memory == "dram_model"``), run the plan; returns ``(plan, result)``."""
+def run_bench(plan: dict, tmp_path: Path, monkeypatch, channel: tuple[float, int] = (0.0, 0)) -> dict:
+    """Build the plan's engine (on ``rtl/dram_model.v`` with ``channel`` = (bandwidth, latency)
+    for memory ``dram_model``) and run the plan; returns the bench's result."""
+    engine, bus_bytes = plan["engine"], plan["bus_bytes"]
+    dram = write_images(plan["seed"], tmp_path)
+    top = f"dma_{engine}"
+    verilog = axi.convert(ENGINES[engine](bench_params(bus_bytes)), top)
+    if plan["memory"] != "dram_model":
+        (tmp_path / f"{top}.v").write_text(verilog)
+        return simulate(plan, top, [tmp_path / f"{top}.v"], "dma_bench", [], tmp_path, monkeypatch)
+    plusargs = with_dram_model(plan, dram_model_top(top, verilog, bus_bytes), dram, channel, tmp_path)
+    return simulate(plan, "dma_dram", [tmp_path / "dma_dram.v", dram_model.SOURCE], "dma_bench", plusargs, tmp_path,
+                    monkeypatch)  # fmt: skip
+
+
+def write_images(seed: int, tmp_path: Path) -> bytes:
+    """Random initial DRAM (``dram.bin``, returned) and on-chip (``chip.bin``) images."""
+    rng = random.Random(seed + 1)
+    dram = rng.randbytes(DRAM_BYTES)
+    (tmp_path / "dram.bin").write_bytes(dram)
+    (tmp_path / "chip.bin").write_bytes(rng.randbytes(CHIP_BYTES * TARGETS))
+    return dram
+
+
+def with_dram_model(plan: dict, top_verilog: str, dram: bytes, channel: tuple[float, int], tmp_path: Path) -> list:
+    """Writes ``dma_dram.v`` and the model's image, names the dump file in the plan; returns the plusargs."""
+    (tmp_path / "dma_dram.v").write_text(top_verilog)
+    dram_model.write_image(tmp_path / "dram.hex", dram, plan["bus_bytes"])
+    plan["dump"] = str(tmp_path / "dump.hex")
+    return dram_model.plusargs(channel[0], channel[1], image=tmp_path / "dram.hex", dump=plan["dump"])
+
+
+def simulate(plan: dict, top: str, sources: list, bench: str, plusargs: list, tmp_path: Path, monkeypatch) -> dict:
+    """Icarus build of ``top`` and a run of the cocotb module ``bench`` on ``plan``; its result."""
     from cocotb_tools.runner import get_results, get_runner
 
     # The runner hands this process's sys.path to the simulator's Python.
     monkeypatch.syspath_prepend(str(BENCHES))
     monkeypatch.syspath_prepend(str(ROOT))
-    plan = make_plan(engine, memory, bus_bytes, seed)
-    rng = random.Random(seed + 1)
-    dram = rng.randbytes(DRAM_BYTES)
-    (tmp_path / "dram.bin").write_bytes(dram)
-    (tmp_path / "chip.bin").write_bytes(rng.randbytes(CHIP_BYTES * TARGETS))
-    top = f"dma_{engine}"
-    verilog = axi.convert(ENGINES[engine](bench_params(bus_bytes)), top)
-    sources, plusargs = [tmp_path / f"{top}.v"], []
-    if memory == "dram_model":
-        top, sources = "dma_dram", [tmp_path / "dma_dram.v", dram_model.SOURCE]
-        verilog = dram_model_top(engine, verilog, bus_bytes)
-        dram_model.write_image(tmp_path / "dram.hex", dram, bus_bytes)
-        plan["dump"] = str(tmp_path / "dump.hex")
-        plusargs = dram_model.plusargs(channel[0], channel[1], image=tmp_path / "dram.hex", dump=plan["dump"])
-    sources[0].write_text(verilog)
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     build = tmp_path / "build"
     runner = get_runner("icarus")
     runner.build(sources=sources, hdl_toplevel=top, build_dir=build, timescale=("1ns", "1ps"))
-    results = runner.test(test_module="dma_bench", hdl_toplevel=top, test_dir=build, build_dir=build,
+    results = runner.test(test_module=bench, hdl_toplevel=top, test_dir=build, build_dir=build,
                           extra_env={"DMA_BENCH_DIR": str(tmp_path)}, plusargs=plusargs)  # fmt: skip
     assert get_results(results) == (1, 0), f"cocotb bench failed; see {build}"
-    return plan, json.loads((tmp_path / "result.json").read_text())
+    return json.loads((tmp_path / "result.json").read_text())
 
 
 def check_data(plan: dict, result: dict, tmp_path: Path) -> None:
@@ -368,7 +412,8 @@ def check_pending(trace: list, issuing: list[tuple[int, int]]) -> None:
 @pytest.mark.parametrize("bus_bytes", [4, 16, 32])
 def test_engine_with_axi_ram(engine, bus_bytes, tmp_path, monkeypatch):
     pytest.importorskip("cocotbext.axi")
-    plan, result = run_bench(engine, "axiram", bus_bytes, 100 + bus_bytes, tmp_path, monkeypatch)
+    plan = make_plan(engine, "axiram", bus_bytes, 100 + bus_bytes)
+    result = run_bench(plan, tmp_path, monkeypatch)
     check_data(plan, result, tmp_path)
     check_protocol(plan, result)
 
@@ -377,7 +422,8 @@ def test_engine_with_axi_ram(engine, bus_bytes, tmp_path, monkeypatch):
 @pytest.mark.parametrize("engine", ["reader", "writer"])
 @pytest.mark.parametrize("bus_bytes", [4, 32])
 def test_engine_timing_and_errors_with_ideal_memory(engine, bus_bytes, tmp_path, monkeypatch):
-    plan, result = run_bench(engine, "ideal", bus_bytes, 200 + bus_bytes, tmp_path, monkeypatch)
+    plan = make_plan(engine, "ideal", bus_bytes, 200 + bus_bytes)
+    result = run_bench(plan, tmp_path, monkeypatch)
     check_data(plan, result, tmp_path)
     check_protocol(plan, result)
     codes = {first_error(c["fields"], bus_bytes) for c in plan["commands"]}
@@ -391,13 +437,58 @@ def test_engine_cycles_on_dram_model(engine, bandwidth, latency, tmp_path, monke
     """On the DRAM model every command, one at a time or back to back, is taken and completes at
     the edges the channel specification (``accel.dram_channel.serve``) and the constants predict."""
     bus_bytes = 16
-    plan, result = run_bench(engine, "dram_model", bus_bytes, 300, tmp_path, monkeypatch, (bandwidth, latency))
+    plan = make_plan(engine, "dram_model", bus_bytes, 300)
+    result = run_bench(plan, tmp_path, monkeypatch, (bandwidth, latency))
     check_data(plan, result, tmp_path)
     check_protocol(plan, result)
     engine_class = ENGINES[engine]
     trace = result["trace"]
     taken, dones = [e[1] for e in trace if e[0] == "cmd"], [e[1] for e in trace if e[0] == "done"]
     assert predicted_edges(plan, engine_class, taken, bandwidth, latency)[:2] == (taken, dones)
+
+
+@needs_icarus
+@pytest.mark.parametrize("engine", ["reader", "writer"])
+@pytest.mark.parametrize("bandwidth, latency", [(16.0, 0), (12.0, 3)])
+def test_back_to_back_commands_leave_the_dram_model_no_gap(engine, bandwidth, latency, tmp_path, monkeypatch):
+    """Commands whose last burst is one beat, offered back to back: each command's first address
+    handshake is on the edge after the previous command's last, the channel serves them all in
+    one busy period and every handshake and ``done`` edge equals the prediction."""
+    bus_bytes = 16
+    rng = random.Random(400)
+    commands = [single_beat_tail_command(rng, bus_bytes) for _ in range(8)]  # COMMANDS never binds
+    assert all(command_bursts(cmd, bus_bytes)[-1][1] == 1 for cmd in commands)
+    plan = plan_of(engine, "dram_model", bus_bytes, 400, back_to_back(commands))
+    result = run_bench(plan, tmp_path, monkeypatch, (bandwidth, latency))
+    check_data(plan, result, tmp_path)
+    check_protocol(plan, result)
+    trace = result["trace"]
+    addresses = [e[1] for e in trace if e[0] == "a"]
+    assert addresses == list(range(addresses[0], addresses[0] + len(addresses))), "an edge without an address"
+    taken, dones = [e[1] for e in trace if e[0] == "cmd"], [e[1] for e in trace if e[0] == "done"]
+    accepted, completed, periods = predicted_edges(plan, ENGINES[engine], taken, bandwidth, latency)
+    assert (accepted, completed) == (taken, dones)
+    assert len(set(periods)) == 1, "the channel went idle between commands"
+
+
+@needs_icarus
+@pytest.mark.parametrize("engine", ["reader", "writer"])
+def test_hold_stops_address_handshakes(engine, tmp_path, monkeypatch):
+    """On the always-ready memory, ``hold`` high before a command's first burst or between its
+    bursts leaves those edges without an address handshake and delays nothing else; ``pending``
+    follows the documented timing (``check_protocol``)."""
+    bus_bytes = 16
+    issue = ENGINES[engine].ISSUE_CYCLES
+    rng = random.Random(500)
+    holds = [(1, 9), (1, issue), (issue + 1, issue + 4), (2, issue + 3)]
+    commands = [(single_beat_tail_command(rng, bus_bytes), True, hold) for hold in holds]
+    plan = plan_of(engine, "ideal", bus_bytes, 500, commands)
+    result = run_bench(plan, tmp_path, monkeypatch)
+    check_data(plan, result, tmp_path)
+    check_protocol(plan, result)
+    trace = result["trace"]
+    for (_, _, (start, end)), (_, taken, _) in zip(commands, [e for e in trace if e[0] == "cmd"]):
+        assert not [e for e in trace if e[0] == "a" and taken + start <= e[1] < taken + end]
 
 
 def predicted_edges(plan: dict, engine_class, taken: list[int], bandwidth: float, latency: int):
