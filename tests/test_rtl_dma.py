@@ -491,6 +491,26 @@ def test_hold_stops_address_handshakes(engine, tmp_path, monkeypatch):
         assert not [e for e in trace if e[0] == "a" and taken + start <= e[1] < taken + end]
 
 
+class Channel:
+    """``accel.dram_channel``'s state across the transfers of one in-order queue."""
+
+    def __init__(self, bandwidth: float, latency: int, bus_bytes: int) -> None:
+        self.bandwidth, self.latency, self.bus_bytes = bandwidth, latency, bus_bytes
+        self.free = self.period_start = self.period_beats = 0
+        self.periods = []  # the busy period each transfer ended in (its start cycle)
+
+    def transfer(self, first_address: int, beats: int) -> int:
+        """Serves the beats of a command whose first address handshake is at ``first_address``;
+        returns the edge that takes its last R beat or B: the last beat moves in cycle
+        ``free - 1``, its response is presented from cycle ``free + latency``."""
+        self.free, self.period_start, self.period_beats = serve(
+            max(first_address, self.free), beats, self.free, self.period_start, self.period_beats, self.bandwidth,
+            self.bus_bytes,
+        )  # fmt: skip
+        self.periods.append(self.period_start)
+        return self.free + self.latency + 1
+
+
 def predicted_edges(plan: dict, engine_class, taken: list[int], bandwidth: float, latency: int):
     """``(handshake edges, done edges, busy period starts)`` of the plan's commands as the
     command processor would predict them from the published constants and
@@ -499,15 +519,12 @@ def predicted_edges(plan: dict, engine_class, taken: list[int], bandwidth: float
     A command offered after a waited-for one is taken when the bench offers it (``taken``);
     one offered back to back is taken at the edge after the previous command's handshake, after
     the last address handshake of the command ``BurstIssuer.SLOTS`` places earlier and after the
-    ``done`` of the command ``COMMANDS`` places earlier. Its bursts go out on consecutive edges
-    from ``ISSUE_CYCLES`` after, or from the edge after the previous command's last burst if
-    that is later; the channel serves its beats as one transfer; the last beat moves in cycle
-    ``free - 1`` and its R beat (or its burst's B) is presented from cycle ``free + latency`` and
-    taken at the edge after.
+    ``done`` of the command ``COMMANDS`` places earlier. Its bursts go out as
+    :func:`address_edges` says and the channel serves its beats as one transfer.
     """
     bus_bytes = plan["bus_bytes"]
-    accepted, completed, last_addresses, periods = [], [], [], []
-    free = period_start = period_beats = 0
+    channel = Channel(bandwidth, latency, bus_bytes)
+    accepted, completed, last_addresses = [], [], []
     for i, command in enumerate(plan["commands"]):
         bursts = command_bursts(command["fields"], bus_bytes)
         edge = taken[i]
@@ -518,17 +535,85 @@ def predicted_edges(plan: dict, engine_class, taken: list[int], bandwidth: float
             if i >= engine_class.COMMANDS:
                 edge = max(edge, completed[i - engine_class.COMMANDS] + 1)
         accepted.append(edge)
-        first_address = edge + engine_class.ISSUE_CYCLES
-        if last_addresses:
-            first_address = max(first_address, last_addresses[-1] + 1)
-        last_addresses.append(first_address + len(bursts) - 1)
-        beats = sum(n for _, n, _, _ in bursts)
-        free, period_start, period_beats = serve(
-            max(first_address, free), beats, free, period_start, period_beats, bandwidth, bus_bytes
-        )
-        completed.append(free + latency + 1 + engine_class.DONE_CYCLES)
-        periods.append(period_start)
-    return accepted, completed, periods
+        edges = address_edges(engine_class, edge, len(bursts), last_addresses[-1] if i else None, (0, 0))
+        last_addresses.append(edges[-1])
+        completed.append(channel.transfer(edges[0], sum(n for _, n, _, _ in bursts)) + engine_class.DONE_CYCLES)
+    return accepted, completed, channel.periods
+
+
+#: Engines of the shared-port plan's commands, in hand-over order: every kind of succession.
+PAIR_ORDER = "rwrrwwrwwrw"
+
+
+def pair_plan(seed: int, bus_bytes: int) -> dict:
+    """Commands for ``DmaPair``: the reader fills target 0, the writer reads target 1; a read
+    after a write reads back the DRAM runs that write wrote, so the memory's order shows."""
+    rng = random.Random(seed)
+    layout_bits = command_layout(bench_params(bus_bytes)).size
+    commands = []
+    for engine in PAIR_ORDER:
+        cmd = single_beat_tail_command(rng, bus_bytes)
+        if engine == "r" and commands and commands[-1]["engine"] == "writer":
+            cmd |= {name: commands[-1]["fields"][name] for name in ("dram_addr", "dram_stride", "run_bytes", "runs")}
+            cmd["chip_stride"] = max(cmd["chip_stride"], -(-cmd["run_bytes"] // bus_bytes))
+            cmd["chip_addr"] = 0
+        cmd["target"] = int(engine == "w")
+        write = engine == "w"
+        commands.append({"engine": "writer" if write else "reader", "fields": cmd,
+                         "payload": pack(bench_params(bus_bytes), cmd) | write << layout_bits})  # fmt: skip
+    return {"seed": seed, "bus_bytes": bus_bytes, "chip_bytes": CHIP_BYTES, "targets": TARGETS, "commands": commands}
+
+
+@needs_icarus
+def test_both_engines_share_the_dram_model(tmp_path, monkeypatch):
+    """``tests/rtl_benches/dma_pair.py``: reader and writer on one port of ``rtl/dram_model.v``,
+    each one's ``hold`` driven by the other's ``pending`` in hand-over order. The memory sees
+    every burst in hand-over order, one per edge with no gap, each command's first at the edge
+    the constants give, all in one busy period with every ``done`` where ``accel.dram_channel``
+    puts it; the DRAM and on-chip images equal the in-order Python model's."""
+    from tests.rtl_benches.dma_pair import DmaPair
+
+    bus_bytes, bandwidth, latency = 16, 16.0, 2
+    plan = pair_plan(600, bus_bytes)
+    dram = write_images(plan["seed"], tmp_path)
+    verilog = dram_model_top("dma_pair", axi.convert(DmaPair(bench_params(bus_bytes)), "dma_pair"), bus_bytes)
+    plusargs = with_dram_model(plan, verilog, dram, (bandwidth, latency), tmp_path)
+    sources = [tmp_path / "dma_dram.v", dram_model.SOURCE]
+    result = simulate(plan, "dma_dram", sources, "dma_pair_bench", plusargs, tmp_path, monkeypatch)
+    trace, commands = result["trace"], plan["commands"]
+
+    assert [e[2] for e in trace if e[0] == "cmd"] == list(range(len(commands)))
+    taken = [e[1] for e in trace if e[0] == "cmd"]
+    requests = [e for e in trace if e[0] in ("ar", "aw")]
+    bursts = [command_bursts(c["fields"], bus_bytes) for c in commands]
+    assert [(e[0], e[2], e[3] + 1) for e in requests] == [
+        ("aw" if c["engine"] == "writer" else "ar", address, beats)
+        for c, mine in zip(commands, bursts) for address, beats, _, _ in mine
+    ], "requests out of hand-over order"  # fmt: skip
+    edges = [e[1] for e in requests]
+    assert edges == list(range(edges[0], edges[0] + len(edges))), "an edge without a request"
+
+    channel = Channel(bandwidth, latency, bus_bytes)
+    done_edges = {"reader": [], "writer": []}
+    previous_last = None
+    for command, h, mine in zip(commands, taken, bursts):
+        engine_class = ENGINES[command["engine"]]
+        expected = address_edges(engine_class, h, len(mine), previous_last, (0, 0))
+        assert edges[: len(mine)] == expected, f"{command}: address handshake edges"
+        edges, previous_last = edges[len(mine) :], expected[-1]
+        done = channel.transfer(expected[0], sum(n for _, n, _, _ in mine)) + engine_class.DONE_CYCLES
+        done_edges[command["engine"]].append(done)
+    assert len(set(channel.periods)) == 1, "the channel went idle"
+    for engine, predicted in done_edges.items():
+        assert [e[1] for e in trace if e[0] == "done" and e[2] == engine] == predicted, f"{engine} done edges"
+
+    model_dram = bytearray(dram)
+    chip_bin = (tmp_path / "chip.bin").read_bytes()
+    chip = [bytearray(chip_bin[t * CHIP_BYTES : (t + 1) * CHIP_BYTES]) for t in range(TARGETS)]
+    for command in commands:
+        apply(command["fields"], command["engine"], model_dram, chip, bus_bytes)
+    assert bytes.fromhex(result["dram"]) == model_dram
+    assert bytes.fromhex(result["chip"]) == b"".join(chip)
 
 
 def test_published_constants():
