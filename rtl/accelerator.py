@@ -19,14 +19,14 @@ from accel.config import AccelConfig
 from .accelerator_geometry import AcceleratorGeometry
 from .control import OperandStationaryControl, address_shape, delay_line
 from .core import datapath
-from .emulator import PAD_MODES, TAP_FIELDS
+from .emulator import DIGIT_CARRIES, PAD_MODES, TAP_FIELDS, TAP_STEPS
 from .geometry import CoreGeometry
 from .pe import Mode
 
 #: Cycles from the edge that samples ``bus_re`` until ``bus_rdata`` / ``bus_rvalid`` hold the data.
 READ_LATENCY = 4
 #: Idle cycles the host leaves between its last write and the CTRL write (the address generator
-#: reads the descriptor and tap 0 and computes word 0's addresses ahead of the start edge).
+#: loads the lane table and computes word 0's addresses ahead of the start edge).
 SETTLE_CYCLES = 3
 #: Edges from the one that raises ``done`` until the last result is in the staging buffer (the
 #: output path's registers behind the last accumulator write).
@@ -69,6 +69,24 @@ REGISTER_TABLE = [
     ("OUT_MAX", "RW", "signed: upper clamp (127, or 6 for a fused ReLU6)"),
     ("FINAL", "RW", "1: the descriptor completes its outputs; the output path writes them to the staging buffer"),
     ("STAGE_PITCH", "RW", "staging words between consecutive output pixels (at least OUTER)"),
+    ("CHANNELS", "RW", "channels of the tile's K (K = CHANNELS * KH * KW): a lane is valid while its channel c < CHANNELS"),
+    ("KW", "RW", "kernel columns: the radix of the kx digit"),
+    ("KH", "RW", "kernel rows: the radix of the ky digit"),
+    ("SX", "RW", "kx step per K block: R = SC * KH * KW + SY * KW + SX, SX < KW"),
+    ("SY", "RW", "ky step per K block, SY < KH"),
+    ("SC", "RW", "channel step per K block"),
+    ("DX_STEP", "RW", "SX * dilation_x: added to dx per K block"),
+    ("DX_WRAP", "RW", "KW * dilation_x: subtracted from dx on a carry out of kx"),
+    ("DXP_STEP", "RW", "DX_STEP * PIXEL_PITCH"),
+    ("DXP_WRAP", "RW", "DX_WRAP * PIXEL_PITCH"),
+    ("DY_STEP", "RW", "SY * dilation_y: added to dy per K block"),
+    ("DY_CARRY", "RW", "dilation_y: added to dy on a carry into ky"),
+    ("DY_WRAP", "RW", "KH * dilation_y: subtracted from dy on a carry out of ky"),
+    ("DYW_STEP", "RW", "DY_STEP * ROW_PITCH"),
+    ("DYW_CARRY", "RW", "DY_CARRY * ROW_PITCH"),
+    ("DYW_WRAP", "RW", "DY_WRAP * ROW_PITCH"),
+    ("PLANE_STEP", "RW", "SC * PLANE_CARRY: added to plane per K block"),
+    ("PLANE_CARRY", "RW", "ifmap elements between consecutive channels (1 in pixel-major buffers, else the plane size): added to plane on a carry into c"),
 ]
 REGISTERS = {name: index for index, (name, _, _) in enumerate(REGISTER_TABLE)}
 
@@ -78,7 +96,7 @@ REGION_TABLE = [
     ("ifmap", "element address", "one input element (input_bits); write only"),
     ("weights", "word * LANES_C + lane", "one weight (weight_bits), lane < C; write only"),
     ("bias", "word * LANES_C + lane", "one int32 bias / output-path addend; write only"),
-    ("taps", "((word * LANES_R + lane) << 3) + field", "one tap field, lane < R; write only"),
+    ("taps", "(lane << 3) + field", "one lane-table field (the taps of K index lane), lane < R; write only"),
     ("results", "word * LANES_C + lane", "read only: staging buffer lane (an output-path result, input_bits)"),
     ("accumulator", "word * LANES_C + lane", "read only: raw accumulator lane (acc_bits)"),
 ]
@@ -108,12 +126,13 @@ def lanes(n: int) -> int:
 
 
 def region_bits(config: AccelConfig) -> int:
-    """Offset bits of a bus address (at least 5, for the registers): the largest region fits."""
+    """Offset bits of a bus address (at least 5): the largest region fits."""
     g = AcceleratorGeometry.from_config(config)
     largest = max(
+        len(REGISTER_TABLE),
         g.ifmap_depth,
         max(g.weight_depth, g.bias_depth, g.acc_depth) * lanes(g.cols),
-        (g.tap_depth * lanes(g.rows)) << 3,
+        lanes(g.rows) << 3,
     )
     return max(5, (largest - 1).bit_length())
 
@@ -122,7 +141,8 @@ def register_shapes(core: CoreGeometry) -> dict:
     """Shape of each read-write register (counts as wide as the controller's; the rest :data:`COORD`)."""
     count = unsigned(bits_for(core.max_count))
     shapes = {name: COORD for name, access, _ in REGISTER_TABLE if access == "RW"}
-    shapes.update({name: count for name in ("T", "INNER", "OUTER", "OUT_W", "OUT_ROWS", "IMAGES", "STAGE_PITCH")})
+    counts = ("T", "INNER", "OUTER", "OUT_W", "OUT_ROWS", "IMAGES", "STAGE_PITCH", "CHANNELS", "KW", "KH", "SX", "SY", "SC")
+    shapes.update({name: count for name in counts})
     shapes.update(MODE=Mode, ACCUMULATE=1, PAD_MODE=2, OUT_MULT=24, OUT_SHIFT=6, OUT_ROUND=1, FINAL=1)
     return shapes
 
@@ -165,6 +185,86 @@ def remap(m: Module, mode, value, low, high, size, unit, bits: int, name: str):
                 with m.Elif(high):
                     m.d.comb += out.eq(above)
     return out
+
+
+class TapGenerator:
+    """The taps of the K block the address generator's state is in, for every lane.
+
+    ``lanes[i][field]`` (fields :data:`TAP_FIELDS`) holds lane ``i``'s taps; :meth:`restart`
+    loads K block 0 from the lane table the host writes (``write``: a bus write to the taps
+    region at ``offset``, ``(lane << 3) + field``) and :meth:`advance` steps every lane to the
+    next block by :data:`TAP_STEPS`, without multipliers: the carries compare the digits with
+    ``KW - SX`` and ``KH - SY`` and each field adds one of its registered increments
+    ``step + carry_in * add - carry_out * wrap``. ``kx``, ``ky``, ``c`` are ``count`` wide,
+    ``dx``, ``dy`` :data:`COORD`, and ``dxp``, ``dyw``, ``plane`` ``abits`` (addresses are used
+    modulo ``2^abits``, and the increments wrap the same way).
+    """
+
+    def __init__(self, m: Module, regs: dict, rows: int, abits: int, write, offset, wdata) -> None:
+        count = regs["CHANNELS"].shape()
+        self.shapes = {"kx": count, "ky": count, "c": count, "dx": COORD, "dy": COORD}
+        self.shapes.update({field: unsigned(abits) for field in ("dxp", "dyw", "plane")})
+        self.regs = regs
+        self.table = [self._fields(f"table{i}") for i in range(rows)]
+        self.lanes = [self._fields(f"tap{i}") for i in range(rows)]
+        with m.If(write), m.Switch(offset[: (lanes(rows) - 1).bit_length() + 3]):
+            for i, table in enumerate(self.table):
+                for number, field in enumerate(TAP_FIELDS):
+                    with m.Case((i << 3) + number):
+                        m.d.sync += table[field].eq(wdata)
+        # Registered from the descriptor registers (stable from the cycle after their last write).
+        self.limit_x, self.limit_y = Signal(count, name="limit_x"), Signal(count, name="limit_y")
+        m.d.sync += [self.limit_x.eq(regs["KW"] - regs["SX"]), self.limit_y.eq(regs["KH"] - regs["SY"])]
+        self.increments = {field: self._increments(m, field) for field in TAP_FIELDS}
+
+    def _fields(self, prefix: str) -> dict:
+        return {field: Signal(self.shapes[field], name=f"{prefix}_{field}") for field in TAP_FIELDS}
+
+    def _register(self, name):
+        return 0 if name is None else Const(name) if isinstance(name, int) else self.regs[name]
+
+    def _increments(self, m: Module, field: str) -> dict:
+        """``{(carry_in, carry_out): step + carry_in * add - carry_out * wrap}`` of ``field``."""
+        _, step, add, wrap = TAP_STEPS[field]
+        increments = {}
+        for carry_in in (0, 1) if add is not None else (0,):
+            for carry_out in (0, 1) if wrap is not None else (0,):
+                value = Signal(self.shapes[field], name=f"inc_{field}_{carry_in}{carry_out}")
+                total = self._register(step) + carry_in * self._register(add) - carry_out * self._register(wrap)
+                m.d.sync += value.eq(total)
+                increments[carry_in, carry_out] = value
+        return increments
+
+    def valid(self, i: int):
+        """Lane ``i`` holds a real K index (its channel is one of the tile's)."""
+        return self.lanes[i]["c"] < self.regs["CHANNELS"]
+
+    def restart(self) -> list:
+        """Statements: every lane to K block 0 (the lane table)."""
+        return [lane[field].eq(table[field]) for lane, table in zip(self.lanes, self.table) for field in TAP_FIELDS]
+
+    def advance(self) -> list:
+        """Statements: every lane to the next K block."""
+        statements = []
+        for lane in self.lanes:
+            cx = lane["kx"] >= self.limit_x
+            carries = {None: None, "cx": cx, "cy": lane["ky"] + cx >= self.limit_y}
+            for field, (digit, *_) in TAP_STEPS.items():
+                carry_in, carry_out = (carries[c] for c in DIGIT_CARRIES[digit])
+                increment = select(self.increments[field], carry_in, carry_out)
+                statements.append(lane[field].eq(lane[field] + increment))
+        return statements
+
+
+def select(choice: dict, carry_in, carry_out):
+    """``choice[carry_in, carry_out]``; a field without an ``add`` (``wrap``) ignores ``carry_in``
+    (``carry_out``), so its dictionary lacks those keys."""
+
+    def by_in(carry_out_value: int):
+        unset = choice[0, carry_out_value]
+        return Mux(carry_in, choice[1, carry_out_value], unset) if (1, carry_out_value) in choice else unset
+
+    return Mux(carry_out, by_in(1), by_in(0)) if (0, 1) in choice else by_in(0)
 
 
 class Accelerator(wiring.Component):
@@ -284,22 +384,23 @@ class Accelerator(wiring.Component):
         address register holds the word the core consumes in the next one (``ctl.fetch``) and
         the generator state describes the word after it: phase ``p`` of the fold, K block
         ``block`` and the running sums of output pixel ``p`` (column, column * PIXEL_PITCH, row,
-        row * ROW_PITCH, image offset). Tap words are read two cycles ahead of the state into a register (at most one
-        fold boundary in two cycles, as ``R >= 2``). While idle the generator primes itself
-        (``prime`` counts 0..3 after the last bus write): the state is set to word 0, the
-        address register takes word 0's address (tap 0) while the state steps to word 1 and the
-        tap port, then stopped, already holds the tap word of word 2. So a start edge finds
-        everything one word ahead, as during a run, :data:`SETTLE_CYCLES` idle cycles after
-        the last write.
+        row * ROW_PITCH, image offset) and the taps of block ``block`` (:class:`TapGenerator`),
+        which move with the state: to the next block at a fold boundary, back to the lane table
+        (block 0) at the end of the inner loop. While idle the generator primes itself
+        (``prime`` counts 0..3 after the last bus write): the state is set to word 0 with the
+        lane table's taps, then the address register takes word 0's address while the state
+        steps to word 1. So a start edge finds everything one word ahead, as during a run,
+        :data:`SETTLE_CYCLES` idle cycles after the last write.
         """
         g, rows = self.geometry, self.geometry.rows
         count = regs["T"].shape()
         phase, ox, oy, block = Signal(count), Signal(count), Signal(count), Signal(count)
         col, col_p, row, row_w, image = (Signal(COORD, name=n) for n in ("col", "col_p", "row", "row_w", "image"))
         interval = Mux(regs["T"] > rows, regs["T"], rows)
-        next_block = Mux(block == regs["INNER"] - 1, 0, block + 1)
+        last_block = block == regs["INNER"] - 1
+        next_block = Mux(last_block, 0, block + 1)
 
-        # 0, 1: state <- word 0 (tap 0 on its way); 2: address <- word 0, state <- word 1; 3: primed.
+        # 0, 1: state <- word 0 (block 0's taps); 2: address <- word 0, state <- word 1; 3: primed.
         prime = Signal(range(4))
         step = Signal()  # the state advances and the address register loads
         m.d.comb += step.eq(ctl.fetch | (prime == 2))
@@ -321,9 +422,18 @@ class Accelerator(wiring.Component):
                 row_w.eq(regs["ROW_START_W"]),
             ]
 
+        mem = memory.Memory(shape=signed(self.config.input_bits), depth=g.ifmap_depth, init=[])
+        m.submodules.ifmap = mem
+        abits = address_shape(g.ifmap_depth).width
+        gen = TapGenerator(m, regs, rows, abits, writes["taps"], offset, self.bus_wdata)
+
         with m.If(step):
             with m.If(phase == interval - 1):
                 m.d.sync += first_pixel(next_block)
+                with m.If(last_block):
+                    m.d.sync += gen.restart()
+                with m.Else():
+                    m.d.sync += gen.advance()
             with m.Else():
                 m.d.sync += phase.eq(phase + 1)
                 with m.If(ox != regs["OUT_W"] - 1):
@@ -337,23 +447,7 @@ class Accelerator(wiring.Component):
                         m.d.sync += [oy.eq(0), row.eq(regs["ROW_START"]), row_w.eq(regs["ROW_START_W"])]
                         m.d.sync += image.eq(image + regs["IMG_STRIDE"])
         with m.Elif(prime != 3):
-            m.d.sync += first_pixel(0)
-
-        mem = memory.Memory(shape=signed(self.config.input_bits), depth=g.ifmap_depth, init=[])
-        m.submodules.ifmap = mem
-        abits = address_shape(g.ifmap_depth).width
-
-        # Addresses are only used modulo 2^abits, so plane and dyw are stored that wide.
-        tap_raddr = Mux(step, Mux(phase + 2 >= interval, next_block, block), 0)
-        taps = {}
-        for number, field in enumerate(TAP_FIELDS):
-            shape = {"valid": 1, "dyw": unsigned(abits), "dxp": unsigned(abits), "plane": unsigned(abits)}.get(field, COORD)
-            write = writes["taps"] & (offset[:3] == number)
-            port = lane_memory(m, f"tap_{field}", shape, rows, g.tap_depth, write, offset[3:], self.bus_wdata)
-            taps[field] = Signal(port.data.shape(), name=f"tap_{field}")
-            m.d.comb += [port.addr.eq(tap_raddr), port.en.eq(ctl.fetch | (prime != 3))]
-            with m.If(ctl.fetch | (prime < 2)):
-                m.d.sync += taps[field].eq(port.data)
+            m.d.sync += first_pixel(0) + gen.restart()
 
         write = mem.write_port()
         m.d.comb += [write.en.eq(writes["ifmap"]), write.addr.eq(offset), write.data.eq(self.bus_wdata)]
@@ -362,21 +456,21 @@ class Accelerator(wiring.Component):
         fill = Mux(ctl.tile_mode == Mode.MAX, lowest, 0)
         in_hw, row_pitch, pixel_pitch = regs["IN_HW"][:abits], regs["ROW_PITCH"][:abits], regs["PIXEL_PITCH"][:abits]
         west = Signal(data.ArrayLayout(signed(self.config.input_bits), rows))
-        for i in range(rows):
-            lane_row, lane_col = row + taps["dy"][i], col + taps["dx"][i]
+        for i, tap in enumerate(gen.lanes):
+            lane_row, lane_col = row + tap["dy"], col + tap["dx"]
             row_low, row_high = lane_row < 0, lane_row >= regs["IN_H"]
             col_low, col_high = lane_col < 0, lane_col >= regs["IN_W"]
-            rw_in = row_w[:abits] + taps["dyw"][i]
+            rw_in = row_w[:abits] + tap["dyw"]
             rw = remap(m, pad, rw_in, row_low, row_high, in_hw, row_pitch, abits, f"row_w{i}")
-            cp_in = col_p[:abits] + taps["dxp"][i]
+            cp_in = col_p[:abits] + tap["dxp"]
             c = remap(m, pad, cp_in, col_low, col_high, row_pitch, pixel_pitch, abits, f"col_p{i}")
             address = Signal(abits, name=f"address{i}")
-            base = image[:abits] + taps["plane"][i] - regs["ROW_BASE_W"][:abits]
+            base = image[:abits] + tap["plane"] - regs["ROW_BASE_W"][:abits]
             # The lane's value is decided with the address and applied to the word it reads.
             outside = row_low | row_high | col_low | col_high
             inject, inject_d = Signal(name=f"inject{i}"), Signal(name=f"inject{i}_d")
             with m.If(step):
-                m.d.sync += [address.eq(base + rw + c), inject.eq(~taps["valid"][i] | (outside & pad_zeros))]
+                m.d.sync += [address.eq(base + rw + c), inject.eq(~gen.valid(i) | (outside & pad_zeros))]
             m.d.sync += inject_d.eq(inject)
             read = mem.read_port()
             m.d.comb += [read.addr.eq(address), west[i].eq(Mux(inject_d, fill, read.data))]

@@ -4,8 +4,7 @@ Pure Python (no Amaranth), so the host driver and cocotb benches import it cheap
 is one bank of the config's double-buffered SRAM (the accelerator has no DMA to overlap):
 
 ``ifmap``   one input element per word (``R`` read ports, one per array row);
-``weight``  ``C`` weights per word; ``tap`` one ``R``-lane tap word per K block (sized so every
-            K block the weight memory can hold has one);
+``weight``  ``C`` weights per word;
 ``acc``     ``C`` accumulator lanes per word; ``bias`` ``C`` int32 lanes per output block, as many
             blocks as a descriptor can have (each needs a word of accumulators and ``R`` of weights).
 """
@@ -31,7 +30,6 @@ class AcceleratorGeometry:
     acc_bits: int
     ifmap_depth: int
     weight_depth: int
-    tap_depth: int
     acc_depth: int
     bias_depth: int
 
@@ -56,8 +54,8 @@ class AcceleratorGeometry:
                 )
         return cls(
             rows=config.rows, cols=config.cols, input_bits=config.input_bits, weight_bits=config.weight_bits,
-            acc_bits=config.acc_bits, ifmap_depth=sizes["ifmap"], weight_depth=weight,
-            tap_depth=max(1, weight // config.rows), acc_depth=acc, bias_depth=min(acc, weight // config.rows),
+            acc_bits=config.acc_bits, ifmap_depth=sizes["ifmap"], weight_depth=weight, acc_depth=acc,
+            bias_depth=min(acc, weight // config.rows),
         )  # fmt: skip
 
     def to_dict(self) -> dict:

@@ -15,15 +15,36 @@ from accel.pe_semantics import MAC, MAX, wrap
 
 from .host import golden
 
-#: Fields of one tap-table lane, in field-number order.
-TAP_FIELDS = ("valid", "dy", "dx", "dyw", "dxp", "plane")
+#: Fields of one lane of the lane table (the taps of K block 0), in field-number order: the digits
+#: of the lane's K index ``k = c * KH * KW + ky * KW + kx`` and the offsets they give (``dx = kx *
+#: dilation_x``, ``dy``, ``dxp = dx * PIXEL_PITCH``, ``dyw = dy * ROW_PITCH``, ``plane``: the
+#: channel's ifmap offset).
+TAP_FIELDS = ("kx", "ky", "c", "dx", "dy", "dxp", "dyw", "plane")
+
+#: How each lane field moves from K block ``b`` to ``b + 1``: ``(digit, step, add, wrap)`` with
+#: ``field += step + carry_in * add - carry_out * wrap``, where the carries are those into and
+#: out of the field's digit (:data:`DIGIT_CARRIES`) and the names are registers (1: the constant).
+TAP_STEPS = {
+    "kx": ("kx", "SX", None, "KW"),
+    "ky": ("ky", "SY", 1, "KH"),
+    "c": ("c", "SC", 1, None),
+    "dx": ("kx", "DX_STEP", None, "DX_WRAP"),
+    "dy": ("ky", "DY_STEP", "DY_CARRY", "DY_WRAP"),
+    "dxp": ("kx", "DXP_STEP", None, "DXP_WRAP"),
+    "dyw": ("ky", "DYW_STEP", "DYW_CARRY", "DYW_WRAP"),
+    "plane": ("c", "PLANE_STEP", "PLANE_CARRY", None),
+}
+#: (carry into, carry out of) each digit: ``cx = kx + SX >= KW``, ``cy = ky + SY + cx >= KH``.
+DIGIT_CARRIES = {"kx": (None, "cx"), "ky": ("cx", "cy"), "c": ("cy", None)}
 
 #: Register names of a descriptor (everything but CTRL/STATUS/CYCLES), in register-index order.
 DESCRIPTOR_REGISTERS = (
     "T", "INNER", "OUTER", "MODE", "ACCUMULATE", "OUT_W", "OUT_ROWS", "IMAGES", "IMG_STRIDE",
     "COL_START", "COL_STEP", "ROW_START", "ROW_STEP", "ROW_START_W", "ROW_STEP_W", "IN_W", "IN_H",
     "IN_HW", "ROW_BASE_W", "ROW_PITCH", "PIXEL_PITCH", "COL_START_P", "COL_STEP_P", "PAD_MODE", "OUT_MULT", "OUT_SHIFT", "OUT_ROUND", "OUT_SUB", "OUT_MIN",
-    "OUT_MAX", "FINAL", "STAGE_PITCH",
+    "OUT_MAX", "FINAL", "STAGE_PITCH", "CHANNELS", "KW", "KH", "SX", "SY", "SC", "DX_STEP", "DX_WRAP",
+    "DXP_STEP", "DXP_WRAP", "DY_STEP", "DY_CARRY", "DY_WRAP", "DYW_STEP", "DYW_CARRY", "DYW_WRAP", "PLANE_STEP",
+    "PLANE_CARRY",
 )  # fmt: skip
 
 PAD_MODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
@@ -33,7 +54,8 @@ PAD_MODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
 class Descriptor:
     """One run of the accelerator: registers and the buffer images the host writes first.
 
-    ``ifmap``: elements from address 0; ``taps``: ``[INNER, R, 6]`` (fields :data:`TAP_FIELDS`);
+    ``ifmap``: elements from address 0; ``taps``: the lane table ``[R, 8]`` (fields
+    :data:`TAP_FIELDS` of K indices ``0 .. R-1``; :func:`block_taps` steps it to every K block);
     ``weights``: ``[OUTER * INNER * R, C]``; ``bias``: ``[OUTER, C]`` (int32 addends).
     """
 
@@ -65,15 +87,45 @@ def remap_index(index: np.ndarray, index_scaled: np.ndarray, size: int, scale: i
     return np.ones(index.shape, dtype=bool), new, new_scaled
 
 
-def lane_addresses(regs: dict[str, int], taps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def next_block(lanes: dict[str, np.ndarray], regs: dict[str, int]) -> dict[str, np.ndarray]:
+    """The lane fields of K block ``b + 1`` from those of block ``b`` (:data:`TAP_STEPS`): an
+    addition of ``R = SC * KH * KW + SY * KW + SX`` to every lane's mixed-radix K index."""
+    cx = lanes["kx"] + regs["SX"] >= regs["KW"]
+    cy = lanes["ky"] + regs["SY"] + cx >= regs["KH"]
+    carries = {None: 0, "cx": cx.astype(np.int64), "cy": cy.astype(np.int64)}
+
+    def value(name) -> int:
+        return 0 if name is None else name if isinstance(name, int) else regs[name]
+
+    stepped = {}
+    for field, (digit, step, add, wrap) in TAP_STEPS.items():
+        into, out_of = (carries[c] for c in DIGIT_CARRIES[digit])
+        stepped[field] = lanes[field] + value(step) + into * value(add) - out_of * value(wrap)
+    return stepped
+
+
+def block_taps(table: np.ndarray, regs: dict[str, int]) -> dict[str, np.ndarray]:
+    """Every field of K index ``b * R + i`` (``[INNER * R]`` each, plus ``valid = c < CHANNELS``),
+    stepped block by block from the lane table ``[R, 8]`` as the tap generator does."""
+    lanes = {field: table[:, number].astype(np.int64) for number, field in enumerate(TAP_FIELDS)}
+    blocks = []
+    for _ in range(regs["INNER"]):
+        blocks.append(lanes)
+        lanes = next_block(lanes, regs)
+    taps = {field: np.concatenate([block[field] for block in blocks]) for field in TAP_FIELDS}
+    taps["valid"] = taps["c"] < regs["CHANNELS"]
+    return taps
+
+
+def lane_addresses(regs: dict[str, int], table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Buffer address and "reads real data" flag of every stream word and K lane: ``[T, INNER*R]``."""
     r = regs
     p = np.arange(r["T"])
     ox = p % r["OUT_W"]
     oy = (p // r["OUT_W"]) % r["OUT_ROWS"]
     img = p // (r["OUT_W"] * r["OUT_ROWS"])
-    lanes = taps.reshape(-1, len(TAP_FIELDS))
-    valid, dy, dx, dyw, dxp, plane = (lanes[:, f][None, :] for f in range(len(TAP_FIELDS)))
+    taps = block_taps(table, regs)
+    valid, dy, dx, dyw, dxp, plane = (taps[f][None, :] for f in ("valid", "dy", "dx", "dyw", "dxp", "plane"))
     row = (r["ROW_START"] + oy * r["ROW_STEP"])[:, None] + dy
     row_w = (r["ROW_START_W"] + oy * r["ROW_STEP_W"])[:, None] + dyw
     col = (r["COL_START"] + ox * r["COL_STEP"])[:, None] + dx
@@ -81,7 +133,7 @@ def lane_addresses(regs: dict[str, int], taps: np.ndarray) -> tuple[np.ndarray, 
     rows_in, _, row_w = remap_index(row, row_w, r["IN_H"], r["ROW_PITCH"], r["PAD_MODE"])
     cols_in, _, col_p = remap_index(col, col_p, r["IN_W"], r["PIXEL_PITCH"], r["PAD_MODE"])
     address = (img * r["IMG_STRIDE"])[:, None] + plane + row_w - r["ROW_BASE_W"] + col_p
-    return address, (valid != 0) & rows_in & cols_in
+    return address, valid & rows_in & cols_in
 
 
 def stream_matrix(d: Descriptor, input_bits: int) -> np.ndarray:

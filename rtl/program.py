@@ -392,6 +392,7 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
             "IN_H": view.in_h, "IN_HW": view.in_h * row, "ROW_BASE_W": lo * row, "ROW_PITCH": row,
             "PIXEL_PITCH": pixel, "COL_START_P": col_start * pixel, "COL_STEP_P": view.stride[1] * pixel,
             "PAD_MODE": PAD_MODES[view.pad_mode], "FINAL": int(grid.last_k[i]), "STAGE_PITCH": outer, **out_regs,
+            **tap_registers(view.kernel, view.dilation, pixel, R, row, pixel, plane_carry=1),
         }  # fmt: skip
         tile = TilePlan(
             regs=regs, images=(img0, images), in_rows=(lo, hi), out_rows=(y0, out_rows),
@@ -401,6 +402,37 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
         check_tile(node.name, view, tile, geometry)
         tiles.append(tile)
     return LayerPlan(node.name, node.layer.kind, view, tiles, fused, divisor)
+
+
+def tap_registers(kernel: tuple[int, int], dilation: tuple[int, int], channels: int, rows: int, row_pitch: int,
+                  pixel_pitch: int, plane_carry: int) -> dict[str, int]:  # fmt: skip
+    """The tap generator's registers for a ``kernel`` (rows, columns) window of ``channels`` channels.
+
+    ``R = SC * KH * KW + SY * KW + SX`` in the mixed radix of the K index, and what a step and a
+    carry move each offset by; ``plane_carry`` is the ifmap offset between consecutive channels
+    (1 for pixels with their channels side by side, the plane size for channel planes).
+    """
+    (kh, kw), (dil_y, dil_x) = kernel, dilation
+    sc, rest = divmod(rows, kh * kw)
+    sy, sx = divmod(rest, kw)
+    return {
+        "CHANNELS": channels, "KW": kw, "KH": kh, "SX": sx, "SY": sy, "SC": sc,
+        "DX_STEP": sx * dil_x, "DX_WRAP": kw * dil_x, "DXP_STEP": sx * dil_x * pixel_pitch,
+        "DXP_WRAP": kw * dil_x * pixel_pitch, "DY_STEP": sy * dil_y, "DY_CARRY": dil_y, "DY_WRAP": kh * dil_y,
+        "DYW_STEP": sy * dil_y * row_pitch, "DYW_CARRY": dil_y * row_pitch, "DYW_WRAP": kh * dil_y * row_pitch,
+        "PLANE_STEP": sc * plane_carry, "PLANE_CARRY": plane_carry,
+    }  # fmt: skip
+
+
+def lane_table(regs: dict[str, int], rows: int) -> np.ndarray:
+    """The lane table ``[R, 8]`` (fields :data:`~rtl.emulator.TAP_FIELDS`): the taps of K indices
+    ``0 .. R-1`` as the tap registers ``regs`` describe them (lanes past K have ``c >= CHANNELS``)."""
+    k = np.arange(rows)
+    kw, kh = regs["KW"], regs["KH"]
+    kx, ky, c = k % kw, k // kw % kh, k // (kw * kh)
+    fields = {"kx": kx, "ky": ky, "c": c, "dx": kx * (regs["DX_WRAP"] // kw), "dy": ky * regs["DY_CARRY"],
+              "dxp": kx * (regs["DXP_WRAP"] // kw), "dyw": ky * regs["DYW_CARRY"], "plane": c * regs["PLANE_CARRY"]}  # fmt: skip
+    return np.stack([fields[f] for f in TAP_FIELDS], axis=-1).astype(np.int64)
 
 
 def check_tile(layer: str, view: LayerView, tile: TilePlan, geometry: AcceleratorGeometry) -> None:
@@ -426,7 +458,6 @@ def check_tile(layer: str, view: LayerView, tile: TilePlan, geometry: Accelerato
         "ifmap": (r["IMG_STRIDE"] * r["IMAGES"], geometry.ifmap_depth, "ifmap_kib"),
         "accumulator": (r["OUTER"] * r["T"], geometry.acc_depth, "ofmap_kib"),
         "weight": (r["OUTER"] * r["INNER"] * geometry.rows, geometry.weight_depth, "filter_kib"),
-        "tap": (r["INNER"], geometry.tap_depth, "filter_kib"),
         "bias": (r["OUTER"], geometry.bias_depth, "ofmap_kib"),
     }
     for memory, (need, have, knob) in needs.items():
@@ -455,15 +486,9 @@ def materialize(plan: LayerPlan, tile: TilePlan, x: np.ndarray, weights: np.ndar
 
     regs = tile.regs
     inner, outer = regs["INNER"], regs["OUTER"]
-    k_total = gcount * ct * window
     k = np.arange(inner * rows)
-    real = k < k_total
+    real = k < gcount * ct * window
     cc, tap = np.where(real, k // window, 0), k % window
-    ky, kx = tap // v.kernel[1], tap % v.kernel[1]
-    dy, dx = ky * v.dilation[0], kx * v.dilation[1]
-    fields = {"valid": real, "dy": dy, "dx": dx, "dyw": dy * regs["ROW_PITCH"], "dxp": dx * regs["PIXEL_PITCH"],
-              "plane": cc}  # fmt: skip
-    taps = np.stack([np.where(real, fields[f], 0) for f in TAP_FIELDS], axis=-1).reshape(inner, rows, len(TAP_FIELDS))
 
     n = n0 + np.arange(outer * cols)
     n_real = n < n0 + nt
@@ -475,7 +500,7 @@ def materialize(plan: LayerPlan, tile: TilePlan, x: np.ndarray, weights: np.ndar
     addend = np.where(n_real, bias[g0 * v.nper + np.where(n_real, n, 0)], 0)
     if plan.divisor:
         addend = np.where(n_real, tile.regs["OUT_SUB"] * plan.divisor, 0)
-    return Descriptor(dict(regs), ifmap, taps.astype(np.int64), weight_words.astype(np.int64),
+    return Descriptor(dict(regs), ifmap, lane_table(regs, rows), weight_words.astype(np.int64),
                       addend.reshape(outer, cols).astype(np.int64))  # fmt: skip
 
 

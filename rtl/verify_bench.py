@@ -30,7 +30,7 @@ class BusBackend:
 
     def __init__(self, bus: BusDriver, config: AccelConfig) -> None:
         self.bus, self.config = bus, config
-        self.lanes_r, self.lanes_c = bus.manifest["LANES_R"], bus.manifest["LANES_C"]
+        self.lanes_c = bus.manifest["LANES_C"]
         self.loaded: dict[str, np.ndarray] = {}
 
     def _lane_writes(self, region: str, words: np.ndarray, lanes: int):
@@ -49,9 +49,8 @@ class BusBackend:
         bus, cols = self.bus, self.config.cols
         await bus.write_many((bus.reg(name), d.regs[name]) for name in DESCRIPTOR_REGISTERS)
         await self._load("ifmap", d.ifmap, enumerate(d.ifmap.tolist()))
-        word, lane, field = np.indices(d.taps.shape)
-        tap_offsets = (((word * self.lanes_r + lane) << 3) + field).reshape(-1).tolist()
-        await self._load("taps", d.taps, zip(tap_offsets, d.taps.reshape(-1).tolist()))
+        lane, field = np.indices(d.taps.shape)
+        await self._load("taps", d.taps, zip(((lane << 3) + field).reshape(-1).tolist(), d.taps.reshape(-1).tolist()))
         await self._load("weights", d.weights, self._lane_writes("weights", d.weights, self.lanes_c))
         await self._load("bias", d.bias, self._lane_writes("bias", d.bias, self.lanes_c))
         r = d.regs

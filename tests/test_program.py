@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from accel.config import AccelConfig
-from rtl.emulator import output_path
-from rtl.program import EmulatorBackend, ProgramError, check_tile, compile_network, divide_constants, layer_view
+from rtl.emulator import block_taps, output_path
+from rtl.program import (EmulatorBackend, ProgramError, check_tile, compile_network, divide_constants, lane_table,
+                         layer_view, tap_registers)  # fmt: skip
 from rtl.verify import check
 from sim.runner import simulate
 from workloads.errors import WorkloadError
@@ -128,6 +129,33 @@ def test_one_layer_of_a_network_runs_on_its_golden_input():
     assert (checked.name, checked.mismatches, checked.measured) == ("conv2", 0, checked.predicted)
     with pytest.raises(ProgramError, match="'relu1' is not an accelerator layer of lenet5"):
         run(get_network("lenet5"), config, "relu1")
+
+
+@pytest.mark.parametrize("layout", ["pixels", "planes"])
+@pytest.mark.parametrize("seed", range(8))
+def test_stepped_taps_equal_the_direct_formula(seed, layout):
+    """The lane table stepped block by block (the tap generator's rule) gives the taps of every K
+    index of random tiles, the lanes past K of the last partial block included."""
+    rng = np.random.default_rng(seed)
+    partial = 0
+    for _ in range(50):
+        (kh, kw), (dil_y, dil_x) = rng.integers(1, 6, 2), rng.integers(1, 4, 2)
+        channels, rows, in_w, in_h = (int(v) for v in (rng.integers(1, 41), rng.integers(2, 9), *rng.integers(1, 30, 2)))
+        pixel, plane = (channels, 1) if layout == "pixels" else (1, in_h * in_w)
+        regs = tap_registers((int(kh), int(kw)), (int(dil_y), int(dil_x)), channels, rows, in_w * pixel, pixel, plane)
+        k_total = channels * kh * kw
+        inner = -(-k_total // rows)
+        taps = block_taps(lane_table(regs, rows), {**regs, "INNER": inner})
+        k = np.arange(inner * rows)
+        c, ky, kx = k // (kh * kw), k // kw % kh, k % kw
+        expected = {
+            "kx": kx, "ky": ky, "c": c, "dx": kx * dil_x, "dy": ky * dil_y, "dxp": kx * dil_x * pixel,
+            "dyw": ky * dil_y * in_w * pixel, "plane": c * plane, "valid": k < k_total,
+        }  # fmt: skip
+        for name, values in expected.items():
+            assert np.array_equal(taps[name], values), (name, regs)
+        partial += k_total % rows != 0
+    assert partial > 10  # most tiles end with lanes past K
 
 
 @pytest.mark.parametrize("divisor, window", [(1, 1), (3, 3), (4, 4), (9, 9), (49, 49), (6, 9)])

