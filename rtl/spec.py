@@ -1,0 +1,94 @@
+"""The AXI peripheral's software interface: control registers, their fields, error codes.
+
+This module is the single source of that interface. The register block (:mod:`rtl.control_regs`),
+the host driver (:mod:`rtl.driver`), the C header (:mod:`rtl.c_header`) and the documentation
+table (``docs/axi_system.md``) are all derived from it. Pure Python: the driver and header
+generator import it without Amaranth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Value of the ID register: ASCII "SYA1" (systolic accelerator, interface version 1).
+ID_VALUE = 0x53594131
+
+
+@dataclass(frozen=True)
+class Field:
+    """Bits ``lsb .. lsb + width - 1`` of a register, with their meaning."""
+
+    name: str
+    lsb: int
+    width: int
+    meaning: str
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.width) - 1) << self.lsb
+
+
+@dataclass(frozen=True)
+class RegisterSpec:
+    """One 32-bit control register: byte offset, access (RW, RO, W1C), width in bits, meaning."""
+
+    name: str
+    offset: int
+    access: str
+    width: int
+    meaning: str
+    fields: tuple[Field, ...] = ()
+
+
+#: Interrupt and status event bits (IRQ_ENABLE, IRQ_STATUS).
+EVENTS = (Field("DONE", 0, 1, "the program finished"), Field("ERROR", 1, 1, "the program stopped on an error"))
+
+CONTROL_REGISTERS = (
+    RegisterSpec("ID", 0x00, "RO", 32, f"reads {ID_VALUE:#010x} (ASCII \"SYA1\")"),
+    RegisterSpec("ARRAY", 0x04, "RO", 32, "the array's shape", (
+        Field("ROWS", 0, 16, "PE rows R"), Field("COLS", 16, 16, "PE columns C"))),
+    RegisterSpec("BUS", 0x08, "RO", 32, "the AXI4 data port", (
+        Field("DATA_BYTES", 0, 8, "bytes per beat W"), Field("ADDR_BITS", 8, 8, "address bits"))),
+    RegisterSpec("CTRL", 0x0C, "RW", 1, "write 1: start the program at PROG_ADDR (ignored while busy)", (
+        Field("START", 0, 1, "doorbell"),)),
+    RegisterSpec("STATUS", 0x10, "RO", 3, "state of the last start", (
+        Field("BUSY", 0, 1, "the program is running"),
+        Field("DONE", 1, 1, "the program finished (until the next start)"),
+        Field("ERROR", 2, 1, "the program stopped on an error; ERROR_CODE says which"))),
+    RegisterSpec("IRQ_ENABLE", 0x14, "RW", 2, "events that raise irq", EVENTS),
+    RegisterSpec("IRQ_STATUS", 0x18, "W1C", 2, "events since cleared; irq = |(IRQ_STATUS & IRQ_ENABLE); write 1 to clear",
+                 EVENTS),
+    RegisterSpec("PROG_ADDR_LO", 0x1C, "RW", 32, "DRAM byte address of the program, bits 31..0"),
+    RegisterSpec("PROG_ADDR_HI", 0x20, "RW", 32, "DRAM byte address of the program, bits 63..32"),
+    RegisterSpec("PROG_LEN", 0x24, "RW", 32, "program length in bytes"),
+    RegisterSpec("ERROR_CODE", 0x28, "RO", 8, "why the last program stopped (ERROR_CODES); 0 while none"),
+    RegisterSpec("CYCLES_LO", 0x2C, "RO", 32, "cycles from the start edge to done, bits 31..0"),
+    RegisterSpec("CYCLES_HI", 0x30, "RO", 32, "cycles from the start edge to done, bits 63..32"),
+    RegisterSpec("COMPUTE_LO", 0x34, "RO", 32, "of those, cycles in which the array computed, bits 31..0"),
+    RegisterSpec("COMPUTE_HI", 0x38, "RO", 32, "of those, cycles in which the array computed, bits 63..32"),
+)  # fmt: skip
+
+@dataclass(frozen=True)
+class ErrorCode:
+    """A value of ERROR_CODE: why a program stopped."""
+
+    name: str
+    code: int
+    meaning: str
+
+
+#: The values of ERROR_CODE (0: no error).
+ERROR_CODES = (
+    ErrorCode("DRAM_READ_SLVERR", 1, "a DRAM read was answered SLVERR"),
+    ErrorCode("DRAM_READ_DECERR", 2, "a DRAM read was answered DECERR (no memory at the address)"),
+    ErrorCode("DRAM_WRITE_SLVERR", 3, "a DRAM write was answered SLVERR"),
+    ErrorCode("DRAM_WRITE_DECERR", 4, "a DRAM write was answered DECERR (no memory at the address)"),
+    ErrorCode("BAD_PROGRAM", 5, "the program holds a header or command the accelerator cannot run"),
+)
+
+REGISTERS = {r.name: r for r in CONTROL_REGISTERS}
+
+
+def field(register: str, name: str) -> Field:
+    """Field ``name`` of register ``register``."""
+    return next(f for f in REGISTERS[register].fields if f.name == name)
