@@ -262,7 +262,12 @@ class BurstIssuer(wiring.Component):
         )
         members = axi.address_channel_members(channel, params.address_width, params.id_width)
         super().__init__(
-            {"cmd": In(stream.Signature(runs)), "m_axi": Out(wiring.Signature(members)), "hold": In(1), "pending": Out(1)}
+            {
+                "cmd": In(stream.Signature(runs)),
+                "m_axi": Out(wiring.Signature(members)),
+                "hold": In(1),
+                "pending": Out(1),
+            }
         )
 
     def elaborate(self, platform):

@@ -1,18 +1,23 @@
 """DMA engines (``rtl/dma.py``) under cocotb + Icarus: data, AXI protocol, published timing, errors.
 
 The bench ``tests/rtl_benches/dma_bench.py`` runs a plan written here (commands, initial DRAM
-and on-chip images, memory kind) and records what it saw: every handshake with its clock edge,
-the on-chip writes into its bytearray (reader), and images after each waited-for command. This
-module computes the expected bytes and bursts with plain Python and asserts them:
+and on-chip images, memory kind, ``hold`` windows) and records what it saw: every handshake
+with its clock edge, ``pending``, the on-chip writes into its bytearray (reader), and images
+after each waited-for command. This module computes the expected bytes, bursts and edges with
+plain Python and asserts them:
 
 - ``axiram``: cocotbext-axi's AxiRam with random back-pressure, one command at a time, W = 4,
   16, 32: data after each command (DRAM bytes around each run unchanged), bursts, strobes;
 - ``ideal``: an always-ready in-order memory of the bench with SLVERR / DECERR address ranges:
-  the same checks plus consecutive AR/AW edges, gapless W, the ISSUE/DONE constants, errors;
-  commands one at a time (``clear`` after each) and then back to back;
+  the same checks plus every address and data beat edge, the DONE constant, ``pending`` and
+  errors; commands one at a time (``clear`` after each), back to back, and under ``hold``;
 - ``dram_model``: ``rtl/dram_model.v`` at a full and a fractional bandwidth with latency: the
-  same data and protocol checks, and each command started on an idle channel completes at the
-  edge ``accel.dram_channel`` and the constants predict.
+  same data and protocol checks, and every command taken and completed at the edges
+  ``accel.dram_channel`` and the constants predict; back-to-back commands ending in one-beat
+  bursts keep the channel in one busy period;
+- both engines on one port of ``rtl/dram_model.v`` (``tests/rtl_benches/dma_pair.py``, bench
+  ``dma_pair_bench.py``): requests in hand-over order with no gap, predicted ``done`` edges,
+  the in-order model's images.
 """
 
 from __future__ import annotations

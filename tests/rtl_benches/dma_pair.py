@@ -57,9 +57,11 @@ class DmaPair(wiring.Component):
         write = self.cmd.payload.write
         other_behind = Mux(write, reader_behind, writer_behind)
         blocked = other_behind & Mux(write, writer.pending, reader.pending)
-        for engine, is_writer in ((reader, False), (writer, True)):
-            mine = write if is_writer else ~write
-            m.d.comb += [engine.cmd.valid.eq(self.cmd.valid & mine & ~blocked), engine.cmd.payload.eq(self.cmd.payload.command)]
+        for engine, mine in ((reader, ~write), (writer, write)):
+            m.d.comb += [
+                engine.cmd.valid.eq(self.cmd.valid & mine & ~blocked),
+                engine.cmd.payload.eq(self.cmd.payload.command),
+            ]
         m.d.comb += self.cmd.ready.eq(Mux(write, writer.cmd.ready, reader.cmd.ready) & ~blocked)
         m.d.comb += [reader.hold.eq(reader_behind & writer.pending), writer.hold.eq(writer_behind & reader.pending)]
 

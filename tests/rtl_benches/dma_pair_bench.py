@@ -59,7 +59,8 @@ async def dma_pair(dut):
                 trace.append([channel, edge, value(getattr(dut, f"m_axi_{channel}addr")),
                               value(getattr(dut, f"m_axi_{channel}len"))])  # fmt: skip
         if value(dut.wr_valid):
-            write_lanes(chip[value(dut.wr_target)], value(dut.wr_addr) * lanes, value(dut.wr_data), value(dut.wr_strb), lanes)
+            target, word = value(dut.wr_target), value(dut.wr_addr)
+            write_lanes(chip[target], word * lanes, value(dut.wr_data), value(dut.wr_strb), lanes)
         read_back = (value(dut.rd_target), value(dut.rd_addr)) if value(dut.rd_en) else None
         for engine in ("reader", "writer"):
             if value(getattr(dut, f"{engine}_done")):
