@@ -625,6 +625,7 @@ def test_published_constants():
     assert (DmaReader.ISSUE_CYCLES, DmaReader.DONE_CYCLES) == (2, 2)
     assert (DmaWriter.ISSUE_CYCLES, DmaWriter.DONE_CYCLES) == (3, 1)
     assert DmaReader.COMMANDS == DmaWriter.COMMANDS == 4
+    assert BurstIssuer.SLOTS == 2
 
 
 def test_parameters_are_validated():
@@ -685,4 +686,5 @@ def test_engines_convert_to_verilog(engine):
         memory = {"rd_en": ("output", 1), "rd_addr": ("output", 16), "rd_data": ("input", 128)}
     assert all(ports[name] == shape for name, shape in memory.items())
     assert ports["done"] == ("output", 1) and ports["error"] == ("output", 2) and ports["clear"] == ("input", 1)
+    assert ports["hold"] == ("input", 1) and ports["pending"] == ("output", 1)
     assert "initial" not in verilog
