@@ -9,11 +9,13 @@ landed and the writeback named by ``wait_wb`` (the accumulator bank it reuses) h
 The queue is served strictly in order: a transfer that is not yet eligible holds back the ones
 behind it.
 
-A tile is described by a header (:data:`HEADER`) and by its DMA commands, ``loads`` commands for
-the reader and ``stores`` for the writer, which arrive in order on their own streams (the
-program fetcher splits the program into the three streams). The sequencer forwards each command
-to its engine when the queue reaches it and counts the engines' ``done`` pulses (each engine
-completes its commands in order) to know when a fetch has landed or a writeback completed.
+A tile is described by a header (:func:`header_layout`) and by its DMA commands, ``loads``
+commands for the reader and ``stores`` for the writer, which arrive in order on their own
+streams (the program fetcher splits the program into the three streams). The sequencer hands
+each command, marked for its engine, to one ordered stream when the queue reaches it (the
+:class:`rtl.dma.DmaPair` keeps that order on the AXI port) and counts the engines' ``done``
+pulses (each engine completes its commands in order) to know when a fetch has landed or a
+writeback completed.
 
 Timing, in clock edges (an event "at edge ``t``" is sampled by edge ``t``):
 
@@ -37,6 +39,8 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .dma import DmaParams, command_layout, handed_layout
+
 #: Tiles whose headers the sequencer holds at once (a power of two): the queue runs at most two
 #: tiles ahead of the compute, and a writeback's tile stays until its commands are handed over.
 RING = 8
@@ -57,22 +61,22 @@ class TileSequencer(wiring.Component):
     """Serves the DMA queue of one layer and starts its tiles (module docstring).
 
     Ports: ``headers`` (stream of :func:`header_layout`), ``load_cmds`` / ``store_cmds`` (streams
-    of ``command_layout``), ``reader`` / ``writer`` (the same streams towards the DMA engines),
-    ``reader_done`` / ``writer_done`` (the engines' one-cycle completion pulses), ``start``
+    of ``rtl.dma.command_layout``), ``dma`` (stream of ``rtl.dma.handed_layout``: each command
+    with ``write`` 0 for the reader, 1 for the writer, in queue order), ``reader_done`` /
+    ``writer_done`` (the engines' one-cycle completion pulses), ``start``
     (one-cycle pulse) with ``tile`` (the index it starts), ``busy`` (the compute core's busy
     level), ``run`` (pulse: reset the counters for a new layer) and ``finished`` (every tile
     computed and every writeback completed).
     """
 
-    def __init__(self, command_layout: data.StructLayout, index_bits: int = 16, count_bits: int = 8) -> None:
+    def __init__(self, params: DmaParams, index_bits: int = 16, count_bits: int = 8) -> None:
         self.index_bits, self.count_bits = index_bits, count_bits
-        commands = stream.Signature(command_layout)
+        commands = stream.Signature(command_layout(params))
         super().__init__({
             "headers": In(stream.Signature(header_layout(index_bits, count_bits))),
             "load_cmds": In(commands),
             "store_cmds": In(commands),
-            "reader": Out(commands),
-            "writer": Out(commands),
+            "dma": Out(stream.Signature(handed_layout(params))),
             "reader_done": In(1),
             "writer_done": In(1),
             "start": Out(1),
@@ -121,14 +125,16 @@ class TileSequencer(wiring.Component):
         total = Mux(storing, head.stores, head.loads)
         # An empty transfer moves nothing: it passes without waiting for its guard.
         eligible = present & ((total == 0) | (guard < 0) | (guard.as_unsigned() < computed))
-        source, engine = (self.store_cmds, self.writer), (self.load_cmds, self.reader)
-        for (cmds, out), active in ((source, storing), (engine, ~storing)):
-            m.d.comb += [
-                out.payload.eq(cmds.payload),
-                out.valid.eq(cmds.valid & eligible & active & (sent < total)),
-                cmds.ready.eq(out.ready & eligible & active & (sent < total)),
-            ]
-        handed = (self.reader.valid & self.reader.ready) | (self.writer.valid & self.writer.ready)
+        cmds = Mux(storing, self.store_cmds.payload, self.load_cmds.payload)
+        offered = eligible & (sent < total) & Mux(storing, self.store_cmds.valid, self.load_cmds.valid)
+        m.d.comb += [
+            self.dma.payload.command.eq(cmds),
+            self.dma.payload.write.eq(storing),
+            self.dma.valid.eq(offered),
+            self.store_cmds.ready.eq(self.dma.ready & offered & storing),
+            self.load_cmds.ready.eq(self.dma.ready & offered & ~storing),
+        ]
+        handed = self.dma.valid & self.dma.ready
         entry_done = eligible & ((sent == total) | (handed & (sent + 1 == total)))
         with m.If(entry_done):
             m.d.sync += sent.eq(0)

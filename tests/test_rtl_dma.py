@@ -15,7 +15,7 @@ plain Python and asserts them:
   same data and protocol checks, and every command taken and completed at the edges
   ``accel.dram_channel`` and the constants predict; back-to-back commands ending in one-beat
   bursts keep the channel in one busy period;
-- both engines on one port of ``rtl/dram_model.v`` (``tests/rtl_benches/dma_pair.py``, bench
+- both engines on one port of ``rtl/dram_model.v`` (``rtl.dma.DmaPair``, bench
   ``dma_pair_bench.py``): requests in hand-over order with no gap, predicted ``done`` edges,
   the in-order model's images.
 """
@@ -561,12 +561,12 @@ def pair_plan(seed: int, bus_bytes: int) -> dict:
 
 @needs_icarus
 def test_both_engines_share_the_dram_model(tmp_path, monkeypatch):
-    """``tests/rtl_benches/dma_pair.py``: reader and writer on one port of ``rtl/dram_model.v``,
+    """``rtl.dma.DmaPair``: reader and writer on one port of ``rtl/dram_model.v``,
     each one's ``hold`` driven by the other's ``pending`` in hand-over order. The memory sees
     every burst in hand-over order, one per edge with no gap, each command's first at the edge
     the constants give, all in one busy period with every ``done`` where ``accel.dram_channel``
     puts it; the DRAM and on-chip images equal the in-order Python model's."""
-    from tests.rtl_benches.dma_pair import DmaPair
+    from rtl.dma import DmaPair
 
     bus_bytes, bandwidth, latency = 16, 16.0, 2
     plan = pair_plan(600, bus_bytes)

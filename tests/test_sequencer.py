@@ -17,7 +17,7 @@ from amaranth.sim import Simulator
 from accel.config import AccelConfig
 from accel.lowering import ArrayOp, lower_network
 from accel.tiling import schedule_array_op
-from rtl.dma import DmaParams, command_layout
+from rtl.dma import DmaParams
 from rtl.sequencer import TileSequencer
 from workloads.zoo import get_network
 
@@ -38,7 +38,7 @@ def run(tiles: list[dict], rng: random.Random, latency: int = 30, max_cycles: in
     """Simulate the sequencer with stub engines (a command completes 1..``latency`` + 1 cycles
     after it is handed over, in order, or after the next of ``delays``) and core; returns the
     recorded events (cycles)."""
-    dut = TileSequencer(command_layout(DmaParams()), index_bits=12, count_bits=4)
+    dut = TileSequencer(DmaParams(), index_bits=12, count_bits=4)
     events = {"hand": [], "done": {"reader": [], "writer": []}, "start": [], "idle": [], "header": [], "finished": None}
     headers = list(tiles)
     commands = {
@@ -54,7 +54,7 @@ def run(tiles: list[dict], rng: random.Random, latency: int = 30, max_cycles: in
             ctx.set(dut.busy, cycle <= busy_until)
             for engine in ("reader", "writer"):
                 ctx.set(getattr(dut, f"{engine}_done"), bool(pending[engine]) and pending[engine][0] == cycle)
-                ctx.set(getattr(dut, engine).ready, 1)
+            ctx.set(dut.dma.ready, 1)
             ctx.set(dut.headers.valid, bool(headers))
             if headers:
                 h = headers[0]
@@ -71,14 +71,14 @@ def run(tiles: list[dict], rng: random.Random, latency: int = 30, max_cycles: in
             if headers and ctx.get(dut.headers.ready):
                 headers.pop(0)
                 events["header"].append(cycle)
-            for kind, engine in (("load", "reader"), ("store", "writer")):
-                out = getattr(dut, engine)
-                if ctx.get(out.valid):
-                    tile, k = commands[kind].pop(0)
-                    assert ctx.get(out.payload.dram_addr) == tile * 16 + k
-                    events["hand"].append((cycle, kind, tile, k))
-                    previous = pending[engine][-1] if pending[engine] else cycle
-                    pending[engine].append(max(previous + 1, cycle + 1 + (next(delays) if delays else rng.randint(0, latency))))
+            if ctx.get(dut.dma.valid):
+                kind, engine = ("store", "writer") if ctx.get(dut.dma.payload.write) else ("load", "reader")
+                tile, k = commands[kind].pop(0)
+                assert ctx.get(dut.dma.payload.command.dram_addr) == tile * 16 + k
+                events["hand"].append((cycle, kind, tile, k))
+                previous = pending[engine][-1] if pending[engine] else cycle
+                delay = next(delays) if delays else rng.randint(0, latency)
+                pending[engine].append(max(previous + 1, cycle + 1 + delay))
             for engine in ("reader", "writer"):
                 if pending[engine] and pending[engine][0] == cycle:
                     events["done"][engine].append(cycle)
