@@ -195,15 +195,16 @@ class TapGenerator:
     region at ``offset``, ``(lane << 3) + field``) and :meth:`advance` steps every lane to the
     next block by :data:`TAP_STEPS`, without multipliers: the carries compare the digits with
     ``KW - SX`` and ``KH - SY`` and each field adds one of its registered increments
-    ``step + carry_in * add - carry_out * wrap``. ``kx``, ``ky``, ``c`` are ``count`` wide,
-    ``dx``, ``dy`` :data:`COORD`, and ``dxp``, ``dyw``, ``plane`` ``abits`` (addresses are used
-    modulo ``2^abits``, and the increments wrap the same way).
+    ``step + carry_in * add - carry_out * wrap``. ``kx``, ``ky``, ``c`` are ``count`` wide, the
+    offsets ``abits`` (the ifmap address bits): ``dxp``, ``dyw`` and ``plane`` are only used
+    modulo ``2^abits``, and ``dx``, ``dy`` stay below it (the host driver checks), so the
+    increments may wrap the same way.
     """
 
     def __init__(self, m: Module, regs: dict, rows: int, abits: int, write, offset, wdata) -> None:
         count = regs["CHANNELS"].shape()
-        self.shapes = {"kx": count, "ky": count, "c": count, "dx": COORD, "dy": COORD}
-        self.shapes.update({field: unsigned(abits) for field in ("dxp", "dyw", "plane")})
+        self.shapes = {"kx": count, "ky": count, "c": count}
+        self.shapes.update({field: unsigned(abits) for field in ("dx", "dy", "dxp", "dyw", "plane")})
         self.regs = regs
         self.table = [self._fields(f"table{i}") for i in range(rows)]
         self.lanes = [self._fields(f"tap{i}") for i in range(rows)]
@@ -424,7 +425,7 @@ class Accelerator(wiring.Component):
 
         mem = memory.Memory(shape=signed(self.config.input_bits), depth=g.ifmap_depth, init=[])
         m.submodules.ifmap = mem
-        abits = address_shape(g.ifmap_depth).width
+        abits = g.ifmap_address_bits
         gen = TapGenerator(m, regs, rows, abits, writes["taps"], offset, self.bus_wdata)
 
         with m.If(step):

@@ -58,5 +58,10 @@ class AcceleratorGeometry:
             bias_depth=min(acc, weight // config.rows),
         )  # fmt: skip
 
+    @property
+    def ifmap_address_bits(self) -> int:
+        """Bits of an ifmap element address; the tap generator keeps its offsets this wide."""
+        return max(1, (self.ifmap_depth - 1).bit_length())
+
     def to_dict(self) -> dict:
         return asdict(self)

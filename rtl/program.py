@@ -454,6 +454,11 @@ def check_tile(layer: str, view: LayerView, tile: TilePlan, geometry: Accelerato
             )
         if (view.pad_mode == "reflect" and max(lo, hi) >= size) or (view.pad_mode == "circular" and max(lo, hi) > size):
             raise ProgramError(f"{where}: {view.pad_mode} padding {max(lo, hi)} does not fit {size} input {axis}")
+        if d * (k - 1) >> geometry.ifmap_address_bits:
+            raise ProgramError(
+                f"{where}: kernel {axis} offsets reach {d * (k - 1)} (dilation {d}), beyond the "
+                f"{(1 << geometry.ifmap_address_bits) - 1} the tap generator holds; raise ifmap_kib"
+            )
     needs = {
         "ifmap": (r["IMG_STRIDE"] * r["IMAGES"], geometry.ifmap_depth, "ifmap_kib"),
         "accumulator": (r["OUTER"] * r["T"], geometry.acc_depth, "ofmap_kib"),

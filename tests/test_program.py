@@ -202,6 +202,8 @@ def _lenet_conv1():
     [
         ({"kernel": (40, 5)}, "kernel rows 40 .* larger than the padded input of 32 rows"),
         ({"pads": ((2, 2), (0, 0))}, "kernel columns 5 .* larger than the padded input of 28 columns"),
+        # 2 KiB ifmap: 1,024 elements, 10-bit offsets; the padding makes the dilated kernel fit.
+        ({"dilation": (1, 256), "pads": ((2, 2), (600, 600))}, "kernel columns offsets reach 1024 .* beyond the 1023 the tap generator holds; raise ifmap_kib"),
     ],
 )
 def test_bad_descriptors_are_rejected_before_running(change, message):
