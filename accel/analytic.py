@@ -3,9 +3,10 @@
 The DRAM channel serves one queue of requests in a fixed order: the fetch of tile 0, then for
 each later tile ``j`` its fetch followed by the writeback of tile ``j - 1`` (when tile ``j - 1``
 finishes an output tile). A request starts when the channel is free and it is eligible (a fetch
-once the bank it fills is no longer read, a writeback once its tile has computed); it occupies
-the channel for ``ceil(bytes / bandwidth)`` cycles and its data is there ``latency`` cycles
-later. A tile computes once the previous tile is done, its operands have arrived and its
+once the bank it fills is no longer read, a writeback once its tile has computed); it moves its
+bytes as bus beats at the channel's rate (``accel/dram_channel.py``: at most one beat per
+cycle, fractional bandwidth carried within a busy period) and its data is there ``latency``
+cycles after its last beat. A tile computes once the previous tile is done, its operands have arrived and its
 accumulator bank has been written back. The cycle-level engine in ``sim/engine.py`` steps the
 same machine cycle by cycle and must agree exactly (docs/correctness.md).
 """
@@ -17,16 +18,18 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
-from numba.extending import register_jitable
 
+from accel.dram_channel import (  # noqa: F401 (re-exported: the timing kernels' shared vocabulary)
+    CYCLE_LIMIT,
+    NO_LIMIT,
+    kernel_bandwidth,
+    bus_bytes,
+    serve,
+    transfer_beats,
+    transfer_cycles,
+)
 from accel.jit import choose
 from accel.tiling import TileSchedule
-
-NO_LIMIT = -1.0  # bandwidth passed to kernels for an ideal channel
-CYCLE_LIMIT = 2**62
-"""Most cycles a layer may take: the engines count in int64 (up to 2**63 - 1), and the factor of
-two absorbs the rounding of the floating-point bound :func:`cycle_range_error` compares."""
-
 
 @dataclass(frozen=True)
 class Timing:
@@ -39,26 +42,6 @@ class Timing:
     peak_bandwidth: float
 
 
-def kernel_bandwidth(bandwidth: float) -> float:
-    """Bandwidth argument of the kernels: bytes/cycle, or NO_LIMIT for an ideal channel."""
-    return NO_LIMIT if math.isinf(bandwidth) else float(bandwidth)
-
-
-@register_jitable
-def transfer_cycles(nbytes, bandwidth):
-    """Cycles the channel is busy moving ``nbytes``: least t with t * bandwidth >= nbytes (0 if ideal)."""
-    if nbytes <= 0 or bandwidth < 0:
-        return 0
-    if nbytes / bandwidth >= CYCLE_LIMIT:  # saturate: such a layer is refused (cycle_range_error)
-        return CYCLE_LIMIT
-    t = int(math.ceil(nbytes / bandwidth))
-    while t > 0 and (t - 1) * bandwidth >= nbytes:
-        t -= 1
-    while t * bandwidth < nbytes:
-        t += 1
-    return t
-
-
 @njit(cache=True)
 def _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth, latency):
     count = load.shape[0]
@@ -66,21 +49,21 @@ def _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth,
     ldone = np.zeros(count, dtype=np.int64)
     wdone = np.zeros(count, dtype=np.int64)
     free = 0  # first cycle the channel is idle
+    period, moved = 0, 0  # the channel's busy period: its first cycle and the beats moved in it
+    w = bus_bytes(bandwidth)
     busy = 0
     # Fetch of tile 0.
     if load[0] > 0:
-        occ = transfer_cycles(load[0], bandwidth)
-        free = occ
-        busy += occ
-        ldone[0] = occ + latency
+        free, period, moved = serve(0, transfer_beats(load[0], w), free, period, moved, bandwidth, w)
+        busy += free
+        ldone[0] = free + latency
     for j in range(1, count + 1):
         if j < count and load[j] > 0:
             eligible = cend[load_after[j]] if load_after[j] >= 0 else 0
             start = max(free, eligible)
-            occ = transfer_cycles(load[j], bandwidth)
-            free = start + occ
-            busy += occ
-            ldone[j] = start + occ + latency
+            free, period, moved = serve(start, transfer_beats(load[j], w), free, period, moved, bandwidth, w)
+            busy += free - start
+            ldone[j] = free + latency
         i = j - 1
         start = ldone[i]
         if i > 0:
@@ -90,10 +73,9 @@ def _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth,
         cend[i] = start + compute[i]
         if writeback[i] > 0:
             wstart = max(free, cend[i])
-            occ = transfer_cycles(writeback[i], bandwidth)
-            free = wstart + occ
-            busy += occ
-            wdone[i] = wstart + occ + latency
+            free, period, moved = serve(wstart, transfer_beats(writeback[i], w), free, period, moved, bandwidth, w)
+            busy += free - wstart
+            wdone[i] = free + latency
         else:
             wdone[i] = cend[i]
     total = cend[count - 1]
@@ -105,14 +87,17 @@ def _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth,
 def cycle_bound_terms(moved: int, transfers: int, compute: int, bandwidth: float, latency: int) -> dict[str, float]:
     """An upper bound on a layer's cycles, in three parts: moving, waiting and computing (cycles).
 
-    Until a layer ends, every cycle computes a tile, moves a transfer's bytes or waits out a
-    transfer's latency, so the compute cycles plus, per transfer, its ``ceil(bytes / bandwidth)``
-    occupancy (at most one cycle above ``bytes / bandwidth``) and its latency bound the layer's
-    cycles. ``moved``: bytes over the channel; ``transfers``: requests (an upper bound will do).
-    Computed in floating point, so it can be checked before any engine counts in int64.
+    Until a layer ends, every cycle computes a tile, moves a transfer's beats or waits out a
+    transfer's latency. A transfer of ``n`` bytes is ``ceil(n / W)`` beats of ``W`` bytes
+    (:func:`bus_bytes`, at least the bandwidth), which take at most one cycle more than
+    ``beats * W / bandwidth``; so the compute cycles plus ``bytes / bandwidth + transfers * (W /
+    bandwidth + 1)`` and the latencies bound the layer's cycles. ``moved``: bytes over the
+    channel; ``transfers``: requests (an upper bound will do). Computed in floating point, so it
+    can be checked before any engine counts in int64.
     """
+    slack = bus_bytes(bandwidth) / bandwidth + 1
     return {
-        "moving": 0.0 if math.isinf(bandwidth) else moved / bandwidth + transfers,
+        "moving": 0.0 if math.isinf(bandwidth) else moved / bandwidth + transfers * slack,
         "waiting": float(transfers) * latency,
         "computing": float(compute),
     }

@@ -17,16 +17,61 @@ the order they were requested:
   with no beats (:func:`serve`).
 - A load's data is on chip, and a writeback acknowledged, ``L`` cycles after the channel is free.
 
-An ideal channel (``bandwidth`` negative: the kernels' encoding of ``inf``) moves every transfer
-in 0 cycles. ``docs/microarchitecture.md`` states the model and ``docs/accelerator.md`` the AXI
+The simulator's engines (``sim/engine.py``, ``accel/analytic.py``, the DSE kernel) serve their
+transfers with :func:`serve`, on a bus of :func:`bus_bytes` for the configured bandwidth and
+with runs that start on a beat (:func:`transfer_beats`). An ideal channel (``bandwidth``
+negative: the kernels' encoding of ``inf``) moves every transfer in 0 cycles. ``docs/microarchitecture.md`` states the model and ``docs/accelerator.md`` the AXI
 timing that realises it.
 """
 
 from __future__ import annotations
 
+import math
+
 from numba.extending import register_jitable
 
-from accel.analytic import transfer_cycles
+NO_LIMIT = -1.0  # bandwidth passed to kernels for an ideal channel
+CYCLE_LIMIT = 2**62
+"""Most cycles a layer may take: the engines count in int64 (up to 2**63 - 1), and the factor of
+two absorbs the rounding of the floating-point bound ``accel.analytic.cycle_range_error`` compares."""
+MIN_BUS_BYTES = 16
+"""Narrowest bus the simulator assumes (128 bits, the generated accelerator's default port)."""
+
+
+def kernel_bandwidth(bandwidth: float) -> float:
+    """Bandwidth argument of the kernels: bytes/cycle, or NO_LIMIT for an ideal channel."""
+    return NO_LIMIT if math.isinf(bandwidth) else float(bandwidth)
+
+
+@register_jitable
+def transfer_cycles(nbytes, bandwidth):
+    """Least t with t * bandwidth >= nbytes (0 if nothing moves or the channel is ideal)."""
+    if nbytes <= 0 or bandwidth < 0:
+        return 0
+    if nbytes / bandwidth >= CYCLE_LIMIT:  # saturate: such a layer is refused (cycle_range_error)
+        return CYCLE_LIMIT
+    t = int(math.ceil(nbytes / bandwidth))
+    while t > 0 and (t - 1) * bandwidth >= nbytes:
+        t -= 1
+    while t * bandwidth < nbytes:
+        t += 1
+    return t
+
+
+@register_jitable
+def bus_bytes(bandwidth):
+    """Bus beat in bytes for a channel of ``bandwidth`` bytes/cycle: the smallest power of two
+    that carries it in one beat per cycle, at least :data:`MIN_BUS_BYTES` (and for an ideal one)."""
+    width = MIN_BUS_BYTES
+    while width < bandwidth and width < 2**40:
+        width *= 2
+    return width
+
+
+@register_jitable
+def transfer_beats(nbytes, bus):
+    """Beats of a transfer of ``nbytes`` whose runs start on a beat (``ceil(nbytes / bus)``)."""
+    return (nbytes + bus - 1) // bus
 
 
 @register_jitable

@@ -3,7 +3,8 @@
 The machine, cycle by cycle, in order: the array retires a finished tile; the DMA engine starts
 every request at the head of its queue that is eligible while the channel is idle; the array
 starts the next tile if its operands have arrived and its accumulator bank is free; then the
-channel moves ``bandwidth`` bytes of the request in flight and the array advances one cycle.
+channel moves a beat of the request in flight when its busy period has earned it
+(``accel/dram_channel.py``) and the array advances one cycle.
 
 Nothing changes between two events (a tile ends, the channel frees, operands or a writeback
 land), so the engine applies those rules at each event time and jumps to the next one: its cost
@@ -18,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from accel.analytic import Timing, kernel_bandwidth, make_timing, transfer_cycles
+from accel.analytic import Timing, kernel_bandwidth, make_timing
+from accel.dram_channel import bus_bytes, serve, transfer_beats
 from accel.jit import choose
 from accel.tiling import TileSchedule
 
@@ -35,6 +37,8 @@ def _run_events(load, load_after, compute, writeback, wait_writeback, bandwidth,
     queue_end = 2 * count + 1  # entries: L0, L1, W0, L2, W1, ..., L(n-1), W(n-2), (none), W(n-1)
     head = 0
     channel_free = 0  # first cycle the channel is idle
+    period, moved = 0, 0  # the channel's busy period: its first cycle and the beats moved in it
+    w = bus_bytes(bandwidth)
     running = -1  # tile in the array
     run_end = 0  # cycle the running tile retires
     next_tile = 0
@@ -72,14 +76,13 @@ def _run_events(load, load_after, compute, writeback, wait_writeback, bandwidth,
             if not ready:
                 break
             head += 1
-            # The channel is busy for the transfer; its data lands `latency` cycles after.
-            occupancy = transfer_cycles(nbytes, bandwidth)
-            channel_free = t + occupancy
-            busy += occupancy
+            # The channel moves the transfer's beats; its data lands `latency` cycles after.
+            channel_free, period, moved = serve(t, transfer_beats(nbytes, w), channel_free, period, moved, bandwidth, w)
+            busy += channel_free - t
             if is_load:
-                arrival[tile] = t + occupancy + latency
+                arrival[tile] = channel_free + latency
             else:
-                wdone[tile] = t + occupancy + latency
+                wdone[tile] = channel_free + latency
         # 3. The array starts the next tile when its operands and accumulator bank are ready.
         if running < 0 and next_tile < count:
             guard = int(wait_writeback[next_tile])

@@ -2,13 +2,16 @@
 
 Each cycle, in order: the array retires a finished tile; the DMA engine starts every request at
 the head of its queue that is eligible while the channel is idle; the array starts the next tile
-if its operands have arrived and its accumulator bank is free; then the channel moves
-``bandwidth`` bytes of the request in flight and the array advances one cycle. Its cost grows
+if its operands have arrived and its accumulator bank is free; then the channel moves one beat
+of the request in flight if its busy period has earned it (``t * bandwidth >= beats * W`` after
+``t`` cycles of the period, one beat per cycle at most) and the array advances one cycle. Its cost grows
 with cycles, so it is kept here, readable, and used only on small schedules.
 """
 
 import numpy as np
 from numba import njit
+
+from accel.dram_channel import bus_bytes, transfer_beats
 
 
 @njit(cache=True)
@@ -21,8 +24,11 @@ def step_cycles(load, load_after, compute, writeback, wait_writeback, bandwidth,
     queue_end = 2 * count + 1  # entries: L0, L1, W0, L2, W1, ..., L(n-1), W(n-2), (none), W(n-1)
     head = 0
     moving = False  # a request occupies the channel
-    moving_bytes = 0
-    moving_elapsed = 0
+    w = bus_bytes(bandwidth)
+    period = 0  # first cycle of the channel's busy period
+    moved = 0  # beats moved in it
+    target = 0  # beats moved in it once the request in flight is done
+    free_at = -1  # first cycle the channel was idle after its last request
     moving_tile = 0
     moving_is_load = True
     running = -1  # tile in the array
@@ -69,8 +75,9 @@ def step_cycles(load, load_after, compute, writeback, wait_writeback, bandwidth,
                     wdone[tile] = t + latency
                 continue
             moving = True
-            moving_bytes = nbytes
-            moving_elapsed = 0
+            if t != free_at:  # the channel idled: a new busy period
+                period, moved = t, 0
+            target = moved + transfer_beats(nbytes, w)
             moving_tile = tile
             moving_is_load = is_load
         # 3. The array starts the next tile when its operands and accumulator bank are ready.
@@ -91,10 +98,13 @@ def step_cycles(load, load_after, compute, writeback, wait_writeback, bandwidth,
                 break
         # 4. One cycle passes.
         if moving:
-            moving_elapsed += 1
             busy += 1
-            if moving_elapsed * bandwidth >= moving_bytes:
+            elapsed = t - period + 1
+            if elapsed >= moved + 1 and elapsed * bandwidth >= (moved + 1) * w:
+                moved += 1
+            if moved == target:
                 moving = False
+                free_at = t + 1
                 if moving_is_load:
                     arrival[moving_tile] = t + 1 + latency
                 else:

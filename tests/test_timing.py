@@ -188,13 +188,15 @@ def test_tiles_run_back_to_back_with_an_ideal_channel():
 # -- Finite DRAM bandwidth and latency --------------------------------------------------------------
 #
 # One tile (GEMM 1x5 @ 5x3 on 2x2 WS, 15 compute cycles, see above): the tile fetches 5 ifmap bytes
-# + 15 weight bytes = 20 bytes, computes, then writes its 3 int8 outputs back:
-#   cycles = latency + ceil(20 / bw) + 15 + ceil(3 / bw) + latency
-#   bw 4,   latency 10:  10 + 5 + 15 + 1 + 10 = 41
-#   bw 3.5, latency 7:    7 + 6 + 15 + 1 + 7  = 36   (20 / 3.5 = 5.7 -> 6 cycles)
-#   bw 0.5, latency 0:    0 + 40 + 15 + 6 + 0 = 61
-# With a bias the fetch also carries 3 int32 biases: 32 bytes, bw 4, latency 10: 10+8+15+1+10 = 44.
-@pytest.mark.parametrize("bandwidth, latency, cycles", [(4.0, 10, 41), (3.5, 7, 36), (0.5, 0, 61)])
+# + 15 weight bytes = 20 bytes, computes, then writes its 3 int8 outputs back. The channel moves
+# whole 16-byte beats (accel/dram_channel.py): the fetch is 2 beats (32 bytes' worth), the
+# writeback 1, each starting a new busy period:
+#   cycles = latency + ceil(32 / bw) + 15 + ceil(16 / bw) + latency
+#   bw 4,   latency 10:  10 + 8 + 15 + 4 + 10 = 47
+#   bw 3.5, latency 7:    7 + 10 + 15 + 5 + 7 = 44   (32 / 3.5 = 9.1 -> 10, 16 / 3.5 = 4.6 -> 5)
+#   bw 0.5, latency 0:    0 + 64 + 15 + 32 + 0 = 111
+# With a bias the fetch also carries 3 int32 biases: 32 bytes, still 2 beats: 47 again.
+@pytest.mark.parametrize("bandwidth, latency, cycles", [(4.0, 10, 47), (3.5, 7, 44), (0.5, 0, 111)])
 @pytest.mark.parametrize("mode", ["analytic", "cycle"])
 def test_single_tile_with_finite_dram(bandwidth, latency, cycles, mode):
     config = AccelConfig(rows=2, cols=2, dataflow="ws", dram_bandwidth=bandwidth, dram_latency=latency)
@@ -207,17 +209,17 @@ def test_bias_is_fetched_with_the_weights():
     net = Network("fc", (1, 5), [Linear(name="fc", in_features=5, out_features=3, bias=True)])
     layer = only_layer(net, AccelConfig(rows=2, cols=2, dataflow="ws", dram_bandwidth=4.0, dram_latency=10))
     assert layer.dram["filter_read_bytes"] == 15 + 3 * 4
-    assert layer.cycles == 44
+    assert layer.cycles == 47
 
 
-# Two tiles (the K=1024 GEMM above, 514 compute cycles each; each tile fetches 512 + 512 = 1024 bytes;
-# only the last K tile writes the 1 output byte), latency 20:
+# Two tiles (the K=1024 GEMM above, 514 compute cycles each; each tile fetches 512 + 512 = 1024 bytes,
+# 64 beats; only the last K tile writes the 1 output byte, one 16-byte beat), latency 20:
 #   bw 8: fetch 0 takes 128 cycles and lands at 148; fetch 1 follows on the channel (128..256, lands
 #         at 276) while tile 0 computes 148..662, so it is hidden; tile 1 computes 662..1176; the
-#         writeback takes 1 cycle and lands 20 later: 1197.
+#         writeback takes 2 cycles and lands 20 later: 1198.
 #   bw 1: fetch 0 lands at 1024 + 20 = 1044; fetch 1 occupies 1024..2048 and lands at 2068, after
-#         tile 0 ends (1044 + 514 = 1558): tile 1 computes 2068..2582; writeback: 2582 + 1 + 20 = 2603.
-@pytest.mark.parametrize("bandwidth, cycles", [(8.0, 1197), (1.0, 2603)])
+#         tile 0 ends (1044 + 514 = 1558): tile 1 computes 2068..2582; writeback: 2582 + 16 + 20 = 2618.
+@pytest.mark.parametrize("bandwidth, cycles", [(8.0, 1198), (1.0, 2618)])
 @pytest.mark.parametrize("mode", ["analytic", "cycle"])
 def test_double_buffering_hides_the_next_fetch(bandwidth, cycles, mode):
     config = AccelConfig(rows=2, cols=1, dataflow="ws", filter_kib=1, dram_bandwidth=bandwidth, dram_latency=20)
