@@ -89,7 +89,7 @@ class LutModel:
 #: synthesis"), per (family, design): on ECP5 nextpnr's LUT4 count, on iCE40 (whose multipliers
 #: are LUTs) yosys's SB_LUT4 cells, fewer than the logic cells they are placed in.
 LUT_MODELS = {
-    ("ecp5", "accelerator"): LutModel(fixed=8807.0, per_pe=166.125, per_row=0.0, per_col=0.0, per_bram=0.0),
+    ("ecp5", "accelerator"): LutModel(fixed=8148.5, per_pe=166.125, per_row=0.0, per_col=0.0, per_bram=20.578),
     ("ecp5", "core"): LutModel(fixed=667.0, per_pe=166.125, per_row=0.0, per_col=0.0, per_bram=0.0),
     ("ice40", "accelerator"): LutModel(fixed=2708.0, per_pe=300.83, per_row=0.0, per_col=2971.33, per_bram=0.0),
     ("ice40", "core"): LutModel(fixed=337.67, per_pe=300.83, per_row=0.0, per_col=0.0, per_bram=0.0),

@@ -26,6 +26,7 @@ MEDIUM = AccelConfig(rows=8, cols=8, ifmap_kib=16, filter_kib=32, ofmap_kib=32)
 #: LUTs measured: nextpnr's on ECP5, yosys's SB_LUT4 cells on iCE40).
 LUT_RUNS = [
     ("ecp5", "accelerator", 4, 4, 32, 11465),
+    ("ecp5", "accelerator", 8, 2, 141, 13708),
     ("ecp5", "core", 4, 4, 6, 3325),
     ("ecp5", "core", 8, 8, 12, 11299),
     ("ice40", "accelerator", 2, 2, 47, 9854),
