@@ -231,7 +231,11 @@ class TapGenerator:
         for carry_in in (0, 1) if add is not None else (0,):
             for carry_out in (0, 1) if wrap is not None else (0,):
                 value = Signal(self.shapes[field], name=f"inc_{field}_{carry_in}{carry_out}")
-                total = self._register(step) + carry_in * self._register(add) - carry_out * self._register(wrap)
+                total = self._register(step)
+                if carry_in:
+                    total = total + self._register(add)
+                if carry_out:
+                    total = total - self._register(wrap)
                 m.d.sync += value.eq(total)
                 increments[carry_in, carry_out] = value
         return increments
