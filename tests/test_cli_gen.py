@@ -172,8 +172,8 @@ def test_gen_without_sizes_picks_the_8x8_array_and_the_largest_buffers_that_fit(
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all(re.fullmatch(p, line) for p, line in zip(FIT_LINES, lines))
     # A given array is kept; so are given buffers, which are checked.
-    assert fit_device(AccelConfig(rows=4, cols=4), "ecp5", given={"rows", "cols"}).ifmap_kib == 64
-    assert capsys.readouterr().out.startswith("buffers 64/64/32 KiB: ")
+    assert fit_device(AccelConfig(rows=4, cols=4), "ecp5", given={"rows", "cols"}).ifmap_kib == 128
+    assert capsys.readouterr().out.startswith("buffers 128/128/64 KiB: ")
     small = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
     assert fit_device(small, "ecp5", given={"rows", "cols", "ifmap_kib"}) == small
     assert capsys.readouterr().out == ""
