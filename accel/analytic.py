@@ -44,6 +44,7 @@ class Timing:
 
 @njit(cache=True)
 def _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth, latency):
+    # ``load`` / ``writeback``: bus beats of each tile's fetch and writeback.
     count = load.shape[0]
     cend = np.zeros(count, dtype=np.int64)
     ldone = np.zeros(count, dtype=np.int64)
@@ -54,14 +55,14 @@ def _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth,
     busy = 0
     # Fetch of tile 0.
     if load[0] > 0:
-        free, period, moved = serve(0, transfer_beats(load[0], w), free, period, moved, bandwidth, w)
+        free, period, moved = serve(0, load[0], free, period, moved, bandwidth, w)
         busy += free
         ldone[0] = free + latency
     for j in range(1, count + 1):
         if j < count and load[j] > 0:
             eligible = cend[load_after[j]] if load_after[j] >= 0 else 0
             start = max(free, eligible)
-            free, period, moved = serve(start, transfer_beats(load[j], w), free, period, moved, bandwidth, w)
+            free, period, moved = serve(start, load[j], free, period, moved, bandwidth, w)
             busy += free - start
             ldone[j] = free + latency
         i = j - 1
@@ -73,7 +74,7 @@ def _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth,
         cend[i] = start + compute[i]
         if writeback[i] > 0:
             wstart = max(free, cend[i])
-            free, period, moved = serve(wstart, transfer_beats(writeback[i], w), free, period, moved, bandwidth, w)
+            free, period, moved = serve(wstart, writeback[i], free, period, moved, bandwidth, w)
             busy += free - wstart
             wdone[i] = free + latency
         else:
@@ -84,30 +85,29 @@ def _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth,
     return total, busy
 
 
-def cycle_bound_terms(moved: int, transfers: int, compute: int, bandwidth: float, latency: int) -> dict[str, float]:
+def cycle_bound_terms(beats: int, transfers: int, compute: int, bandwidth: float, latency: int) -> dict[str, float]:
     """An upper bound on a layer's cycles, in three parts: moving, waiting and computing (cycles).
 
     Until a layer ends, every cycle computes a tile, moves a transfer's beats or waits out a
-    transfer's latency. A transfer of ``n`` bytes is ``ceil(n / W)`` beats of ``W`` bytes
-    (:func:`bus_bytes`, at least the bandwidth), which take at most one cycle more than
-    ``beats * W / bandwidth``; so the compute cycles plus ``bytes / bandwidth + transfers * (W /
-    bandwidth + 1)`` and the latencies bound the layer's cycles. ``moved``: bytes over the
-    channel; ``transfers``: requests (an upper bound will do). Computed in floating point, so it
-    can be checked before any engine counts in int64.
+    transfer's latency. A transfer of ``b`` beats of ``W`` bytes (:func:`bus_bytes`, at least the
+    bandwidth) takes at most one cycle more than ``b * W / bandwidth``; so the compute cycles plus
+    ``beats * W / bandwidth + transfers`` and the latencies bound the layer's cycles. ``beats``:
+    bus beats over the channel; ``transfers``: requests (an upper bound will do). Computed in
+    floating point, so it can be checked before any engine counts in int64.
     """
-    slack = bus_bytes(bandwidth) / bandwidth + 1
     return {
-        "moving": 0.0 if math.isinf(bandwidth) else moved / bandwidth + transfers * slack,
+        "moving": 0.0 if math.isinf(bandwidth) else beats * bus_bytes(bandwidth) / bandwidth + transfers,
         "waiting": float(transfers) * latency,
         "computing": float(compute),
     }
 
 
-def cycle_range_error(name: str, moved: int, transfers: int, compute: int, bandwidth: float, latency: int) -> str:
+def cycle_range_error(name: str, beats: int, transfers: int, compute: int, bandwidth: float, latency: int) -> str:
     """Why layer ``name`` could take more than :data:`CYCLE_LIMIT` cycles and what to change ('' if it cannot)."""
-    terms = cycle_bound_terms(moved, transfers, compute, bandwidth, latency)
+    terms = cycle_bound_terms(beats, transfers, compute, bandwidth, latency)
     if sum(terms.values()) < CYCLE_LIMIT:
         return ""
+    moved = beats * bus_bytes(bandwidth)
     fixes = {
         "moving": f"it moves {moved:,} bytes at dram_bandwidth {bandwidth:g} bytes/cycle; raise dram_bandwidth",
         "waiting": f"it makes {transfers:,} transfers of dram_latency {latency:,} cycles; lower dram_latency",
@@ -117,16 +117,15 @@ def cycle_range_error(name: str, moved: int, transfers: int, compute: int, bandw
 
 
 def schedule_traffic(sched: TileSchedule) -> tuple[int, int]:
-    """Bytes a layer moves over the DRAM channel, and the number of transfers that move them."""
-    loads = sched.load_ifmap + sched.load_filter
-    return int(loads.sum() + sched.writeback.sum()), int((loads > 0).sum() + (sched.writeback > 0).sum())
+    """Bus beats a layer moves over the DRAM channel, and the number of transfers that move them."""
+    beats = int(sched.load_beats.sum() + sched.writeback_beats.sum())
+    return beats, int((sched.load_beats > 0).sum() + (sched.writeback_beats > 0).sum())
 
 
 def layer_timing(sched: TileSchedule, bandwidth: float, latency: int) -> Timing:
     """Cycles of a layer from its tile schedule, without stepping cycles."""
-    load = sched.load_ifmap + sched.load_filter
     total, busy = choose(_recurrence, sched.count)(
-        load, sched.load_after, sched.compute, sched.writeback, sched.wait_writeback,
+        sched.load_beats, sched.load_after, sched.compute, sched.writeback_beats, sched.wait_writeback,
         kernel_bandwidth(bandwidth), int(latency),
     )  # fmt: skip
     return make_timing(sched, int(total), int(busy))

@@ -19,7 +19,7 @@ the order they were requested:
 
 The simulator's engines (``sim/engine.py``, ``accel/analytic.py``, the DSE kernel) serve their
 transfers with :func:`serve`, on a bus of :func:`bus_bytes` for the configured bandwidth and
-with runs that start on a beat (:func:`transfer_beats`). An ideal channel (``bandwidth``
+with the beats of their runs where ``accel/dram_layout.py`` puts them. An ideal channel (``bandwidth``
 negative: the kernels' encoding of ``inf``) moves every transfer in 0 cycles. ``docs/microarchitecture.md`` states the model and ``docs/accelerator.md`` the AXI
 timing that realises it.
 """

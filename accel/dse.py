@@ -60,6 +60,7 @@ from accel.area import AreaTable, FpgaCache, asic_area
 from accel.config import FIELD_NAMES, AccelConfig, ConfigError
 from accel.files import OutputError, write_atomic
 from accel.dse_kernel import (
+    S_BEATS,
     O_MAX_MODE,
     O_VECTOR,
     S_COMPUTE,
@@ -291,9 +292,8 @@ def _mapping_error(op: Op, config: AccelConfig) -> str:
 def _cycle_range_error(workload: Workload, stats: np.ndarray, config: AccelConfig) -> str:
     """The first layer whose cycles could pass the engines' int64 range (its kernel counters saturated)."""
     for op, row in zip(workload.layer_ops, stats):
-        moved = int(row[S_LOAD_IFMAP] + row[S_LOAD_FILTER] + row[S_WRITEBACK])
         transfers = 2 * int(row[S_TILES])  # at most one fetch and one writeback per tile
-        error = cycle_range_error(op.name, moved, transfers, int(row[S_COMPUTE]), config.dram_bandwidth,
+        error = cycle_range_error(op.name, int(row[S_BEATS]), transfers, int(row[S_COMPUTE]), config.dram_bandwidth,
                                   config.dram_latency)  # fmt: skip
         if error:
             return error
@@ -308,8 +308,8 @@ def _schedule_stats(workload: Workload, config: AccelConfig, timer: Callable) ->
             sched = schedule(op, config)
         except MappingError as err:
             return out, i, str(err)
-        moved, transfers = schedule_traffic(sched)
-        too_long = cycle_range_error(op.name, moved, transfers, int(sched.compute.sum()), config.dram_bandwidth,
+        beats, transfers = schedule_traffic(sched)
+        too_long = cycle_range_error(op.name, beats, transfers, int(sched.compute.sum()), config.dram_bandwidth,
                                      config.dram_latency)  # fmt: skip
         if too_long:
             return out, i, too_long
@@ -318,7 +318,7 @@ def _schedule_stats(workload: Workload, config: AccelConfig, timer: Callable) ->
             t.cycles, t.compute_cycles, t.dram_busy_cycles, sched.sram["ifmap_reads"], sched.sram["filter_reads"],
             sched.sram["ofmap_reads"], sched.sram["ofmap_writes"], int(sched.load_ifmap.sum()),
             int(sched.load_filter.sum()), int(sched.writeback.sum()), sched.pe_ops, sched.folds,
-            sched.mapped_cycles, sched.count,
+            sched.mapped_cycles, sched.count, int(sched.load_beats.sum() + sched.writeback_beats.sum()),
         ]  # fmt: skip
     return out, -1, ""
 

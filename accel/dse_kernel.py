@@ -29,6 +29,8 @@ from numba import njit
 
 from accel.analytic import _recurrence, kernel_bandwidth
 from accel.config import AccelConfig
+from accel.dram_channel import bus_bytes
+from accel.dram_layout import addend_image_bytes, image_beats, input_load_beats, output_store_beats, weight_image_bytes
 from accel.lowering import ArrayOp, Axis, Op, VectorOp
 from accel.tiling import ACC_BIAS_BYTES, element_bytes
 
@@ -44,11 +46,11 @@ A_OUT, A_SIZE, A_STRIDE, A_SPAN, A_PAD, A_INSERT = range(AXIS_FIELDS)
 
 # Columns of a layer's result.
 (S_CYCLES, S_COMPUTE, S_BUSY, S_IFMAP_READS, S_FILTER_READS, S_OFMAP_READS, S_OFMAP_WRITES, S_LOAD_IFMAP,
- S_LOAD_FILTER, S_WRITEBACK, S_PE_OPS, S_FOLDS, S_MAPPED, S_TILES) = range(14)  # fmt: skip
-STAT_FIELDS = 14
+ S_LOAD_FILTER, S_WRITEBACK, S_PE_OPS, S_FOLDS, S_MAPPED, S_TILES, S_BEATS) = range(15)  # fmt: skip
+STAT_FIELDS = 15
 STAT_NAMES = ("cycles", "compute_cycles", "dram_busy_cycles", "ifmap_reads", "filter_reads", "ofmap_reads",
               "ofmap_writes", "ifmap_read_bytes", "filter_read_bytes", "ofmap_write_bytes", "pe_ops", "folds",
-              "mapped_cycles", "tiles")  # fmt: skip
+              "mapped_cycles", "tiles", "dram_beats")  # fmt: skip
 
 DATAFLOW_CODES = {"ws": 0, "os": 1, "is": 2}
 
@@ -131,23 +133,20 @@ def _cdiv(a, b):
 @njit(cache=True)
 def _touched(op, axis, lo, hi):
     """accel.lowering.Axis.touched for outputs lo .. hi-1 of the axis at column ``axis``."""
-    out_n = op[axis + A_OUT]
-    size = op[axis + A_SIZE]
     stride = op[axis + A_STRIDE]
-    span = op[axis + A_SPAN]
     pad = op[axis + A_PAD]
     insert = op[axis + A_INSERT]
-    if stride >= span and insert == 1:  # disjoint windows: sum what each output reads
-        total = 0
-        for o in range(lo, min(hi, out_n)):
-            start = o * stride - pad
-            total += min(max(start + span, 0), size) - min(max(start, 0), size)
-        return total
     first = max(lo * stride - pad, 0)
-    last = min((hi - 1) * stride - pad + span, (size - 1) * insert + 1)
+    last = min((hi - 1) * stride - pad + op[axis + A_SPAN], (op[axis + A_SIZE] - 1) * insert + 1)
     if last <= first:
         return 0
     return max((last - 1) // insert - (first + insert - 1) // insert + 1, 0)
+
+
+@njit(cache=True)
+def _first_touched(op, axis, lo):
+    """accel.lowering.Axis.first_touched."""
+    return _cdiv(max(lo * op[axis + A_STRIDE] - op[axis + A_PAD], 0), op[axis + A_INSERT])
 
 
 @njit(cache=True)
@@ -239,7 +238,7 @@ def _plan(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack):
             held, lanes = filt, nt
             if df == 0:
                 lanes = _cdiv(nt, cols) * cols
-                held = _cdiv(ct * window, rows) * rows * lanes * wb + (nt * ACC_BIAS_BYTES if op[O_BIAS] else 0)
+                held = weight_image_bytes(ct * window, nt, rows, cols, wb) + addend_image_bytes(nt, cols)
             row_bytes = ct * depth_slices * op[O_IN_ROW_LEN] * ib
             out_row_bytes = op[O_OUT_ROW_LEN] * lanes * ab
             rows_fit = bank_if // row_bytes
@@ -294,38 +293,60 @@ def _array_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandw
             return False
         pack //= 2
 
-    # accel.tiling._m_tiles: output pixels and input rows read per channel of each M tile.
+    # accel.tiling._m_tiles and m_tile_ranges: output pixels and input rows read per channel of
+    # each M tile, and where its pixels sit (accel.tiling._transfer_beats).
     batch = op[O_BATCH]
     d_out = op[O_DEPTH + A_OUT]
     r_out = op[O_ROWS + A_OUT]
     out_row_len = op[O_OUT_ROW_LEN]
+    plane = r_out * out_row_len
     if images > 0:
         m_tiles = _cdiv(batch, images)
-        m_pixels = np.empty(m_tiles, dtype=np.int64)
-        m_touched = np.empty(m_tiles, dtype=np.int64)
-        per_image = _touched(op, O_DEPTH, 0, d_out) * _touched(op, O_ROWS, 0, r_out)
-        for t in range(m_tiles):
-            imgs = images if t < m_tiles - 1 else batch - images * (m_tiles - 1)
-            m_pixels[t] = imgs * d_out * r_out * out_row_len
-            m_touched[t] = imgs * per_image
     else:
         n_bands = _cdiv(r_out, band)
         m_tiles = batch * d_out * n_bands
-        m_pixels = np.empty(m_tiles, dtype=np.int64)
-        m_touched = np.empty(m_tiles, dtype=np.int64)
-        band_rows = np.empty(n_bands, dtype=np.int64)
-        band_size = np.empty(n_bands, dtype=np.int64)
-        for bi in range(n_bands):
-            band_size[bi] = band if bi < n_bands - 1 else r_out - band * (n_bands - 1)
-            band_rows[bi] = _touched(op, O_ROWS, bi * band, bi * band + band_size[bi])
+    m_pixels = np.empty(m_tiles, dtype=np.int64)
+    m_touched = np.empty(m_tiles, dtype=np.int64)
+    m_image = np.empty(m_tiles, dtype=np.int64)
+    m_images = np.ones(m_tiles, dtype=np.int64)
+    m_z0 = np.empty(m_tiles, dtype=np.int64)
+    m_z1 = np.empty(m_tiles, dtype=np.int64)
+    m_r0 = np.empty(m_tiles, dtype=np.int64)
+    m_r1 = np.empty(m_tiles, dtype=np.int64)
+    m_out_first = np.empty(m_tiles, dtype=np.int64)
+    if images > 0:
+        z0 = _first_touched(op, O_DEPTH, 0)
+        z1 = z0 + _touched(op, O_DEPTH, 0, d_out)
+        r0 = _first_touched(op, O_ROWS, 0)
+        r1 = r0 + _touched(op, O_ROWS, 0, r_out)
+        for t in range(m_tiles):
+            imgs = images if t < m_tiles - 1 else batch - images * (m_tiles - 1)
+            m_pixels[t] = imgs * d_out * plane
+            m_touched[t] = imgs * (z1 - z0) * (r1 - r0)
+            m_image[t] = t * images
+            m_images[t] = imgs
+            m_z0[t], m_z1[t], m_r0[t], m_r1[t] = z0, z1, r0, r1
+            m_out_first[t] = t * images * d_out * plane
+    else:
         t = 0
-        for _ in range(batch):
+        for n in range(batch):
             for d in range(d_out):
-                slices = _touched(op, O_DEPTH, d, d + 1)
+                z0 = _first_touched(op, O_DEPTH, d)
+                z1 = z0 + _touched(op, O_DEPTH, d, d + 1)
                 for bi in range(n_bands):
-                    m_pixels[t] = band_size[bi] * out_row_len
-                    m_touched[t] = slices * band_rows[bi]
+                    y0 = bi * band
+                    size = band if bi < n_bands - 1 else r_out - band * (n_bands - 1)
+                    r0 = _first_touched(op, O_ROWS, y0)
+                    r1 = r0 + _touched(op, O_ROWS, y0, y0 + size)
+                    m_pixels[t] = size * out_row_len
+                    m_touched[t] = (z1 - z0) * (r1 - r0)
+                    m_image[t] = n
+                    m_z0[t], m_z1[t], m_r0[t], m_r1[t] = z0, z1, r0, r1
+                    m_out_first[t] = ((n * d_out + d) * r_out + y0) * out_row_len
                     t += 1
+    bus = bus_bytes(bandwidth)
+    in_pixel = op[O_CHANNELS] * groups * ib
+    out_pixel = op[O_N] * groups * ib
 
     n_packs = _cdiv(groups, pack)
     count = 0
@@ -389,21 +410,27 @@ def _array_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandw
                     kt_real = op[O_K] if g > 1 else kt
                     # Operand fetches: only when the operand tile changes (accel.tiling._changed).
                     new_if = j == 0 or p != prev_g or mi != prev_m or ki != prev_k
-                    new_f = (j == 0 or p != prev_g or ni != prev_n or ki != prev_k) and has_w
+                    new_f = (j == 0 or p != prev_g or ni != prev_n or ki != prev_k) and (has_w or df == 0)
                     guard = -1  # accel.tiling._bank_guard
                     if new_if:
                         nbytes = ct * m_touched[mi] * op[O_IN_ROW_LEN] * ib
-                        load[j] += nbytes
+                        c_first = p * pack * op[O_CHANNELS] + (ki * c_size if g == 1 and pack == 1 else 0)
                         load_if_total += nbytes
+                        load[j] += input_load_beats(op[O_DEPTH + A_SIZE], op[O_ROWS + A_SIZE], op[O_IN_ROW_LEN],
+                                                    in_pixel, m_image[mi], m_images[mi], m_z0[mi], m_z1[mi],
+                                                    m_r0[mi], m_r1[mi], c_first * ib, ct * ib, bus)  # fmt: skip
                         if last_if >= 0:
                             guard = max(guard, last_if - 1)
                         last_if = j
                     if new_f:
-                        nbytes = kt_real * nt * wb
-                        if ki == 0 and op[O_BIAS]:
-                            nbytes += nt * ACC_BIAS_BYTES
-                        load[j] += nbytes
-                        load_f_total += nbytes
+                        if df == 0:  # accel.dram_layout: weight and addend images
+                            weights = weight_image_bytes(kt, nt, rows, cols, wb)
+                            addends = addend_image_bytes(nt, cols) if last_k else 0
+                        else:
+                            weights = kt_real * nt * wb
+                            addends = nt * ACC_BIAS_BYTES if ki == 0 and op[O_BIAS] else 0
+                        load[j] += image_beats(weights, bus) + image_beats(addends, bus)
+                        load_f_total += weights + addends
                         if last_f >= 0:
                             guard = max(guard, last_f - 1)
                         last_f = j
@@ -440,8 +467,10 @@ def _array_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandw
                     if n_ends >= 2:
                         wait_writeback[j] = ends[n_ends - 2]
                     if last_k:
-                        writeback[j] = mt * nt * ib
-                        wb_total += writeback[j]
+                        n_first = p * pack * op[O_N] + ni * n_size
+                        writeback[j] = output_store_beats(m_out_first[mi], mt, out_pixel, n_first * ib, nt * ib,
+                                                          cols * ib, bus)  # fmt: skip
+                        wb_total += mt * nt * ib
                         ends[n_ends] = j
                         n_ends += 1
                     prev_g, prev_m, prev_n, prev_k = p, mi, ni, ki
@@ -461,6 +490,7 @@ def _array_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandw
     out[S_FOLDS] = folds_total
     out[S_MAPPED] = mapped
     out[S_TILES] = count
+    out[S_BEATS] = load.sum() + writeback.sum()
     return True
 
 
@@ -474,6 +504,7 @@ def _vector_layer(op, cols, ib, bank_if, bank_of, bandwidth, latency, out):
     if chunk < 1:
         return False
     count = _cdiv(out_elems, chunk)
+    bus = bus_bytes(bandwidth)
     load = np.zeros(count, dtype=np.int64)
     load_after = np.full(count, -1, dtype=np.int64)
     compute = np.zeros(count, dtype=np.int64)
@@ -484,13 +515,13 @@ def _vector_layer(op, cols, ib, bank_if, bank_of, bandwidth, latency, out):
         outs = chunk if j < count - 1 else out_elems - chunk * (count - 1)
         ins = min(outs * ratio, in_elems)
         ins_total += ins
-        load[j] = ins * ib
+        load[j] = _cdiv(ins * ib, bus)
         if j >= 1:
             load_after[j] = j - 2
         if j >= 2:
             wait_writeback[j] = j - 2
         compute[j] = op[O_PASSES] * _cdiv(outs, cols)
-        writeback[j] = outs * ib
+        writeback[j] = _cdiv(outs * ib, bus)
     total, busy = _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth, latency)
     out[S_CYCLES] = total
     out[S_COMPUTE] = compute.sum()
@@ -506,6 +537,7 @@ def _vector_layer(op, cols, ib, bank_if, bank_of, bandwidth, latency, out):
     out[S_FOLDS] = 0
     out[S_MAPPED] = 0
     out[S_TILES] = count
+    out[S_BEATS] = load.sum() + writeback.sum()
     return True
 
 

@@ -55,21 +55,30 @@ class Axis:
     insert: int = 1
 
     def touched(self, lo, hi):
-        """Real input positions read by outputs ``lo .. hi-1`` (works on NumPy arrays).
+        """Input positions loaded for outputs ``lo .. hi-1`` (works on NumPy arrays): the
+        contiguous range from the first to the last real position their windows read.
 
-        Overlapping windows (stride < span) read one contiguous run; disjoint windows
-        (stride >= span) skip the positions between them.
+        A stride larger than the window skips positions between windows; they are loaded too
+        (``docs/microarchitecture.md``: one run of rows per tile). :meth:`needed` skips them.
         """
         lo, hi = np.asarray(lo), np.asarray(hi)
-        if self.stride >= self.span and self.insert == 1:
-            starts = np.arange(self.out + 1) * self.stride - self.pad
-            per_output = np.clip(starts[:-1] + self.span, 0, self.size) - np.clip(starts[:-1], 0, self.size)
-            read = np.concatenate([[0], np.cumsum(per_output)])
-            return read[hi] - read[lo]
         first = np.maximum(lo * self.stride - self.pad, 0)
         last = np.minimum((hi - 1) * self.stride - self.pad + self.span, (self.size - 1) * self.insert + 1)
         count = (last - 1) // self.insert - (first + self.insert - 1) // self.insert + 1
         return np.where(last > first, np.maximum(count, 0), 0)
+
+    def first_touched(self, lo):
+        """The first input position :meth:`touched` loads for outputs from ``lo`` on."""
+        return -(-np.maximum(np.asarray(lo) * self.stride - self.pad, 0) // self.insert)
+
+    def needed(self, lo, hi):
+        """Real input positions some window of outputs ``lo .. hi-1`` reads (the compulsory ones)."""
+        if self.stride >= self.span and self.insert == 1:
+            starts = np.arange(self.out + 1) * self.stride - self.pad
+            per_output = np.clip(starts[:-1] + self.span, 0, self.size) - np.clip(starts[:-1], 0, self.size)
+            read = np.concatenate([[0], np.cumsum(per_output)])
+            return read[np.asarray(hi)] - read[np.asarray(lo)]
+        return self.touched(lo, hi)
 
     def most_touched(self, band: int) -> int:
         """Upper bound of :meth:`touched` over any run of ``band`` outputs (sizes the buffer)."""
@@ -113,8 +122,13 @@ class ArrayOp:
 
     @cached_property
     def image_rows(self) -> int:
-        """Input rows (times depth slices) that one whole image's windows read, per channel."""
+        """Input rows (times depth slices) a tile of whole images loads, per channel and image."""
         return int(self.depth.touched(0, self.depth.out)) * int(self.rows.touched(0, self.rows.out))
+
+    @cached_property
+    def needed_rows(self) -> int:
+        """Input rows (times depth slices) that one whole image's windows read, per channel."""
+        return int(self.depth.needed(0, self.depth.out)) * int(self.rows.needed(0, self.rows.out))
 
 
 @dataclass(frozen=True)

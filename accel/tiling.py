@@ -18,8 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from numba import njit
+
 from accel.config import AccelConfig, ConfigError
 from accel.dataflow import DATAFLOW_STRATEGIES, Dataflow
+from accel.dram_channel import bus_bytes, kernel_bandwidth, transfer_beats
+from accel.dram_layout import addend_image_bytes, image_beats, input_load_beats, output_store_beats, weight_image_bytes
+from accel.jit import choose
 from accel.lowering import ArrayOp, VectorOp
 
 ACC_BIAS_BYTES = 4  # a bias is stored at accumulator precision (int32)
@@ -37,7 +42,9 @@ class TileSchedule:
     ``load_after``: index of the tile whose compute must end before this tile's fetch may start
     (-1: none); ``compute``: cycles from start to done; ``writeback``: bytes written to DRAM after
     the tile (0 unless it finishes an output tile); ``wait_writeback``: index of the tile whose
-    writeback must be done before this tile computes (-1: none; the accumulator bank it reuses).
+    writeback must be done before this tile computes (-1: none; the accumulator bank it reuses);
+    ``load_beats`` / ``writeback_beats``: bus beats of the fetch and the writeback, from the
+    tensors' DRAM layout (:mod:`accel.dram_layout`) on the bus of the configured bandwidth.
     """
 
     load_ifmap: np.ndarray
@@ -46,7 +53,9 @@ class TileSchedule:
     compute: np.ndarray
     writeback: np.ndarray
     wait_writeback: np.ndarray
-    sram: dict[str, int]  # element accesses: ifmap_reads, filter_reads, ofmap_reads, ofmap_writes
+    load_beats: np.ndarray
+    writeback_beats: np.ndarray
+    sram: dict[str, int]  # element accesses: ifmap_reads, filter_reads, filter_writes, ofmap_reads, ofmap_writes
     folds: int
     mapped_cycles: int  # sum over folds of their streaming length T: cycles the PEs hold mapped work
     pe_ops: int  # operations the PEs perform that the layer needs (utilization numerator)
@@ -139,15 +148,15 @@ def _bank_words(df: Dataflow, cfg: AccelConfig, op: ArrayOp, kt: int, nt: int, f
     """Filter bank bytes a tile occupies, and the accumulator lanes one output pixel takes.
 
     Weight-stationary banks are organised as the layer accelerator's memories: the filter bank
-    holds whole ``R x C`` weight blocks (zero-padded; the zero blocks of packed groups and
-    pooling's unit weights included) plus the bias, and accumulator words are ``C`` channels
+    holds the tile's weight and addend images (:mod:`accel.dram_layout`: whole ``R x C`` weight
+    blocks, zero-padded, the zero blocks of packed groups and pooling's unit weights included,
+    and a row of ``C`` int32 addends per output block), and accumulator words are ``C`` channels
     wide. Other dataflows count the bytes of real data.
     """
     if df.name != "ws":
         return filt, nt
     lanes = -(-nt // cfg.cols) * cfg.cols
-    bias = nt * ACC_BIAS_BYTES if op.bias else 0
-    return -(-kt // cfg.rows) * cfg.rows * lanes * wb + bias, lanes
+    return weight_image_bytes(kt, nt, cfg.rows, cfg.cols, wb) + addend_image_bytes(nt, cfg.cols), lanes
 
 
 def _best_order(op: ArrayOp, band: int, images: int, ct: int, nt: int, pack: int, ib: int, filt: int) -> _Plan:
@@ -299,16 +308,22 @@ def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
     kt = ct * op.window
     kt_real = np.where(gcount > 1, op.k, kt)  # weights stored per output channel
     ifmap_bytes = ct * m_touched[mi] * op.in_row_len * ib
-    filter_bytes = kt_real * nt * wb + np.where(ki == 0, nt * ACC_BIAS_BYTES if op.bias else 0, 0)
-    if not op.has_weights:
-        filter_bytes = np.zeros_like(filter_bytes)
-
     count = len(mi)
     new_ifmap = _changed(g_of, mi, ki)
-    new_filter = _changed(g_of, ni, ki) & op.has_weights
+    if df.name == "ws":  # the layer accelerator's weight images (pooling's unit weights too)
+        weight_bytes = weight_image_bytes(kt, nt, cfg.rows, cfg.cols, wb)
+        addend_bytes = np.where(last_k, addend_image_bytes(nt, cfg.cols), 0)
+        new_filter = _changed(g_of, ni, ki)
+    else:
+        weight_bytes = kt_real * nt * wb if op.has_weights else np.zeros(count, dtype=np.int64)
+        addend_bytes = np.where((ki == 0) & op.bias, nt * ACC_BIAS_BYTES, 0)
+        new_filter = _changed(g_of, ni, ki) & op.has_weights
     load_ifmap = np.where(new_ifmap, ifmap_bytes, 0)
-    load_filter = np.where(new_filter, filter_bytes, 0)
+    load_filter = np.where(new_filter, weight_bytes + addend_bytes, 0)
     load_after = np.maximum(_bank_guard(new_ifmap), _bank_guard(new_filter))
+    writeback = np.where(last_k, mt * nt * ib, 0)
+    load_beats, writeback_beats = _transfer_beats(op, cfg, grid, plan, new_ifmap, np.where(new_filter, weight_bytes, 0),
+                                                  np.where(new_filter, addend_bytes, 0), last_k)  # fmt: skip
 
     compute = np.empty(count, dtype=np.int64)
     sram = {"ifmap_reads": 0, "filter_reads": 0, "ofmap_writes": 0, "ofmap_reads": 0}
@@ -334,17 +349,72 @@ def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
         # values are read once more to be written back.
         sram["ofmap_reads"] += hits[u] * (acc["ofmap"] - (m_ * n_ if first else 0) + (m_ * n_ if last else 0))
     compute[:] = per_shape_cycles[inverse]
+    # Words written into the filter buffer: weights, and int32 addends.
+    sram["filter_writes"] = int((np.where(new_filter, weight_bytes, 0) // wb).sum()
+                                + (np.where(new_filter, addend_bytes, 0) // ACC_BIAS_BYTES).sum())  # fmt: skip
 
-    writeback = np.where(last_k, mt * nt * ib, 0)
     wait_writeback = _accumulator_guard(last_k)
     return TileSchedule(
         load_ifmap=load_ifmap.astype(np.int64), load_filter=load_filter.astype(np.int64),
         load_after=load_after.astype(np.int64), compute=compute, writeback=writeback.astype(np.int64),
-        wait_writeback=wait_writeback, sram={k: int(v) for k, v in sram.items()}, folds=int(folds),
+        wait_writeback=wait_writeback, load_beats=load_beats, writeback_beats=writeback_beats, sram={k: int(v) for k, v in sram.items()}, folds=int(folds),
         mapped_cycles=int(mapped), pe_ops=op.useful_macs,
         tile_shape={"m": int(mt[0]), "k": int(kt[0]), "n": int(nt[0]), "groups_packed": pack},
         loop_order=plan.order,
     )  # fmt: skip
+
+
+def _transfer_beats(op: ArrayOp, cfg: AccelConfig, grid: TileGrid, plan: _Plan, fetch_ifmap: np.ndarray,
+                    weight_fetch: np.ndarray, addend_fetch: np.ndarray, store: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Bus beats of every tile's fetch and writeback in the DRAM layout of :mod:`accel.dram_layout`."""
+    ib = element_bytes(cfg.input_bits)
+    ranges = np.array(m_tile_ranges(op, plan), dtype=np.int64).reshape(-1, 4)
+    image, images, y0, out_rows = ranges.T
+    depth, rows = op.depth, op.rows
+    d_out, r_out, plane = depth.out, rows.out, rows.out * op.out_row_len
+    if plan.images:  # whole images: every slice and row
+        z0 = np.full_like(image, depth.first_touched(0))
+        z1 = z0 + depth.touched(0, d_out)
+        out_first, out_pixels = image * d_out * plane, images * d_out * plane
+    else:  # a band of one output plane (image, slice)
+        d = image % d_out
+        z0 = depth.first_touched(d)
+        z1 = z0 + depth.touched(d, d + 1)
+        out_first, out_pixels = image * plane + y0 * op.out_row_len, out_rows * op.out_row_len
+        image = image // d_out
+    r0 = rows.first_touched(y0)
+    r1 = r0 + rows.touched(y0, y0 + out_rows)
+    packed = grid.gcount > 1
+    c_first = grid.group0 * op.channels + np.where(packed, 0, grid.c0)
+    c_count = np.where(packed, op.channels * grid.gcount, grid.ct)
+    n_first = grid.group0 * op.n + grid.n0
+    geometry = (depth.size, rows.size, op.in_row_len, op.channels * op.groups * ib, op.n * op.groups * ib, ib,
+                cfg.cols, bus_bytes(kernel_bandwidth(cfg.dram_bandwidth)))  # fmt: skip
+    tiles = (grid.mi, fetch_ifmap, c_first, c_count, weight_fetch, addend_fetch, store, n_first, grid.nt)
+    m_tiles = (image, images, z0, z1, r0, r1, out_first, out_pixels)
+    arrays = tuple(np.ascontiguousarray(a, dtype=np.int64) for a in tiles + m_tiles)
+    return choose(_tile_beats, len(grid.mi))(*arrays, *geometry)
+
+
+@njit(cache=True)
+def _tile_beats(mi, fetch_ifmap, c_first, c_count, weight_fetch, addend_fetch, store, n_first, n_count,
+                image, images, z0, z1, r0, r1, out_first, out_pixels,
+                depth, rows, row_len, in_pixel, out_pixel, ib, cols, bus):  # fmt: skip
+    count = mi.shape[0]
+    load = np.zeros(count, dtype=np.int64)
+    writeback = np.zeros(count, dtype=np.int64)
+    for j in range(count):
+        i = int(mi[j])
+        beats = image_beats(int(weight_fetch[j]), bus) + image_beats(int(addend_fetch[j]), bus)
+        if fetch_ifmap[j]:
+            beats += input_load_beats(depth, rows, row_len, in_pixel, int(image[i]), int(images[i]), int(z0[i]),
+                                      int(z1[i]), int(r0[i]), int(r1[i]), int(c_first[j]) * ib, int(c_count[j]) * ib,
+                                      bus)  # fmt: skip
+        load[j] = beats
+        if store[j]:
+            writeback[j] = output_store_beats(int(out_first[i]), int(out_pixels[i]), out_pixel, int(n_first[j]) * ib,
+                                              int(n_count[j]) * ib, cols * ib, bus)  # fmt: skip
+    return load, writeback
 
 
 def _changed(*keys: np.ndarray) -> np.ndarray:
@@ -395,11 +465,13 @@ def schedule_vector_op(op: VectorOp, cfg: AccelConfig) -> TileSchedule:
     count = len(outs)
     fetch = np.ones(count, dtype=bool)
     last = np.ones(count, dtype=bool)
+    bus = bus_bytes(kernel_bandwidth(cfg.dram_bandwidth))
     return TileSchedule(
         load_ifmap=ins * ib, load_filter=np.zeros(count, dtype=np.int64), load_after=_bank_guard(fetch),
         compute=compute.astype(np.int64), writeback=outs * ib, wait_writeback=_accumulator_guard(last),
-        sram={"ifmap_reads": int(ins.sum()) * op.passes, "filter_reads": 0, "ofmap_writes": op.out_elems,
-              "ofmap_reads": op.out_elems},
+        load_beats=transfer_beats(ins * ib, bus), writeback_beats=transfer_beats(outs * ib, bus),
+        sram={"ifmap_reads": int(ins.sum()) * op.passes, "filter_reads": 0, "filter_writes": 0,
+              "ofmap_writes": op.out_elems, "ofmap_reads": op.out_elems},
         folds=0, mapped_cycles=0, pe_ops=0, tile_shape={"m": int(outs[0]), "k": 0, "n": 0, "groups_packed": 1}, loop_order="-",
     )  # fmt: skip
 
@@ -423,7 +495,7 @@ def compulsory_bytes(op: ArrayOp | VectorOp, cfg: AccelConfig) -> dict[str, int]
     if op.has_weights:
         filt = op.groups * op.k * op.n * wb + (op.groups * op.n * ACC_BIAS_BYTES if op.bias else 0)
     return {
-        "ifmap": op.groups * op.channels * op.batch * op.image_rows * op.in_row_len * ib,
+        "ifmap": op.groups * op.channels * op.batch * op.needed_rows * op.in_row_len * ib,
         "filter": filt,
         "ofmap": op.groups * op.m * op.n * ib,
     }

@@ -20,13 +20,14 @@ import numpy as np
 from numba import njit
 
 from accel.analytic import Timing, kernel_bandwidth, make_timing
-from accel.dram_channel import bus_bytes, serve, transfer_beats
+from accel.dram_channel import bus_bytes, serve
 from accel.jit import choose
 from accel.tiling import TileSchedule
 
 
 @njit(cache=True)
 def _run_events(load, load_after, compute, writeback, wait_writeback, bandwidth, latency):
+    # ``load`` / ``writeback``: bus beats of each tile's fetch and writeback.
     # Array elements are read through int(): a no-op compiled, and interpreted it keeps the
     # arithmetic on Python ints, which run twice as fast as NumPy scalars.
     count = load.shape[0]
@@ -62,8 +63,8 @@ def _run_events(load, load_after, compute, writeback, wait_writeback, bandwidth,
             if is_load and tile >= count:
                 head += 1
                 continue
-            nbytes = int(load[tile] if is_load else writeback[tile])
-            if nbytes == 0:
+            beats = int(load[tile] if is_load else writeback[tile])
+            if beats == 0:
                 if is_load:
                     arrival[tile] = 0
                 head += 1
@@ -77,7 +78,7 @@ def _run_events(load, load_after, compute, writeback, wait_writeback, bandwidth,
                 break
             head += 1
             # The channel moves the transfer's beats; its data lands `latency` cycles after.
-            channel_free, period, moved = serve(t, transfer_beats(nbytes, w), channel_free, period, moved, bandwidth, w)
+            channel_free, period, moved = serve(t, beats, channel_free, period, moved, bandwidth, w)
             busy += channel_free - t
             if is_load:
                 arrival[tile] = channel_free + latency
@@ -112,9 +113,8 @@ def _run_events(load, load_after, compute, writeback, wait_writeback, bandwidth,
 
 def run_layer(sched: TileSchedule, bandwidth: float, latency: int) -> Timing:
     """Run a layer's tile schedule through the event-driven engine; return its timing (cycles)."""
-    load = sched.load_ifmap + sched.load_filter
     total, busy = choose(_run_events, sched.count)(
-        load, sched.load_after, sched.compute, sched.writeback, sched.wait_writeback,
+        sched.load_beats, sched.load_after, sched.compute, sched.writeback_beats, sched.wait_writeback,
         kernel_bandwidth(bandwidth), int(latency),
     )  # fmt: skip
     return make_timing(sched, int(total), int(busy))

@@ -82,8 +82,8 @@ def check_cycle_range(name: str, sched: TileSchedule, config: AccelConfig) -> No
     """Refuse a layer whose cycles could exceed ``accel.analytic.CYCLE_LIMIT``, naming the parameter to change."""
     from accel.analytic import cycle_range_error, schedule_traffic
 
-    moved, transfers = schedule_traffic(sched)
-    error = cycle_range_error(name, moved, transfers, int(sched.compute.sum()), config.dram_bandwidth,
+    beats, transfers = schedule_traffic(sched)
+    error = cycle_range_error(name, beats, transfers, int(sched.compute.sum()), config.dram_bandwidth,
                               config.dram_latency)  # fmt: skip
     if error:
         raise UserError(error)
@@ -91,7 +91,7 @@ def check_cycle_range(name: str, sched: TileSchedule, config: AccelConfig) -> No
 
 def layer_report(node: Node, op: Op, sched: TileSchedule, timing: Timing, cfg: AccelConfig) -> LayerReport:
     """Combine a layer's schedule and timing into its report."""
-    ib, wb = element_bytes(cfg.input_bits), element_bytes(cfg.weight_bits)
+    ib = element_bytes(cfg.input_bits)
     loads_if, loads_f = int(sched.load_ifmap.sum()), int(sched.load_filter.sum())
     writes = int(sched.writeback.sum())
     total_bytes = loads_if + loads_f + writes
@@ -118,7 +118,7 @@ def layer_report(node: Node, op: Op, sched: TileSchedule, timing: Timing, cfg: A
             "ifmap_reads": sched.sram["ifmap_reads"],
             "ifmap_writes": loads_if // ib,
             "filter_reads": sched.sram["filter_reads"],
-            "filter_writes": loads_f // wb,
+            "filter_writes": sched.sram["filter_writes"],
             "ofmap_reads": sched.sram["ofmap_reads"],
             "ofmap_writes": sched.sram["ofmap_writes"],
         },

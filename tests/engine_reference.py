@@ -11,11 +11,12 @@ with cycles, so it is kept here, readable, and used only on small schedules.
 import numpy as np
 from numba import njit
 
-from accel.dram_channel import bus_bytes, transfer_beats
+from accel.dram_channel import bus_bytes
 
 
 @njit(cache=True)
 def step_cycles(load, load_after, compute, writeback, wait_writeback, bandwidth, latency):
+    # ``load`` / ``writeback``: bus beats of each tile's fetch and writeback.
     count = load.shape[0]
     unknown = np.iinfo(np.int64).max
     cend = np.full(count, unknown, dtype=np.int64)  # cycle each tile finished
@@ -54,8 +55,8 @@ def step_cycles(load, load_after, compute, writeback, wait_writeback, bandwidth,
             if is_load and tile >= count:
                 head += 1
                 continue
-            nbytes = load[tile] if is_load else writeback[tile]
-            if nbytes == 0:
+            beats = load[tile] if is_load else writeback[tile]
+            if beats == 0:
                 if is_load:
                     arrival[tile] = 0
                 head += 1
@@ -77,7 +78,7 @@ def step_cycles(load, load_after, compute, writeback, wait_writeback, bandwidth,
             moving = True
             if t != free_at:  # the channel idled: a new busy period
                 period, moved = t, 0
-            target = moved + transfer_beats(nbytes, w)
+            target = moved + beats
             moving_tile = tile
             moving_is_load = is_load
         # 3. The array starts the next tile when its operands and accumulator bank are ready.

@@ -112,10 +112,12 @@ def test_the_largest_batch_is_accepted_and_one_more_is_refused(name):
 
 
 def schedule_of(arrays) -> TileSchedule:
-    """A TileSchedule around timing arrays (the fields the engines do not read are empty)."""
+    """A TileSchedule around timing arrays, transfers in bytes moved as whole 16-byte beats (the
+    fields the engines do not read are empty)."""
     load, load_after, compute, writeback, wait_writeback = arrays
     return TileSchedule(load, np.zeros_like(load), load_after, compute, writeback, wait_writeback,
-                        sram={}, folds=0, mapped_cycles=0, pe_ops=0, tile_shape={}, loop_order="mn")  # fmt: skip
+                        load_beats=-(-load // 16), writeback_beats=-(-writeback // 16), sram={}, folds=0,
+                        mapped_cycles=0, pe_ops=0, tile_shape={}, loop_order="mn")  # fmt: skip
 
 
 @st.composite
@@ -131,8 +133,8 @@ def tile_arrays(draw):
 
 def bound_of(sched, bandwidth: float, latency: int) -> float:
     """The engines' upper bound on a schedule's cycles."""
-    moved, transfers = schedule_traffic(sched)
-    return sum(cycle_bound_terms(moved, transfers, int(sched.compute.sum()), bandwidth, latency).values())
+    beats, transfers = schedule_traffic(sched)
+    return sum(cycle_bound_terms(beats, transfers, int(sched.compute.sum()), bandwidth, latency).values())
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)

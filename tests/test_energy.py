@@ -43,12 +43,12 @@ def test_fc_layer_weight_stationary_by_hand():
     assert layer["sram"]["filter_reads"] == 16
     assert layer["sram"]["ofmap_writes"] == 4
     assert layer["sram"]["ofmap_reads"] == 4
-    # DRAM: 4 input bytes, 16 weight bytes, 4 output bytes (int8).
+    # DRAM: 4 input bytes, the 16-byte weight image and 4 int32 addends, 4 output bytes (int8).
     assert (
         layer["dram"]["ifmap_read_bytes"],
         layer["dram"]["filter_read_bytes"],
         layer["dram"]["ofmap_write_bytes"],
-    ) == (4, 16, 4)
+    ) == (4, 32, 4)
     assert layer["pe_ops"] == 16
 
     e = report_energy(report)["layers"][0]
@@ -60,13 +60,13 @@ def test_fc_layer_weight_stationary_by_hand():
     assert e["register"] == pytest.approx(4.48)
     # ifmap SRAM (8 KiB bank, 10 pJ / 64 b): reads 4 x 8 b + fill 4 B x 8 = 64 b -> 10 pJ
     assert e["ifmap_sram"] == pytest.approx(10.0)
-    # filter SRAM (32 KiB bank, 20 pJ / 64 b): reads 16 x 8 b + fill 16 B x 8 = 256 b -> 80 pJ
-    assert e["filter_sram"] == pytest.approx(80.0)
+    # filter SRAM (32 KiB bank, 20 pJ / 64 b): reads 16 x 8 b + fill 32 B x 8 = 384 b -> 120 pJ
+    assert e["filter_sram"] == pytest.approx(120.0)
     # accumulator SRAM (1 MiB bank, 100 pJ / 64 b): (4 reads + 4 writes) x 32 b = 256 b -> 400 pJ
     assert e["ofmap_sram"] == pytest.approx(400.0)
-    # DRAM: 24 B x 8 b x 8 pJ/b (LPDDR4) = 1536 pJ
-    assert e["dram"] == pytest.approx(1536.0)
-    assert e["total"] == pytest.approx(4.8 + 4.48 + 10 + 80 + 400 + 1536)
+    # DRAM: 40 B x 8 b x 8 pJ/b (LPDDR4) = 2560 pJ
+    assert e["dram"] == pytest.approx(2560.0)
+    assert e["total"] == pytest.approx(4.8 + 4.48 + 10 + 120 + 400 + 2560)
 
 
 def test_fc_layer_output_stationary_registers_by_hand():

@@ -37,7 +37,7 @@ def both(arrays: tuple, bandwidth: float, latency: int) -> tuple[tuple, tuple]:
 
 @st.composite
 def tile_schedules(draw):
-    """Arrays shaped like a TileSchedule: guards always name earlier tiles, as the tiler's do."""
+    """Arrays shaped like a TileSchedule (transfers in beats): guards always name earlier tiles, as the tiler's do."""
     count = draw(st.integers(1, 12))
     load = [draw(st.sampled_from([0, 1, 7, 64, 1000])) for _ in range(count)]
     load[0] = draw(st.integers(0, 500))
@@ -92,8 +92,7 @@ def test_zoo_layer_schedules_match_the_stepping_reference(net, config):
         sched = schedule(op, config)
         if int(sched.compute.sum()) > STEPPED_CYCLES:  # the reference steps every cycle: keep it quick
             continue
-        arrays = (sched.load_ifmap + sched.load_filter, sched.load_after, sched.compute, sched.writeback,
-                  sched.wait_writeback)  # fmt: skip
+        arrays = (sched.load_beats, sched.load_after, sched.compute, sched.writeback_beats, sched.wait_writeback)
         for bandwidth in BANDWIDTHS:
             for latency in LATENCIES:
                 events, stepped = both(arrays, bandwidth, latency)

@@ -53,8 +53,7 @@ def test_interpreted_and_compiled_timing_agree(net, config, budget):
         compiled = layer_timing(sched, config.dram_bandwidth, config.dram_latency)
         budget(10**9)
         # Force the Python function even if the kernel is loaded: the same source, interpreted.
-        load = sched.load_ifmap + sched.load_filter
-        total, busy = _recurrence.py_func(load, sched.load_after, sched.compute, sched.writeback,
+        total, busy = _recurrence.py_func(sched.load_beats, sched.load_after, sched.compute, sched.writeback_beats,
                                           sched.wait_writeback, config.dram_bandwidth, config.dram_latency)
         assert (int(total), int(busy)) == (compiled.cycles, compiled.dram_busy_cycles), node.name
 
@@ -69,7 +68,7 @@ def test_interpreted_and_compiled_engine_agree(bandwidth):
         if op is None:
             continue
         sched = schedule(op, config)
-        args = (sched.load_ifmap + sched.load_filter, sched.load_after, sched.compute, sched.writeback,
-                sched.wait_writeback, kernel_bandwidth(bandwidth), 100)  # fmt: skip
+        args = (sched.load_beats, sched.load_after, sched.compute, sched.writeback_beats, sched.wait_writeback,
+                kernel_bandwidth(bandwidth), 100)
         compiled = tuple(int(v) for v in _run_events(*args))
         assert tuple(int(v) for v in _run_events.py_func(*args)) == compiled, node.name

@@ -39,26 +39,29 @@ def test_layer_that_fits_is_one_tile():
     for name in ("load_ifmap", "load_filter", "load_after", "compute", "writeback", "wait_writeback"):
         array = getattr(sched, name)
         assert array.dtype == np.int64 and array.shape == (1,), name
-    # The whole ifmap (2x5x5), all weights (3x2x3x3) + int32 biases, all 3x3x3 outputs, once.
-    assert sched.load_ifmap.tolist() == [50] and sched.load_filter.tolist() == [54 + 3 * 4]
+    # The whole ifmap (2x5x5), the weight image (K = 18 rows of 4 lanes: 3 output channels padded
+    # to the 4 columns) and its addend image (4 int32 lanes), all 3x3x3 outputs, once.
+    assert sched.load_ifmap.tolist() == [50] and sched.load_filter.tolist() == [18 * 4 + 4 * 4]
     assert sched.writeback.tolist() == [27]
     assert sched.load_after.tolist() == [-1] and sched.wait_writeback.tolist() == [-1]
     assert sched.tile_shape == {"m": 9, "k": 18, "n": 3, "groups_packed": 1}
 
 
 def test_reduction_split_fetches_both_operands_and_writes_back_once():
-    # K = 2048 int8 weights per output, 512 per filter bank (filter_kib=1): four K tiles of 512
-    # (with an ideal channel the tiler takes the largest tile; equal-traffic splits are slower).
-    sched = schedule(only_op(fc(1, 2048, 1)), AccelConfig(rows=2, cols=1, filter_kib=1, dram_bandwidth=math.inf))
-    assert sched.count == 4 and sched.tile_shape["k"] == 512
-    assert sched.load_ifmap.tolist() == [512] * 4 and sched.load_filter.tolist() == [512] * 4
+    # K = 1024 int8 weights per output, 512 bytes per filter bank (filter_kib=1), which holds the
+    # weight image and the 4-byte addend image: K tiles of 512 do not fit, four of 256 do (with
+    # an ideal channel the tiler takes the largest tile; equal-traffic splits are slower).
+    sched = schedule(only_op(fc(1, 1024, 1)), AccelConfig(rows=2, cols=1, filter_kib=1, dram_bandwidth=math.inf))
+    assert sched.count == 4 and sched.tile_shape["k"] == 256
+    # The last K tile also fetches the addends the output path adds.
+    assert sched.load_ifmap.tolist() == [256] * 4 and sched.load_filter.tolist() == [256, 256, 256, 260]
     # Partial sums stay in the accumulator bank; only the last K tile writes the output byte.
     assert sched.writeback.tolist() == [0, 0, 0, 1]
     # Fetches alternate banks: fetch j overwrites the bank tile j-2 read.
     assert sched.load_after.tolist() == [-1, -1, 0, 1]
     assert sched.wait_writeback.tolist() == [-1, -1, -1, -1]  # a single output tile
-    # 2x1 WS, T = M = 1: 256 folds per tile, 255 * max(1, 2) + (1 + 2 + 1) = 514 cycles.
-    assert sched.compute.tolist() == [514] * 4 and sched.folds == 1024
+    # 2x1 WS, T = M = 1: 128 folds per tile, 127 * max(1, 2) + (1 + 2 + 1) = 258 cycles.
+    assert sched.compute.tolist() == [258] * 4 and sched.folds == 512
 
 
 def test_output_split_keeps_the_ifmap_and_alternates_accumulator_banks():
@@ -66,24 +69,25 @@ def test_output_split_keeps_the_ifmap_and_alternates_accumulator_banks():
     sched = schedule(only_op(fc(1, 8, 512)), AccelConfig(rows=4, cols=4, ofmap_kib=1, dram_bandwidth=math.inf))
     assert sched.count == 4 and sched.tile_shape["n"] == 128
     assert sched.load_ifmap.tolist() == [8, 0, 0, 0]  # the same 8 inputs stay on chip
-    assert sched.load_filter.tolist() == [8 * 128] * 4
+    assert sched.load_filter.tolist() == [8 * 128 + 128 * 4] * 4  # weights and int32 addends
     assert sched.writeback.tolist() == [128] * 4
     # Output tile o reuses the accumulator bank of output tile o-2: it waits for that writeback.
     assert sched.wait_writeback.tolist() == [-1, -1, 0, 1]
 
 
 def test_loop_order_is_the_one_that_moves_fewer_bytes():
-    # GEMM M=16, K=64, N=64 with banks of 512 B ifmap, 1024 B filter and 128 accumulators:
-    # tiles of M=8 (8x64 inputs = 512 B), N=16 (64x16 weights = 1024 B), 8x16 accumulators.
-    # That is 2 M tiles x 4 N tiles. M outer re-fetches all weights per M tile: 1024 + 2*4096 = 9216 B;
-    # N outer re-fetches all inputs per N tile: 4096 + 4*1024 = 8192 B, so N goes outside.
-    cfg = AccelConfig(rows=4, cols=4, ifmap_kib=1, filter_kib=2, ofmap_kib=1)
+    # GEMM M=16, K=64, N=64 with banks of 512 B ifmap, 1536 B filter and 128 accumulators:
+    # tiles of M=8 (8x64 inputs = 512 B), N=16 (64x16 weights + 16 int32 addends = 1088 B), 8x16
+    # accumulators. That is 2 M tiles x 4 N tiles. M outer re-fetches all weights per M tile:
+    # 1024 + 2*4352 = 9728 B; N outer re-fetches all inputs per N tile: 4352 + 4*1024 = 8448 B, so
+    # N goes outside.
+    cfg = AccelConfig(rows=4, cols=4, ifmap_kib=1, filter_kib=3, ofmap_kib=1)
     sched = schedule(only_op(fc(16, 64, 64)), cfg)
     assert sched.tile_shape == {"m": 8, "k": 64, "n": 16, "groups_packed": 1}
     assert sched.loop_order == "nm" and sched.count == 8
-    assert sched.load_filter.tolist() == [1024, 0] * 4  # weights change with the outer loop only
+    assert sched.load_filter.tolist() == [1088, 0] * 4  # weights change with the outer loop only
     assert sched.load_ifmap.tolist() == [512] * 8
-    assert int(sched.load_ifmap.sum() + sched.load_filter.sum()) == 8192
+    assert int(sched.load_ifmap.sum() + sched.load_filter.sum()) == 8448
 
 
 def test_depthwise_groups_pack_into_one_tile():
@@ -91,7 +95,8 @@ def test_depthwise_groups_pack_into_one_tile():
     sched = schedule(only_op(Network("dw", (1, 8, 3, 3), [conv])), AccelConfig(rows=8, cols=8))
     # WS: K rows 8*1 <= 8 and N cols 8*1 <= 8, so all 8 groups form one block-diagonal GEMM.
     assert sched.tile_shape["groups_packed"] == 8 and sched.count == 1
-    assert sched.load_filter.tolist() == [8]  # only the diagonal weights are stored and fetched
+    # The weight image is the whole block-diagonal 8x8 block (zeros included), plus 8 int32 addends.
+    assert sched.load_filter.tolist() == [8 * 8 + 8 * 4]
     assert sched.sram["filter_reads"] == 8  # the zero blocks are generated, not read
 
 

@@ -177,52 +177,56 @@ def test_max_pool_on_ws_2x2():
 
 # -- Several tiles: the layer takes the sum of its tiles --------------------------------------------
 #
-# GEMM M=1, K=1024, N=1 with a 1 KiB filter buffer (two banks of 512 bytes) holds at most 512 int8
-# weights per tile, so K splits into two tiles of K=512. WS on 2x1 (T=1): each tile has
+# GEMM M=1, K=1024, N=1 with a 2 KiB filter buffer (two banks of 1024 bytes, holding a tile's weight
+# image and its 4-byte addend image) holds at most 512 int8 weights per tile (1024 + 4 bytes do not
+# fit), so K splits into two tiles of K=512. WS on 2x1 (T=1): each tile has
 # ceil(512/2)*1 = 256 folds, 255*max(1,2) + (1+2+1) = 514 cycles; the layer takes 2*514 = 1028.
 def test_tiles_run_back_to_back_with_an_ideal_channel():
-    layer = only_layer(gemm(1, 1024, 1), ideal(2, 1, "ws", filter_kib=1))
+    layer = only_layer(gemm(1, 1024, 1), ideal(2, 1, "ws", filter_kib=2))
     assert (layer.tiles, layer.folds, layer.cycles, layer.compute_cycles) == (2, 512, 1028, 1028)
 
 
 # -- Finite DRAM bandwidth and latency --------------------------------------------------------------
 #
-# One tile (GEMM 1x5 @ 5x3 on 2x2 WS, 15 compute cycles, see above): the tile fetches 5 ifmap bytes
-# + 15 weight bytes = 20 bytes, computes, then writes its 3 int8 outputs back. The channel moves
-# whole 16-byte beats (accel/dram_channel.py): the fetch is 2 beats (32 bytes' worth), the
-# writeback 1, each starting a new busy period:
-#   cycles = latency + ceil(32 / bw) + 15 + ceil(16 / bw) + latency
-#   bw 4,   latency 10:  10 + 8 + 15 + 4 + 10 = 47
-#   bw 3.5, latency 7:    7 + 10 + 15 + 5 + 7 = 44   (32 / 3.5 = 9.1 -> 10, 16 / 3.5 = 4.6 -> 5)
-#   bw 0.5, latency 0:    0 + 64 + 15 + 32 + 0 = 111
-# With a bias the fetch also carries 3 int32 biases: 32 bytes, still 2 beats: 47 again.
-@pytest.mark.parametrize("bandwidth, latency, cycles", [(4.0, 10, 47), (3.5, 7, 44), (0.5, 0, 111)])
+# One tile (GEMM 1x5 @ 5x3 on 2x2 WS, 15 compute cycles, see above): the tile fetches 5 ifmap bytes,
+# its weight image (ceil(5/2) = 3 blocks of 2 rows of 2 lanes, 2 output blocks: 24 bytes) and its
+# addend image (2 output blocks of 2 int32 lanes: 16 bytes), computes, then writes its 3 int8
+# outputs back (accel/dram_layout.py). The channel moves whole 16-byte beats
+# (accel/dram_channel.py): the fetch is 1 + 2 + 1 = 4 beats (64 bytes' worth), the writeback 1,
+# each starting a new busy period:
+#   cycles = latency + ceil(64 / bw) + 15 + ceil(16 / bw) + latency
+#   bw 4,   latency 10:  10 + 16 + 15 + 4 + 10 = 55
+#   bw 3.5, latency 7:    7 + 19 + 15 + 5 + 7 = 53   (64 / 3.5 = 18.3 -> 19, 16 / 3.5 = 4.6 -> 5)
+#   bw 0.5, latency 0:    0 + 128 + 15 + 32 + 0 = 175
+# A bias changes nothing: the addend image is fetched either way (it holds the biases): 55 again.
+@pytest.mark.parametrize("bandwidth, latency, cycles", [(4.0, 10, 55), (3.5, 7, 53), (0.5, 0, 175)])
 @pytest.mark.parametrize("mode", ["analytic", "cycle"])
 def test_single_tile_with_finite_dram(bandwidth, latency, cycles, mode):
     config = AccelConfig(rows=2, cols=2, dataflow="ws", dram_bandwidth=bandwidth, dram_latency=latency)
     layer = only_layer(gemm(1, 5, 3), config, mode)
     assert (layer.cycles, layer.compute_cycles, layer.stall_cycles) == (cycles, 15, cycles - 15)
-    assert layer.dram["total_bytes"] == 23
+    assert layer.dram["total_bytes"] == 5 + 24 + 16 + 3
 
 
 def test_bias_is_fetched_with_the_weights():
     net = Network("fc", (1, 5), [Linear(name="fc", in_features=5, out_features=3, bias=True)])
     layer = only_layer(net, AccelConfig(rows=2, cols=2, dataflow="ws", dram_bandwidth=4.0, dram_latency=10))
-    assert layer.dram["filter_read_bytes"] == 15 + 3 * 4
-    assert layer.cycles == 47
+    assert layer.dram["filter_read_bytes"] == 24 + 16
+    assert layer.cycles == 55
 
 
-# Two tiles (the K=1024 GEMM above, 514 compute cycles each; each tile fetches 512 + 512 = 1024 bytes,
-# 64 beats; only the last K tile writes the 1 output byte, one 16-byte beat), latency 20:
-#   bw 8: fetch 0 takes 128 cycles and lands at 148; fetch 1 follows on the channel (128..256, lands
-#         at 276) while tile 0 computes 148..662, so it is hidden; tile 1 computes 662..1176; the
+# Two tiles (the K=1024 GEMM above, 514 compute cycles each; each tile fetches 512 ifmap bytes and
+# a 512-byte weight image, 64 beats, and the last K tile also its 4-byte addend image, one beat
+# more; it alone writes the 1 output byte, one 16-byte beat), latency 20:
+#   bw 8: fetch 0 takes 128 cycles and lands at 148; fetch 1 follows on the channel (128..258, lands
+#         at 278) while tile 0 computes 148..662, so it is hidden; tile 1 computes 662..1176; the
 #         writeback takes 2 cycles and lands 20 later: 1198.
-#   bw 1: fetch 0 lands at 1024 + 20 = 1044; fetch 1 occupies 1024..2048 and lands at 2068, after
-#         tile 0 ends (1044 + 514 = 1558): tile 1 computes 2068..2582; writeback: 2582 + 16 + 20 = 2618.
-@pytest.mark.parametrize("bandwidth, cycles", [(8.0, 1198), (1.0, 2618)])
+#   bw 1: fetch 0 lands at 1024 + 20 = 1044; fetch 1 occupies 1024..2064 and lands at 2084, after
+#         tile 0 ends (1044 + 514 = 1558): tile 1 computes 2084..2598; writeback: 2598 + 16 + 20 = 2634.
+@pytest.mark.parametrize("bandwidth, cycles", [(8.0, 1198), (1.0, 2634)])
 @pytest.mark.parametrize("mode", ["analytic", "cycle"])
 def test_double_buffering_hides_the_next_fetch(bandwidth, cycles, mode):
-    config = AccelConfig(rows=2, cols=1, dataflow="ws", filter_kib=1, dram_bandwidth=bandwidth, dram_latency=20)
+    config = AccelConfig(rows=2, cols=1, dataflow="ws", filter_kib=2, dram_bandwidth=bandwidth, dram_latency=20)
     layer = only_layer(gemm(1, 1024, 1), config, mode)
     assert (layer.tiles, layer.compute_cycles, layer.cycles) == (2, 1028, cycles)
     assert layer.stall_cycles == cycles - 1028

@@ -9,8 +9,9 @@ import re
 import pytest
 
 from accel.config import AccelConfig
-from accel.lowering import lower_network
-from accel.tiling import MappingError, compulsory_bytes
+from accel.dram_layout import addend_image_bytes, weight_image_bytes
+from accel.lowering import ArrayOp, lower_network
+from accel.tiling import MappingError, compulsory_bytes, tile_grid
 from sim.report import DRAM_FIELDS, SRAM_FIELDS
 from sim.runner import simulate
 from workloads.layers import Conv, ConvTranspose, Linear, Pool
@@ -71,13 +72,32 @@ def test_whole_ifmap_is_fetched_when_every_row_is_read(network):
         assert moved["ifmap"] == need["ifmap"], (layer, moved, need)
 
 
+@pytest.mark.parametrize("dataflow", ["os", "is"])
 @pytest.mark.parametrize("name", ["lenet5", "alexnet", "vgg16", "mobilenet_v1", "m5"])
-def test_dram_traffic_equals_compulsory_when_everything_fits(name):
-    # (resnet18 is left out: its 1x1 stride-2 shortcuts never read the last input row; see
-    # test_dram_traffic_at_least_compulsory.)
-    config = AccelConfig(ifmap_kib=HUGE_KIB, filter_kib=HUGE_KIB, ofmap_kib=HUGE_KIB)
+def test_dram_traffic_equals_compulsory_when_everything_fits(name, dataflow):
+    # (resnet18 is left out: its 1x1 stride-2 shortcuts skip input rows, which a tile loads
+    # anyway; see test_dram_traffic_at_least_compulsory.)
+    config = AccelConfig(ifmap_kib=HUGE_KIB, filter_kib=HUGE_KIB, ofmap_kib=HUGE_KIB, dataflow=dataflow)
     for layer, moved, need in per_operand(get_network(name), config):
         assert moved == need, (layer, moved, need)
+
+
+@pytest.mark.parametrize("name", ["lenet5", "vgg16", "mobilenet_v1"])
+def test_weight_stationary_fetches_each_weight_image_once_when_everything_fits(name):
+    """WS moves the layer accelerator's weight images (accel/dram_layout.py): each pack of groups'
+    R x C blocks, zeros included, and its row of addends per output block, once; activations
+    move exactly as compulsory."""
+    config = AccelConfig(rows=8, cols=8, ifmap_kib=HUGE_KIB, filter_kib=HUGE_KIB, ofmap_kib=HUGE_KIB)
+    ops = {node.name: op for node, op in lower_network(get_network(name)) if op is not None}
+    for layer, moved, need in per_operand(get_network(name), config):
+        op = ops[layer]
+        assert (moved["ifmap"], moved["ofmap"]) == (need["ifmap"], need["ofmap"]), layer
+        if isinstance(op, ArrayOp):
+            grid = tile_grid(op, config)
+            assert len(grid.mi) == -(-op.groups // grid.pack)  # one tile per pack
+            images = [weight_image_bytes(op.channels * int(g) * op.window, op.n * int(g), 8, 8, 1)
+                      + addend_image_bytes(op.n * int(g), 8) for g in grid.gcount]  # fmt: skip
+            assert moved["filter"] == sum(images), layer
 
 
 def test_small_buffers_refetch_operands():
@@ -146,7 +166,7 @@ def test_too_small_buffer_names_buffer_and_size_and_that_size_maps(net, buffer, 
 # One tile, elements (not bytes). The stationary operand is read once; a streaming input is read
 # once per block of the array dim it is not indexed by; partial sums are written once per block of
 # K rows (WS, IS) or once in all (OS). ofmap_reads = writes - M*N (first writes read nothing)
-# + M*N (final values read for the writeback). *_writes of the input buffers = elements fetched.
+# + M*N (final values read for the writeback). *_writes of the input buffers = words fetched.
 #
 # GEMM M=4, K=3, N=2 on 2x2:
 #   WS (K rows, N cols): filter 3*2 = 6; ifmap 4*3 * ceil(2/2) = 12; ofmap 4*2 * ceil(3/2) = 16
@@ -171,9 +191,12 @@ def test_sram_accesses_of_one_tile(mkn, array, dataflow, ifmap_r, filter_r, ofma
     m, k, n = mkn
     net = Network("g", (m, k), [Linear(name="fc", in_features=k, out_features=n, bias=False)])
     layer = only_layer(net, AccelConfig(rows=array[0], cols=array[1], dataflow=dataflow), mode="analytic")
+    # WS writes the weight image (K padded to R rows, N to C lanes) and a row of addends per block.
+    rows, cols = array
+    blocks = -(-k // rows) * rows * -(-n // cols) * cols + -(-n // cols) * cols
     assert layer.sram == {
-        "ifmap_reads": ifmap_r, "ifmap_writes": m * k, "filter_reads": filter_r, "filter_writes": k * n,
-        "ofmap_reads": ofmap_r, "ofmap_writes": ofmap_w,
+        "ifmap_reads": ifmap_r, "ifmap_writes": m * k, "filter_reads": filter_r,
+        "filter_writes": blocks if dataflow == "ws" else k * n, "ofmap_reads": ofmap_r, "ofmap_writes": ofmap_w,
     }  # fmt: skip
 
 
