@@ -479,18 +479,24 @@ def materialize(plan: LayerPlan, tile: TilePlan, x: np.ndarray, weights: np.ndar
                 rows: int, cols: int) -> Descriptor:  # fmt: skip
     """The buffer images of ``tile`` for the layer input ``x`` (images, channels, in_h, in_w)."""
     v = plan.view
-    (img0, images), (lo, hi), (g0, gcount), (c0, ct), (n0, nt) = (
-        tile.images, tile.in_rows, tile.groups, tile.channels, tile.outputs
-    )
-    window = v.kernel[0] * v.kernel[1]
+    (img0, images), (lo, hi), (g0, gcount), (c0, ct) = tile.images, tile.in_rows, tile.groups, tile.channels
     # Channel planes in the buffer: group-major, then channel (a packed tile holds whole groups).
+    planes = (g0 + np.repeat(np.arange(gcount), ct)) * v.cin + np.tile(np.arange(c0, c0 + ct), gcount)
+    ifmap = x[img0 : img0 + images][:, planes, lo:hi, :].transpose(0, 2, 3, 1).reshape(-1).astype(np.int64)
+    weight_words, addend = weight_images(plan, tile, weights, bias, rows, cols)
+    return Descriptor(dict(tile.regs), ifmap, lane_table(tile.regs, rows), weight_words, addend)
+
+
+def weight_images(plan: LayerPlan, tile: TilePlan, weights: np.ndarray, bias: np.ndarray, rows: int,
+                  cols: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The weight memory image ``[OUTER * INNER * R, C]`` of ``tile`` and its addends ``[OUTER, C]``
+    (int64), from the layer's weights (groups, nper, cin, window) and per-channel addends."""
+    v = plan.view
+    (g0, gcount), (c0, ct), (n0, nt) = tile.groups, tile.channels, tile.outputs
+    window = v.kernel[0] * v.kernel[1]
     group_of = np.repeat(np.arange(gcount), ct)
     chan_of = np.tile(np.arange(c0, c0 + ct), gcount)
-    planes = (g0 + group_of) * v.cin + chan_of
-    ifmap = x[img0 : img0 + images][:, planes, lo:hi, :].transpose(0, 2, 3, 1).reshape(-1).astype(np.int64)
-
-    regs = tile.regs
-    inner, outer = regs["INNER"], regs["OUTER"]
+    inner, outer = tile.regs["INNER"], tile.regs["OUTER"]
     k = np.arange(inner * rows)
     real = k < gcount * ct * window
     cc, tap = np.where(real, k // window, 0), k % window
@@ -505,8 +511,7 @@ def materialize(plan: LayerPlan, tile: TilePlan, x: np.ndarray, weights: np.ndar
     addend = np.where(n_real, bias[g0 * v.nper + np.where(n_real, n, 0)], 0)
     if plan.divisor:
         addend = np.where(n_real, tile.regs["OUT_SUB"] * plan.divisor, 0)
-    return Descriptor(dict(regs), ifmap, lane_table(regs, rows), weight_words.astype(np.int64),
-                      addend.reshape(outer, cols).astype(np.int64))  # fmt: skip
+    return weight_words.astype(np.int64), addend.reshape(outer, cols).astype(np.int64)
 
 
 def place_results(plan: LayerPlan, tile: TilePlan, results: np.ndarray, y: np.ndarray, cols: int) -> None:

@@ -1,0 +1,68 @@
+"""NumPy model of the AXI system: what running a :class:`~rtl.dram_image.DramImage` leaves in DRAM.
+
+Byte for byte, and tile by tile in program order: a tile's load commands copy DRAM bytes into
+its banks, the layer accelerator's model (:func:`rtl.emulator.run_descriptor`) computes from
+them, a tile that completes its outputs passes them through the output path into its staging
+bank, and its store commands copy them back to DRAM. Timing is not modelled here: the
+simulator's engines time the same commands (``accel/dram_layout.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .accelerator_geometry import AcceleratorGeometry
+from .dram_image import TARGETS, DmaCommand, DramImage, TileTransfers
+from .emulator import Descriptor, output_path, run_descriptor
+from .program import lane_table
+
+
+class SystemModel:
+    """DRAM, the double-banked on-chip memories and the accumulators of one AXI system."""
+
+    def __init__(self, image: DramImage) -> None:
+        self.image = image
+        self.config = config = image.program.config
+        self.dram = np.frombuffer(bytes(image.data), dtype=np.uint8).copy()
+        self.chip = {target: np.zeros(2 * getattr(image.memories, target), dtype=np.uint8) for target in TARGETS}
+        self.acc = np.zeros((AcceleratorGeometry.from_config(config).acc_depth, config.cols), dtype=np.int64)
+
+    def run(self) -> None:
+        """Every tile of every layer, in program order."""
+        for layer in self.image.layers:
+            for tile in layer.tiles:
+                self.run_tile(tile)
+
+    def load(self, command: DmaCommand) -> None:
+        dram, chip = command.byte_pairs()
+        self.chip[command.target][chip] = self.dram[dram]
+
+    def store(self, command: DmaCommand) -> None:
+        dram, chip = command.byte_pairs()
+        self.dram[dram] = self.chip[command.target][chip]
+
+    def run_tile(self, tile: TileTransfers) -> None:
+        c, mem, regs = self.config, self.image.memories, tile.regs
+        rows, cols, outer, t = c.rows, c.cols, regs["OUTER"], regs["T"]
+        for command in tile.loads:
+            self.load(command)
+        base = mem.bank("weights", tile.weight_bank)
+        weights = self.chip["weights"][base : base + outer * regs["INNER"] * rows * cols].view(np.int8)
+        base = mem.bank("addends", tile.weight_bank)
+        addends = self.chip["addends"][base : base + outer * cols * 4].view("<i4").reshape(outer, cols)
+        ifmap = self.chip["ifmap"].view(np.int8).astype(np.int64)
+        d = Descriptor(regs, ifmap, lane_table(regs, rows), weights.reshape(-1, cols).astype(np.int64),
+                       addends.astype(np.int64))  # fmt: skip
+        run_descriptor(d, self.acc, rows, cols, c.input_bits, c.acc_bits)
+        if regs["FINAL"]:
+            words = self.acc[: outer * t].reshape(outer, t, cols)
+            staging = self.chip["staging"][mem.bank("staging", tile.stage_bank) :].view(np.int8)
+            for o in range(outer):
+                rows_of_block = (np.arange(t) * regs["STAGE_PITCH"] + o)[:, None] * cols + np.arange(cols)
+                staging[rows_of_block] = output_path(regs, words[o], d.bias[o])
+        for command in tile.stores:
+            self.store(command)
+
+    def output(self, step: str, shape: tuple[int, ...]) -> np.ndarray:
+        """The output of ``step`` as the network lays it out (read from DRAM)."""
+        return self.image.read_tensor(self.dram.tobytes(), step, shape)

@@ -1,0 +1,117 @@
+"""The AXI system's DRAM image and DMA commands (rtl/dram_image.py), run by its NumPy model
+(rtl/system_model.py): every output bit-exact against the golden model, and every tile's
+commands exactly the beats the simulator times (accel/dram_layout.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from accel.config import AccelConfig
+from accel.dram_channel import bus_bytes, kernel_bandwidth
+from accel.lowering import lower_network
+from accel.tiling import schedule
+from rtl.dram_image import build_image, from_pixel_major, to_pixel_major
+from rtl.program import ProgramError
+from rtl.system_model import SystemModel
+from rtl.verify import prepare
+from tests.test_program import CONFIGS, POOLS, random_conv
+from workloads.layers import Activation, Concat, Conv, Flatten, GlobalAvgPool, Linear
+from workloads.network import Network
+from workloads.zoo import get_network
+
+
+def run_system(network: Network, config: AccelConfig) -> list[str]:
+    """Run ``network`` through the system model; assert every layer exact and on the simulator's
+    beats at two bus widths; returns the layers checked."""
+    params, x, gold, program = prepare(network, config)
+    image = build_image(program, params, x)
+    model = SystemModel(image)
+    model.run()
+    ops = {node.name: op for node, op in lower_network(network) if op is not None}
+    shapes = {step.name: step.out_shape for step in program.steps}
+    for layer in image.layers:
+        last = layer.plan.fused[-1] if layer.plan.fused else layer.name
+        got = model.output(layer.name, shapes[layer.name])
+        assert np.array_equal(got, gold[last]), (layer.name, int(np.sum(got != gold[last])))
+        for bandwidth in (config.dram_bandwidth, 48.0):
+            sched = schedule(ops[layer.name], config.replace(dram_bandwidth=bandwidth))
+            bus = bus_bytes(kernel_bandwidth(bandwidth))
+            loads = [sum(c.beats(bus) for c in tile.loads) for tile in layer.tiles]
+            stores = [sum(c.beats(bus) for c in tile.stores) for tile in layer.tiles]
+            assert loads == sched.load_beats.tolist(), (layer.name, bus)
+            assert stores == sched.writeback_beats.tolist(), (layer.name, bus)
+            moved = [sum(c.runs * c.run_bytes for c in tile.loads) for tile in layer.tiles]
+            assert moved == (sched.load_ifmap + sched.load_filter).tolist(), layer.name
+    return [layer.name for layer in image.layers]
+
+
+POW2 = {"4x4": CONFIGS["4x4"], "3x2": CONFIGS["3x2"]}
+
+
+@pytest.mark.parametrize("config", POW2.values(), ids=POW2.keys())
+@pytest.mark.parametrize("index", range(24))
+def test_random_conv_layers(index, config):
+    run_system(random_conv(np.random.default_rng(1000 + index), index), config)
+
+
+@pytest.mark.parametrize("config", POW2.values(), ids=POW2.keys())
+@pytest.mark.parametrize("pool", POOLS, ids=range(len(POOLS)))
+def test_pooling(pool, config):
+    run_system(Network("pool", (2, 5, 9, 8), [pool]), config)
+
+
+def test_flatten_reorders_the_fully_connected_weights_for_pixel_major_tensors():
+    net = Network("head", (3, 7, 5, 4), [
+        Conv(name="conv", in_channels=7, out_channels=9, kernel_size=1), Activation(name="relu"),
+        Flatten(name="flat"), Linear(name="fc", in_features=180, out_features=11),
+        Activation(name="relu6", function="relu6"), Linear(name="out", in_features=11, out_features=5),
+    ])  # fmt: skip
+    assert run_system(net, CONFIGS["4x4"]) == ["conv", "fc", "out"]
+
+
+def test_global_pool_and_heads():
+    net = Network("head", (3, 7, 5, 4), [
+        Conv(name="conv", in_channels=7, out_channels=9, kernel_size=1), Activation(name="relu"),
+        GlobalAvgPool(name="gap"), Flatten(name="flat"), Linear(name="fc", in_features=9, out_features=11),
+    ])  # fmt: skip
+    assert run_system(net, CONFIGS["4x4"]) == ["conv", "gap", "fc"]
+
+
+def test_lenet5_with_a_batch():
+    config = AccelConfig(rows=4, cols=4, ifmap_kib=8, filter_kib=16, ofmap_kib=32, dram_bandwidth=2.0)
+    assert len(run_system(get_network("lenet5").with_batch(3), config)) == 7
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["alexnet", "mobilenet_v1"])
+def test_zoo_networks(name):
+    config = AccelConfig(rows=8, cols=8, ifmap_kib=64, filter_kib=64, ofmap_kib=32)
+    assert run_system(get_network(name), config)
+
+
+def test_tensors_are_pixel_major():
+    x = np.arange(2 * 3 * 2 * 2).reshape(2, 3, 2, 2)
+    assert to_pixel_major(x)[:6].tolist() == [0, 4, 8, 1, 5, 9]
+    assert np.array_equal(from_pixel_major(to_pixel_major(x), x.shape), x)
+
+
+def test_what_the_system_cannot_run_is_named():
+    net = Network("cat", (1, 2, 4, 4), [
+        Conv(name="a", in_channels=2, out_channels=2, kernel_size=1),
+        Conv(name="b", in_channels=2, out_channels=2, kernel_size=1, inputs=("input",)),
+        Concat(name="cat", inputs=("a", "b")),
+    ])  # fmt: skip
+    params, x, _, program = prepare(net, CONFIGS["4x4"])
+    with pytest.raises(ProgramError, match="^layer 'cat': concatenation does not run on the AXI system yet$"):
+        build_image(program, params, x)
+    circular = Conv(name="c", in_channels=4, out_channels=4, kernel_size=3, padding=1, padding_mode="circular")
+    net = Network("wrap", (1, 4, 16, 16), [circular])
+    params, x, _, program = prepare(net, CONFIGS["4x4"].replace(ifmap_kib=1))
+    with pytest.raises(ProgramError, match=r"^layer 'c': a row band reads input rows 0\.\.15 \(circular padding\) "
+                                           r"beyond the rows 0\.\.\d+ the AXI system loads; raise ifmap_kib and ofmap_kib until"):
+        build_image(program, params, x)
+    run_system(net, CONFIGS["4x4"].replace(ifmap_kib=4, ofmap_kib=16))  # whole images: the wrapped rows are loaded
+    params, x, _, program = prepare(get_network("lenet5"), AccelConfig(rows=4, cols=6))
+    with pytest.raises(ProgramError, match="^the AXI system needs cols to be a power of two, not 6; set cols = 8 or 4$"):
+        build_image(program, params, x)
