@@ -411,7 +411,7 @@ def _array_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandw
                     # Operand fetches: only when the operand tile changes (accel.tiling._changed).
                     new_if = j == 0 or p != prev_g or mi != prev_m or ki != prev_k
                     new_f = (j == 0 or p != prev_g or ni != prev_n or ki != prev_k) and (has_w or df == 0)
-                    guard = -1  # accel.tiling._bank_guard
+                    guard = -1  # accel.tiling.bank_guard
                     if new_if:
                         nbytes = ct * m_touched[mi] * op[O_IN_ROW_LEN] * ib
                         c_first = p * pack * op[O_CHANNELS] + (ki * c_size if g == 1 and pack == 1 else 0)
@@ -463,7 +463,7 @@ def _array_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandw
                     of_writes += a_of
                     of_reads += a_of - (mt * nt if ki == 0 else 0) + (mt * nt if last_k else 0)
                     # Writeback after the last K tile; accumulator banks alternate
-                    # (accel.tiling._accumulator_guard).
+                    # (accel.tiling.accumulator_guard).
                     if n_ends >= 2:
                         wait_writeback[j] = ends[n_ends - 2]
                     if last_k:

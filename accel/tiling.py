@@ -320,7 +320,7 @@ def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
         new_filter = _changed(g_of, ni, ki) & op.has_weights
     load_ifmap = np.where(new_ifmap, ifmap_bytes, 0)
     load_filter = np.where(new_filter, weight_bytes + addend_bytes, 0)
-    load_after = np.maximum(_bank_guard(new_ifmap), _bank_guard(new_filter))
+    load_after = np.maximum(bank_guard(new_ifmap), bank_guard(new_filter))
     writeback = np.where(last_k, mt * nt * ib, 0)
     load_beats, writeback_beats = _transfer_beats(op, cfg, grid, plan, new_ifmap, np.where(new_filter, weight_bytes, 0),
                                                   np.where(new_filter, addend_bytes, 0), last_k)  # fmt: skip
@@ -353,7 +353,7 @@ def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
     sram["filter_writes"] = int((np.where(new_filter, weight_bytes, 0) // wb).sum()
                                 + (np.where(new_filter, addend_bytes, 0) // ACC_BIAS_BYTES).sum())  # fmt: skip
 
-    wait_writeback = _accumulator_guard(last_k)
+    wait_writeback = accumulator_guard(last_k)
     return TileSchedule(
         load_ifmap=load_ifmap.astype(np.int64), load_filter=load_filter.astype(np.int64),
         load_after=load_after.astype(np.int64), compute=compute, writeback=writeback.astype(np.int64),
@@ -426,7 +426,7 @@ def _changed(*keys: np.ndarray) -> np.ndarray:
     return changed
 
 
-def _bank_guard(fetches: np.ndarray) -> np.ndarray:
+def bank_guard(fetches: np.ndarray) -> np.ndarray:
     """For each fetching tile, the last tile that reads the bank it overwrites (-1: none).
 
     Fetches alternate banks; fetch ``j3`` reuses the bank of fetch ``j1`` two fetches back,
@@ -438,7 +438,7 @@ def _bank_guard(fetches: np.ndarray) -> np.ndarray:
     return guard
 
 
-def _accumulator_guard(last_k: np.ndarray) -> np.ndarray:
+def accumulator_guard(last_k: np.ndarray) -> np.ndarray:
     """For each tile, the tile whose writeback frees its accumulator bank (-1: none).
 
     Output tiles alternate accumulator banks, so output tile ``o`` waits for the writeback of
@@ -467,8 +467,8 @@ def schedule_vector_op(op: VectorOp, cfg: AccelConfig) -> TileSchedule:
     last = np.ones(count, dtype=bool)
     bus = bus_bytes(kernel_bandwidth(cfg.dram_bandwidth))
     return TileSchedule(
-        load_ifmap=ins * ib, load_filter=np.zeros(count, dtype=np.int64), load_after=_bank_guard(fetch),
-        compute=compute.astype(np.int64), writeback=outs * ib, wait_writeback=_accumulator_guard(last),
+        load_ifmap=ins * ib, load_filter=np.zeros(count, dtype=np.int64), load_after=bank_guard(fetch),
+        compute=compute.astype(np.int64), writeback=outs * ib, wait_writeback=accumulator_guard(last),
         load_beats=transfer_beats(ins * ib, bus), writeback_beats=transfer_beats(outs * ib, bus),
         sram={"ifmap_reads": int(ins.sum()) * op.passes, "filter_reads": 0, "filter_writes": 0,
               "ofmap_writes": op.out_elems, "ofmap_reads": op.out_elems},

@@ -1,4 +1,5 @@
-"""The C header of a generated peripheral: register offsets, fields, error codes, its geometry.
+"""The C header of a generated peripheral: register offsets, fields, error codes, its geometry,
+and the layout of the program it runs.
 
 Generated from :mod:`rtl.spec` (the single source of the interface) for one generated top, so
 firmware and the Python driver (:mod:`rtl.driver`) agree by construction.
@@ -6,7 +7,8 @@ firmware and the Python driver (:mod:`rtl.driver`) agree by construction.
 
 from __future__ import annotations
 
-from .spec import CONTROL_REGISTERS, ERROR_CODES, ID_VALUE
+from .spec import (COMMAND_WORDS, CONTROL_REGISTERS, ERROR_CODES, ID_VALUE, LANE_BASE, PROGRAM_MAGIC, RECORD_OPCODES,
+                   REGS_HEADER, SEGMENT_HEADER, SEGMENT_WORDS, TILE_RECORD)
 
 
 def c_header(top: str, constants: dict[str, int]) -> str:
@@ -37,8 +39,28 @@ def c_header(top: str, constants: dict[str, int]) -> str:
             lines.append(f"#define {prefix}_{reg.name}_{f.name}_MASK 0x{f.mask:08x}u")
     lines += ["", "/* Values of ERROR_CODE (0: no error). */"]
     lines += [f"#define {prefix}_ERROR_{e.name} {e.code}u /* {_comment(e.meaning)} */" for e in ERROR_CODES]
-    lines += ["", f"#endif /* {guard} */", ""]
+    lines += ["", *_program_format(prefix), "", f"#endif /* {guard} */", ""]
     return "\n".join(lines)
+
+
+def _program_format(prefix: str) -> list[str]:
+    """Macros of the program format: word indices ``<STRUCT>_<WORD>``, their fields, opcodes."""
+    lines = [
+        "/* The program: little-endian 32-bit words; segments of a header and records. */",
+        f"#define {prefix}_PROGRAM_MAGIC 0x{PROGRAM_MAGIC:08x}u",
+        f"#define {prefix}_SEGMENT_MAX_WORDS {SEGMENT_WORDS}u /* most record words per segment */",
+        f"#define {prefix}_LANE_BASE 0x{LANE_BASE:x}u /* REGS numbers from here: lane-table entries */",
+        *(f"#define {prefix}_OP_{name} {code}u" for name, code in RECORD_OPCODES.items()),
+    ]
+    for struct, words in (("SEGMENT", SEGMENT_HEADER), ("REGS", (REGS_HEADER,)), ("TILE", TILE_RECORD),
+                          ("COMMAND", COMMAND_WORDS)):  # fmt: skip
+        lines.append(f"#define {prefix}_{struct}_SIZE {len(words)}u /* words */")
+        for index, word in enumerate(words):
+            lines.append(f"#define {prefix}_{struct}_{word.name} {index}u /* {_comment(word.meaning)} */")
+            for f in word.fields:
+                lines.append(f"#define {prefix}_{word.name}_{f.name}_SHIFT {f.lsb}u /* {_comment(f.meaning)} */")
+                lines.append(f"#define {prefix}_{word.name}_{f.name}_MASK 0x{f.mask:08x}u")
+    return lines
 
 
 def _comment(text: str) -> str:

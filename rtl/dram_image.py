@@ -21,42 +21,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from accel.config import AccelConfig
-from accel.dram_layout import ADDEND_BYTES, IMAGE_ALIGN, TENSOR_ALIGN, strided_beats
+from accel.dram_layout import ADDEND_BYTES, IMAGE_ALIGN, TENSOR_ALIGN
+from accel.tiling import accumulator_guard, bank_guard
 from workloads.forward import NetworkParams
 from workloads.network import INPUT
 
 from .accelerator_geometry import AcceleratorGeometry
 from .program import LayerPlan, LayerView, Program, ProgramError, TilePlan, weight_images, weight_view
-
-#: On-chip memories a command addresses, by target number.
-TARGETS = ("ifmap", "weights", "addends", "staging")
-
-
-@dataclass(frozen=True)
-class DmaCommand:
-    """``runs`` runs of ``run_bytes`` bytes: run ``r`` at DRAM byte ``dram_addr + r * dram_stride``
-    and at byte ``chip_addr + r * chip_stride`` of memory ``target`` (:data:`TARGETS`). A load
-    moves DRAM to chip, a store chip to DRAM."""
-
-    target: str
-    dram_addr: int
-    dram_stride: int
-    run_bytes: int
-    runs: int
-    chip_addr: int
-    chip_stride: int
-
-    def beats(self, bus: int) -> int:
-        """Bus beats of the command on a bus of ``bus`` bytes (``accel.dram_channel.run_beats`` per run)."""
-        return strided_beats(self.dram_addr, self.dram_stride, self.runs, self.run_bytes, bus)
-
-    def byte_pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """DRAM and chip byte address of every byte moved, run by run."""
-        offsets = np.arange(self.run_bytes)
-        runs = np.arange(self.runs)[:, None]
-        return ((self.dram_addr + runs * self.dram_stride + offsets).reshape(-1),
-                (self.chip_addr + runs * self.chip_stride + offsets).reshape(-1))  # fmt: skip
-
+from .program_image import DmaCommand, TileTransfers, encode_program, to_bytes
 
 @dataclass(frozen=True)
 class ChipMemories:
@@ -95,18 +67,6 @@ class Tensor:
 
 
 @dataclass
-class TileTransfers:
-    """One tile in the AXI system: its descriptor registers (bank placement included), the
-    commands that fetch its operands, and those that write its results back."""
-
-    regs: dict[str, int]
-    loads: list[DmaCommand]
-    stores: list[DmaCommand]
-    weight_bank: int
-    stage_bank: int
-
-
-@dataclass
 class SystemLayer:
     name: str
     plan: LayerPlan
@@ -124,6 +84,8 @@ class DramImage:
     tensors: dict[str, Tensor]
     layers: list[SystemLayer]
     data: bytearray
+    program_address: int  # the program's first byte in DRAM (PROG_ADDR)
+    program_bytes: int  # its length (PROG_LEN)
 
     def tensor_of(self, step: str) -> Tensor:
         return self.tensors[step]
@@ -207,7 +169,9 @@ def build_image(program: Program, params: NetworkParams, x: np.ndarray) -> DramI
         layer = SystemLayer(step.name, plan, source, result)
         _plan_transfers(layer, config, memories, dram, weights, addends)
         layers.append(layer)
-    return DramImage(program, memories, tensors, layers, dram.image())
+    words = to_bytes(encode_program([layer.tiles for layer in layers], config.rows))
+    address = dram.place(len(words), IMAGE_ALIGN, words)
+    return DramImage(program, memories, tensors, layers, dram.image(), address, len(words))
 
 
 def _tensor(dram: _Allocator, shape: tuple[int, ...], content: bytes | None = None) -> Tensor:
@@ -253,6 +217,7 @@ def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemor
     view = plan.view
     banks = {"ifmap": 1, "weights": 1, "stage": 1}  # the bank of the last fetch / output tile
     previous: dict[str, tuple] = {}
+    fetches: dict[str, list[bool]] = {"ifmap": [], "filter": []}
     for tile in plan.tiles:
         lo, hi = layout_rows(view, *tile.out_rows)
         if tile.in_rows[1] > tile.in_rows[0] and (tile.in_rows[0] < lo or tile.in_rows[1] > hi):
@@ -265,10 +230,12 @@ def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemor
         filter_key = (tile.groups[0], tile.outputs, tile.channels)
         loads: list[DmaCommand] = []
         regs = dict(tile.regs)
-        if previous.get("ifmap") != ifmap_key:
+        fetches["ifmap"].append(previous.get("ifmap") != ifmap_key)
+        fetches["filter"].append(previous.get("filter") != filter_key)
+        if fetches["ifmap"][-1]:
             banks["ifmap"] ^= 1
             loads += _input_commands(tile, source, view, lo, hi, memories.bank("ifmap", banks["ifmap"]))
-        if previous.get("filter") != filter_key:
+        if fetches["filter"][-1]:
             banks["weights"] ^= 1
             weight_words, addend_words = weight_images(plan, tile, weights, addends, config.rows, config.cols)
             image = weight_words.astype(np.int8).tobytes()
@@ -291,6 +258,11 @@ def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemor
             stage_bank = banks["stage"]
             stores = [_output_command(tile, result, view, config.cols, memories.bank("staging", stage_bank))]
         layer.tiles.append(TileTransfers(regs, loads, stores, banks["weights"], stage_bank))
+    # The simulator's guards (accel.tiling): the bank a fetch fills, the accumulator bank a tile reuses.
+    guards = np.maximum(bank_guard(np.array(fetches["ifmap"])), bank_guard(np.array(fetches["filter"])))
+    waits = accumulator_guard(np.array([tile.read for tile in plan.tiles]))
+    for tile, load_after, wait_wb in zip(layer.tiles, guards, waits):
+        tile.load_after, tile.wait_wb = int(load_after), int(wait_wb)
 
 
 def _input_commands(tile: TilePlan, source: Tensor, view: LayerView, lo: int, hi: int, chip: int) -> list[DmaCommand]:

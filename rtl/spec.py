@@ -1,9 +1,10 @@
-"""The AXI peripheral's software interface: control registers, their fields, error codes.
+"""The AXI peripheral's software interface: control registers, their fields, error codes, and
+the format of the program it runs from DRAM.
 
 This module is the single source of that interface. The register block (:mod:`rtl.control_regs`),
-the host driver (:mod:`rtl.driver`), the C header (:mod:`rtl.c_header`) and the documentation
-table (``docs/axi_system.md``) are all derived from it. Pure Python: the driver and header
-generator import it without Amaranth.
+the host driver (:mod:`rtl.driver`), the C header (:mod:`rtl.c_header`), the program encoder
+and decoder (:mod:`rtl.program_image`) and the documentation tables (``docs/axi_system.md``) are
+all derived from it. Pure Python: the driver and header generator import it without Amaranth.
 """
 
 from __future__ import annotations
@@ -92,3 +93,70 @@ REGISTERS = {r.name: r for r in CONTROL_REGISTERS}
 def field(register: str, name: str) -> Field:
     """Field ``name`` of register ``register``."""
     return next(f for f in REGISTERS[register].fields if f.name == name)
+
+
+# ---------------------------------------------------------------------------------------------
+# The program: little-endian 32-bit words in DRAM at PROG_ADDR, PROG_LEN bytes long.
+# ---------------------------------------------------------------------------------------------
+
+#: First word of every program segment: the bytes of ASCII "SYP1".
+PROGRAM_MAGIC = 0x31505953
+#: Words of records one segment may hold: the command processor loads a whole segment into its
+#: program memory before running it.
+SEGMENT_WORDS = 4096
+
+
+@dataclass(frozen=True)
+class WordSpec:
+    """One word of a program structure: its name, meaning and fields."""
+
+    name: str
+    meaning: str
+    fields: tuple[Field, ...] = ()
+
+
+#: A segment: this header, then WORDS words of records. Every segment starts with the full state
+#: of the descriptor registers and the lane table, so segments run on their own; the tiles of a
+#: segment are numbered from 0 (the guards of its tile records count from there).
+SEGMENT_HEADER = (
+    WordSpec("MAGIC", "PROGRAM_MAGIC"),
+    WordSpec("WORDS", "words of records that follow this header (at most SEGMENT_WORDS)"),
+    WordSpec("FLAGS", "the segment's place in the program", (
+        Field("LAST", 0, 1, "the program's last segment"), Field("LAYER", 1, 1, "the first segment of a layer"))),
+)  # fmt: skip
+
+#: Record opcodes (bits 31..24 of a record's first word).
+RECORD_OPCODES = {"REGS": 1, "TILE": 2}
+
+#: REGS: write COUNT registers of the next tile's descriptor; COUNT pairs (number, value) follow.
+#: Numbers below LANE_BASE are descriptor registers (``rtl.emulator.DESCRIPTOR_REGISTERS`` order);
+#: ``LANE_BASE + (lane << 3) + field`` is a lane-table entry (``rtl.emulator.TAP_FIELDS`` order).
+REGS_HEADER = WordSpec("REGS", "register writes for the next tile", (
+    Field("COUNT", 0, 16, "(number, value) pairs that follow"), Field("OPCODE", 24, 8, "RECORD_OPCODES['REGS']")))
+LANE_BASE = 0x100
+
+#: TILE: run a tile with the registers written so far, fetching and storing by the DMA commands
+#: that follow (LOADS commands for the reader, then STORES for the writer).
+TILE_RECORD = (
+    WordSpec("TILE", "a tile and its command counts", (
+        Field("LOADS", 0, 8, "load commands that follow"), Field("STORES", 8, 8, "store commands after them"),
+        Field("LAST", 16, 1, "the segment's last tile"), Field("OPCODE", 24, 8, "RECORD_OPCODES['TILE']"))),
+    WordSpec("GUARDS", "tile numbers in the segment, two's complement, -1: none", (
+        Field("LOAD_AFTER", 0, 16, "the tile whose compute must end before this tile's fetch starts"),
+        Field("WAIT_WB", 16, 16, "the tile whose writeback must end before this tile computes"))),
+    WordSpec("BANKS", "bank numbers of the tile's memories", (
+        Field("WEIGHT_BANK", 0, 1, "weight and addend bank the tile reads"),
+        Field("STAGE_BANK", 1, 1, "staging bank the tile's results go to"))),
+)  # fmt: skip
+
+#: A DMA command: eight words (``rtl.dram_image.DmaCommand``).
+COMMAND_WORDS = (
+    WordSpec("TARGET", "on-chip memory: 0 ifmap, 1 weights, 2 addends, 3 staging"),
+    WordSpec("DRAM_ADDR_LO", "DRAM byte address of run 0, bits 31..0"),
+    WordSpec("DRAM_ADDR_HI", "DRAM byte address of run 0, bits 63..32"),
+    WordSpec("DRAM_STRIDE", "bytes between run starts in DRAM"),
+    WordSpec("RUN_BYTES", "bytes per run (>= 1)"),
+    WordSpec("RUNS", "runs (>= 1)"),
+    WordSpec("CHIP_ADDR", "on-chip byte address of run 0 (bank included)"),
+    WordSpec("CHIP_STRIDE", "bytes between run starts on chip"),
+)

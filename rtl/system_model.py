@@ -1,6 +1,7 @@
 """NumPy model of the AXI system: what running a :class:`~rtl.dram_image.DramImage` leaves in DRAM.
 
-Byte for byte, and tile by tile in program order: a tile's load commands copy DRAM bytes into
+Byte for byte, and tile by tile in program order: the program is read from DRAM and decoded
+(:func:`rtl.program_image.decode_program`), a tile's load commands copy DRAM bytes into
 its banks, the layer accelerator's model (:func:`rtl.emulator.run_descriptor`) computes from
 them, a tile that completes its outputs passes them through the output path into its staging
 bank, and its store commands copy them back to DRAM. Timing is not modelled here: the
@@ -12,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from .accelerator_geometry import AcceleratorGeometry
-from .dram_image import TARGETS, DmaCommand, DramImage, TileTransfers
+from .dram_image import DramImage
 from .emulator import Descriptor, output_path, run_descriptor
-from .program import lane_table
+from .program_image import TARGETS, DmaCommand, TileTransfers, decode_program
 
 
 class SystemModel:
@@ -28,10 +29,12 @@ class SystemModel:
         self.acc = np.zeros((AcceleratorGeometry.from_config(config).acc_depth, config.cols), dtype=np.int64)
 
     def run(self) -> None:
-        """Every tile of every layer, in program order."""
-        for layer in self.image.layers:
-            for tile in layer.tiles:
-                self.run_tile(tile)
+        """The program in DRAM, segment by segment, tile by tile."""
+        start = self.image.program_address
+        program = self.dram[start : start + self.image.program_bytes].tobytes()
+        for segment in decode_program(program, self.config.rows):
+            for tile in segment.tiles:
+                self.run_tile(tile.transfers, tile.lanes)
 
     def load(self, command: DmaCommand) -> None:
         dram, chip = command.byte_pairs()
@@ -41,7 +44,8 @@ class SystemModel:
         dram, chip = command.byte_pairs()
         self.dram[dram] = self.chip[command.target][chip]
 
-    def run_tile(self, tile: TileTransfers) -> None:
+    def run_tile(self, tile: TileTransfers, lanes: np.ndarray) -> None:
+        """One tile: its loads, its compute from the banks (lane table ``lanes``), its stores."""
         c, mem, regs = self.config, self.image.memories, tile.regs
         rows, cols, outer, t = c.rows, c.cols, regs["OUTER"], regs["T"]
         for command in tile.loads:
@@ -51,7 +55,7 @@ class SystemModel:
         base = mem.bank("addends", tile.weight_bank)
         addends = self.chip["addends"][base : base + outer * cols * 4].view("<i4").reshape(outer, cols)
         ifmap = self.chip["ifmap"].view(np.int8).astype(np.int64)
-        d = Descriptor(regs, ifmap, lane_table(regs, rows), weights.reshape(-1, cols).astype(np.int64),
+        d = Descriptor(regs, ifmap, lanes, weights.reshape(-1, cols).astype(np.int64),
                        addends.astype(np.int64))  # fmt: skip
         run_descriptor(d, self.acc, rows, cols, c.input_bits, c.acc_bits)
         if regs["FINAL"]:

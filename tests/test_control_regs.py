@@ -46,14 +46,23 @@ def test_c_header_compiles_and_matches_the_spec(tmp_path):
                for r in spec.CONTROL_REGISTERS for f in r.fields]  # fmt: skip
     checks += [f"_Static_assert(ACCEL_WS_4X8_ERROR_{e.name} == {e.code}u, \"{e.name}\");" for e in spec.ERROR_CODES]
     checks.append(f"_Static_assert(ACCEL_WS_4X8_ID_VALUE == {spec.ID_VALUE}u, \"id\");")
+    program = {"SEGMENT": spec.SEGMENT_HEADER, "REGS": (spec.REGS_HEADER,), "TILE": spec.TILE_RECORD,
+               "COMMAND": spec.COMMAND_WORDS}  # fmt: skip
+    checks += [f"_Static_assert(ACCEL_WS_4X8_{s}_{w.name} == {i}u, \"{w.name}\");"
+               for s, words in program.items() for i, w in enumerate(words)]  # fmt: skip
+    checks += [f"_Static_assert(ACCEL_WS_4X8_{w.name}_{f.name}_MASK == {f.mask}u, \"{f.name}\");"
+               for words in program.values() for w in words for f in w.fields]  # fmt: skip
+    checks.append(f"_Static_assert(ACCEL_WS_4X8_PROGRAM_MAGIC == {spec.PROGRAM_MAGIC}u, \"magic\");")
     source = '#include "accel_ws_4x8.h"\n' + "\n".join(checks) + "\nint main(void) { return ACCEL_WS_4X8_COLS == 8u ? 0 : 1; }\n"
     (tmp_path / "check.c").write_text(source)
     subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", "-o", str(tmp_path / "check"), str(tmp_path / "check.c")],
                    check=True, cwd=tmp_path)  # fmt: skip
     assert subprocess.run([str(tmp_path / "check")]).returncode == 0
+    program_macros = 3 + len(spec.RECORD_OPCODES) + sum(len(words) + 1 + 2 * sum(len(w.fields) for w in words)
+                                                        for words in program.values())  # fmt: skip
     assert header.count("#define") == 2 + 3 + len(spec.CONTROL_REGISTERS) + len(spec.ERROR_CODES) + 2 * sum(
         len(r.fields) for r in spec.CONTROL_REGISTERS
-    )
+    ) + program_macros
 
 
 def test_block_ports_and_names():
