@@ -7,8 +7,8 @@ firmware and the Python driver (:mod:`rtl.driver`) agree by construction.
 
 from __future__ import annotations
 
-from .spec import (COMMAND_WORDS, CONTROL_REGISTERS, ERROR_CODES, ID_VALUE, LANE_BASE, PROGRAM_MAGIC, RECORD_OPCODES,
-                   REGS_HEADER, SEGMENT_HEADER, SEGMENT_WORDS, TILE_RECORD)
+from .spec import (COMMAND_WORDS, CONTROL_REGISTERS, ERROR_CODES, ID_VALUE, PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_ALIGN,
+                   SEGMENT_HEADER, SEGMENT_WORDS, TILE_RECORD)
 
 
 def c_header(top: str, constants: dict[str, int]) -> str:
@@ -49,11 +49,10 @@ def _program_format(prefix: str) -> list[str]:
         "/* The program: little-endian 32-bit words; segments of a header and records. */",
         f"#define {prefix}_PROGRAM_MAGIC 0x{PROGRAM_MAGIC:08x}u",
         f"#define {prefix}_SEGMENT_MAX_WORDS {SEGMENT_WORDS}u /* most record words per segment */",
-        f"#define {prefix}_LANE_BASE 0x{LANE_BASE:x}u /* REGS numbers from here: lane-table entries */",
+        f"#define {prefix}_SEGMENT_ALIGN {SEGMENT_ALIGN}u /* bytes: where each segment starts */",
         *(f"#define {prefix}_OP_{name} {code}u" for name, code in RECORD_OPCODES.items()),
     ]
-    for struct, words in (("SEGMENT", SEGMENT_HEADER), ("REGS", (REGS_HEADER,)), ("TILE", TILE_RECORD),
-                          ("COMMAND", COMMAND_WORDS)):  # fmt: skip
+    for struct, words in (("SEGMENT", SEGMENT_HEADER), ("TILE", TILE_RECORD), ("COMMAND", COMMAND_WORDS)):
         lines.append(f"#define {prefix}_{struct}_SIZE {len(words)}u /* words */")
         for index, word in enumerate(words):
             lines.append(f"#define {prefix}_{struct}_{word.name} {index}u /* {_comment(word.meaning)} */")

@@ -1,9 +1,11 @@
 """The binary program the AXI system runs: encoder and decoder of the format in :mod:`rtl.spec`.
 
 :func:`encode_program` turns the tiles of a :class:`~rtl.dram_image.DramImage` into segments
-of records (register writes, tiles with their DMA commands), a layer per segment or more when
-its records exceed :data:`~rtl.spec.SEGMENT_WORDS`; :func:`decode_program` reads them back,
-checking every word, as the command processor does. ``docs/axi_system.md`` lists the format.
+of tile records (each tile's whole descriptor, lane table and DMA commands), a layer per segment
+or more when its records exceed :data:`~rtl.spec.SEGMENT_WORDS`; :func:`decode_program` reads
+them back, checking every word, as the command processor does. Records have a size fixed by the
+tile's command counts, so the program's length follows from the tiles alone.
+``docs/axi_system.md`` lists the format.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from accel.dram_layout import strided_beats
 
 from .emulator import DESCRIPTOR_REGISTERS, TAP_FIELDS
 from .program import ProgramError, lane_table
-from .spec import COMMAND_WORDS, LANE_BASE, PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_HEADER, SEGMENT_WORDS, TILE_RECORD
+from .spec import COMMAND_WORDS, PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_ALIGN, SEGMENT_HEADER, SEGMENT_WORDS, TILE_RECORD
 
 MASK = 0xFFFF_FFFF
 
@@ -68,7 +70,7 @@ class TileTransfers:
 
 @dataclass
 class DecodedTile:
-    """A tile as the command processor sees it: its descriptor and lane table, and its record."""
+    """A tile as the command processor sees it: its descriptor, lane table and transfers."""
 
     regs: dict[str, int]
     lanes: np.ndarray
@@ -83,18 +85,13 @@ class Segment:
     last: bool
 
 
-def _field(spec, word_name: str, field_name: str):
-    word = next(w for w in spec if w.name == word_name)
+def _field(words, word_name: str, field_name: str):
+    word = next(w for w in words if w.name == word_name)
     return next(f for f in word.fields if f.name == field_name)
 
 
-def _put(word: int, spec, word_name: str, field_name: str, value: int) -> int:
-    f = _field(spec, word_name, field_name)
-    return word | ((value << f.lsb) & f.mask)
-
-
-def _get(word: int, spec, word_name: str, field_name: str) -> int:
-    f = _field(spec, word_name, field_name)
+def _get(word: int, words, word_name: str, field_name: str) -> int:
+    f = _field(words, word_name, field_name)
     return (word & f.mask) >> f.lsb
 
 
@@ -102,70 +99,56 @@ def _signed(value: int, bits: int) -> int:
     return value - (1 << bits) if value >> (bits - 1) & 1 else value
 
 
-def _state(regs: dict[str, int], rows: int) -> dict[int, int]:
-    """Register and lane-table numbers of a tile's descriptor, with their values."""
-    state = {number: regs[name] for number, name in enumerate(DESCRIPTOR_REGISTERS)}
-    lanes = lane_table(regs, rows)
-    for lane in range(rows):
-        for number in range(len(TAP_FIELDS)):
-            state[LANE_BASE + (lane << 3) + number] = int(lanes[lane, number])
-    return state
+def record_words(rows: int, commands: int) -> int:
+    """Words of a tile record with ``commands`` DMA commands on an array of ``rows`` rows."""
+    return len(TILE_RECORD) + len(DESCRIPTOR_REGISTERS) + len(TAP_FIELDS) * rows + len(COMMAND_WORDS) * commands
 
 
-def _tile_words(tile: TileTransfers, writes: dict[int, int], first: int) -> list[int]:
-    words = [(RECORD_OPCODES["REGS"] << 24) | len(writes)]
-    for number, value in writes.items():
-        words += [number, value & MASK]
-    header = (RECORD_OPCODES["TILE"] << 24) | len(tile.loads) | len(tile.stores) << 8  # LAST: _mark_last_tile
-    rebased = [g - first if g >= first else -1 for g in (tile.load_after, tile.wait_wb)]
-    words += [header, (rebased[0] & 0xFFFF) | (rebased[1] & 0xFFFF) << 16, tile.weight_bank | tile.stage_bank << 1]
+def _record(tile: TileTransfers, rows: int, first: int, last: bool) -> list[int]:
+    """The words of ``tile``'s record in a segment whose first tile is number ``first``."""
+    header = (RECORD_OPCODES["TILE"] << 24) | len(tile.loads) | len(tile.stores) << 8 | int(last) << 16
+    guards = [g - first if g >= first else -1 for g in (tile.load_after, tile.wait_wb)]
+    words = [header, (guards[0] & 0xFFFF) | (guards[1] & 0xFFFF) << 16, tile.weight_bank | tile.stage_bank << 1]
+    words += [tile.regs[name] & MASK for name in DESCRIPTOR_REGISTERS]
+    words += [int(v) & MASK for v in lane_table(tile.regs, rows).reshape(-1)]
     for command in tile.loads + tile.stores:
         words += [TARGETS.index(command.target), command.dram_addr & MASK, command.dram_addr >> 32,
                   command.dram_stride & MASK, command.run_bytes, command.runs, command.chip_addr, command.chip_stride]  # fmt: skip
     return words
 
 
+def segment_tiles(records: list[int], segment_words: int = SEGMENT_WORDS) -> list[int]:
+    """How many consecutive tiles of a layer each segment takes, given each record's words: as
+    many as fit ``segment_words``."""
+    counts, used = [], segment_words
+    for words in records:
+        if words > segment_words:
+            raise ProgramError(f"a tile record of {words} words exceeds a segment of {segment_words}")
+        if used + words > segment_words:
+            counts.append(0)
+            used = 0
+        counts[-1] += 1
+        used += words
+    return counts
+
+
 def encode_program(layers: list[list[TileTransfers]], rows: int, segment_words: int = SEGMENT_WORDS) -> list[int]:
-    """The program's words for the tiles of each layer: a layer's tiles in segments of at most
-    ``segment_words`` words of records, each restating every register."""
+    """The program's words for the tiles of each layer, in segments of at most ``segment_words``."""
     segments: list[tuple[list[int], bool]] = []
     for tiles in layers:
-        first, body, state = 0, [], {}
-        for index, tile in enumerate(tiles):
-            new = _state(tile.regs, rows)
-            words = _tile_words(tile, {n: v for n, v in new.items() if state.get(n) != v}, first)
-            if body and len(body) + len(words) > segment_words:
-                segments.append((body, first == 0))
-                first, body = index, []
-                words = _tile_words(tile, new, first)
-            if len(words) > segment_words:
-                raise ProgramError(f"a tile record of {len(words)} words exceeds a segment of {segment_words}")
-            body += words
-            state = new
-        if body:
+        sizes = [record_words(rows, len(t.loads) + len(t.stores)) for t in tiles]
+        first = 0
+        for count in segment_tiles(sizes, segment_words):
+            chosen = tiles[first : first + count]
+            body = [w for i, t in enumerate(chosen) for w in _record(t, rows, first, i == count - 1)]
             segments.append((body, first == 0))
-    program = []
+            first += count
+    program: list[int] = []
     for number, (body, layer_start) in enumerate(segments):
-        _mark_last_tile(body)
+        program += [0] * (-len(program) % (SEGMENT_ALIGN // 4))
         flags = int(number == len(segments) - 1) | int(layer_start) << 1
         program += [PROGRAM_MAGIC, len(body), flags, *body]
     return program
-
-
-def _mark_last_tile(body: list[int]) -> None:
-    """Set LAST in the header of the last TILE record of a segment's ``body`` (and clear it elsewhere)."""
-    index, last_tile = 0, None
-    while index < len(body):
-        opcode = body[index] >> 24
-        if opcode == RECORD_OPCODES["REGS"]:
-            index += 1 + 2 * (body[index] & 0xFFFF)
-            continue
-        body[index] &= ~(1 << _field(TILE_RECORD, "TILE", "LAST").lsb)
-        last_tile = index
-        commands = _get(body[index], TILE_RECORD, "TILE", "LOADS") + _get(body[index], TILE_RECORD, "TILE", "STORES")
-        index += len(TILE_RECORD) + len(COMMAND_WORDS) * commands
-    if last_tile is not None:
-        body[last_tile] |= 1 << _field(TILE_RECORD, "TILE", "LAST").lsb
 
 
 def to_bytes(words: list[int]) -> bytes:
@@ -186,54 +169,43 @@ def decode_program(data: bytes, rows: int) -> list[Segment]:
             raise ProgramError(f"word {at}: segment magic {magic:#010x}, expected {PROGRAM_MAGIC:#010x}")
         if count > SEGMENT_WORDS or at + 3 + count > len(words):
             raise ProgramError(f"word {at + 1}: a segment of {count} words does not fit the program or SEGMENT_WORDS")
-        last = bool(_get(flags, SEGMENT_HEADER, "FLAGS", "LAST"))
         tiles = _decode_segment(words[at + 3 : at + 3 + count], at + 3, rows)
+        last = bool(_get(flags, SEGMENT_HEADER, "FLAGS", "LAST"))
         segments.append(Segment(tiles, bool(_get(flags, SEGMENT_HEADER, "FLAGS", "LAYER")), last))
         at += 3 + count
+        at += -at % (SEGMENT_ALIGN // 4)
         if last:
             return segments
 
 
 def _decode_segment(body: list[int], offset: int, rows: int) -> list[DecodedTile]:
-    state: dict[int, int] = {}
     tiles, index = [], 0
     while index < len(body):
-        where = f"word {offset + index}"
-        opcode = body[index] >> 24
-        if opcode == RECORD_OPCODES["REGS"]:
-            count = body[index] & 0xFFFF
-            for number, value in zip(body[index + 1 : index + 1 + 2 * count : 2], body[index + 2 : index + 2 + 2 * count : 2]):
-                if not (number < len(DESCRIPTOR_REGISTERS) or LANE_BASE <= number < LANE_BASE + (rows << 3)):
-                    raise ProgramError(f"{where}: register number {number:#x} does not exist")
-                state[number] = _signed(value, 32)
-            index += 1 + 2 * count
-        elif opcode == RECORD_OPCODES["TILE"]:
-            header, guards, banks = body[index : index + 3]
-            loads, stores = (_get(header, TILE_RECORD, "TILE", name) for name in ("LOADS", "STORES"))
-            commands = [_command(body[at : at + 8], f"word {offset + at}")
-                        for at in range(index + 3, index + 3 + 8 * (loads + stores), 8)]  # fmt: skip
-            missing = [n for n in range(len(DESCRIPTOR_REGISTERS)) if n not in state]
-            if missing:
-                raise ProgramError(f"{where}: a tile before register {DESCRIPTOR_REGISTERS[missing[0]]} was written")
-            regs = {name: state[number] for number, name in enumerate(DESCRIPTOR_REGISTERS)}
-            lanes = np.array([[state.get(LANE_BASE + (lane << 3) + f, 0) for f in range(len(TAP_FIELDS))]
-                              for lane in range(rows)], dtype=np.int64)  # fmt: skip
-            transfers = TileTransfers(
-                regs, commands[:loads], commands[loads:], banks & 1, banks >> 1 & 1,
-                _signed(guards & 0xFFFF, 16), _signed(guards >> 16, 16),
-            )  # fmt: skip
-            tiles.append(DecodedTile(regs, lanes, transfers, bool(_get(header, TILE_RECORD, "TILE", "LAST"))))
-            index += 3 + 8 * (loads + stores)
-        else:
-            raise ProgramError(f"{where}: unknown record opcode {opcode}")
-    if index != len(body):
-        raise ProgramError(f"word {offset + index}: a record runs past the end of its segment")
+        header = body[index]
+        if header >> 24 != RECORD_OPCODES["TILE"]:
+            raise ProgramError(f"word {offset + index}: unknown record opcode {header >> 24}")
+        loads, stores = (_get(header, TILE_RECORD, "TILE", name) for name in ("LOADS", "STORES"))
+        size = record_words(rows, loads + stores)
+        if index + size > len(body):
+            raise ProgramError(f"word {offset + index}: a record of {size} words runs past the end of its segment")
+        guards, banks = body[index + 1 : index + 3]
+        at = index + len(TILE_RECORD)
+        regs = {name: _signed(body[at + i], 32) for i, name in enumerate(DESCRIPTOR_REGISTERS)}
+        at += len(DESCRIPTOR_REGISTERS)
+        lanes = np.array([_signed(v, 32) for v in body[at : at + len(TAP_FIELDS) * rows]], dtype=np.int64)
+        at += len(TAP_FIELDS) * rows
+        commands = [_command(body[c : c + 8], f"word {offset + c}") for c in range(at, index + size, 8)]
+        transfers = TileTransfers(
+            regs, commands[:loads], commands[loads:], banks & 1, banks >> 1 & 1,
+            _signed(guards & 0xFFFF, 16), _signed(guards >> 16, 16),
+        )  # fmt: skip
+        last = bool(_get(header, TILE_RECORD, "TILE", "LAST"))
+        tiles.append(DecodedTile(regs, lanes.reshape(rows, len(TAP_FIELDS)), transfers, last))
+        index += size
     return tiles
 
 
 def _command(words: list[int], where: str) -> DmaCommand:
-    if len(words) < 8:
-        raise ProgramError(f"{where}: a DMA command runs past the end of its segment")
     target, lo, hi, stride, run_bytes, runs, chip, chip_stride = words
     if target >= len(TARGETS) or run_bytes < 1 or runs < 1:
         raise ProgramError(f"{where}: DMA command with target {target}, {runs} runs of {run_bytes} bytes")

@@ -115,31 +115,28 @@ class WordSpec:
     fields: tuple[Field, ...] = ()
 
 
-#: A segment: this header, then WORDS words of records. Every segment starts with the full state
-#: of the descriptor registers and the lane table, so segments run on their own; the tiles of a
-#: segment are numbered from 0 (the guards of its tile records count from there).
+#: A segment: this header, then WORDS words of tile records; the next segment starts on the next
+#: SEGMENT_ALIGN-byte boundary (zero words between). A layer takes one segment, or several when
+#: its records do not fit SEGMENT_WORDS; the tiles of a segment are numbered from 0 (the guards
+#: of its records count from there) and a segment runs once the one before it has finished.
 SEGMENT_HEADER = (
     WordSpec("MAGIC", "PROGRAM_MAGIC"),
-    WordSpec("WORDS", "words of records that follow this header (at most SEGMENT_WORDS)"),
+    WordSpec("WORDS", "words of tile records that follow this header (at most SEGMENT_WORDS)"),
     WordSpec("FLAGS", "the segment's place in the program", (
         Field("LAST", 0, 1, "the program's last segment"), Field("LAYER", 1, 1, "the first segment of a layer"))),
 )  # fmt: skip
+SEGMENT_ALIGN = 64
 
 #: Record opcodes (bits 31..24 of a record's first word).
-RECORD_OPCODES = {"REGS": 1, "TILE": 2}
+RECORD_OPCODES = {"TILE": 2}
 
-#: REGS: write COUNT registers of the next tile's descriptor; COUNT pairs (number, value) follow.
-#: Numbers below LANE_BASE are descriptor registers (``rtl.emulator.DESCRIPTOR_REGISTERS`` order);
-#: ``LANE_BASE + (lane << 3) + field`` is a lane-table entry (``rtl.emulator.TAP_FIELDS`` order).
-REGS_HEADER = WordSpec("REGS", "register writes for the next tile", (
-    Field("COUNT", 0, 16, "(number, value) pairs that follow"), Field("OPCODE", 24, 8, "RECORD_OPCODES['REGS']")))
-LANE_BASE = 0x100
-
-#: TILE: run a tile with the registers written so far, fetching and storing by the DMA commands
-#: that follow (LOADS commands for the reader, then STORES for the writer).
+#: A tile record: these words, the tile's whole descriptor (one word per register, two's
+#: complement, in ``rtl.emulator.DESCRIPTOR_REGISTERS`` order), its lane table (eight words per
+#: lane of the array's R, in ``rtl.emulator.TAP_FIELDS`` order), then LOADS DMA commands that
+#: fetch its operands and STORES commands that write its results back.
 TILE_RECORD = (
     WordSpec("TILE", "a tile and its command counts", (
-        Field("LOADS", 0, 8, "load commands that follow"), Field("STORES", 8, 8, "store commands after them"),
+        Field("LOADS", 0, 8, "load commands at the record's end"), Field("STORES", 8, 8, "store commands after them"),
         Field("LAST", 16, 1, "the segment's last tile"), Field("OPCODE", 24, 8, "RECORD_OPCODES['TILE']"))),
     WordSpec("GUARDS", "tile numbers in the segment, two's complement, -1: none", (
         Field("LOAD_AFTER", 0, 16, "the tile whose compute must end before this tile's fetch starts"),
@@ -149,7 +146,7 @@ TILE_RECORD = (
         Field("STAGE_BANK", 1, 1, "staging bank the tile's results go to"))),
 )  # fmt: skip
 
-#: A DMA command: eight words (``rtl.dram_image.DmaCommand``).
+#: A DMA command: eight words (``rtl.program_image.DmaCommand``).
 COMMAND_WORDS = (
     WordSpec("TARGET", "on-chip memory: 0 ifmap, 1 weights, 2 addends, 3 staging"),
     WordSpec("DRAM_ADDR_LO", "DRAM byte address of run 0, bits 31..0"),
