@@ -1,10 +1,11 @@
 """The accelerator's DMA engines: an AXI4 read manager (DRAM -> chip) and a write manager (chip -> DRAM).
 
 A command (:func:`command_layout`) moves ``runs`` runs of ``run_bytes`` contiguous bytes. Run ``r``
-starts at DRAM byte ``dram_addr + r * dram_stride`` (any byte) and at on-chip word ``chip_addr +
-r * chip_stride`` (a word is the bus width, ``W`` bytes; on chip a run always starts at byte 0 of
-a word). ``target`` names the on-chip memory and is passed through to the memory ports and to
-``done``. ``run_bytes`` and ``runs`` must be at least 1.
+starts at DRAM byte ``dram_addr + r * dram_stride`` and at on-chip byte ``chip_addr + r *
+chip_stride``, both at any byte. The on-chip memory ports move words of ``W`` bytes (the bus
+width): on-chip byte ``a`` is byte ``a mod W`` of word ``a // W``. ``target`` names the on-chip
+memory and is passed through to the memory ports and to ``done``. ``run_bytes`` and ``runs`` must
+be at least 1. Runs are copied in order (overlapping runs behave as if copied one after another).
 
 Both engines split each run into INCR bursts of whole bus words (at most 256 beats, none
 crossing a 4 KiB boundary, ID 0) and issue the bursts of their commands on consecutive edges
@@ -39,13 +40,22 @@ address not yet handshaken (AXI keeps VALID until the handshake), which this ord
 An error response (RRESP / BRESP not OKAY) does not stop a command: it completes as usual and
 ``error`` holds the code of the first failing response until ``clear`` (a failure in the cycle
 of ``clear`` is kept).
+
+Pace of the on-chip port. A run of ``n`` bytes touches ``ceil((c mod W + n) / W)`` on-chip words
+and takes ``ceil((a mod W + n) / W)`` bus beats (``c``, ``a``: its on-chip and DRAM start), so a
+run that starts at a later lane on chip than in DRAM may need a word more than beats, and a port
+of one word per cycle cannot follow a channel of one beat per cycle through many such runs. A
+word that one run ends in and the command's next run starts in is written (reader) or read
+(writer) once. The timing above holds, and the reader writes every byte, for the commands that
+:func:`keeps_pace` accepts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
+from amaranth import Array, Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
@@ -74,7 +84,8 @@ class DmaParams:
     runs_width : int
         Bits of ``runs``.
     chip_address_width : int
-        Bits of an on-chip word address (``chip_addr``, ``chip_stride``, the memory ports).
+        Bits of an on-chip byte address (``chip_addr``, ``chip_stride``); more than ``log2(W)``.
+        The memory ports' word addresses have ``log2(W)`` bits fewer.
     target_width : int
         Bits of ``target``.
     """
@@ -93,11 +104,21 @@ class DmaParams:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 32:
                 raise ValueError(f"DMA {name} must be an integer between 1 and 32 bits, not {value!r}")
+        if self.word_address_width < 1:
+            raise ValueError(
+                f"DMA chip_address_width must exceed log2 of the bus bytes ({self.data_width // 8}), "
+                f"not {self.chip_address_width}"
+            )
 
     @property
     def bus_bytes(self) -> int:
         """``W``: bytes per beat and per on-chip word."""
         return self.data_width // 8
+
+    @property
+    def word_address_width(self) -> int:
+        """Bits of an on-chip word address (the memory ports' ``addr``)."""
+        return self.chip_address_width - exact_log2(self.bus_bytes)
 
     @property
     def max_run_beats(self) -> int:
@@ -113,8 +134,8 @@ def command_layout(params: DmaParams) -> data.StructLayout:
             "dram_stride": params.address_width,  # bytes between run starts (modulo 2**address_width)
             "run_bytes": params.run_bytes_width,  # >= 1
             "runs": params.runs_width,  # >= 1
-            "chip_addr": params.chip_address_width,  # on-chip word address of run 0
-            "chip_stride": params.chip_address_width,  # on-chip words between run starts
+            "chip_addr": params.chip_address_width,  # on-chip byte address of run 0 (any byte)
+            "chip_stride": params.chip_address_width,  # on-chip bytes between run starts (modulo 2**width)
             "target": params.target_width,
         }
     )
@@ -129,7 +150,7 @@ def chip_write_signature(params: DmaParams) -> wiring.Signature:
         {
             "valid": Out(1),
             "target": Out(params.target_width),
-            "addr": Out(params.chip_address_width),
+            "addr": Out(params.word_address_width),
             "data": Out(params.data_width),
             "strb": Out(params.bus_bytes),
         }
@@ -142,24 +163,71 @@ def chip_read_signature(params: DmaParams) -> wiring.Signature:
         {
             "en": Out(1),
             "target": Out(params.target_width),
-            "addr": Out(params.chip_address_width),
+            "addr": Out(params.word_address_width),
             "data": In(params.data_width),
         }
     )
 
 
+def beat_words(cmd: Mapping[str, int], params: DmaParams) -> Iterator[tuple[int, int]]:
+    """``(completed, needed)`` for each bus beat of a command (its :func:`command_layout` fields),
+    in order: the on-chip words the reader can write once the beat has arrived (those it ends,
+    unless the command's next beat goes on in them), and the words the writer reads for it
+    (those it holds bytes of, but for the one the command's previous beat ended in); 0, 1 or 2."""
+    w, n, space = params.bus_bytes, cmd["run_bytes"], 1 << params.chip_address_width
+
+    def chip(r):
+        return (cmd["chip_addr"] + r * cmd["chip_stride"]) % space
+
+    continues = False  # the previous beat's last word goes on in this beat
+    for r in range(cmd["runs"]):
+        start, offset = chip(r), (cmd["dram_addr"] + r * cmd["dram_stride"]) % w
+        beats = (offset + n + w - 1) // w
+        joins = r + 1 < cmd["runs"] and chip(r + 1) // w == (start + n - 1) % space // w
+        for k in range(beats):
+            first, last = start + max(0, k * w - offset), start + min(n, (k + 1) * w - offset) - 1
+            spans = first // w != last // w
+            needed = (not continues) + spans
+            continues = last % w != w - 1 and (k < beats - 1 or joins)
+            yield spans + (not continues), needed
+
+
+def keeps_pace(cmd: Mapping[str, int], params: DmaParams, *, writer: bool, after_idle: bool = False) -> bool:
+    """Whether an engine's on-chip port keeps up with the command at one bus beat per cycle, as
+    the published timing assumes (the words of each beat: :func:`beat_words`).
+
+    Writer: no beat needs two words (it reads one per cycle). Reader: it writes one word per
+    cycle and keeps one waiting, so a beat that completes two words must follow a beat of the
+    command that completes none, with no two-word beat in between: a word of the previous
+    command may still wait when the command's first beat arrives, unless the R channel carried
+    no beat in a cycle in between (``after_idle``). Runs that are chip-aligned (``chip_addr`` and
+    ``chip_stride`` multiples of ``W``), packed on chip from a word boundary (``chip_stride ==
+    run_bytes``) or in the same lanes on chip as in DRAM keep pace; a run that starts at a later
+    lane on chip than in DRAM may need a word more than beats.
+    """
+    if writer:
+        return all(needed <= 1 for _, needed in beat_words(cmd, params))
+    waiting = 0 if after_idle else 1
+    for completed, _ in beat_words(cmd, params):
+        waiting = max(0, waiting + completed - 1)
+        if waiting > 1:
+            return False
+    return True
+
+
 def beat_layout(params: DmaParams) -> data.StructLayout:
-    """What :class:`BeatWalker` tells about the bus beat it presents (beat ``k`` of a run)."""
+    """What :class:`BeatWalker` tells about the bus beat it presents: its run bytes lie on chip
+    from lane ``start`` of word ``word`` to lane ``end`` of the same word or, if ``spans``, of
+    the next."""
     shift = exact_log2(params.bus_bytes)
     return data.StructLayout(
         {
-            "offset": shift,  # DRAM byte lane of the run's first byte
-            "first": 1,  # k == 0
-            "last": 1,  # the run's last beat
-            "has_word": 1,  # on-chip word k exists (false for a last beat holding only word k - 1's tail)
-            "last_word": 1,  # on-chip word k is the run's last
-            "tail": shift,  # byte lane of the run's last byte in its last on-chip word
-            "chip_word": params.chip_address_width,  # on-chip address of word k
+            "rotation": shift,  # (DRAM lane - on-chip lane) mod W, the same for every byte of the run
+            "word": params.word_address_width,  # on-chip word of the beat's first byte
+            "start": shift,  # its on-chip lane
+            "end": shift,  # on-chip lane of the beat's last byte
+            "spans": 1,  # the last byte is in word + 1
+            "continues": 1,  # the command's next beat starts in the word of this beat's last byte
             "burst_last": 1,  # the beat ends an AXI burst
             "cmd_last": 1,  # the command's last beat
             "target": params.target_width,
@@ -357,7 +425,7 @@ class BeatWalker(wiring.Component):
         lanes = p.bus_bytes
         shift = exact_log2(lanes)
         page_words = axi.BOUNDARY_BYTES // lanes
-        max_last_index = (2**p.run_bytes_width - 2) // lanes  # chip words of a run, minus 1
+        max_last_index = (2**p.run_bytes_width - 2) // lanes  # most (run_bytes - 1) // W
         entry = data.StructLayout(
             {
                 "page_offset": PAGE_BITS,  # dram_addr mod 4 KiB
@@ -388,20 +456,31 @@ class BeatWalker(wiring.Component):
         left = Signal(range(max_last_index + 2))  # beats of the run after this one
         first = Signal()
         runs_left = Signal(p.runs_width)  # runs of the command, this one included
-        run_chip = Signal(p.chip_address_width)
-        chip = Signal(p.chip_address_width)  # on-chip word k of the run
+        run_chip = Signal(p.chip_address_width)  # on-chip byte of the run's first byte
         chip_stride = Signal(p.chip_address_width)
+        word = Signal(p.word_address_width)  # on-chip word of beat k's first byte
         page_word = Signal(PAGE_BITS - shift)  # DRAM word of beat k, inside its 4 KiB page
         target = Signal(p.target_width)
 
         def spans_extra_beat(offset, tail):
-            # A run of n bytes at lane o takes ceil((o + n) / W) beats, one more than its
-            # ceil(n / W) chip words when o + (n - 1) % W reaches the next beat.
+            # A run of n bytes at lane o takes ceil((o + n) / W) beats, one more than
+            # ceil(n / W) when o + (n - 1) % W reaches the next beat.
             return (offset + tail)[shift]
 
-        offset = run_page[:shift]
-        extra = spans_extra_beat(offset, tail)
+        offset, lane = run_page[:shift], run_chip[:shift]  # DRAM and on-chip lane of the run's first byte
         last = left == 0
+        # Beat k holds the run's bytes from k * W - o (0 for k = 0) up to (k + 1) * W - o - 1
+        # (n - 1 for the last beat): on chip, lanes start .. end.
+        start, end, spans = Signal(shift), Signal(shift), Signal()
+        next_chip = Signal(p.chip_address_width)  # the first byte of the command's next run
+        m.d.comb += [
+            start.eq(Mux(first, lane, lane - offset)),
+            end.eq(Mux(last, lane + tail, lane - offset - 1)),
+            spans.eq(end < start),
+            next_chip.eq(run_chip + chip_stride),
+        ]
+        # The command's next run starts in the word this run ends in (word + spans at its last beat).
+        joins = (runs_left != 1) & (next_chip[shift:] == (word + spans)[: p.word_address_width])
         burst_last = last | (page_word == page_words - 1)
         if page_words > axi.MAX_BURST_BEATS:  # only then can a burst end inside a page
             burst_beat = Signal(range(axi.MAX_BURST_BEATS))
@@ -409,13 +488,12 @@ class BeatWalker(wiring.Component):
         beat = self.beat.payload
         m.d.comb += [
             self.beat.valid.eq(valid),
-            beat.offset.eq(offset),
-            beat.first.eq(first),
-            beat.last.eq(last),
-            beat.has_word.eq(~(last & extra)),
-            beat.last_word.eq(left == extra),
-            beat.tail.eq(tail),
-            beat.chip_word.eq(chip),
+            beat.rotation.eq(offset - lane),
+            beat.word.eq(word),
+            beat.start.eq(start),
+            beat.end.eq(end),
+            beat.spans.eq(spans),
+            beat.continues.eq((end != lanes - 1) & (~last | joins)),
             beat.burst_last.eq(burst_last),
             beat.cmd_last.eq(last & (runs_left == 1)),
             beat.target.eq(target),
@@ -423,7 +501,12 @@ class BeatWalker(wiring.Component):
 
         step = valid & self.beat.ready
         with m.If(step & ~last):
-            m.d.sync += [left.eq(left - 1), chip.eq(chip + 1), page_word.eq(page_word + 1), first.eq(0)]
+            m.d.sync += [
+                left.eq(left - 1),
+                word.eq(word + (spans | (end == lanes - 1))),
+                page_word.eq(page_word + 1),
+                first.eq(0),
+            ]
             if page_words > axi.MAX_BURST_BEATS:
                 m.d.sync += burst_beat.eq(Mux(burst_last, 0, burst_beat + 1))
         command_ends = step & last & (runs_left == 1)
@@ -443,7 +526,7 @@ class BeatWalker(wiring.Component):
         last_byte = head.run_bytes - 1
         m.d.comb += [
             new_page.eq(Mux(load_command, head.page_offset, run_page + page_stride)),
-            new_chip.eq(Mux(load_command, head.chip_addr, run_chip + chip_stride)),
+            new_chip.eq(Mux(load_command, head.chip_addr, next_chip)),
             new_tail.eq(Mux(load_command, last_byte[:shift], tail)),
             new_last_index.eq(Mux(load_command, last_byte[shift:], last_index)),
         ]
@@ -451,7 +534,7 @@ class BeatWalker(wiring.Component):
             m.d.sync += [
                 run_page.eq(new_page),
                 run_chip.eq(new_chip),
-                chip.eq(new_chip),
+                word.eq(new_chip[shift:]),
                 left.eq(new_last_index + spans_extra_beat(new_page[:shift], new_tail)),
                 first.eq(1),
                 page_word.eq(new_page[shift:]),
@@ -536,9 +619,11 @@ class _DmaEngine(wiring.Component):
 class DmaReader(_DmaEngine):
     """DRAM -> chip: the AR and R channels of AXI4 (``m_axi``) and the on-chip write port ``wr``.
 
-    Byte ``i`` of run ``r`` is written to on-chip byte ``(chip_addr + r * chip_stride) * W + i``;
-    bytes of a word outside the run have ``strb`` 0. ``RREADY`` is always high; a write is
-    issued one or two cycles after the R handshake of the beat that completes its word.
+    Byte ``i`` of run ``r`` is written to on-chip byte ``chip_addr + r * chip_stride + i``; the
+    other bytes of a written word have ``strb`` 0. A word is written once the last of its bytes
+    has arrived, with those of the command's next run if that run starts in it: for a command
+    that :func:`keeps_pace`, one or two cycles after the R handshake of that byte's beat.
+    ``RREADY`` is always high.
 
     Ports: ``cmd`` (:func:`command_layout` stream), ``m_axi`` (:class:`rtl.axi.AXI4ReadSignature`),
     ``wr`` (:func:`chip_write_signature`), ``done`` / ``done_target``, ``error`` (2 bits),
@@ -563,37 +648,31 @@ class DmaReader(_DmaEngine):
         received = walker.beat.valid & bus.rvalid  # a beat the walker expects
         self._record_errors(m, received, bus.rresp)
 
-        # On-chip word j of a run is bytes [o, W) of beat j followed by bytes [0, o) of beat j + 1
-        # (o: the run's DRAM byte lane). Rotating each beat right by o puts both parts in place;
-        # the previous beat is kept rotated.
-        rotated = rotate_bytes(m, bus.rdata, beat.offset, right=True)
-        previous = Signal(self.params.data_width)
+        # Rotated by the run's rotation, each byte of the beat is in its on-chip lane. `held`
+        # keeps the bytes of the word of the beat's last byte while the next beat continues it.
+        rotated = rotate_bytes(m, bus.rdata, beat.rotation, right=True)
+        held, merged = Signal(self.params.data_width), Signal(self.params.data_width)
+        held_strobes, low, high = Signal(lanes), Signal(lanes), Signal(lanes)
+        m.d.comb += [
+            low.eq(lane_mask(lanes, lambda j: (beat.start <= j) & (beat.spans | (j <= beat.end)))),
+            high.eq(lane_mask(lanes, lambda j: j <= beat.end)),  # lanes of word + 1 if the beat spans
+            merged.eq(merge_lanes(lanes, lambda j: low[j], rotated, held)),
+        ]
         with m.If(received):
-            m.d.sync += previous.eq(rotated)
-        full = Const(2**lanes - 1, lanes)
-        tail_strobes = lane_mask(lanes, lambda j: beat.tail >= j)
-        joined = merge_lanes(lanes, lambda j: beat.offset + j < lanes, previous, rotated)
-        # Beat k completes word k - 1 when o != 0 (its first bytes came with beat k - 1), and
-        # word k itself when o == 0 or it is the run's last beat.
+            m.d.sync += [
+                held.eq(Mux(beat.spans, rotated, merged)),
+                held_strobes.eq(Mux(beat.continues, Mux(beat.spans, high, held_strobes | low), 0)),
+            ]
+        # The beat completes its first word if its bytes go on into the next word or the next
+        # beat does not continue that word, and then the next word too if it does not continue it.
         words = [
-            (
-                received & ~beat.first & (beat.offset != 0),
-                beat.chip_word - 1,
-                joined,
-                Mux(beat.has_word, full, tail_strobes),
-            ),
-            (
-                received & beat.has_word & ((beat.offset == 0) | beat.last),
-                beat.chip_word,
-                rotated,
-                Mux(beat.last_word, tail_strobes, full),
-            ),
+            (received & (beat.spans | ~beat.continues), beat.word, merged, held_strobes | low),
+            (received & beat.spans & ~beat.continues, beat.word + 1, rotated, high),
         ]
 
         # A beat completes at most two words but the port takes one per cycle: the second waits
-        # in `pending` and goes out first next cycle. It is free again before the next two-word
-        # beat, the last of an unaligned run of two or more words, because that run's first
-        # beat completes none, so one register suffices and the port never falls behind.
+        # in `pending` and goes out first next cycle. For a command that keeps_pace() accepts,
+        # a beat that completes none frees it before the next two-word beat.
         pending = chip_write_signature(self.params).create(path=("pending",))
         completed = [(pending.valid, pending.addr, pending.data, pending.strb, pending.target)]
         completed += [(valid, addr, value, strb, beat.target) for valid, addr, value, strb in words]
@@ -603,7 +682,7 @@ class DmaReader(_DmaEngine):
             return [port.valid.eq(1), port.addr.eq(addr), port.data.eq(value), port.strb.eq(strb),
                     port.target.eq(target)]  # fmt: skip
 
-        # The port takes the first completed word in the order pending, k - 1, k; `pending` the second.
+        # The port takes the first completed word in the order pending, `words`; `pending` the second.
         m.d.sync += [self.wr.valid.eq(0), pending.valid.eq(0)]
         for i, word in enumerate(completed):
             with (m.If if i == 0 else m.Elif)(word[0]):
@@ -625,13 +704,15 @@ class DmaReader(_DmaEngine):
 class DmaWriter(_DmaEngine):
     """Chip -> DRAM: the AW, W and B channels of AXI4 (``m_axi``) and the on-chip read port ``rd``.
 
-    Run ``r``'s bytes go to DRAM from ``dram_addr + r * dram_stride`` on; ``WSTRB`` covers
-    exactly the run's bytes, so no other DRAM byte is written. Beats are read ahead from the
-    on-chip memory: with ``WREADY`` high the W channel carries a beat every cycle across runs,
-    bursts and commands. A command taken at edge ``h`` has its first beat offered from cycle
-    ``h + ISSUE_CYCLES + 1`` or right after the previous command's last beat, so by the cycle
-    after its first AW handshake; ``hold`` may delay that AW past its data (AXI allows W before
-    AW). ``BREADY`` is always high.
+    Byte ``i`` of run ``r`` is read from on-chip byte ``chip_addr + r * chip_stride + i`` and
+    written to DRAM byte ``dram_addr + r * dram_stride + i``; ``WSTRB`` covers exactly the run's
+    bytes, so no other DRAM byte is written. Beats are read ahead from the on-chip memory, one
+    word per cycle: with ``WREADY`` high the W channel carries a beat every cycle across runs,
+    bursts and commands that :func:`keeps_pace` accepts (a beat that needs two words not yet
+    read waits a cycle for the first). A command taken at edge ``h`` has its first beat offered
+    from cycle ``h + ISSUE_CYCLES + 1`` or right after the previous command's last beat, so by
+    the cycle after its first AW handshake; ``hold`` may delay that AW past its data (AXI allows
+    W before AW). ``BREADY`` is always high.
 
     Ports: ``cmd`` (:func:`command_layout` stream), ``m_axi`` (:class:`rtl.axi.AXI4WriteSignature`),
     ``rd`` (:func:`chip_read_signature`), ``done`` / ``done_target``, ``error`` (2 bits),
@@ -661,42 +742,56 @@ class DmaWriter(_DmaEngine):
         walker = self._front(m, "aw")
         bus, beat = self.m_axi, walker.beat.payload
 
-        # Read ahead, at most W_BEATS beats beyond the W handshake.
+        # Read ahead, at most W_BEATS beats beyond the W handshake. A beat needs the word of its
+        # first byte, unless the previous beat `continues` it (it is then the last word read),
+        # and the next word if it `spans`: one read with the beat, or the first word alone in
+        # the cycle before if it needs both.
         outstanding = Signal(range(self.W_BEATS + 1))
+        have_first = Signal()  # the beat's first word is the last word read
         sent = bus.wvalid & bus.wready
-        m.d.comb += walker.beat.ready.eq(outstanding < self.W_BEATS)
-        issue = walker.beat.valid & walker.beat.ready
+        room = outstanding < self.W_BEATS
+        split = ~have_first & beat.spans
+        step = walker.beat.valid & room
+        issue = step & ~split
         m.d.comb += [
-            self.rd.en.eq(issue & beat.has_word),
-            self.rd.addr.eq(beat.chip_word),
+            walker.beat.ready.eq(room & ~split),
+            self.rd.en.eq(step & (~have_first | beat.spans)),
+            self.rd.addr.eq(beat.word + have_first),
             self.rd.target.eq(beat.target),
         ]
+        with m.If(issue):
+            m.d.sync += have_first.eq(beat.continues)
+        with m.Elif(step):
+            m.d.sync += have_first.eq(1)
         m.d.sync += outstanding.eq(outstanding + issue - sent)
 
-        full = Const(2**lanes - 1, lanes)
-        end = (beat.offset + beat.tail)[:shift]  # DRAM lane of the run's last byte
-        strobes = Mux(beat.first, lane_mask(lanes, lambda j: beat.offset <= j), full) & Mux(
-            beat.last, lane_mask(lanes, lambda j: end >= j), full
-        )
+        # WSTRB: the DRAM lanes of the beat's first and last run bytes, and those between.
+        first_lane, last_lane = Signal(shift), Signal(shift)
+        m.d.comb += [first_lane.eq(beat.start + beat.rotation), last_lane.eq(beat.end + beat.rotation)]
+        strobes = lane_mask(lanes, lambda j: (first_lane <= j) & (j <= last_lane))
         reading, read_word = Signal(), Signal()
-        read_offset, read_strobes, read_last = Signal(shift), Signal(lanes), Signal()
-        read_cmd_last, read_target = Signal(), Signal(p.target_width)
+        read_rotation, read_start, read_spans = Signal(shift), Signal(shift), Signal()
+        read_strobes, read_last, read_cmd_last, read_target = Signal(lanes), Signal(), Signal(), Signal(p.target_width)
         m.d.sync += [
             reading.eq(issue),
             read_word.eq(self.rd.en),
-            read_offset.eq(beat.offset),
+            read_rotation.eq(beat.rotation),
+            read_start.eq(beat.start),
+            read_spans.eq(beat.spans),
             read_strobes.eq(strobes),
             read_last.eq(beat.burst_last),
             read_cmd_last.eq(beat.cmd_last),
             read_target.eq(beat.target),
         ]
-        # Beat k of a run holds on-chip word k's first W - o bytes in lanes [o, W) and word
-        # k - 1's last o bytes in lanes [0, o): each word rotated left by o; the previous kept.
-        rotated = rotate_bytes(m, self.rd.data, read_offset, right=False)
-        previous = Signal(p.data_width)
+        # The beat's bytes in their on-chip lanes: from the last word read (`latest`) and, in
+        # lanes start .. W - 1 of a beat that spans, the word read before (`kept`); rotated
+        # into their DRAM lanes.
+        kept, latest = Signal(p.data_width), Signal(p.data_width)
+        m.d.comb += latest.eq(Mux(read_word, self.rd.data, kept))
         with m.If(read_word):
-            m.d.sync += previous.eq(rotated)
-        beat_data = merge_lanes(lanes, lambda j: read_offset <= j, rotated, previous)
+            m.d.sync += kept.eq(self.rd.data)
+        chip_bytes = merge_lanes(lanes, lambda j: read_spans & (read_start <= j), kept, latest)
+        beat_data = rotate_bytes(m, chip_bytes, read_rotation, right=False)
         w_entry = data.StructLayout(
             {"data": p.data_width, "strb": lanes, "last": 1, "cmd_last": 1, "target": p.target_width}
         )

@@ -4,10 +4,14 @@ The bench ``tests/rtl_benches/dma_bench.py`` runs a plan written here (commands,
 and on-chip images, memory kind, ``hold`` windows) and records what it saw: every handshake
 with its clock edge, ``pending``, the on-chip writes into its bytearray (reader), and images
 after each waited-for command. This module computes the expected bytes, bursts and edges with
-plain Python and asserts them:
+plain Python and asserts them. Commands start at any DRAM and any on-chip byte (runs of one
+byte, runs shorter than a word across two on-chip words, runs of hundreds of bytes, packed or
+apart on chip, overlapping nothing there) and are drawn so that the engine keeps pace
+(``rtl.dma.keeps_pace``), except writer commands on AxiRam that need two on-chip words for a beat:
 
 - ``axiram``: cocotbext-axi's AxiRam with random back-pressure, one command at a time, W = 4,
-  16, 32: data after each command (DRAM bytes around each run unchanged), bursts, strobes;
+  16, 32: data after each command (DRAM bytes around each run unchanged, on-chip strobes only
+  on run bytes), bursts, strobes;
 - ``ideal``: an always-ready in-order memory of the bench with SLVERR / DECERR address ranges:
   the same checks plus every address and data beat edge, the DONE constant, ``pending`` and
   errors; commands one at a time (``clear`` after each), under ``hold``, and back to back;
@@ -28,12 +32,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from amaranth import Module
 
 from accel.dram_channel import serve
 from rtl import axi, dram_model
 from rtl.axi_bursts import split_bursts
-from rtl.dma import BurstIssuer, DmaPair, DmaParams, DmaReader, DmaWriter, command_layout
+from rtl.dma import BurstIssuer, DmaPair, DmaParams, DmaReader, DmaWriter, beat_words, command_layout, keeps_pace
 from tests.test_rtl_axi import module_ports
 
 pytestmark = pytest.mark.rtl
@@ -62,10 +65,11 @@ def pack(params: DmaParams, fields: dict) -> int:
     return sum((fields[name] % (1 << field.width)) << field.offset for name, field in layout)
 
 
-def random_command(rng: random.Random, bus_bytes: int) -> dict:
-    """Runs of 1..600 bytes at unaligned DRAM addresses; strides below and above a 4 KiB page,
-    overlapping ones included; some runs straddle a page boundary."""
-    run_bytes = rng.choice((rng.randint(1, 2 * bus_bytes), rng.randint(1, 600)))
+def random_command(rng: random.Random, bus_bytes: int, engine: str, after_idle: bool) -> dict:
+    """Runs of 1..600 bytes (single bytes, shorter than a beat and longer) at unaligned DRAM
+    addresses; strides below and above a 4 KiB page, overlapping ones included; some runs
+    straddle a page boundary. On chip as :func:`place_on_chip` puts them."""
+    run_bytes = rng.choice((1, rng.randint(1, bus_bytes), rng.randint(1, 2 * bus_bytes), rng.randint(1, 600)))
     runs = rng.randint(1, 5)
     kind = rng.randrange(4)
     if kind == 0:
@@ -80,15 +84,11 @@ def random_command(rng: random.Random, bus_bytes: int) -> dict:
         dram_addr = page * 4096 - rng.randint(1, run_bytes)
     else:
         dram_addr = rng.randrange(0, DRAM_BYTES - span)
-    words = -(-run_bytes // bus_bytes)
-    chip_stride = rng.choice((words, words + rng.randint(0, 5), max(1, words - 1)))
-    chip_words = CHIP_BYTES // bus_bytes
-    chip_addr = rng.randrange(0, chip_words - (runs - 1) * chip_stride - words + 1)
-    return {"dram_addr": dram_addr, "dram_stride": stride, "run_bytes": run_bytes, "runs": runs,
-            "chip_addr": chip_addr, "chip_stride": chip_stride, "target": rng.randrange(TARGETS)}  # fmt: skip
+    cmd = {"dram_addr": dram_addr, "dram_stride": stride, "run_bytes": run_bytes, "runs": runs}
+    return place_on_chip(rng, cmd, bus_bytes, engine, after_idle)
 
 
-def single_beat_tail_command(rng: random.Random, bus_bytes: int) -> dict:
+def single_beat_tail_command(rng: random.Random, bus_bytes: int, engine: str, after_idle: bool = False) -> dict:
     """Three to five runs whose last burst is a single beat: each run inside one beat, or each
     run crossing a 4 KiB boundary by 1..W bytes (a burst of 1..3 beats, then a one-beat burst)."""
     runs = rng.randint(3, 5)
@@ -102,22 +102,36 @@ def single_beat_tail_command(rng: random.Random, bus_bytes: int) -> dict:
         run_bytes = before + rng.randint(1, bus_bytes)
         dram_addr = rng.randint(1, DRAM_BYTES // 4096 - runs) * 4096 - before
         stride = 4096
-    words = -(-run_bytes // bus_bytes)
-    chip_addr = rng.randrange(0, CHIP_BYTES // bus_bytes - runs * words)
-    return {"dram_addr": dram_addr, "dram_stride": stride, "run_bytes": run_bytes, "runs": runs,
-            "chip_addr": chip_addr, "chip_stride": words, "target": rng.randrange(TARGETS)}  # fmt: skip
+    cmd = {"dram_addr": dram_addr, "dram_stride": stride, "run_bytes": run_bytes, "runs": runs}
+    return place_on_chip(rng, cmd, bus_bytes, engine, after_idle)
 
 
-def runs_of(cmd: dict, bus_bytes: int):
+def place_on_chip(rng: random.Random, cmd: dict, bus_bytes: int, engine: str, after_idle: bool) -> dict:
+    """``cmd`` with a random target and runs that overlap nothing on chip: packed (``chip_stride
+    == run_bytes``) or up to three words apart, from any byte (a word boundary a third of the
+    time), drawn again until the engine keeps pace with it (``rtl.dma.keeps_pace``; ``after_idle``:
+    the command follows one whose ``done`` was awaited)."""
+    n, runs = cmd["run_bytes"], cmd["runs"]
+    while True:
+        stride = rng.choice((n, n + rng.randint(1, 3 * bus_bytes)))
+        chip_addr = rng.randrange(CHIP_BYTES - (runs - 1) * stride - n + 1)
+        if rng.randrange(3) == 0:
+            chip_addr -= chip_addr % bus_bytes
+        placed = cmd | {"chip_addr": chip_addr, "chip_stride": stride, "target": rng.randrange(TARGETS)}
+        if keeps_pace(placed, bench_params(bus_bytes), writer=engine == "writer", after_idle=after_idle):
+            return placed
+
+
+def runs_of(cmd: dict):
     """``(DRAM byte address, on-chip byte address)`` of each run."""
     for r in range(cmd["runs"]):
-        yield cmd["dram_addr"] + r * cmd["dram_stride"], (cmd["chip_addr"] + r * cmd["chip_stride"]) * bus_bytes
+        yield cmd["dram_addr"] + r * cmd["dram_stride"], cmd["chip_addr"] + r * cmd["chip_stride"]
 
 
 def command_bursts(cmd: dict, bus_bytes: int) -> list[tuple[int, int, int, int]]:
     """``(address, beats, run's first DRAM byte, run bytes)`` of every burst of the command, in order."""
     n = cmd["run_bytes"]
-    return [(a, beats, dram, n) for dram, _ in runs_of(cmd, bus_bytes) for a, beats in split_bursts(dram, n, bus_bytes)]
+    return [(a, beats, dram, n) for dram, _ in runs_of(cmd) for a, beats in split_bursts(dram, n, bus_bytes)]
 
 
 def expected_strobes(address: int, beats: int, run_start: int, run_bytes: int, bus_bytes: int) -> list[int]:
@@ -129,10 +143,10 @@ def expected_strobes(address: int, beats: int, run_start: int, run_bytes: int, b
     return strobes
 
 
-def apply(cmd: dict, engine: str, dram: bytearray, chip: list[bytearray], bus_bytes: int) -> None:
+def apply(cmd: dict, engine: str, dram: bytearray, chip: list[bytearray]) -> None:
     """The command's effect on the Python images: runs copied in order."""
     n, target = cmd["run_bytes"], cmd["target"]
-    for dram_addr, chip_byte in runs_of(cmd, bus_bytes):
+    for dram_addr, chip_byte in runs_of(cmd):
         if engine == "reader":
             chip[target][chip_byte : chip_byte + n] = dram[dram_addr : dram_addr + n]
         else:
@@ -151,25 +165,53 @@ def first_error(cmd: dict, bus_bytes: int) -> int:
 def windows(cmd: dict, bus_bytes: int) -> list[tuple[int, int]]:
     """DRAM ranges a writer command's snapshot holds: each run with a margin of a beat and 16 bytes."""
     margin = bus_bytes + 16
-    return [(max(0, a - margin), min(DRAM_BYTES, a + cmd["run_bytes"] + margin)) for a, _ in runs_of(cmd, bus_bytes)]
+    return [(max(0, a - margin), min(DRAM_BYTES, a + cmd["run_bytes"] + margin)) for a, _ in runs_of(cmd)]
 
 
 def make_plan(engine: str, memory: str, bus_bytes: int, seed: int) -> dict:
     rng = random.Random(seed)
-    commands = [(random_command(rng, bus_bytes), True) for _ in range(12 if bus_bytes == 4 else 18)]
+    commands = [(random_command(rng, bus_bytes, engine, True), True) for _ in range(12 if bus_bytes == 4 else 18)]
+    commands += [(cmd, True) for cmd in chip_byte_commands(rng, bus_bytes, engine)]
+    if memory == "axiram" and engine == "writer":  # each run's beat needs two on-chip words: W waits for them
+        unpaced = {"dram_addr": 0x2000, "dram_stride": 64, "run_bytes": bus_bytes, "runs": 4,
+                   "chip_addr": 3 * bus_bytes // 2, "chip_stride": 2 * bus_bytes, "target": 0}  # fmt: skip
+        assert not keeps_pace(unpaced, bench_params(bus_bytes), writer=True)
+        commands.append((unpaced, True))
     if memory == "ideal":  # runs into the SLVERR and DECERR ranges; `hold` before and between bursts
         for start, _, _ in ERROR_RANGES:
             commands.append(({"dram_addr": start - 40, "dram_stride": 4100, "run_bytes": 100, "runs": 2,
-                              "chip_addr": 3, "chip_stride": 40, "target": 1}, True))  # fmt: skip
+                              "chip_addr": 0x100, "chip_stride": 0x100, "target": 1}, True))  # fmt: skip
         issue = ENGINES[engine].ISSUE_CYCLES
         for hold in ((1, 9), (1, issue), (issue + 1, issue + 4), (2, issue + 3)):
-            commands.append((single_beat_tail_command(rng, bus_bytes), True, hold))
+            commands.append((single_beat_tail_command(rng, bus_bytes, engine, True), True, hold))
     if memory != "axiram":  # long runs (past 256 beats at W = 4), then commands back to back
-        commands.append(({"dram_addr": 0x3000, "dram_stride": 4096, "run_bytes": 1500, "runs": 2,
-                          "chip_addr": 0, "chip_stride": 1500 // bus_bytes + 1, "target": 0}, True))  # fmt: skip
-        burst = [random_command(rng, bus_bytes) for _ in range(10)]
+        long_runs = {"dram_addr": 0x3000, "dram_stride": 4096, "run_bytes": 1500, "runs": 2}
+        commands.append((place_on_chip(rng, long_runs, bus_bytes, engine, True), True))
+        burst = [random_command(rng, bus_bytes, engine, i == 0) for i in range(10)]
         commands += back_to_back(burst)
+    fields = [command[0] for command in commands]
+    runs = [(cmd["run_bytes"], chip) for cmd in fields for _, chip in runs_of(cmd)]
+    assert any(chip % bus_bytes for _, chip in runs), "no chip-unaligned run"
+    assert any(n == 1 for n, _ in runs) and any(n > 8 * bus_bytes for n, _ in runs), "no run of one byte or a long one"
+    assert any(n < bus_bytes and chip % bus_bytes + n > bus_bytes for n, chip in runs), "no short run across two words"
     return plan_of(engine, memory, bus_bytes, seed, commands)
+
+
+def chip_byte_commands(rng: random.Random, bus_bytes: int, engine: str) -> list[dict]:
+    """What on-chip byte addresses bring: 40 runs of one byte and 12 runs of a little more
+    than half a word (some across two on-chip words), packed or apart on chip; for the reader a
+    run from a DRAM beat boundary to an on-chip lane 3, a word more than its beats (after an
+    idle R channel)."""
+    commands = []
+    for run_bytes, runs in ((1, 40), (bus_bytes // 2 + 1, 12)):
+        dram = {"dram_addr": rng.randrange(DRAM_BYTES // 2), "dram_stride": rng.randint(1, 3 * bus_bytes),
+                "run_bytes": run_bytes, "runs": runs}  # fmt: skip
+        commands.append(place_on_chip(rng, dram, bus_bytes, engine, True))
+    if engine == "reader":
+        commands.append({"dram_addr": 0x5000, "dram_stride": 0, "run_bytes": 5 * bus_bytes, "runs": 1,
+                         "chip_addr": 8 * bus_bytes + 3, "chip_stride": 0, "target": 1})  # fmt: skip
+        assert keeps_pace(commands[-1], bench_params(bus_bytes), writer=False, after_idle=True)
+    return commands
 
 
 def back_to_back(commands: list[dict]) -> list[tuple[dict, bool]]:
@@ -279,7 +321,7 @@ def check_data(plan: dict, result: dict, tmp_path: Path) -> None:
     snapshots = iter(result["snapshots"])
     for i, command in enumerate(plan["commands"]):
         cmd = command["fields"]
-        apply(cmd, engine, dram, chip, bus_bytes)
+        apply(cmd, engine, dram, chip)
         if not command["wait"]:
             continue
         snapshot = next(snapshots)
@@ -358,16 +400,22 @@ def check_protocol(plan: dict, result: dict) -> None:
     assert a == len(addresses) and w == len(beats)
     check_pending(trace, issuing)
     if engine == "reader":
-        # A waited-for command's on-chip writes are all sampled by its done edge.
+        # Strobes only on bytes of runs; a waited-for command's on-chip writes are all sampled by its done edge.
+        strobed = {(e[2], e[3] * bus_bytes + j) for e in trace if e[0] == "wr"
+                   for j in range(bus_bytes) if e[4] >> j & 1}  # fmt: skip
+        moved = {(cmd["target"], chip + i) for cmd in (c["fields"] for c in plan["commands"])
+                 for _, chip in runs_of(cmd) for i in range(cmd["run_bytes"])}  # fmt: skip
+        assert strobed <= moved, f"on-chip bytes outside every run written: {sorted(strobed - moved)[:5]}"
         writes = [e[1] for e in trace if e[0] == "wr"]
         for command, done, following in zip(plan["commands"], dones, handshakes[1:] + [["end", float("inf")]]):
             if command["wait"]:
                 assert not [e for e in writes if done[1] < e <= following[1]], "an on-chip write after done"
     if engine == "writer":
-        # While WREADY is high, no command leaves W idle between its first and last beat.
+        # While WREADY is high, no command the writer keeps pace with leaves W idle between its first and last beat.
         idle = result["w_idle"]
-        for start, end in spans:
-            assert not [e for e in idle if start < e < end], f"W idle with WREADY high inside beats {start}..{end}"
+        for command, (start, end) in zip(plan["commands"], spans):
+            if keeps_pace(command["fields"], bench_params(bus_bytes), writer=True):
+                assert not [e for e in idle if start < e < end], f"W idle with WREADY high inside beats {start}..{end}"
 
 
 def address_edges(engine_class, taken: int, bursts: int, previous_last: int | None, hold: tuple[int, int]) -> list[int]:
@@ -468,10 +516,10 @@ def test_back_to_back_commands_leave_the_dram_model_no_gap(engine, bandwidth, la
     handshake is on the edge after the previous command's last, the channel serves them all in
     one busy period and every handshake and ``done`` edge equals the prediction."""
     bus_bytes = 16
-    rng = random.Random(400)
-    commands = [single_beat_tail_command(rng, bus_bytes) for _ in range(8)]  # COMMANDS never binds
+    rng = random.Random(457)
+    commands = [single_beat_tail_command(rng, bus_bytes, engine) for _ in range(8)]  # COMMANDS never binds
     assert all(command_bursts(cmd, bus_bytes)[-1][1] == 1 for cmd in commands)
-    plan = plan_of(engine, "dram_model", bus_bytes, 400, back_to_back(commands))
+    plan = plan_of(engine, "dram_model", bus_bytes, 457, back_to_back(commands))
     result = run_bench(plan, tmp_path, monkeypatch, (bandwidth, latency))
     check_data(plan, result, tmp_path)
     check_protocol(plan, result)
@@ -544,15 +592,15 @@ def pair_plan(seed: int, bus_bytes: int) -> dict:
     rng = random.Random(seed)
     layout_bits = command_layout(bench_params(bus_bytes)).size
     commands = []
-    for engine in PAIR_ORDER:
-        cmd = single_beat_tail_command(rng, bus_bytes)
-        if engine == "r" and commands and commands[-1]["engine"] == "writer":
-            cmd |= {name: commands[-1]["fields"][name] for name in ("dram_addr", "dram_stride", "run_bytes", "runs")}
-            cmd["chip_stride"] = max(cmd["chip_stride"], -(-cmd["run_bytes"] // bus_bytes))
-            cmd["chip_addr"] = 0
-        cmd["target"] = int(engine == "w")
-        write = engine == "w"
-        commands.append({"engine": "writer" if write else "reader", "fields": cmd,
+    for letter in PAIR_ORDER:
+        engine = "writer" if letter == "w" else "reader"
+        cmd = single_beat_tail_command(rng, bus_bytes, engine)
+        if engine == "reader" and commands and commands[-1]["engine"] == "writer":
+            dram = {name: commands[-1]["fields"][name] for name in ("dram_addr", "dram_stride", "run_bytes", "runs")}
+            cmd = place_on_chip(rng, dram, bus_bytes, engine, False)
+        write = int(engine == "writer")
+        cmd["target"] = write
+        commands.append({"engine": engine, "fields": cmd,
                          "payload": pack(bench_params(bus_bytes), cmd) | write << layout_bits})  # fmt: skip
     return {"seed": seed, "bus_bytes": bus_bytes, "chip_bytes": CHIP_BYTES, "targets": TARGETS, "commands": commands}
 
@@ -566,7 +614,7 @@ def test_both_engines_share_the_dram_model(tmp_path, monkeypatch):
     puts it; the DRAM and on-chip images equal the in-order Python model's."""
 
     bus_bytes, bandwidth, latency = 16, 16.0, 2
-    plan = pair_plan(600, bus_bytes)
+    plan = pair_plan(601, bus_bytes)
     dram = write_images(plan["seed"], tmp_path)
     verilog = dram_model_top("dma_pair", axi.convert(DmaPair(bench_params(bus_bytes)), "dma_pair"), bus_bytes)
     plusargs = with_dram_model(plan, verilog, dram, (bandwidth, latency), tmp_path)
@@ -603,7 +651,7 @@ def test_both_engines_share_the_dram_model(tmp_path, monkeypatch):
     chip_bin = (tmp_path / "chip.bin").read_bytes()
     chip = [bytearray(chip_bin[t * CHIP_BYTES : (t + 1) * CHIP_BYTES]) for t in range(TARGETS)]
     for command in commands:
-        apply(command["fields"], command["engine"], model_dram, chip, bus_bytes)
+        apply(command["fields"], command["engine"], model_dram, chip)
     assert bytes.fromhex(result["dram"]) == model_dram
     assert bytes.fromhex(result["chip"]) == b"".join(chip)
 
@@ -620,6 +668,38 @@ def test_parameters_are_validated():
         DmaParams(data_width=48)
     with pytest.raises(ValueError, match="DMA runs_width must be an integer between 1 and 32 bits, not 0"):
         DmaParams(runs_width=0)
+    with pytest.raises(ValueError, match=r"DMA chip_address_width must exceed log2 of the bus bytes \(32\), not 5"):
+        DmaParams(data_width=256, chip_address_width=5)
+
+
+def test_beat_words_and_pace():
+    """``beat_words`` counts each on-chip word once per command (a word two runs share once);
+    the pace rule's cases at W = 16."""
+    params = bench_params(16)
+    rng = random.Random(7)
+    for _ in range(300):
+        n, runs = rng.randint(1, 80), rng.randint(1, 8)
+        cmd = {"dram_addr": rng.randrange(4096), "dram_stride": rng.randint(1, 200), "run_bytes": n, "runs": runs,
+               "chip_addr": rng.randrange(4096), "chip_stride": rng.choice((n, n + rng.randint(1, 40)))}  # fmt: skip
+        words = [set(range(chip // 16, (chip + n - 1) // 16 + 1)) for _, chip in runs_of(cmd)]
+        shared = sum(len(a & b) for a, b in zip(words, words[1:]))
+        counts = list(beat_words(cmd, params))
+        assert len(counts) == sum(beats for _, beats, _, _ in command_bursts(cmd, 16))
+        assert sum(c for c, _ in counts) == sum(r for _, r in counts) == sum(map(len, words)) - shared
+    aligned = {"dram_addr": 5, "dram_stride": 100, "run_bytes": 40, "runs": 6, "chip_addr": 32, "chip_stride": 48}
+    packed = aligned | {"chip_stride": 40}
+    unaligned = {"dram_addr": 0, "dram_stride": 0, "run_bytes": 16, "runs": 1, "chip_addr": 4, "chip_stride": 0}
+    assert list(beat_words(unaligned, params)) == [(2, 2)]  # one beat, two on-chip words
+    for cmd, reader, reader_after_idle, writer in [
+        (aligned, True, True, True),
+        (packed, True, True, True),
+        (packed | {"chip_addr": 44}, True, True, False),  # the first beat needs two words
+        (unaligned, False, True, False),
+        (unaligned | {"runs": 2, "dram_stride": 64, "chip_stride": 32}, False, False, False),
+    ]:
+        assert keeps_pace(cmd, params, writer=False) == reader, cmd
+        assert keeps_pace(cmd, params, writer=False, after_idle=True) == reader_after_idle, cmd
+        assert keeps_pace(cmd, params, writer=True) == writer, cmd
 
 
 def test_halves_partition_axi4():
@@ -650,10 +730,10 @@ def test_engines_convert_to_verilog(engine):
     half = (axi.AXI4ReadSignature if engine == "reader" else axi.AXI4WriteSignature)(32, 128)
     assert {p for p in ports if p.startswith("m_axi_")} == {f"m_axi_{name}" for name in half.members}
     assert ports["cmd_payload"] == ("input", sum(field.width for _, field in command_layout(DmaParams())))
-    memory = {"wr_valid": ("output", 1), "wr_addr": ("output", 16), "wr_data": ("output", 128),
+    memory = {"wr_valid": ("output", 1), "wr_addr": ("output", 12), "wr_data": ("output", 128),
               "wr_strb": ("output", 16)}  # fmt: skip
     if engine == "writer":
-        memory = {"rd_en": ("output", 1), "rd_addr": ("output", 16), "rd_data": ("input", 128)}
+        memory = {"rd_en": ("output", 1), "rd_addr": ("output", 12), "rd_data": ("input", 128)}
     assert all(ports[name] == shape for name, shape in memory.items())
     assert ports["done"] == ("output", 1) and ports["error"] == ("output", 2) and ports["clear"] == ("input", 1)
     assert ports["hold"] == ("input", 1) and ports["pending"] == ("output", 1)
