@@ -15,6 +15,10 @@ from dataclasses import asdict, dataclass
 
 from accel.config import AccelConfig, ConfigError
 
+#: Byte alignment of every bank of the AXI system's on-chip memories (a beat of the widest bus).
+BANK_ALIGN = 64
+
+
 def _words(config: AccelConfig, buffer: str, lanes: int, bits: int) -> int:
     return config.bank_bytes(buffer) * 8 // (lanes * bits)
 
@@ -57,6 +61,17 @@ class AcceleratorGeometry:
             acc_bits=config.acc_bits, ifmap_depth=sizes["ifmap"], weight_depth=weight, acc_depth=acc,
             bias_depth=min(acc, weight // config.rows),
         )  # fmt: skip
+
+    def bank_rows(self, memory: str) -> int:
+        """Rows of one bank of ``memory`` in the AXI system ('ifmap': bytes, 'weights', 'addends',
+        'staging': rows of C lanes), rounded up so every bank starts on a :data:`BANK_ALIGN`-byte
+        boundary (a whole number of DMA words on any bus)."""
+        rows, row_bytes = {
+            "ifmap": (self.ifmap_depth, 1), "weights": (self.weight_depth, self.cols),
+            "addends": (self.bias_depth, 4 * self.cols), "staging": (self.acc_depth, self.cols),
+        }[memory]  # fmt: skip
+        step = max(1, BANK_ALIGN // row_bytes)
+        return -(-rows // step) * step
 
     @property
     def ifmap_address_bits(self) -> int:

@@ -60,10 +60,11 @@ class RowMemory(wiring.Component):
     def __init__(self, rows: int, row_bytes: int, word_bytes: int) -> None:
         self.rows, self.row_bytes, self.word_bytes = rows, row_bytes, word_bytes
         self.slot = max(row_bytes, word_bytes)
-        self.depth = rows * row_bytes // self.slot
+        self.depth = -(-rows * row_bytes // self.slot)
+        self.dma_words = -(-rows * row_bytes // word_bytes)
         super().__init__(
             {
-                "dma": In(dma_write_signature(word_bytes, rows * row_bytes // word_bytes)),
+                "dma": In(dma_write_signature(word_bytes, self.dma_words)),
                 "row": In(_address(rows)),
                 "data": Out(8 * row_bytes),
             }
@@ -95,13 +96,14 @@ class StagingMemory(wiring.Component):
     def __init__(self, rows: int, row_bytes: int, word_bytes: int) -> None:
         self.rows, self.row_bytes, self.word_bytes = rows, row_bytes, word_bytes
         self.slot = max(row_bytes, word_bytes)
-        self.depth = rows * row_bytes // self.slot
+        self.depth = -(-rows * row_bytes // self.slot)
+        self.dma_words = -(-rows * row_bytes // word_bytes)
         super().__init__(
             {
                 "row": In(_address(rows)),
                 "row_data": In(8 * row_bytes),
                 "row_en": In(1),
-                "dma": In(dma_read_signature(word_bytes, rows * row_bytes // word_bytes)),
+                "dma": In(dma_read_signature(word_bytes, self.dma_words)),
             }
         )
 
@@ -137,10 +139,10 @@ class LaneBytes(wiring.Component):
 
     def __init__(self, total_bytes: int, word_bytes: int, lanes: int) -> None:
         self.total_bytes, self.word_bytes, self.lanes = total_bytes, word_bytes, lanes
-        self.depth = total_bytes // word_bytes
+        self.depth = self.dma_words = total_bytes // word_bytes
         super().__init__(
             {
-                "dma": In(dma_write_signature(word_bytes, self.depth)),
+                "dma": In(dma_write_signature(word_bytes, self.dma_words)),
                 "addr": In(data.ArrayLayout(_address(total_bytes), lanes)),
                 "data": Out(data.ArrayLayout(unsigned(8), lanes)),
             }

@@ -43,8 +43,8 @@ class ChipMemories:
     def from_config(cls, config: AccelConfig) -> ChipMemories:
         g = AcceleratorGeometry.from_config(config)
         c = config.cols
-        return cls(ifmap=g.ifmap_depth, weights=g.weight_depth * c, addends=g.bias_depth * c * ADDEND_BYTES,
-                   staging=g.acc_depth * c)  # fmt: skip
+        return cls(ifmap=g.bank_rows("ifmap"), weights=g.bank_rows("weights") * c,
+                   addends=g.bank_rows("addends") * c * ADDEND_BYTES, staging=g.bank_rows("staging") * c)  # fmt: skip
 
     def bank(self, target: str, number: int) -> int:
         """Byte address of bank ``number`` of ``target``."""

@@ -11,6 +11,7 @@ from accel.config import AccelConfig
 from accel.dram_channel import bus_bytes, kernel_bandwidth
 from accel.lowering import lower_network
 from accel.tiling import schedule
+from rtl.dma import DmaParams, keeps_pace
 from rtl.dram_image import build_image, from_pixel_major, to_pixel_major
 from rtl.program import ProgramError
 from rtl.system_model import SystemModel
@@ -43,6 +44,13 @@ def run_system(network: Network, config: AccelConfig) -> list[str]:
             assert stores == sched.writeback_beats.tolist(), (layer.name, bus)
             moved = [sum(c.runs * c.run_bytes for c in tile.loads) for tile in layer.tiles]
             assert moved == (sched.load_ifmap + sched.load_filter).tolist(), layer.name
+            # The DMA engines' on-chip ports keep up with every command (rtl.dma.keeps_pace).
+            params = DmaParams(data_width=8 * min(bus, 32), chip_address_width=24, target_width=3)
+            for tile in layer.tiles:
+                for c in tile.loads + tile.stores:
+                    fields = {k: getattr(c, k) for k in ("dram_addr", "dram_stride", "run_bytes", "runs", "chip_addr",
+                                                         "chip_stride")}  # fmt: skip
+                    assert keeps_pace(fields, params, writer=c.target == "staging"), (layer.name, c)
     return [layer.name for layer in image.layers]
 
 
