@@ -1,0 +1,385 @@
+"""The layer core: descriptor registers in, a tile of a conv, pooling or FC layer computed from
+on-chip memories, results through the output path into the staging memory.
+
+Shared by the layer accelerator of ``docs/accelerator.md`` (:class:`rtl.accelerator.Accelerator`,
+one bank per memory, filled through its host bus) and the AXI system (two banks per memory,
+filled and drained by the DMA engines). Its memories (:mod:`rtl.chip_memories`) take words of
+``word_bytes`` bytes on their DMA ports; the descriptor registers (``regs``, shapes
+:func:`register_shapes`), the lane table (``lanes``) and the banks must be stable from
+:data:`SETTLE_CYCLES` idle cycles after ``reload`` until the tile's ``done``.
+"""
+
+from __future__ import annotations
+
+from amaranth import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for, ceil_log2
+
+from accel.config import AccelConfig
+
+from .accelerator_geometry import AcceleratorGeometry
+from .chip_memories import LaneBytes, RowMemory, StagingMemory, dma_read_signature, dma_write_signature
+from .control import OperandStationaryControl, address_shape, delay_line
+from .core import datapath
+from .emulator import DESCRIPTOR_REGISTERS, DIGIT_CARRIES, PAD_MODES, TAP_FIELDS, TAP_STEPS
+from .geometry import CoreGeometry
+from .pe import Mode
+
+#: Idle cycles the core needs after ``reload`` before a start edge (the address generator loads
+#: the lane table and computes word 0's addresses ahead of the start edge).
+SETTLE_CYCLES = 3
+#: Edges from the one that raises ``done`` until the last result is in the staging memory (the
+#: output path's registers behind the last accumulator write).
+STAGING_LATENCY = 4
+
+#: Position registers and tap offsets (elements, possibly scaled by IN_W), two's complement.
+COORD = signed(32)
+
+
+def lanes(n: int) -> int:
+    """``n`` rounded up to a power of two: lanes per memory row (LANES_R, LANES_C)."""
+    return 1 << (n - 1).bit_length()
+
+
+def register_shapes(core: CoreGeometry) -> dict:
+    """Shape of each descriptor register (counts as wide as the controller's; the rest :data:`COORD`)."""
+    count = unsigned(bits_for(core.max_count))
+    shapes = {name: COORD for name in DESCRIPTOR_REGISTERS}
+    counts = ("T", "INNER", "OUTER", "OUT_W", "OUT_ROWS", "IMAGES", "STAGE_PITCH", "CHANNELS", "KW", "KH", "SX", "SY", "SC")
+    shapes.update({name: count for name in counts})
+    shapes.update(MODE=Mode, ACCUMULATE=1, PAD_MODE=2, OUT_MULT=24, OUT_SHIFT=6, OUT_ROUND=1, FINAL=1)
+    return shapes
+
+
+def lane_layout(core: CoreGeometry, address_bits: int) -> data.StructLayout:
+    """One lane of the lane table: the digits ``kx, ky, c`` (count wide) and the offsets."""
+    count = unsigned(bits_for(core.max_count))
+    return data.StructLayout({f: count if f in ("kx", "ky", "c") else unsigned(address_bits) for f in TAP_FIELDS})
+
+
+class LayerCore(wiring.Component):
+    """A WS layer core for ``config`` with ``banks`` banks per memory and DMA words of
+    ``word_bytes`` bytes (module docstring).
+
+    Ports: ``regs`` (descriptor registers), ``lanes`` (lane table, R entries), ``weight_bank`` /
+    ``stage_bank``, ``reload`` (the registers or lane table changed: settle again), ``start`` /
+    ``busy`` / ``done`` (one tile), ``ifmap_dma`` / ``weights_dma`` / ``addends_dma`` (DMA
+    writes, byte addresses ``word * word_bytes`` from bank 0), ``staging_dma`` (DMA reads),
+    ``acc_addr`` / ``acc_data`` (the accumulators, one cycle latency, while idle).
+    """
+
+    def __init__(self, config: AccelConfig, word_bytes: int, banks: int) -> None:
+        self.config, self.word_bytes, self.banks = config, word_bytes, banks
+        self.geometry = g = AcceleratorGeometry.from_config(config)
+        self.core = CoreGeometry.from_config(config)
+        self.lanes_c = lanes(g.cols)
+        # Rows per bank: one bank is the geometry's memory; two start each bank on a DMA word.
+        self.bank_rows = {name: g.bank_rows(name) if banks > 1 else depth for name, depth in (
+            ("ifmap", g.ifmap_depth), ("weights", g.weight_depth), ("addends", g.bias_depth), ("staging", g.acc_depth))}  # fmt: skip
+        rows = {name: banks * depth for name, depth in self.bank_rows.items()}
+        self.address_bits = max(1, ceil_log2(rows["ifmap"]))
+        self.memories = {
+            "ifmap": LaneBytes(rows["ifmap"], word_bytes, g.rows),
+            "weights": RowMemory(rows["weights"], self.lanes_c, word_bytes),
+            "addends": RowMemory(rows["addends"], 4 * self.lanes_c, word_bytes),
+            "staging": StagingMemory(rows["staging"], self.lanes_c, word_bytes),
+        }
+        bank = unsigned(max(1, ceil_log2(banks)))
+        super().__init__(
+            {
+                "regs": In(data.StructLayout(register_shapes(self.core))),
+                "lanes": In(data.ArrayLayout(lane_layout(self.core, self.address_bits), g.rows)),
+                "weight_bank": In(bank),
+                "stage_bank": In(bank),
+                "reload": In(1),
+                "start": In(1),
+                "busy": Out(1),
+                "done": Out(1),
+                **{f"{name}_dma": In(dma_write_signature(word_bytes, mem.dma_words))
+                   for name, mem in self.memories.items() if name != "staging"},
+                "staging_dma": In(dma_read_signature(word_bytes, self.memories["staging"].dma_words)),
+                "acc_addr": In(address_shape(g.acc_depth)),
+                "acc_data": Out(data.ArrayLayout(signed(config.acc_bits), g.cols)),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        g, config, regs = self.geometry, self.config, self.regs
+        for name, mem in self.memories.items():
+            m.submodules[name] = mem
+            wiring.connect(m, wiring.flipped(getattr(self, f"{name}_dma")), mem.dma)
+
+        m.submodules.control = ctl = OperandStationaryControl(self.core)
+        m.d.comb += [
+            ctl.start.eq(self.start),
+            ctl.stream_len.eq(regs.T),
+            ctl.inner_folds.eq(regs.INNER),
+            ctl.outer_folds.eq(regs.OUTER),
+            ctl.mode.eq(regs.MODE),
+            ctl.accumulate.eq(regs.ACCUMULATE),
+            self.busy.eq(ctl.busy),
+            self.done.eq(ctl.done),
+        ]
+        west = self._ifmap(m, ctl)
+        weights = self.memories["weights"]
+        m.d.comb += weights.row.eq(self.weight_bank * self.bank_rows["weights"] + ctl.north_addr)
+        north = data.ArrayLayout(signed(config.weight_bits), self.lanes_c)(weights.data)
+        north_lanes = Signal(data.ArrayLayout(signed(config.weight_bits), g.cols))
+        m.d.comb += [north_lanes[j].eq(north[j]) for j in range(g.cols)]
+        accumulator, result_write = datapath(m, config, ctl, west, north_lanes, self.acc_addr)
+        m.d.comb += self.acc_data.eq(accumulator)
+        self._staging(m, ctl, result_write)
+        return m
+
+    def _staging(self, m: Module, ctl, result_write) -> None:
+        """The output path behind the accumulator and the staging rows it fills.
+
+        With FINAL set, each word of a tile's last inner fold (``o * T + p``: pixel ``p`` of
+        output block ``o``, in that order) passes, all C lanes at once, through the output path
+        to staging row ``p * STAGE_PITCH + o`` of bank ``stage_bank`` (pixels with their
+        channels side by side, the layout of tensors in DRAM), :data:`STAGING_LATENCY` edges
+        after its accumulator write; its addends are row ``o`` of bank ``weight_bank``.
+        """
+        g, regs, count = self.geometry, self.regs, self.regs.T.shape()
+        final = Signal()
+        m.d.comb += final.eq(result_write.en & ctl.out_final & regs.FINAL)
+        pixel, block = Signal(count), Signal(address_shape(g.bias_depth))
+        row = Signal(address_shape(g.acc_depth))  # pixel * STAGE_PITCH
+        with m.If(ctl.start & ~ctl.busy):
+            m.d.sync += [pixel.eq(0), block.eq(0), row.eq(0)]
+        with m.Elif(final & (pixel == regs.T - 1)):
+            m.d.sync += [pixel.eq(0), row.eq(0), block.eq(block + 1)]
+        with m.Elif(final):
+            m.d.sync += [pixel.eq(pixel + 1), row.eq(row + regs.STAGE_PITCH)]
+        addends = self.memories["addends"]
+        m.d.comb += addends.row.eq(self.weight_bank * self.bank_rows["addends"] + block)
+        bias = data.ArrayLayout(signed(32), self.lanes_c)(addends.data)
+
+        # Stage 1: the final word and its staging row, beside its block's addends.
+        word, valid = Signal.like(result_write.data), Signal()
+        address = Signal(range(self.banks * self.bank_rows["staging"]))
+        m.d.sync += [word.eq(result_write.data), valid.eq(final),
+                     address.eq(self.stage_bank * self.bank_rows["staging"] + row + block)]  # fmt: skip
+        results = [output_path(m, regs, word[j], bias[j], f"out{j}") for j in range(g.cols)]
+        staging, stages = self.memories["staging"], STAGING_LATENCY - 1  # the output path's registers after stage 1
+        lanes = data.ArrayLayout(signed(self.config.input_bits), self.lanes_c)(staging.row_data)
+        m.d.comb += [
+            staging.row_en.eq(delay_line(m, valid, stages, "stage_valid")[stages]),
+            staging.row.eq(delay_line(m, address, stages, "stage_addr")[stages]),
+            *(lanes[j].eq(value) for j, value in enumerate(results)),
+        ]
+
+    def _ifmap(self, m: Module, ctl):
+        """The ifmap address generator; returns the R west lanes of this cycle's words.
+
+        The lane addresses (and "inject padding" flags) are registered: in each cycle the
+        address register holds the word the core consumes in the next one (``ctl.fetch``) and
+        the generator state describes the word after it: phase ``p`` of the fold, K block
+        ``block`` and the running sums of output pixel ``p`` (column, column * PIXEL_PITCH, row,
+        row * ROW_PITCH, image offset) and the taps of block ``block`` (:class:`TapGenerator`),
+        which move with the state: to the next block at a fold boundary, back to the lane table
+        (block 0) at the end of the inner loop. While idle the generator primes itself
+        (``prime`` counts 0..3 after ``reload``): the state is set to word 0 with the lane
+        table's taps, then the address register takes word 0's address while the state steps to
+        word 1. So a start edge finds everything one word ahead, as during a run,
+        :data:`SETTLE_CYCLES` idle cycles after the last ``reload``.
+        """
+        g, rows, regs = self.geometry, self.geometry.rows, self.regs
+        count = regs.T.shape()
+        phase, ox, oy, block = Signal(count), Signal(count), Signal(count), Signal(count)
+        col, col_p, row, row_w, image = (Signal(COORD, name=n) for n in ("col", "col_p", "row", "row_w", "image"))
+        interval = Mux(regs.T > rows, regs.T, rows)
+        last_block = block == regs.INNER - 1
+        next_block = Mux(last_block, 0, block + 1)
+
+        # 0, 1: state <- word 0 (block 0's taps); 2: address <- word 0, state <- word 1; 3: primed.
+        prime = Signal(range(4))
+        step = Signal()  # the state advances and the address register loads
+        m.d.comb += step.eq(ctl.fetch | (prime == 2))
+        with m.If(ctl.fetch | self.reload):
+            m.d.sync += prime.eq(0)
+        with m.Elif(prime != 3):
+            m.d.sync += prime.eq(prime + 1)
+
+        def first_pixel(new_block):
+            return [
+                phase.eq(0),
+                ox.eq(0),
+                oy.eq(0),
+                block.eq(new_block),
+                image.eq(0),
+                col.eq(regs.COL_START),
+                col_p.eq(regs.COL_START_P),
+                row.eq(regs.ROW_START),
+                row_w.eq(regs.ROW_START_W),
+            ]
+
+        abits = self.address_bits
+        gen = TapGenerator(m, regs, self.lanes, rows, abits)
+        with m.If(step):
+            with m.If(phase == interval - 1):
+                m.d.sync += first_pixel(next_block)
+                with m.If(last_block):
+                    m.d.sync += gen.restart()
+                with m.Else():
+                    m.d.sync += gen.advance()
+            with m.Else():
+                m.d.sync += phase.eq(phase + 1)
+                with m.If(ox != regs.OUT_W - 1):
+                    m.d.sync += [ox.eq(ox + 1), col.eq(col + regs.COL_STEP), col_p.eq(col_p + regs.COL_STEP_P)]
+                with m.Else():
+                    m.d.sync += [ox.eq(0), col.eq(regs.COL_START), col_p.eq(regs.COL_START_P)]
+                    with m.If(oy != regs.OUT_ROWS - 1):
+                        m.d.sync += [oy.eq(oy + 1), row.eq(row + regs.ROW_STEP)]
+                        m.d.sync += row_w.eq(row_w + regs.ROW_STEP_W)
+                    with m.Else():
+                        m.d.sync += [oy.eq(0), row.eq(regs.ROW_START), row_w.eq(regs.ROW_START_W)]
+                        m.d.sync += image.eq(image + regs.IMG_STRIDE)
+        with m.Elif(prime != 3):
+            m.d.sync += first_pixel(0) + gen.restart()
+
+        ifmap = self.memories["ifmap"]
+        pad, pad_zeros = regs.PAD_MODE, regs.PAD_MODE == PAD_MODES["zeros"]
+        lowest = -(1 << (self.config.input_bits - 1))
+        fill = Mux(ctl.tile_mode == Mode.MAX, lowest, 0)
+        in_hw, row_pitch, pixel_pitch = regs.IN_HW[:abits], regs.ROW_PITCH[:abits], regs.PIXEL_PITCH[:abits]
+        west = Signal(data.ArrayLayout(signed(self.config.input_bits), rows))
+        for i, tap in enumerate(gen.lanes):
+            lane_row, lane_col = row + tap["dy"], col + tap["dx"]
+            row_low, row_high = lane_row < 0, lane_row >= regs.IN_H
+            col_low, col_high = lane_col < 0, lane_col >= regs.IN_W
+            rw_in = row_w[:abits] + tap["dyw"]
+            rw = remap(m, pad, rw_in, row_low, row_high, in_hw, row_pitch, abits, f"row_w{i}")
+            cp_in = col_p[:abits] + tap["dxp"]
+            c = remap(m, pad, cp_in, col_low, col_high, row_pitch, pixel_pitch, abits, f"col_p{i}")
+            address = Signal(abits, name=f"address{i}")
+            base = image[:abits] + tap["plane"] - regs.ROW_BASE_W[:abits]
+            # The lane's value is decided with the address and applied to the word it reads.
+            outside = row_low | row_high | col_low | col_high
+            inject, inject_d = Signal(name=f"inject{i}"), Signal(name=f"inject{i}_d")
+            with m.If(step):
+                m.d.sync += [address.eq(base + rw + c), inject.eq(~gen.valid(i) | (outside & pad_zeros))]
+            m.d.sync += inject_d.eq(inject)
+            m.d.comb += [ifmap.addr[i].eq(address), west[i].eq(Mux(inject_d, fill, ifmap.data[i].as_signed()))]
+        return west
+
+
+def remap(m: Module, mode, value, low, high, size, unit, bits: int, name: str):
+    """``value`` (a row times ``unit`` or a column) folded back into ``[0, size)`` by pad mode.
+
+    The result is kept modulo ``2^bits`` (an address's width): every rule is a sum, so only the
+    low ``bits`` of ``value``, ``size`` and ``unit`` matter.
+    """
+    out = Signal(bits, name=name)
+    last = size - unit
+    m.d.comb += out.eq(value)
+    rules = {
+        PAD_MODES["reflect"]: (-value, (last << 1) - value),
+        PAD_MODES["replicate"]: (0, last),
+        PAD_MODES["circular"]: (value + size, value - size),
+    }
+    with m.Switch(mode):
+        for number, (below, above) in rules.items():
+            with m.Case(number):
+                with m.If(low):
+                    m.d.comb += out.eq(below)
+                with m.Elif(high):
+                    m.d.comb += out.eq(above)
+    return out
+
+
+class TapGenerator:
+    """The taps of the K block the address generator's state is in, for every lane.
+
+    ``lanes[i][field]`` (fields :data:`TAP_FIELDS`) holds lane ``i``'s taps; :meth:`restart`
+    loads K block 0 from the lane table ``table`` (the core's ``lanes`` port) and
+    :meth:`advance` steps every lane to the next block by :data:`TAP_STEPS`, without
+    multipliers: the carries compare the digits with ``KW - SX`` and ``KH - SY`` and each field
+    adds one of its registered increments ``step + carry_in * add - carry_out * wrap``. ``kx``,
+    ``ky``, ``c`` are ``count`` wide, the offsets ``abits`` (the ifmap address bits): ``dxp``,
+    ``dyw`` and ``plane`` are only used modulo ``2^abits``, and ``dx``, ``dy`` stay below it (the
+    host driver checks), so the increments may wrap the same way.
+    """
+
+    def __init__(self, m: Module, regs, table, rows: int, abits: int) -> None:
+        count = regs.CHANNELS.shape()
+        self.shapes = {"kx": count, "ky": count, "c": count}
+        self.shapes.update({field: unsigned(abits) for field in ("dx", "dy", "dxp", "dyw", "plane")})
+        self.regs, self.table = regs, table
+        self.lanes = [self._fields(f"tap{i}") for i in range(rows)]
+        # Registered from the descriptor registers (stable from the cycle after their last change).
+        self.limit_x, self.limit_y = Signal(count, name="limit_x"), Signal(count, name="limit_y")
+        m.d.sync += [self.limit_x.eq(regs.KW - regs.SX), self.limit_y.eq(regs.KH - regs.SY)]
+        self.increments = {field: self._increments(m, field) for field in TAP_FIELDS}
+
+    def _fields(self, prefix: str) -> dict:
+        return {field: Signal(self.shapes[field], name=f"{prefix}_{field}") for field in TAP_FIELDS}
+
+    def _register(self, name):
+        return 0 if name is None else Const(name) if isinstance(name, int) else self.regs[name]
+
+    def _increments(self, m: Module, field: str) -> dict:
+        """``{(carry_in, carry_out): step + carry_in * add - carry_out * wrap}`` of ``field``."""
+        _, step, add, wrap = TAP_STEPS[field]
+        increments = {}
+        for carry_in in (0, 1) if add is not None else (0,):
+            for carry_out in (0, 1) if wrap is not None else (0,):
+                value = Signal(self.shapes[field], name=f"inc_{field}_{carry_in}{carry_out}")
+                total = self._register(step)
+                if carry_in:
+                    total = total + self._register(add)
+                if carry_out:
+                    total = total - self._register(wrap)
+                m.d.sync += value.eq(total)
+                increments[carry_in, carry_out] = value
+        return increments
+
+    def valid(self, i: int):
+        """Lane ``i`` holds a real K index (its channel is one of the tile's)."""
+        return self.lanes[i]["c"] < self.regs.CHANNELS
+
+    def restart(self) -> list:
+        """Statements: every lane to K block 0 (the lane table)."""
+        return [lane[field].eq(self.table[i][field]) for i, lane in enumerate(self.lanes) for field in TAP_FIELDS]
+
+    def advance(self) -> list:
+        """Statements: every lane to the next K block."""
+        statements = []
+        for lane in self.lanes:
+            cx = lane["kx"] >= self.limit_x
+            carries = {None: None, "cx": cx, "cy": lane["ky"] + cx >= self.limit_y}
+            for field, (digit, *_) in TAP_STEPS.items():
+                carry_in, carry_out = (carries[c] for c in DIGIT_CARRIES[digit])
+                increment = select(self.increments[field], carry_in, carry_out)
+                statements.append(lane[field].eq(lane[field] + increment))
+        return statements
+
+
+def select(choice: dict, carry_in, carry_out):
+    """``choice[carry_in, carry_out]``; a field without an ``add`` (``wrap``) ignores ``carry_in``
+    (``carry_out``), so its dictionary lacks those keys."""
+
+    def by_in(carry_out_value: int):
+        unset = choice[0, carry_out_value]
+        return Mux(carry_in, choice[1, carry_out_value], unset) if (1, carry_out_value) in choice else unset
+
+    return Mux(carry_out, by_in(1), by_in(0)) if (0, 1) in choice else by_in(0)
+
+
+def output_path(m: Module, regs, acc, bias, name: str):
+    """``clamp((((acc + bias) * OUT_MULT + round) >> OUT_SHIFT) - OUT_SUB, OUT_MIN, OUT_MAX)``
+    of one lane, exact; three registered stages, the clamp after the last."""
+    shift = regs.OUT_SHIFT
+    total = Signal.like(acc + bias, name=f"{name}_total")
+    product = Signal.like(total * regs.OUT_MULT, name=f"{name}_product")
+    rounded = Mux(regs.OUT_ROUND, (Const(1, 1) << shift)[1:], 0)  # 2^(shift-1); 0 if shift = 0
+    shifted = Signal.like((product + rounded) >> shift, name=f"{name}_shifted")
+    m.d.sync += [
+        total.eq(acc + bias),
+        product.eq(total * regs.OUT_MULT),
+        shifted.eq((product + rounded) >> shift),
+    ]
+    low = Mux(shifted - regs.OUT_SUB < regs.OUT_MIN, regs.OUT_MIN, shifted - regs.OUT_SUB)
+    return Mux(low > regs.OUT_MAX, regs.OUT_MAX, low)
