@@ -83,18 +83,16 @@ class DramImage:
     memories: ChipMemories
     tensors: dict[str, Tensor]
     layers: list[SystemLayer]
-    data: bytearray
+    data: bytearray  # DRAM bytes from ``base`` on
     program_address: int  # the program's first byte in DRAM (PROG_ADDR)
     program_bytes: int  # its length (PROG_LEN)
-
-    def tensor_of(self, step: str) -> Tensor:
-        return self.tensors[step]
+    base: int = 0  # DRAM address of ``data[0]``
 
     def read_tensor(self, memory: bytes | bytearray, step: str, shape: tuple[int, ...]) -> np.ndarray:
-        """The output of ``step`` read back from a DRAM ``memory`` in the network's own layout."""
+        """The output of ``step`` in the network's own layout, from ``memory`` (DRAM from ``base``)."""
         t = self.tensors[step]
-        pixels = np.frombuffer(bytes(memory[t.address : t.address + t.nbytes]), dtype=np.int8)
-        return from_pixel_major(pixels, shape)
+        start = t.address - self.base
+        return from_pixel_major(np.frombuffer(bytes(memory[start : start + t.nbytes]), dtype=np.int8), shape)
 
 
 def to_pixel_major(x: np.ndarray) -> np.ndarray:
@@ -114,8 +112,8 @@ def from_pixel_major(pixels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 class _Allocator:
-    def __init__(self) -> None:
-        self.end = 0
+    def __init__(self, base: int) -> None:
+        self.base = self.end = base
         self.blocks: list[tuple[int, bytes]] = []
 
     def place(self, nbytes: int, align: int, content: bytes | None = None) -> int:
@@ -126,23 +124,26 @@ class _Allocator:
         return address
 
     def image(self) -> bytearray:
-        data = bytearray(self.end)
+        data = bytearray(self.end - self.base)
         for address, content in self.blocks:
-            data[address : address + len(content)] = content
+            data[address - self.base : address - self.base + len(content)] = content
         return data
 
 
-def build_image(program: Program, params: NetworkParams, x: np.ndarray) -> DramImage:
-    """Place ``program``'s tensors, the weight images of ``params`` and the input ``x`` in DRAM.
+def build_image(program: Program, params: NetworkParams, x: np.ndarray, base: int = 0) -> DramImage:
+    """Place ``program``'s tensors, the weight images of ``params`` and the input ``x`` in DRAM
+    from address ``base`` (a multiple of 4 KiB) on.
 
     ProgramError for what the AXI system cannot run yet, naming the layer and the fix.
     """
+    if base % TENSOR_ALIGN:
+        raise ProgramError(f"the DRAM base address {base:#x} must be a multiple of {TENSOR_ALIGN:#x}")
     config = program.config
     if config.cols & (config.cols - 1):
         raise ProgramError(f"the AXI system needs cols to be a power of two, not {config.cols}; set cols = "
                            f"{1 << (config.cols - 1).bit_length()} or {1 << (config.cols.bit_length() - 1)}")  # fmt: skip
     memories = ChipMemories.from_config(config)
-    dram = _Allocator()
+    dram = _Allocator(base)
     shapes = {INPUT: program.input_shape, **{s.name: s.out_shape for s in program.steps}}
     tensors: dict[str, Tensor] = {}
     tensors[INPUT] = _tensor(dram, program.input_shape, to_pixel_major(x).tobytes())
@@ -171,7 +172,7 @@ def build_image(program: Program, params: NetworkParams, x: np.ndarray) -> DramI
         layers.append(layer)
     words = to_bytes(encode_program([layer.tiles for layer in layers], config.rows))
     address = dram.place(len(words), IMAGE_ALIGN, words)
-    return DramImage(program, memories, tensors, layers, dram.image(), address, len(words))
+    return DramImage(program, memories, tensors, layers, dram.image(), address, len(words), base)
 
 
 def _tensor(dram: _Allocator, shape: tuple[int, ...], content: bytes | None = None) -> Tensor:

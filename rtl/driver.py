@@ -1,16 +1,21 @@
-"""Host driver of the AXI peripheral's control registers, over a pluggable MMIO backend.
+"""Host driver of the AXI peripheral: its control registers and the DRAM it runs from, over
+pluggable backends.
 
 The driver speaks only in the terms of :mod:`rtl.spec` (register offsets and fields, error codes)
-through a backend with two coroutines, ``read32(offset)`` and ``write32(offset, value)`` (byte
-offsets from the register block's base). Two backends are provided:
+through an MMIO backend with two coroutines, ``read32(offset)`` and ``write32(offset, value)``
+(byte offsets from the register block's base):
 
 - :class:`AxiLiteMmio` wraps any AXI4-Lite master object with ``read(address, length)`` and
   ``write(address, data)`` coroutines, such as cocotbext-axi's ``AxiLiteMaster`` in a simulation;
 - :class:`MappedMmio` maps a window of a device file (``/dev/mem`` at the peripheral's physical
   address, or a UIO device) on a board.
 
-A user's own backend (a debugger, a network bridge) only has to provide the two coroutines. On a
-board the driver runs under ``asyncio.run``; the mapped backend never actually waits.
+A network's DRAM image (:class:`rtl.dram_image.DramImage`) goes through a memory backend with
+``read(address, length)`` and ``write(address, data)`` coroutines (DRAM byte addresses):
+:class:`MappedMemory` maps the DRAM window on a board; :class:`BytesMemory` is a plain buffer.
+A user's own backend (a debugger, a network bridge, a simulator's backdoor) only has to provide
+the coroutines. On a board the driver runs under ``asyncio.run``; the mapped backends never
+actually wait.
 """
 
 from __future__ import annotations
@@ -21,6 +26,11 @@ import struct
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
+from workloads.network import INPUT
+
+from .dram_image import from_pixel_major, to_pixel_major
 from .spec import ERROR_CODES, ID_VALUE, REGISTERS, field
 
 
@@ -55,21 +65,53 @@ def _check_response(resp, access: str, offset: int) -> None:
         raise DeviceError(f"the {access} of register offset {offset:#x} was refused (AXI response {int(resp)})")
 
 
+def _map(path: str, base: int, size: int) -> mmap.mmap:
+    """A shared read-write map of ``size`` bytes of ``path`` from byte ``base`` (a page multiple)."""
+    fd = os.open(path, os.O_RDWR | os.O_SYNC)
+    try:
+        return mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=base)
+    finally:
+        os.close(fd)
+
+
 class MappedMmio:
     """MMIO through a memory map of ``size`` bytes of ``path`` at ``base`` (a page multiple)."""
 
     def __init__(self, path: str = "/dev/mem", base: int = 0, size: int = 4096) -> None:
-        fd = os.open(path, os.O_RDWR | os.O_SYNC)
-        try:
-            self.map = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=base)
-        finally:
-            os.close(fd)
+        self.map = _map(path, base, size)
 
     async def read32(self, offset: int) -> int:
         return struct.unpack_from("<I", self.map, offset)[0]
 
     async def write32(self, offset: int, value: int) -> None:
         struct.pack_into("<I", self.map, offset, value & 0xFFFF_FFFF)
+
+
+class Memory(Protocol):
+    async def read(self, address: int, length: int) -> bytes: ...
+
+    async def write(self, address: int, data: bytes) -> None: ...
+
+
+class BytesMemory:
+    """``size`` bytes of DRAM from address ``base``, held in a bytearray."""
+
+    def __init__(self, size: int, base: int = 0) -> None:
+        self.data, self.base = bytearray(size), base
+
+    async def read(self, address: int, length: int) -> bytes:
+        return bytes(self.data[address - self.base : address - self.base + length])
+
+    async def write(self, address: int, data: bytes) -> None:
+        self.data[address - self.base : address - self.base + len(data)] = data
+
+
+class MappedMemory(BytesMemory):
+    """DRAM through a memory map of ``size`` bytes of ``path`` (``/dev/mem``, or a UIO or
+    udmabuf device) from physical address ``base`` (a page multiple)."""
+
+    def __init__(self, path: str = "/dev/mem", base: int = 0, size: int = 1 << 20) -> None:
+        self.data, self.base = _map(path, base, size), base
 
 
 @dataclass(frozen=True)
@@ -133,6 +175,23 @@ class AcceleratorDriver:
             meaning = next((e.meaning for e in ERROR_CODES if e.code == code), f"unknown error code {code}")
             raise DeviceError(f"the program stopped: {meaning} (ERROR_CODE {code})")
         return Result(await self._counter("CYCLES"), await self._counter("COMPUTE"))
+
+    async def run_image(self, memory: Memory, image, x: np.ndarray | None = None) -> Result:
+        """Load a network's DRAM image (:class:`rtl.dram_image.DramImage`) into ``memory`` at its
+        base, with the input ``x`` (the network's input shape, int8) if given, run its program
+        and wait for it."""
+        await memory.write(image.base, bytes(image.data))
+        if x is not None:
+            tensor = image.tensors[INPUT]
+            await memory.write(tensor.address, to_pixel_major(np.asarray(x)).tobytes())
+        await self.start(image.program_address, image.program_bytes)
+        return await self.wait()
+
+    @staticmethod
+    async def read_output(memory: Memory, image, step: str, shape: tuple[int, ...]) -> np.ndarray:
+        """The output of layer ``step`` (int8, ``shape`` in the network's layout) from ``memory``."""
+        tensor = image.tensors[step]
+        return from_pixel_major(np.frombuffer(await memory.read(tensor.address, tensor.nbytes), np.int8), shape)
 
     async def acknowledge(self) -> int:
         """Clear and return the pending interrupt events (IRQ_STATUS), which lowers ``irq``."""

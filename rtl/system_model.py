@@ -30,7 +30,7 @@ class SystemModel:
 
     def run(self) -> None:
         """The program in DRAM, segment by segment, tile by tile."""
-        start = self.image.program_address
+        start = self.image.program_address - self.image.base
         program = self.dram[start : start + self.image.program_bytes].tobytes()
         for segment in decode_program(program, self.config.rows):
             for tile in segment.tiles:
@@ -38,11 +38,11 @@ class SystemModel:
 
     def load(self, command: DmaCommand) -> None:
         dram, chip = command.byte_pairs()
-        self.chip[command.target][chip] = self.dram[dram]
+        self.chip[command.target][chip] = self.dram[dram - self.image.base]
 
     def store(self, command: DmaCommand) -> None:
         dram, chip = command.byte_pairs()
-        self.dram[dram] = self.chip[command.target][chip]
+        self.dram[dram - self.image.base] = self.chip[command.target][chip]
 
     def run_tile(self, tile: TileTransfers, lanes: np.ndarray) -> None:
         """One tile: its loads, its compute from the banks (lane table ``lanes``), its stores."""

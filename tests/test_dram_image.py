@@ -4,6 +4,8 @@ commands exactly the beats the simulator times (accel/dram_layout.py)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,9 @@ from accel.config import AccelConfig
 from accel.dram_channel import bus_bytes, kernel_bandwidth
 from accel.lowering import lower_network
 from accel.tiling import schedule
+from rtl import spec
 from rtl.dma import DmaParams, keeps_pace
+from rtl.driver import AcceleratorDriver, BytesMemory
 from rtl.dram_image import build_image, from_pixel_major, to_pixel_major
 from rtl.program import ProgramError
 from rtl.system_model import SystemModel
@@ -123,3 +127,41 @@ def test_what_the_system_cannot_run_is_named():
     params, x, _, program = prepare(get_network("lenet5"), AccelConfig(rows=4, cols=6))
     with pytest.raises(ProgramError, match="^the AXI system needs cols to be a power of two, not 6; set cols = 8 or 4$"):
         build_image(program, params, x)
+
+
+class ModelDevice:
+    """The register block of rtl/spec.py over the NumPy system model: a test double of a board
+    for the driver (a START runs the program found in ``memory`` at PROG_ADDR to completion)."""
+
+    def __init__(self, image, memory) -> None:
+        self.image, self.memory = image, memory
+        self.regs = {r.name: 0 for r in spec.CONTROL_REGISTERS} | {"ID": spec.ID_VALUE}
+
+    async def read32(self, offset: int) -> int:
+        return next(v for name, v in self.regs.items() if spec.REGISTERS[name].offset == offset)
+
+    async def write32(self, offset: int, value: int) -> None:
+        name = next(r.name for r in spec.CONTROL_REGISTERS if r.offset == offset)
+        self.regs[name] = value
+        if name == "CTRL" and value & 1:
+            assert self.regs["PROG_ADDR_LO"] == self.image.program_address
+            model = SystemModel(self.image)
+            model.dram[:] = np.frombuffer(await self.memory.read(self.image.base, len(self.image.data)), np.uint8)
+            model.run()
+            await self.memory.write(self.image.base, model.dram.tobytes())
+            self.regs["STATUS"] = spec.field("STATUS", "DONE").mask
+
+
+def test_the_driver_runs_an_image_from_any_base_with_a_new_input():
+    network, config = get_network("lenet5"), CONFIGS["4x4"]
+    params, x, gold, program = prepare(network, config)
+    base = 0x8000_0000
+    image = build_image(program, params, np.zeros_like(x), base=base)
+    memory = BytesMemory(len(image.data) + 4096, base)
+    driver = AcceleratorDriver(ModelDevice(image, memory))
+
+    async def run():
+        await driver.run_image(memory, image, x)  # the real input replaces the zeros
+        return await driver.read_output(memory, image, "fc3", (1, 10))
+
+    assert np.array_equal(asyncio.run(run()), gold["fc3"])
