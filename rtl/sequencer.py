@@ -27,8 +27,11 @@ Timing, in clock edges (an event "at edge ``t``" is sampled by edge ``t``):
   guard, takes one cycle;
 - a fetch (writeback) counts as complete in the cycle after the ``done`` of its last command,
   tiles in order, at most one per cycle;
-- a tile whose conditions all hold in the cycle after edge ``t`` (``busy`` low included) has
-  ``start`` high in that cycle, sampled at edge ``t + 1``.
+- a tile whose conditions all hold in the cycle after edge ``t`` (``busy`` low and ``primed``
+  high included) has ``start`` high in that cycle, sampled at edge ``t + 1``.
+
+``primed`` (from :class:`rtl.command_processor.CommandProcessor`) is high while the core's
+descriptor registers and lane table hold the next tile and have settled; no tile starts without it.
 
 Tile indices count from 0 within a layer and are at most ``2**index_bits - 1``.
 """
@@ -65,7 +68,8 @@ class TileSequencer(wiring.Component):
     with ``write`` 0 for the reader, 1 for the writer, in queue order), ``reader_done`` /
     ``writer_done`` (the engines' one-cycle completion pulses), ``start``
     (one-cycle pulse) with ``tile`` (the index it starts), ``busy`` (the compute core's busy
-    level), ``run`` (pulse: reset the counters for a new layer) and ``finished`` (every tile
+    level), ``primed`` (the core holds the next tile's descriptor, settled: ``start`` waits for
+    it), ``run`` (pulse: reset the counters for a new layer) and ``finished`` (every tile
     computed and every writeback completed).
     """
 
@@ -82,6 +86,7 @@ class TileSequencer(wiring.Component):
             "start": Out(1),
             "tile": Out(index_bits),
             "busy": In(1),
+            "primed": In(1),
             "run": In(1),
             "finished": Out(1),
         })  # fmt: skip
@@ -159,12 +164,12 @@ class TileSequencer(wiring.Component):
             m.d.sync += sent.eq(sent + 1)
 
         # Compute: the next tile starts when its fetch has landed, its accumulator bank is
-        # written back and the core is idle.
+        # written back and the core is idle with the tile's descriptor primed.
         tile, was_busy = Signal(index), Signal()
         nxt = header(tile)
         bank_free = (nxt.wait_wb < 0) | (nxt.wait_wb.as_unsigned() < written)
         m.d.comb += [
-            self.start.eq((tile < landed) & bank_free & ~self.busy & ~self.run),
+            self.start.eq((tile < landed) & bank_free & ~self.busy & self.primed & ~self.run),
             self.tile.eq(tile),
         ]
         m.d.sync += was_busy.eq(self.busy)

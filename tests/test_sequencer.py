@@ -49,6 +49,7 @@ def run(tiles: list[dict], rng: random.Random, latency: int = 30, max_cycles: in
         pending = {"reader": [], "writer": []}  # done cycles of accepted commands, in order
         busy_until = -1  # last cycle the core is busy
         cycle = 0
+        ctx.set(dut.primed, 1)  # the descriptors are always ready (tests/test_command_processor.py times them)
         while events["finished"] is None and cycle < max_cycles:
             ctx.set(dut.busy, cycle <= busy_until)
             for engine in ("reader", "writer"):
