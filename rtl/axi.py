@@ -22,6 +22,7 @@ from amaranth.lib.wiring import In, Out
 #: BRESP / RRESP codes (AXI specification, table A3-4).
 RESP_OKAY = 0b00
 RESP_SLVERR = 0b10
+RESP_DECERR = 0b11
 #: AxBURST code of an incrementing burst.
 BURST_INCR = 0b01
 #: Longest INCR burst, in beats (AXI4, AxLEN is 8 bits).

@@ -861,7 +861,8 @@ class DmaPair(wiring.Component):
 
     Ports: ``cmd`` (stream of ``{"command": command_layout, "write": 1}``), ``m_axi``
     (:class:`rtl.axi.AXI4Signature`), ``wr`` and ``rd`` (the engines' on-chip ports),
-    ``reader_done`` and ``writer_done``.
+    ``reader_done`` (with ``reader_target``, the done command's target) and ``writer_done``,
+    ``reader_error`` / ``writer_error`` (the engines' ``error``) and ``clear`` (to both).
     """
 
     def __init__(self, params: DmaParams) -> None:
@@ -875,7 +876,11 @@ class DmaPair(wiring.Component):
                 "wr": Out(chip_write_signature(params)),
                 "rd": Out(chip_read_signature(params)),
                 "reader_done": Out(1),
+                "reader_target": Out(params.target_width),
                 "writer_done": Out(1),
+                "reader_error": Out(2),
+                "writer_error": Out(2),
+                "clear": In(1),
             }
         )
 
@@ -888,7 +893,15 @@ class DmaPair(wiring.Component):
         wiring.connect(m, axi.subset(bus, writer.m_axi.signature), writer.m_axi)
         wiring.connect(m, wiring.flipped(self.wr), reader.wr)
         wiring.connect(m, wiring.flipped(self.rd), writer.rd)
-        m.d.comb += [self.reader_done.eq(reader.done), self.writer_done.eq(writer.done)]
+        m.d.comb += [
+            self.reader_done.eq(reader.done),
+            self.reader_target.eq(reader.done_target),
+            self.writer_done.eq(writer.done),
+            self.reader_error.eq(reader.error),
+            self.writer_error.eq(writer.error),
+            reader.clear.eq(self.clear),
+            writer.clear.eq(self.clear),
+        ]
 
         reader_behind, writer_behind = Signal(), Signal()  # waits for the other engine's pending
         write = self.cmd.payload.write

@@ -11,6 +11,7 @@ low bits (``@address`` lines skip to a word address).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -105,3 +106,43 @@ def plusargs(
         lo, hi = slverr
         args += [f"+dram_slverr_lo={lo:x}", f"+dram_slverr_hi={hi:x}"]
     return args
+
+
+def module_ports(verilog: str, name: str) -> dict[str, tuple[str, int]]:
+    """``{port: (direction, width)}`` of module ``name`` in ``verilog``, from its header and declarations."""
+    header = re.search(rf"^module {name}\((.*?)\);", verilog, re.MULTILINE | re.DOTALL)
+    if header is None:
+        raise ValueError(f"no module {name} in the Verilog")
+    names = [p.strip() for p in header.group(1).split(",")]
+    ports = {}
+    for direction, msb, port in re.findall(r"^\s*(input|output)\s+(?:wire\s+|reg\s+)*(?:\[(\d+):0\]\s+)?(\w+);", verilog, re.M):
+        if port in names:
+            ports[port] = (direction, int(msb or 0) + 1)
+    if sorted(ports) != sorted(names):
+        raise ValueError(f"module {name}: ports {sorted(set(names) - set(ports))} have no declaration")
+    return ports
+
+
+def attach(name: str, verilog: str, bus_bytes: int, depth_words: int, id_bits: int, top: str) -> str:
+    """Verilog of module ``top``: module ``name`` (in ``verilog``, returned with it) with its
+    ``m_axi_*`` manager port on a :data:`MODULE` instance ``dram`` through wires of the same names
+    (a bench reads them), its other ports and the model's ``dump`` input as ``top``'s ports."""
+    ports = module_ports(verilog, name)
+    own = {p: shape for p, shape in ports.items() if not p.startswith("m_axi_")}
+    lines = [f"module {top}({', '.join([*own, 'dump'])});", "  input dump;"]
+    for port, (direction, width) in own.items():
+        lines.append(f"  {direction} [{width - 1}:0] {port};")
+    for port, (_, width) in ports.items():
+        if port.startswith("m_axi_"):
+            lines.append(f"  wire [{width - 1}:0] {port};")
+    lines.append(f"  {name} dut({', '.join(f'.{p}({p})' for p in ports)});")
+    connections = []
+    for signal in AXI_SIGNALS:
+        if f"m_axi_{signal}" in ports:
+            connections.append(f".s_axi_{signal}(m_axi_{signal})")
+        elif f"s_axi_{signal}" not in OUTPUTS:  # manager inputs the module does not drive: idle
+            connections.append(f".s_axi_{signal}({int(signal in ('bready', 'rready'))})")
+    connections += [".clk(clk)", ".rst(rst)", ".dump(dump)"]
+    lines.append(f"  {MODULE} #(.DATA_BYTES({bus_bytes}), .DEPTH_WORDS({depth_words}), .ID_BITS({id_bits})) "
+                 f"dram({', '.join(connections)});")  # fmt: skip
+    return verilog + "\n".join(lines) + "\nendmodule\n"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import random
-import re
 import shutil
 import warnings
 from pathlib import Path
@@ -20,7 +19,7 @@ from amaranth.lib import wiring
 from amaranth.hdl import UnusedElaboratable
 from amaranth.lib.wiring import In, Out
 
-from rtl import axi
+from rtl import axi, dram_model
 from rtl.axi_bursts import BurstSplitter, split_bursts
 from rtl.axil_regs import AXILiteRegisters, Register
 from tests.test_rtl_array import run_cocotb
@@ -39,19 +38,6 @@ REGISTERS = (
 )
 AXIL = ["awaddr", "awprot", "awvalid", "awready", "wdata", "wstrb", "wvalid", "wready", "bresp", "bvalid", "bready",
         "araddr", "arprot", "arvalid", "arready", "rdata", "rresp", "rvalid", "rready"]  # fmt: skip
-
-
-def module_ports(verilog: str, name: str) -> dict[str, tuple[str, int]]:
-    """``{port: (direction, width)}`` of module ``name``, from its header and declarations."""
-    header = re.search(rf"^module {name}\((.*?)\);", verilog, re.MULTILINE | re.DOTALL)
-    assert header, f"no module {name} in the Verilog"
-    names = [p.strip() for p in header.group(1).split(",")]
-    ports = {}
-    for direction, msb, port in re.findall(r"^\s*(input|output)\s+(?:wire\s+|reg\s+)*(?:\[(\d+):0\]\s+)?(\w+);", verilog, re.M):
-        if port in names:
-            ports[port] = (direction, int(msb or 0) + 1)
-    assert sorted(ports) == sorted(names)
-    return ports
 
 
 def test_data_width_is_validated():
@@ -92,7 +78,7 @@ def refused(table: list, match: str) -> None:
 
 def test_register_file_verilog_ports():
     verilog = axi.convert(AXILiteRegisters(REGISTERS, address_width=16), "axil_regs")
-    ports = module_ports(verilog, "axil_regs")
+    ports = dram_model.module_ports(verilog, "axil_regs")
     wide = {"awaddr": 16, "araddr": 16, "wdata": 32, "rdata": 32, "wstrb": 4, "awprot": 3, "arprot": 3, "bresp": 2, "rresp": 2}
     manager_driven = {"awaddr", "awprot", "awvalid", "wdata", "wstrb", "wvalid", "bready", "araddr", "arprot", "arvalid", "rready"}
     expected = {f"s_axil_{s}": ("input" if s in manager_driven else "output", wide.get(s, 1)) for s in AXIL}
@@ -105,12 +91,12 @@ def test_register_file_verilog_ports():
 
 def test_burst_splitter_verilog_ports():
     verilog = axi.convert(BurstSplitter(32, 64, 16, id_width=2), "bursts")
-    ports = module_ports(verilog, "bursts")
+    ports = dram_model.module_ports(verilog, "bursts")
     assert {p for p in ports if p.startswith("m_axi_")} == {f"m_axi_ar{s}" for s in
             ("id", "addr", "len", "size", "burst", "lock", "cache", "prot", "valid", "ready")}  # fmt: skip
     assert ports["m_axi_arready"] == ("input", 1) and ports["m_axi_arlen"] == ("output", 8)
     assert ports["req_payload"] == ("input", 48) and ports["offset"] == ("output", 3)
-    assert {p for p in module_ports(axi.convert(BurstSplitter(channel="aw"), "w"), "w") if p.startswith("m_axi")} == {
+    assert {p for p in dram_model.module_ports(axi.convert(BurstSplitter(channel="aw"), "w"), "w") if p.startswith("m_axi")} == {
         f"m_axi_aw{s}" for s in ("addr", "len", "size", "burst", "lock", "cache", "prot", "valid", "ready")
     }
 
@@ -129,7 +115,7 @@ class Peripheral(wiring.Component):
 
 
 def test_peripheral_wrapper_has_exactly_the_standard_port_names():
-    ports = module_ports(axi.convert(Peripheral(), "peripheral"), "peripheral")
+    ports = dram_model.module_ports(axi.convert(Peripheral(), "peripheral"), "peripheral")
     address = ["id", "addr", "len", "size", "burst", "lock", "cache", "prot", "valid", "ready"]
     axi4 = [f"aw{s}" for s in address] + ["wdata", "wstrb", "wlast", "wvalid", "wready", "bid", "bresp", "bvalid",
             "bready"] + [f"ar{s}" for s in address] + ["rid", "rdata", "rresp", "rlast", "rvalid", "rready"]  # fmt: skip

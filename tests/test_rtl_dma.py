@@ -37,7 +37,6 @@ from accel.dram_channel import serve
 from rtl import axi, dram_model
 from rtl.axi_bursts import split_bursts
 from rtl.dma import BurstIssuer, DmaPair, DmaParams, DmaReader, DmaWriter, beat_words, command_layout, keeps_pace
-from tests.test_rtl_axi import module_ports
 
 pytestmark = pytest.mark.rtl
 needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
@@ -240,27 +239,8 @@ def plan_of(engine: str, memory: str, bus_bytes: int, seed: int, commands: list[
 
 
 def dram_model_top(name: str, engine_verilog: str, bus_bytes: int) -> str:
-    """Verilog of module ``dma_dram``: the ports of module ``name`` except ``m_axi``, which goes
-    to an ``rtl/dram_model.v`` instance through wires of the same names (the bench reads them)."""
-    ports = module_ports(engine_verilog, name)
-    own = {p: shape for p, shape in ports.items() if not p.startswith("m_axi_")}
-    lines = [f"module dma_dram({', '.join([*own, 'dump'])});", "  input dump;"]
-    for port, (direction, width) in own.items():
-        lines.append(f"  {direction} [{width - 1}:0] {port};")
-    for port, (_, width) in ports.items():
-        if port.startswith("m_axi_"):
-            lines.append(f"  wire [{width - 1}:0] {port};")
-    lines.append(f"  {name} engine({', '.join(f'.{p}({p})' for p in ports)});")
-    connections = []
-    for signal in dram_model.AXI_SIGNALS:
-        if f"m_axi_{signal}" in ports:
-            connections.append(f".s_axi_{signal}(m_axi_{signal})")
-        elif f"s_axi_{signal}" not in dram_model.OUTPUTS:  # the other half's manager inputs: idle
-            connections.append(f".s_axi_{signal}({int(signal in ('bready', 'rready'))})")
-    connections += [".clk(clk)", ".rst(rst)", ".dump(dump)"]
-    lines.append(f"  {dram_model.MODULE} #(.DATA_BYTES({bus_bytes}), .DEPTH_WORDS({DRAM_BYTES // bus_bytes}), "
-                 f".ID_BITS({ID_WIDTH})) dram({', '.join(connections)});")  # fmt: skip
-    return engine_verilog + "\n".join(lines) + "\nendmodule\n"
+    """Verilog of module ``dma_dram``: module ``name`` on an ``rtl/dram_model.v`` instance."""
+    return dram_model.attach(name, engine_verilog, bus_bytes, DRAM_BYTES // bus_bytes, ID_WIDTH, "dma_dram")
 
 
 def run_bench(plan: dict, tmp_path: Path, monkeypatch, channel: tuple[float, int] = (0.0, 0)) -> dict:
@@ -715,7 +695,7 @@ def test_one_m_axi_port_from_both_engines():
     """The halves joined on one port (``DmaPair``): the standard names, every manager output driven."""
     params = DmaParams(data_width=128, id_width=2)
     verilog = axi.convert(DmaPair(params), "peripheral")
-    ports = module_ports(verilog, "peripheral")
+    ports = dram_model.module_ports(verilog, "peripheral")
     assert {f"m_axi_{name}" for name in axi.AXI4Signature(32, 128, 2).members} <= set(ports)
     assert not any(p.startswith("m_axi") and p[6:] not in axi.AXI4Signature(32, 128, 2).members for p in ports)
     assert ports["m_axi_wdata"] == ("output", 128) and ports["m_axi_rdata"] == ("input", 128)
@@ -726,7 +706,7 @@ def test_one_m_axi_port_from_both_engines():
 def test_engines_convert_to_verilog(engine):
     """Synthesis smoke test at W = 16: the standard AXI names, the memory port, no initial blocks."""
     verilog = axi.convert(ENGINES[engine](DmaParams(data_width=128)), f"dma_{engine}")
-    ports = module_ports(verilog, f"dma_{engine}")
+    ports = dram_model.module_ports(verilog, f"dma_{engine}")
     half = (axi.AXI4ReadSignature if engine == "reader" else axi.AXI4WriteSignature)(32, 128)
     assert {p for p in ports if p.startswith("m_axi_")} == {f"m_axi_{name}" for name in half.members}
     assert ports["cmd_payload"] == ("input", sum(field.width for _, field in command_layout(DmaParams())))
