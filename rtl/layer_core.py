@@ -6,12 +6,12 @@ one bank per memory, filled through its host bus) and the AXI system (two banks 
 filled and drained by the DMA engines). Its memories (:mod:`rtl.chip_memories`) take words of
 ``word_bytes`` bytes on their DMA ports; the descriptor registers (``regs``, shapes
 :func:`register_shapes`), the lane table (``lanes``) and the banks must be stable from
-:data:`SETTLE_CYCLES` idle cycles after ``reload`` until the tile's ``done``.
+:data:`SETTLE_CYCLES` idle cycles after ``reload`` until ``busy`` falls.
 """
 
 from __future__ import annotations
 
-from amaranth import Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for, ceil_log2
@@ -64,7 +64,9 @@ class LayerCore(wiring.Component):
 
     Ports: ``regs`` (descriptor registers), ``lanes`` (lane table, R entries), ``weight_bank`` /
     ``stage_bank``, ``reload`` (the registers or lane table changed: settle again), ``start`` /
-    ``busy`` / ``done`` (one tile), ``ifmap_dma`` / ``weights_dma`` / ``addends_dma`` (DMA
+    ``busy`` / ``done`` (one tile: ``done`` rises at the edge that ends the tile's compute,
+    ``busy`` falls :data:`STAGING_LATENCY` edges later, once its last result is in the staging
+    memory and the registers are free), ``ifmap_dma`` / ``weights_dma`` / ``addends_dma`` (DMA
     writes, byte addresses ``word * word_bytes`` from bank 0), ``staging_dma`` (DMA reads),
     ``acc_addr`` / ``acc_data`` (the accumulators, one cycle latency, while idle).
     """
@@ -119,7 +121,7 @@ class LayerCore(wiring.Component):
             ctl.outer_folds.eq(regs.OUTER),
             ctl.mode.eq(regs.MODE),
             ctl.accumulate.eq(regs.ACCUMULATE),
-            self.busy.eq(ctl.busy),
+            self.busy.eq(Cat(delay_line(m, ctl.busy, STAGING_LATENCY, "draining")).any()),
             self.done.eq(ctl.done),
         ]
         west = self._ifmap(m, ctl)

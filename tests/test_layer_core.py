@@ -3,8 +3,8 @@ against the NumPy model of the system (rtl/system_model.py), in Amaranth's simul
 
 Each tile's loads are written into the core's memories through its DMA ports word by word, as
 the DMA reader would; the tile runs from its descriptor and banks; ``done`` must come exactly
-``accel.timing.tile_cycles`` edges after the start edge, and every staging word the tile's
-stores read must equal the model's.
+``accel.timing.tile_cycles`` edges after the start edge, ``busy`` must fall ``STAGING_LATENCY``
+edges later, and every staging word the tile's stores read must equal the model's.
 """
 
 from __future__ import annotations
@@ -81,7 +81,10 @@ def run_layer_tiles(network: Network, config: AccelConfig) -> int:
                 edges += 1
             r = t.regs
             assert edges == tile_cycles("ws", config.rows, config.cols, r["T"], r["INNER"] * r["OUTER"])
-            await ctx.tick().repeat(STAGING_LATENCY)
+            for _ in range(STAGING_LATENCY):  # busy until the last result is in staging
+                assert ctx.get(dut.busy)
+                await ctx.tick()
+            assert not ctx.get(dut.busy)
             model.run_tile(t, tile.lanes)  # also performs the stores, from its staging
             staging = model.chip["staging"]
             for command in t.stores:
