@@ -1,0 +1,132 @@
+"""Run a network on the AXI system top in an HDL simulator, with the DRAM model in the loop.
+
+The network is compiled into its DRAM image (:func:`rtl.dram_image.build_image`), which the DRAM
+model (``rtl/dram_model.v``, the simulator's DRAM timing) loads at time 0; the bench
+(:mod:`rtl.system_bench`) starts the program through the AXI4-Lite registers and waits for the
+interrupt; the model's memory dump holds every layer's output, checked bit-exactly against the
+golden int8 model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from accel.config import AccelConfig
+from accel.dram_channel import bus_bytes, kernel_bandwidth
+from workloads.network import Network
+
+from . import axi, dram_model
+from .dram_image import DramImage, build_image, from_pixel_major
+from .simulators import SimulatorFailed, python_path, run_cocotb
+from .system_top import SystemTop
+
+#: Module names of the AXI top and of the bench top that puts it on the DRAM model.
+TOP, BENCH_TOP = "accel_axi", "accel_axi_dram"
+#: DRAM words the model holds beyond the image (a margin for the last tensor's rounding).
+MARGIN_WORDS = 256
+
+
+class SystemRunError(RuntimeError):
+    """The HDL simulator failed to build or run the system (its log file is named)."""
+
+
+@dataclass
+class LayerOutput:
+    """One layer's output from DRAM against the golden model."""
+
+    name: str
+    mismatches: int
+    elements: int
+
+
+@dataclass
+class SystemRun:
+    """A finished run: counters read from the registers, every layer's check, or the error."""
+
+    cycles: int = 0
+    compute_cycles: int = 0
+    layers: list[LayerOutput] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def exact(self) -> bool:
+        return self.error is None and all(layer.mismatches == 0 for layer in self.layers)
+
+
+def simulation_source(verilog: str) -> str:
+    """``verilog`` with every ``always @*`` block evaluated once at time 1.
+
+    Yosys guards each combinational block with a dummy register initialised to 0; under IEEE
+    1800 that initialisation happens before time 0 and triggers nothing, so a block whose inputs
+    never change (an FSM output in a state held through reset) stays X in Icarus. Setting the
+    register at time 1 runs every block once, as a simulator of the netlist would.
+    """
+    dummy = r"reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+)\s+= 0;"
+    return re.sub(dummy, lambda m: f"{m.group(0)}\n  initial #1 {m.group(1)} = 1;", verilog)
+
+
+def bench_verilog(config: AccelConfig, image_bytes: int) -> tuple[str, int]:
+    """Verilog of :data:`BENCH_TOP` (the AXI top on the DRAM model) and its bus width in bytes."""
+    bus = bus_bytes(kernel_bandwidth(config.dram_bandwidth))
+    top = axi.convert(SystemTop(config, data_bytes=bus), TOP)
+    depth = -(-image_bytes // bus) + MARGIN_WORDS
+    return simulation_source(dram_model.attach(TOP, top, bus, depth, 1, BENCH_TOP)), bus
+
+
+def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray], shapes: dict[str, tuple],
+               build: Path, simulator: str = "icarus", backpressure: float = 0.0, seed: int = 1,
+               max_cycles: int = 10_000_000) -> SystemRun:  # fmt: skip
+    """Run ``image`` (built for ``config``) on the AXI top in ``build``; check each layer's output
+    (``shapes[name]``) against ``gold`` (by the layer's last fused step)."""
+    build.mkdir(parents=True, exist_ok=True)
+    verilog, bus = bench_verilog(config, image.base + len(image.data))
+    (build / f"{BENCH_TOP}.v").write_text(verilog)
+    dram_model.write_image(build / "dram.hex", {image.base: bytes(image.data)}, bus)
+    spec = {"program_address": image.program_address, "program_bytes": image.program_bytes,
+            "max_cycles": max_cycles, "result": str(build / "result.json")}  # fmt: skip
+    (build / "spec.json").write_text(json.dumps(spec))
+    bandwidth = None if np.isinf(config.dram_bandwidth) else config.dram_bandwidth
+    plusargs = dram_model.plusargs(bandwidth, config.dram_latency, backpressure, seed, image=build / "dram.hex",
+                                   dump=build / "dump.hex")  # fmt: skip
+    verilator = simulator == "verilator"
+    if verilator and "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include".strip()
+    build_step = dict(sources=[str(build / f"{BENCH_TOP}.v"), str(dram_model.SOURCE)], hdl_toplevel=BENCH_TOP,
+                      build_dir=str(build), timescale=["1ns", "1ps"], build_args=["-Wno-fatal"] if verilator else [],
+                      log_file=str(build / "build.log"))  # fmt: skip
+    test_step = dict(test_module="rtl.system_bench", hdl_toplevel=BENCH_TOP, test_dir=str(build), build_dir=str(build),
+                     extra_env={"SYSTEM_SPEC": str(build / "spec.json"), "PYTHONPATH": python_path()},
+                     plusargs=plusargs, log_file=str(build / "test.log"))  # fmt: skip
+    try:
+        run_cocotb(simulator, build_step, test_step, build / "job.json", lambda: None)
+    except SimulatorFailed as err:
+        raise SystemRunError(f"the {err.stage} step of the {simulator} run failed; see {build}") from None
+    result = json.loads((build / "result.json").read_text())
+    if "error" in result:
+        return SystemRun(error=result["error"])
+    memory = dram_model.read_dump(build / "dump.hex", bus)
+    run = SystemRun(result["cycles"], result["compute_cycles"])
+    for layer in image.layers:
+        tensor = image.tensors[layer.name]
+        raw = np.frombuffer(bytes(memory[tensor.address : tensor.address + tensor.nbytes]), np.int8)
+        got = from_pixel_major(raw, shapes[layer.name])
+        want = gold[layer.plan.fused[-1] if layer.plan.fused else layer.name]
+        run.layers.append(LayerOutput(layer.name, int(np.sum(got != want)), int(want.size)))
+    return run
+
+
+def run_network(network: Network, config: AccelConfig, build: Path, **options) -> SystemRun:
+    """Compile ``network`` for ``config`` with calibrated parameters and a random input, and run it
+    with :func:`run_on_rtl` (``options`` are its keyword arguments)."""
+    from .verify import prepare
+
+    params, x, gold, program = prepare(network, config)
+    image = build_image(program, params, x)
+    shapes = {step.name: step.out_shape for step in program.steps}
+    return run_on_rtl(image, config, gold, shapes, build, **options)
