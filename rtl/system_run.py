@@ -53,6 +53,9 @@ class SystemRun:
     compute_cycles: int = 0
     layers: list[LayerOutput] = field(default_factory=list)
     error: str | None = None
+    #: With ``trace``: per program segment, (cycles from the previous segment's end, or from
+    #: the doorbell's write response, to its ``run`` pulse; cycles from ``run`` to ``finished``).
+    segments: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def exact(self) -> bool:
@@ -81,15 +84,16 @@ def bench_verilog(config: AccelConfig, image_bytes: int) -> tuple[str, int]:
 
 def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray], shapes: dict[str, tuple],
                build: Path, simulator: str = "icarus", backpressure: float = 0.0, seed: int = 1,
-               max_cycles: int = 10_000_000) -> SystemRun:  # fmt: skip
+               max_cycles: int = 10_000_000, trace: bool = False) -> SystemRun:  # fmt: skip
     """Run ``image`` (built for ``config``) on the AXI top in ``build``; check each layer's output
-    (``shapes[name]``) against ``gold`` (by the layer's last fused step)."""
+    (``shapes[name]``) against ``gold`` (by the layer's last fused step). ``trace`` (Icarus only)
+    times each program segment."""
     build.mkdir(parents=True, exist_ok=True)
     verilog, bus = bench_verilog(config, image.base + len(image.data))
     (build / f"{BENCH_TOP}.v").write_text(verilog)
     dram_model.write_image(build / "dram.hex", {image.base: bytes(image.data)}, bus)
     spec = {"program_address": image.program_address, "program_bytes": image.program_bytes,
-            "max_cycles": max_cycles, "result": str(build / "result.json")}  # fmt: skip
+            "max_cycles": max_cycles, "result": str(build / "result.json"), "trace": trace}  # fmt: skip
     (build / "spec.json").write_text(json.dumps(spec))
     bandwidth = None if np.isinf(config.dram_bandwidth) else config.dram_bandwidth
     plusargs = dram_model.plusargs(bandwidth, config.dram_latency, backpressure, seed, image=build / "dram.hex",
@@ -111,7 +115,10 @@ def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray
     if "error" in result:
         return SystemRun(error=result["error"])
     memory = dram_model.read_dump(build / "dump.hex", bus)
-    run = SystemRun(result["cycles"], result["compute_cycles"])
+    marks = result["marks"]
+    ends = [marks["start"][0], *marks["finished"]]
+    segments = [(run - before, end - run) for before, run, end in zip(ends, marks["run"], marks["finished"])]
+    run = SystemRun(result["cycles"], result["compute_cycles"], segments=segments)
     for layer in image.layers:
         tensor = image.tensors[layer.name]
         raw = np.frombuffer(bytes(memory[tensor.address : tensor.address + tensor.nbytes]), np.int8)

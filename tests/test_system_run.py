@@ -29,8 +29,11 @@ def assert_exact(run, layers: int) -> None:
 
 
 def test_lenet5_runs_bit_exact_from_one_start(tmp_path):
-    run = run_network(get_network("lenet5"), CONFIG.replace(dram_bandwidth=16.0, dram_latency=0), tmp_path)
+    run = run_network(get_network("lenet5"), CONFIG.replace(dram_bandwidth=16.0, dram_latency=0), tmp_path, trace=True)
     assert_exact(run, 7)
+    # One segment per layer; the segments' prologues and bodies make up the CYCLES counter.
+    assert len(run.segments) == 7 and all(prologue > 0 and body > 0 for prologue, body in run.segments)
+    assert abs(sum(map(sum, run.segments)) - run.cycles) <= 8
 
 
 @pytest.mark.parametrize("bandwidth, latency, backpressure", [(2.0, 50, 0.0), (2.0, 50, 0.3), (32.0, 7, 0.5)])
