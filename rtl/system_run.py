@@ -84,10 +84,11 @@ def bench_verilog(config: AccelConfig, image_bytes: int) -> tuple[str, int]:
 
 def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray], shapes: dict[str, tuple],
                build: Path, simulator: str = "icarus", backpressure: float = 0.0, seed: int = 1,
-               max_cycles: int = 10_000_000, trace: bool = False) -> SystemRun:  # fmt: skip
+               max_cycles: int = 10_000_000, trace: bool = False,
+               slverr: tuple[int, int] | None = None) -> SystemRun:  # fmt: skip
     """Run ``image`` (built for ``config``) on the AXI top in ``build``; check each layer's output
     (``shapes[name]``) against ``gold`` (by the layer's last fused step). ``trace`` (Icarus only)
-    times each program segment."""
+    times each program segment; the DRAM model answers SLVERR for the bytes ``slverr`` = (lo, hi)."""
     build.mkdir(parents=True, exist_ok=True)
     verilog, bus = bench_verilog(config, image.base + len(image.data))
     (build / f"{BENCH_TOP}.v").write_text(verilog)
@@ -97,7 +98,7 @@ def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray
     (build / "spec.json").write_text(json.dumps(spec))
     bandwidth = None if np.isinf(config.dram_bandwidth) else config.dram_bandwidth
     plusargs = dram_model.plusargs(bandwidth, config.dram_latency, backpressure, seed, image=build / "dram.hex",
-                                   dump=build / "dump.hex")  # fmt: skip
+                                   dump=build / "dump.hex", slverr=slverr)  # fmt: skip
     verilator = simulator == "verilator"
     if verilator and "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
         os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include".strip()

@@ -8,7 +8,10 @@ import pytest
 
 from accel.config import AccelConfig
 from rtl.simulators import available
-from rtl.system_run import run_network, simulation_source
+from rtl.dram_image import build_image
+from rtl.spec import ERROR_CODES
+from rtl.system_run import run_network, run_on_rtl, simulation_source
+from rtl.verify import prepare
 from workloads.layers import Activation, Conv, Flatten, Linear, Pool
 from workloads.network import Network
 from workloads.zoo import get_network
@@ -40,6 +43,31 @@ def test_lenet5_runs_bit_exact_from_one_start(tmp_path):
 def test_starved_slow_and_withheld_dram_keeps_outputs_exact(bandwidth, latency, backpressure, tmp_path):
     config = CONFIG.replace(dram_bandwidth=bandwidth, dram_latency=latency)
     assert_exact(run_network(SMALL, config, tmp_path, backpressure=backpressure), 3)
+
+
+def meaning(name: str) -> str:
+    return next(e.meaning for e in ERROR_CODES if e.name == name)
+
+
+@pytest.mark.parametrize("fault", ["weights read", "output write", "program magic"])
+def test_faults_end_in_the_error_status_and_an_interrupt(fault, tmp_path):
+    params, x, gold, program = prepare(SMALL, CONFIG)
+    image = build_image(program, params, x)
+    shapes = {step.name: step.out_shape for step in program.steps}
+    slverr, expected = None, "BAD_PROGRAM"
+    if fault == "weights read":
+        weights = next(c for c in image.layers[0].tiles[0].loads if c.target == "weights")
+        slverr, expected = (weights.dram_addr, weights.dram_addr + 1), "DRAM_READ_SLVERR"
+    elif fault == "output write":
+        output = image.tensors[image.layers[-1].name]
+        slverr, expected = (output.address, output.address + output.nbytes), "DRAM_WRITE_SLVERR"
+    else:
+        image.data[image.program_address - image.base] ^= 0xFF
+    run = run_on_rtl(image, CONFIG, gold, shapes, tmp_path, slverr=slverr, max_cycles=200_000)
+    # The bench got the interrupt (else: "no interrupt within ...") and STATUS.ERROR with the code.
+    assert run.error is not None and meaning(expected) in run.error and run.error.endswith(
+        f"(ERROR_CODE {next(e.code for e in ERROR_CODES if e.name == expected)})"
+    ), run.error
 
 
 def test_combinational_blocks_run_at_time_one():
