@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+
 #: The Verilog source of module ``dram_model``.
 SOURCE = Path(__file__).with_name("dram_model.v")
 MODULE = "dram_model"
@@ -41,36 +43,55 @@ def write_image(path: str | os.PathLike, data: bytes | Mapping[int, bytes], bus_
     the model starts from zeros). Later runs overwrite earlier ones where they overlap.
     """
     runs = {0: data} if isinstance(data, (bytes, bytearray, memoryview)) else data
-    words: dict[int, bytearray] = {}
+    if any(address < 0 for address in runs):
+        raise ValueError(f"image addresses must be non-negative, not {min(runs)}")
+    runs = {address: bytes(run) for address, run in runs.items() if len(run)}
+    if not runs:
+        Path(path).write_text("\n")
+        return
+    first = min(runs) // bus_bytes
+    last = max(address + len(run) - 1 for address, run in runs.items()) // bus_bytes
+    memory = np.zeros((last + 1 - first) * bus_bytes, np.uint8)
+    touched = np.zeros(last + 1 - first, bool)
     for address, run in runs.items():
-        if address < 0:
-            raise ValueError(f"image addresses must be non-negative, not {address}")
-        for offset, byte in enumerate(bytes(run)):
-            word, lane = divmod(address + offset, bus_bytes)
-            words.setdefault(word, bytearray(bus_bytes))[lane] = byte
-    lines, expected = [], 0
-    for word in sorted(words):
-        if word != expected:
-            lines.append(f"@{word:x}")
-        lines.append(words[word][::-1].hex())
-        expected = word + 1
+        memory[address - first * bus_bytes :][: len(run)] = np.frombuffer(run, np.uint8)
+        touched[address // bus_bytes - first : (address + len(run) - 1) // bus_bytes - first + 1] = True
+    hexes = memory.reshape(-1, bus_bytes)[:, ::-1].tobytes().hex()
+    lines, width = [], 2 * bus_bytes
+    # One block of lines per run of touched words, after an @address line where a gap precedes it.
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], touched, [False]]).astype(np.int8)))
+    for start, stop in zip(edges[::2].tolist(), edges[1::2].tolist()):
+        if first + start != 0 or lines:
+            lines.append(f"@{first + start:x}")
+        block = hexes[start * width : stop * width]
+        lines.extend(block[i : i + width] for i in range(0, len(block), width))
     Path(path).write_text("\n".join(lines) + "\n")
 
 
 def read_dump(path: str | os.PathLike, bus_bytes: int) -> bytearray:
     """The memory a ``$writememh`` dump holds, as bytes from address 0 (words it skips are 0)."""
+    text = re.sub(r"//[^\n]*", "", Path(path).read_text())
     memory, word = bytearray(), 0
-    for line in Path(path).read_text().splitlines():
-        for token in line.split("//", 1)[0].split():
-            if token.startswith("@"):
-                word = int(token[1:], 16)
-                continue
-            if len(token) != 2 * bus_bytes or not all(c in "0123456789abcdefABCDEF" for c in token):
-                raise ValueError(f"{path}: {token!r} is not a {bus_bytes}-byte hexadecimal word")
-            end = (word + 1) * bus_bytes
-            memory.extend(bytes(max(0, end - len(memory))))
-            memory[word * bus_bytes : end] = bytes.fromhex(token)[::-1]
-            word += 1
+    # Blocks of consecutive words, each after an optional @address token.
+    for block in re.split(r"(@[0-9a-fA-F]+)", text):
+        if block.startswith("@"):
+            word = int(block[1:], 16)
+            continue
+        tokens = block.split()
+        if not tokens:
+            continue
+        bad = next((t for t in tokens if len(t) != 2 * bus_bytes), None)
+        try:
+            raw = np.frombuffer(bytes.fromhex("".join(tokens)), np.uint8) if bad is None else None
+        except ValueError:
+            raw = None
+        if raw is None:
+            bad = bad or next(t for t in tokens if not re.fullmatch(r"[0-9a-fA-F]+", t))
+            raise ValueError(f"{path}: {bad!r} is not a {bus_bytes}-byte hexadecimal word")
+        end = (word + len(tokens)) * bus_bytes
+        memory.extend(bytes(max(0, end - len(memory))))
+        memory[word * bus_bytes : end] = raw.reshape(-1, bus_bytes)[:, ::-1].tobytes()
+        word += len(tokens)
     return memory
 
 
