@@ -1,8 +1,8 @@
-"""The AXI system's double-banked on-chip memories, with the DMA engines' word-wide ports.
+"""The on-chip memories of the layer core, with the DMA engines' word-wide ports.
 
-Each memory is two banks of one bank's bytes (``rtl.dram_image.ChipMemories``), addressed by
-byte from 0 (bank 0) on. The DMA side moves words of ``W`` bytes (the AXI data width): the
-reader writes word ``addr`` (bytes ``addr * W ..``) with byte strobes, the writer reads word
+In the AXI system each memory is two banks of one bank's bytes (``rtl.dram_image.ChipMemories``),
+addressed by byte from 0 (bank 0) on. The DMA side moves words of ``W`` bytes (the AXI data width):
+the reader writes word ``addr`` (bytes ``addr * W ..``) with byte strobes, the writer reads word
 ``addr`` one cycle after it asks. The core side reads or writes what the layer core uses:
 
 - :class:`LaneBytes` (the ifmap buffer): ``lanes`` independent byte reads per cycle, one per
@@ -11,8 +11,12 @@ reader writes word ``addr`` (bytes ``addr * W ..``) with byte strobes, the write
 - :class:`RowMemory` (weights, addends): one row of ``row_bytes`` bytes per cycle at a row index;
 - :class:`StagingMemory`: one row of ``row_bytes`` bytes written per cycle, read by the DMA writer.
 
+A "byte" is an element of ``bits`` bits (8 unless given): the layer accelerator's host bus
+(:class:`rtl.accelerator.Accelerator`) writes and reads one element of its own width per word.
 Rows and words are powers of two, so a row is a slice of a word or a word a slice of a row.
 Every core-side read returns its data one cycle after its address (the memories' own register).
+Each memory's :meth:`build` adds it to a given module, its ``memory.Memory`` named there (the
+layer core builds its memories into its own module, where :mod:`rtl.fpga_fit` finds them).
 """
 
 from __future__ import annotations
@@ -27,109 +31,117 @@ def _address(depth: int) -> int:
     return max(1, ceil_log2(depth))
 
 
-def dma_write_signature(word_bytes: int, depth: int) -> wiring.Signature:
+def dma_write_signature(word_bytes: int, depth: int, bits: int = 8) -> wiring.Signature:
     """The reader's side of a memory: word ``addr`` takes byte ``j`` of ``data`` where ``strb[j]``."""
     return wiring.Signature(
-        {"en": Out(1), "addr": Out(_address(depth)), "data": Out(8 * word_bytes), "strb": Out(word_bytes)}
+        {"en": Out(1), "addr": Out(_address(depth)), "data": Out(bits * word_bytes), "strb": Out(word_bytes)}
     )
 
 
-def dma_read_signature(word_bytes: int, depth: int) -> wiring.Signature:
+def dma_read_signature(word_bytes: int, depth: int, bits: int = 8) -> wiring.Signature:
     """The writer's side of a memory: ``data`` is word ``addr`` the cycle after ``en``."""
-    return wiring.Signature({"en": Out(1), "addr": Out(_address(depth)), "data": In(8 * word_bytes)})
+    return wiring.Signature({"en": Out(1), "addr": Out(_address(depth)), "data": In(bits * word_bytes)})
 
 
-def _split_write(m: Module, port, dma, slot: int, word: int) -> None:
-    """Drive the write ``port`` of a ``slot``-byte memory from the DMA write ``dma`` (``word`` bytes
-    per word, ``word <= slot``): the DMA word is slice ``addr mod (slot / word)`` of memory word
-    ``addr / (slot / word)``."""
-    parts = slot // word
+def _memory(m: Module, name: str, bits: int, width: int, depth: int, units: int):
+    """A ``depth`` x ``width`` element memory named ``name`` in ``m`` and its write port (an enable
+    per element if ``units`` > 1, else one)."""
+    m.submodules[name] = mem = memory.Memory(shape=unsigned(bits * width), depth=depth, init=[])
+    return mem, mem.write_port(granularity=bits if units > 1 else None)
+
+
+def _write_slice(m: Module, port, addr, value, enables: list, slot: int, kept: int) -> None:
+    """Write ``value`` (``len(enables)`` elements, element ``j`` where ``enables[j]``) as slice
+    ``addr mod parts`` of memory word ``addr / parts`` (``parts``: slices per ``slot`` elements);
+    only the first ``kept`` elements of a memory word are stored."""
+    size = len(enables)
+    parts = slot // size
     shift = exact_log2(parts)
-    part = dma.addr[:shift] if shift else 0
-    m.d.comb += [port.addr.eq(dma.addr[shift:]), port.data.eq(dma.data.replicate(parts))]
+    part = addr[:shift] if shift else 0
+    m.d.comb += [port.addr.eq(addr[shift:]), port.data.eq(value.replicate(parts))]
+    if len(port.en) == 1:
+        m.d.comb += port.en.eq(enables[0])
+        return
     for p in range(parts):
-        for j in range(word):
-            m.d.comb += port.en[p * word + j].eq(dma.en & dma.strb[j] & (part == p))
+        for j in range(size):
+            if p * size + j < kept:
+                m.d.comb += port.en[p * size + j].eq(enables[j] & (part == p))
 
 
-class RowMemory(wiring.Component):
-    """Rows of ``row_bytes`` bytes (``rows`` of them) read by the core, written by DMA words of
-    ``word_bytes`` bytes. Ports: ``dma`` (:func:`dma_write_signature`, flipped), ``row`` (row
-    index), ``data`` (the row, ``row_bytes`` bytes, byte ``j`` at bits ``8j..``, one cycle later)."""
+def _read_slice(m: Module, read, addr, out, parts: int, name: str, en=None) -> None:
+    """``out`` (one cycle after ``addr``): slice ``addr mod parts`` of memory word ``addr / parts``
+    (selected the cycle its data arrives: ``addr``'s low bits are registered, where ``en``)."""
+    shift = exact_log2(parts)
+    m.d.comb += read.addr.eq(addr[shift:])
+    if not shift:
+        m.d.comb += out.eq(read.data)
+        return
+    which, word = Signal(shift, name=f"{name}_which"), Signal(parts * len(out), name=f"{name}_word")
+    if en is None:
+        m.d.sync += which.eq(addr[:shift])
+    else:
+        with m.If(en):
+            m.d.sync += which.eq(addr[:shift])
+    m.d.comb += [word.eq(read.data), out.eq(data.ArrayLayout(unsigned(len(out)), parts)(word)[which])]
 
-    def __init__(self, rows: int, row_bytes: int, word_bytes: int) -> None:
-        self.rows, self.row_bytes, self.word_bytes = rows, row_bytes, word_bytes
+
+class _Rows(wiring.Component):
+    """Rows of ``row_bytes`` elements (``rows`` of them) in memory words of ``slot`` elements, DMA
+    words of ``word_bytes`` elements; ``dma`` (``dma_signature``, flipped) and the ``core`` ports.
+    Only the first ``kept`` elements of a row are stored (where a row is a whole memory word); the
+    others read as 0 and their writes are dropped."""
+
+    def __init__(self, rows: int, row_bytes: int, word_bytes: int, bits: int, kept, dma_signature, core: dict) -> None:
+        self.rows, self.row_bytes, self.word_bytes, self.bits = rows, row_bytes, word_bytes, bits
         self.slot = max(row_bytes, word_bytes)
+        self.kept = self.slot if kept is None else kept
+        assert self.kept == self.slot or self.slot == row_bytes, "only whole-word rows keep fewer elements"
         self.depth = -(-rows * row_bytes // self.slot)
         self.dma_words = -(-rows * row_bytes // word_bytes)
-        super().__init__(
-            {
-                "dma": In(dma_write_signature(word_bytes, self.dma_words)),
-                "row": In(_address(rows)),
-                "data": Out(8 * row_bytes),
-            }
-        )
+        self.dma_signature = dma_signature(word_bytes, self.dma_words, bits)
+        super().__init__({"dma": In(self.dma_signature), **core})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mem = mem = memory.Memory(shape=unsigned(8 * self.slot), depth=self.depth, init=[])
-        write, read = mem.write_port(granularity=8), mem.read_port()
-        _split_write(m, write, self.dma, self.slot, self.word_bytes)
-        rows_per_word = self.slot // self.row_bytes
-        shift = exact_log2(rows_per_word)
-        m.d.comb += read.addr.eq(self.row[shift:])
-        if shift:  # select the row within the word the cycle its data arrives
-            which = Signal(shift)
-            m.d.sync += which.eq(self.row[:shift])
-            rows = data.ArrayLayout(unsigned(8 * self.row_bytes), rows_per_word)
-            m.d.comb += self.data.eq(rows(read.data)[which])
-        else:
-            m.d.comb += self.data.eq(read.data)
+        self.build(m, "mem")
         return m
 
 
-class StagingMemory(wiring.Component):
+class RowMemory(_Rows):
+    """Rows of ``row_bytes`` bytes (``rows`` of them) read by the core, written by DMA words of
+    ``word_bytes`` bytes. Ports: ``dma`` (:func:`dma_write_signature`, flipped), ``row`` (row
+    index), ``data`` (the row, ``row_bytes`` bytes, byte ``j`` at bits ``bits * j ..``, one cycle
+    later)."""
+
+    def __init__(self, rows: int, row_bytes: int, word_bytes: int, bits: int = 8, kept: int | None = None) -> None:
+        core = {"row": In(_address(rows)), "data": Out(bits * row_bytes)}
+        super().__init__(rows, row_bytes, word_bytes, bits, kept, dma_write_signature, core)
+
+    def build(self, m: Module, name: str) -> None:
+        """This memory in ``m``, its ``memory.Memory`` named ``name``."""
+        dma, word = self.dma, self.word_bytes
+        mem, write = _memory(m, name, self.bits, self.kept, self.depth, self.kept)
+        _write_slice(m, write, dma.addr, dma.data, [dma.en & dma.strb[j] for j in range(word)], self.slot, self.kept)
+        _read_slice(m, mem.read_port(), self.row, self.data, self.slot // self.row_bytes, name)
+
+
+class StagingMemory(_Rows):
     """Rows of ``row_bytes`` bytes written by the core, read by DMA words of ``word_bytes``.
     Ports: ``row`` / ``row_data`` / ``row_en`` (write row ``row``), ``dma``
     (:func:`dma_read_signature`, flipped)."""
 
-    def __init__(self, rows: int, row_bytes: int, word_bytes: int) -> None:
-        self.rows, self.row_bytes, self.word_bytes = rows, row_bytes, word_bytes
-        self.slot = max(row_bytes, word_bytes)
-        self.depth = -(-rows * row_bytes // self.slot)
-        self.dma_words = -(-rows * row_bytes // word_bytes)
-        super().__init__(
-            {
-                "row": In(_address(rows)),
-                "row_data": In(8 * row_bytes),
-                "row_en": In(1),
-                "dma": In(dma_read_signature(word_bytes, self.dma_words)),
-            }
-        )
+    def __init__(self, rows: int, row_bytes: int, word_bytes: int, bits: int = 8, kept: int | None = None) -> None:
+        core = {"row": In(_address(rows)), "row_data": In(bits * row_bytes), "row_en": In(1)}
+        super().__init__(rows, row_bytes, word_bytes, bits, kept, dma_read_signature, core)
 
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.mem = mem = memory.Memory(shape=unsigned(8 * self.slot), depth=self.depth, init=[])
-        write, read = mem.write_port(granularity=8), mem.read_port()
-        parts = self.slot // self.row_bytes  # rows per memory word
-        shift = exact_log2(parts)
-        part = self.row[:shift] if shift else 0
-        m.d.comb += [write.addr.eq(self.row[shift:]), write.data.eq(self.row_data.replicate(parts))]
-        for p in range(parts):
-            for j in range(self.row_bytes):
-                m.d.comb += write.en[p * self.row_bytes + j].eq(self.row_en & (part == p))
-        words_per_slot = self.slot // self.word_bytes
-        shift = exact_log2(words_per_slot)
-        m.d.comb += [read.addr.eq(self.dma.addr[shift:]), read.en.eq(self.dma.en)]
-        if shift:
-            which = Signal(shift)
-            with m.If(self.dma.en):
-                m.d.sync += which.eq(self.dma.addr[:shift])
-            words = data.ArrayLayout(unsigned(8 * self.word_bytes), words_per_slot)
-            m.d.comb += self.dma.data.eq(words(read.data)[which])
-        else:
-            m.d.comb += self.dma.data.eq(read.data)
-        return m
+    def build(self, m: Module, name: str) -> None:
+        """This memory in ``m``, its ``memory.Memory`` named ``name``."""
+        parts = self.slot // self.row_bytes
+        mem, write = _memory(m, name, self.bits, self.kept, self.depth, parts)
+        _write_slice(m, write, self.row, self.row_data, [self.row_en] * self.row_bytes, self.slot, self.kept)
+        read = mem.read_port()
+        m.d.comb += read.en.eq(self.dma.en)
+        _read_slice(m, read, self.dma.addr, self.dma.data, self.slot // self.word_bytes, name, self.dma.en)
 
 
 class LaneBytes(wiring.Component):
@@ -137,29 +149,27 @@ class LaneBytes(wiring.Component):
     cycle at independent byte addresses. Ports: ``dma`` (:func:`dma_write_signature`, flipped),
     ``addr`` (``lanes`` byte addresses), ``data`` (``lanes`` bytes, one cycle later)."""
 
-    def __init__(self, total_bytes: int, word_bytes: int, lanes: int) -> None:
-        self.total_bytes, self.word_bytes, self.lanes = total_bytes, word_bytes, lanes
+    def __init__(self, total_bytes: int, word_bytes: int, lanes: int, bits: int = 8) -> None:
+        self.total_bytes, self.word_bytes, self.lanes, self.bits = total_bytes, word_bytes, lanes, bits
         self.depth = self.dma_words = total_bytes // word_bytes
+        self.dma_signature = dma_write_signature(word_bytes, self.dma_words, bits)
         super().__init__(
             {
-                "dma": In(dma_write_signature(word_bytes, self.dma_words)),
+                "dma": In(self.dma_signature),
                 "addr": In(data.ArrayLayout(_address(total_bytes), lanes)),
-                "data": Out(data.ArrayLayout(unsigned(8), lanes)),
+                "data": Out(data.ArrayLayout(unsigned(bits), lanes)),
             }
         )
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mem = mem = memory.Memory(shape=unsigned(8 * self.word_bytes), depth=self.depth, init=[])
-        write = mem.write_port(granularity=8)
-        m.d.comb += [write.addr.eq(self.dma.addr), write.data.eq(self.dma.data)]
-        for j in range(self.word_bytes):
-            m.d.comb += write.en[j].eq(self.dma.en & self.dma.strb[j])
-        shift = exact_log2(self.word_bytes)
-        words = data.ArrayLayout(unsigned(8), self.word_bytes)
-        for i in range(self.lanes):
-            read = mem.read_port()
-            which = Signal(shift, name=f"byte{i}")
-            m.d.sync += which.eq(self.addr[i][:shift])
-            m.d.comb += [read.addr.eq(self.addr[i][shift:]), self.data[i].eq(words(read.data)[which])]
+        self.build(m, "mem")
         return m
+
+    def build(self, m: Module, name: str) -> None:
+        """This memory in ``m``, its ``memory.Memory`` named ``name``."""
+        dma, word = self.dma, self.word_bytes
+        mem, write = _memory(m, name, self.bits, word, self.depth, word)
+        _write_slice(m, write, dma.addr, dma.data, [dma.en & dma.strb[j] for j in range(word)], word, word)
+        for i in range(self.lanes):
+            _read_slice(m, mem.read_port(), self.addr[i], self.data[i], word, f"{name}_byte{i}")

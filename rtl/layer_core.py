@@ -1,12 +1,14 @@
+# amaranth: UnusedElaboratable=no
 """The layer core: descriptor registers in, a tile of a conv, pooling or FC layer computed from
 on-chip memories, results through the output path into the staging memory.
 
 Shared by the layer accelerator of ``docs/accelerator.md`` (:class:`rtl.accelerator.Accelerator`,
-one bank per memory, filled through its host bus) and the AXI system (two banks per memory,
-filled and drained by the DMA engines). Its memories (:mod:`rtl.chip_memories`) take words of
-``word_bytes`` bytes on their DMA ports; the descriptor registers (``regs``, shapes
-:func:`register_shapes`), the lane table (``lanes``) and the banks must be stable from
-:data:`SETTLE_CYCLES` idle cycles after ``reload`` until ``busy`` falls.
+one bank per memory, a word of one element on each memory port, driven by its host bus) and the
+AXI system (two banks per memory, words of ``word_bytes`` bytes, filled and drained by the DMA
+engines). Its memories (:mod:`rtl.chip_memories`) are built into the core's own module (their
+components are never submodules: hence the linter line above). The descriptor registers
+(``regs``, shapes :func:`register_shapes`), the lane table (``lanes``) and the banks must be
+stable from :data:`SETTLE_CYCLES` idle cycles after ``reload`` until ``busy`` falls.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from amaranth.utils import bits_for, ceil_log2
 from accel.config import AccelConfig
 
 from .accelerator_geometry import AcceleratorGeometry
-from .chip_memories import LaneBytes, RowMemory, StagingMemory, dma_read_signature, dma_write_signature
+from .chip_memories import LaneBytes, RowMemory, StagingMemory
 from .control import OperandStationaryControl, address_shape, delay_line
 from .core import datapath
 from .emulator import DESCRIPTOR_REGISTERS, DIGIT_CARRIES, PAD_MODES, TAP_FIELDS, TAP_STEPS
@@ -60,7 +62,8 @@ def lane_layout(core: CoreGeometry, address_bits: int) -> data.StructLayout:
 
 class LayerCore(wiring.Component):
     """A WS layer core for ``config`` with ``banks`` banks per memory and DMA words of
-    ``word_bytes`` bytes (module docstring).
+    ``word_bytes`` bytes, or (``word_bytes`` None) of one element of each memory's own width:
+    ``input_bits``, ``weight_bits``, an int32 addend (module docstring).
 
     Ports: ``regs`` (descriptor registers), ``lanes`` (lane table, R entries), ``weight_bank`` /
     ``stage_bank``, ``reload`` (the registers or lane table changed: settle again), ``start`` /
@@ -71,22 +74,35 @@ class LayerCore(wiring.Component):
     ``acc_addr`` / ``acc_data`` (the accumulators, one cycle latency, while idle).
     """
 
-    def __init__(self, config: AccelConfig, word_bytes: int, banks: int) -> None:
+    #: Name of each memory's ``memory.Memory`` in the module, where it differs from the port's (the
+    #: FPGA estimate, :mod:`rtl.fpga_fit`, knows the addends by the accelerator's name).
+    MEMORY_NAMES = {"addends": "bias"}
+
+    def __init__(self, config: AccelConfig, word_bytes: int | None, banks: int) -> None:
+        assert banks in (1, 2), banks
         self.config, self.word_bytes, self.banks = config, word_bytes, banks
         self.geometry = g = AcceleratorGeometry.from_config(config)
         self.core = CoreGeometry.from_config(config)
-        self.lanes_c = lanes(g.cols)
+        self.lanes_c = c = lanes(g.cols)
         # Rows per bank: one bank is the geometry's memory; two start each bank on a DMA word.
         self.bank_rows = {name: g.bank_rows(name) if banks > 1 else depth for name, depth in (
             ("ifmap", g.ifmap_depth), ("weights", g.weight_depth), ("addends", g.bias_depth), ("staging", g.acc_depth))}  # fmt: skip
         rows = {name: banks * depth for name, depth in self.bank_rows.items()}
         self.address_bits = max(1, ceil_log2(rows["ifmap"]))
-        self.memories = {
-            "ifmap": LaneBytes(rows["ifmap"], word_bytes, g.rows),
-            "weights": RowMemory(rows["weights"], self.lanes_c, word_bytes),
-            "addends": RowMemory(rows["addends"], 4 * self.lanes_c, word_bytes),
-            "staging": StagingMemory(rows["staging"], self.lanes_c, word_bytes),
-        }
+        if word_bytes is None:  # a word per element; each row keeps only its C lanes
+            self.memories = {
+                "ifmap": LaneBytes(rows["ifmap"], 1, g.rows, config.input_bits),
+                "weights": RowMemory(rows["weights"], c, 1, config.weight_bits, kept=g.cols),
+                "addends": RowMemory(rows["addends"], c, 1, 32, kept=g.cols),
+                "staging": StagingMemory(rows["staging"], c, 1, config.input_bits, kept=g.cols),
+            }
+        else:  # bytes
+            self.memories = {
+                "ifmap": LaneBytes(rows["ifmap"], word_bytes, g.rows),
+                "weights": RowMemory(rows["weights"], c, word_bytes),
+                "addends": RowMemory(rows["addends"], 4 * c, word_bytes),
+                "staging": StagingMemory(rows["staging"], c, word_bytes),
+            }
         bank = unsigned(max(1, ceil_log2(banks)))
         super().__init__(
             {
@@ -98,9 +114,7 @@ class LayerCore(wiring.Component):
                 "start": In(1),
                 "busy": Out(1),
                 "done": Out(1),
-                **{f"{name}_dma": In(dma_write_signature(word_bytes, mem.dma_words))
-                   for name, mem in self.memories.items() if name != "staging"},
-                "staging_dma": In(dma_read_signature(word_bytes, self.memories["staging"].dma_words)),
+                **{f"{name}_dma": In(mem.dma_signature) for name, mem in self.memories.items()},
                 "acc_addr": In(address_shape(g.acc_depth)),
                 "acc_data": Out(data.ArrayLayout(signed(config.acc_bits), g.cols)),
             }
@@ -110,7 +124,7 @@ class LayerCore(wiring.Component):
         m = Module()
         g, config, regs = self.geometry, self.config, self.regs
         for name, mem in self.memories.items():
-            m.submodules[name] = mem
+            mem.build(m, self.MEMORY_NAMES.get(name, name))
             wiring.connect(m, wiring.flipped(getattr(self, f"{name}_dma")), mem.dma)
 
         m.submodules.control = ctl = OperandStationaryControl(self.core)
@@ -126,7 +140,7 @@ class LayerCore(wiring.Component):
         ]
         west = self._ifmap(m, ctl)
         weights = self.memories["weights"]
-        m.d.comb += weights.row.eq(self.weight_bank * self.bank_rows["weights"] + ctl.north_addr)
+        m.d.comb += weights.row.eq(self._bank(self.weight_bank, "weights") + ctl.north_addr)
         north = data.ArrayLayout(signed(config.weight_bits), self.lanes_c)(weights.data)
         north_lanes = Signal(data.ArrayLayout(signed(config.weight_bits), g.cols))
         m.d.comb += [north_lanes[j].eq(north[j]) for j in range(g.cols)]
@@ -134,6 +148,10 @@ class LayerCore(wiring.Component):
         m.d.comb += self.acc_data.eq(accumulator)
         self._staging(m, ctl, result_write)
         return m
+
+    def _bank(self, bank, memory: str):
+        """The first row of bank ``bank`` of ``memory`` (no multiplier: one or two banks)."""
+        return Mux(bank, self.bank_rows[memory], 0) if self.banks > 1 else 0
 
     def _staging(self, m: Module, ctl, result_write) -> None:
         """The output path behind the accumulator and the staging rows it fills.
@@ -156,14 +174,14 @@ class LayerCore(wiring.Component):
         with m.Elif(final):
             m.d.sync += [pixel.eq(pixel + 1), row.eq(row + regs.STAGE_PITCH)]
         addends = self.memories["addends"]
-        m.d.comb += addends.row.eq(self.weight_bank * self.bank_rows["addends"] + block)
+        m.d.comb += addends.row.eq(self._bank(self.weight_bank, "addends") + block)
         bias = data.ArrayLayout(signed(32), self.lanes_c)(addends.data)
 
         # Stage 1: the final word and its staging row, beside its block's addends.
         word, valid = Signal.like(result_write.data), Signal()
         address = Signal(range(self.banks * self.bank_rows["staging"]))
         m.d.sync += [word.eq(result_write.data), valid.eq(final),
-                     address.eq(self.stage_bank * self.bank_rows["staging"] + row + block)]  # fmt: skip
+                     address.eq(self._bank(self.stage_bank, "staging") + row + block)]  # fmt: skip
         results = [output_path(m, regs, word[j], bias[j], f"out{j}") for j in range(g.cols)]
         staging, stages = self.memories["staging"], STAGING_LATENCY - 1  # the output path's registers after stage 1
         lanes = data.ArrayLayout(signed(self.config.input_bits), self.lanes_c)(staging.row_data)
