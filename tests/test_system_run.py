@@ -73,3 +73,14 @@ def test_faults_end_in_the_error_status_and_an_interrupt(fault, tmp_path):
 def test_combinational_blocks_run_at_time_one():
     verilog = "module m;\n  reg \\$auto$verilog_backend.cc:2355:dump_module$7  = 0;\n  always @* begin end\nendmodule\n"
     assert "  initial #1 \\$auto$verilog_backend.cc:2355:dump_module$7 = 1;\n" in simulation_source(verilog)
+
+
+@pytest.mark.skipif(not available("verilator"), reason="Verilator is not installed")
+def test_verilator_runs_bit_exact_with_the_cycles_of_icarus(tmp_path):
+    # A slow, withheld DRAM: the model's real-valued timing and its backpressure draws in both simulators.
+    config = CONFIG.replace(dram_bandwidth=2.0, dram_latency=50)
+    icarus = run_network(SMALL, config, tmp_path / "icarus", backpressure=0.3)
+    verilator = run_network(SMALL, config, tmp_path / "verilator", simulator="verilator", backpressure=0.3)
+    assert_exact(icarus, 3)
+    assert_exact(verilator, 3)
+    assert (verilator.cycles, verilator.compute_cycles) == (icarus.cycles, icarus.compute_cycles)
