@@ -110,7 +110,8 @@ def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray
                slverr: tuple[int, int] | None = None) -> SystemRun:  # fmt: skip
     """Run ``image`` (built for ``config``) on the AXI top in ``build``; check each layer's output
     (``shapes[name]``) against ``gold`` (by the layer's last fused step). ``trace`` times each
-    program segment (on Verilator it makes every signal public: a build twice as long); the DRAM model answers SLVERR for the bytes ``slverr`` = (lo, hi)."""
+    program segment (on Verilator it makes every signal public: a build twice as long); the DRAM
+    model answers SLVERR for the bytes ``slverr`` = (lo, hi)."""
     build.mkdir(parents=True, exist_ok=True)
     verilator = simulator == "verilator"
     verilog, bus = bench_verilog(config, image.base + len(image.data), settle=not verilator)
