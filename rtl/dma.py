@@ -14,7 +14,7 @@ queue (``accel/dram_channel.py``) never idles between them. Timing, in clock edg
 edge ``t``" is sampled high by edge ``t``; "cycle ``t``" is the cycle ending at edge ``t``):
 
 - ``cmd.ready`` is high when at most one taken command has bursts not yet handshaken
-  (``BurstIssuer.SLOTS`` = 2: the one issuing and the next) and fewer than ``COMMANDS`` taken
+  (``BurstIssuer.SLOTS`` = 3: the one issuing and the next two) and fewer than ``COMMANDS`` taken
   commands have not yet pulsed ``done``;
 - a command taken at edge ``h`` has its first address handshake at edge ``max(h + ISSUE_CYCLES,
   a + 1)`` when the memory is ready and ``hold`` is low, ``a`` being the previous command's last
@@ -293,8 +293,8 @@ class BurstIssuer(wiring.Component):
     """The address channel of a DMA engine: the bursts of every run of its commands, back to back.
 
     ``cmd`` (stream: ``addr``, ``stride``, ``nbytes``, ``runs``) is taken while fewer than
-    ``SLOTS`` taken commands have bursts not yet handshaken: the one issuing and the next wait
-    here. The runs are fed to a :class:`rtl.axi_bursts.BurstSplitter`, which takes the next run,
+    ``SLOTS`` taken commands have bursts not yet handshaken: the one issuing and the next two
+    wait here, so commands of one burst each still go out on consecutive edges. The runs are fed to a :class:`rtl.axi_bursts.BurstSplitter`, which takes the next run,
     of the same command or of the next one, in the cycle the previous run's last burst is
     handshaken. So with the channel ready and ``hold`` low the bursts go out on consecutive
     edges: a command taken at edge ``h`` has its first burst at edge ``max(h + CYCLES + delay,
@@ -316,7 +316,7 @@ class BurstIssuer(wiring.Component):
     #: channel idle: the run register, then the splitter's request register.
     CYCLES = 2
     #: Taken commands with bursts not yet handshaken that ``cmd`` admits.
-    SLOTS = 2
+    SLOTS = 3
 
     def __init__(self, params: DmaParams, channel: str, delay: int = 0) -> None:
         self.params, self.channel, self.delay = params, channel, delay
@@ -354,11 +354,13 @@ class BurstIssuer(wiring.Component):
                 m.d.comb += getattr(self.m_axi, name).eq(getattr(splitter.m_axi, name))
 
         # `current` hands its runs to the splitter (addr: the next run's first byte, runs: those
-        # not yet handed, 0 when empty); `queued` is a command taken while `current` was busy.
-        # `wait` counts down the edges left before a command's first run may be handed.
+        # not yet handed, 0 when empty); `queue` holds, oldest first, commands taken while
+        # `current` was busy. `wait` counts down the edges left before a command's first run may
+        # be handed.
         slot = data.StructLayout({**self.cmd.payload.shape().members, "wait": range(self.delay + 1)})
-        current, queued, incoming = Signal(slot), Signal(slot), Signal(slot)
-        queued_valid = Signal()
+        current, incoming = Signal(slot), Signal(slot)
+        queue = [Signal(slot, name=f"queued{i}") for i in range(self.SLOTS - 1)]
+        queue_valid = [Signal(name=f"queued{i}_valid") for i in range(self.SLOTS - 1)]
         last_run = Signal()  # the splitter's run is its command's last
         unissued = Signal(range(self.SLOTS + 1))  # taken commands with bursts not yet handshaken
 
@@ -374,7 +376,11 @@ class BurstIssuer(wiring.Component):
         def count_down(wait):
             return Mux(wait == 0, 0, wait - 1)
 
-        m.d.sync += [current.wait.eq(count_down(current.wait)), queued.wait.eq(count_down(queued.wait))]
+        def take(entry, source):
+            return [entry.eq(source), entry.wait.eq(count_down(source.wait))]
+
+        m.d.sync += current.wait.eq(count_down(current.wait))
+        m.d.sync += [entry.wait.eq(count_down(entry.wait)) for entry in queue]
         with m.If(handed):
             m.d.sync += [
                 current.addr.eq(current.addr + current.stride),
@@ -384,12 +390,23 @@ class BurstIssuer(wiring.Component):
         # Taken after the hand-over above so that a command loaded with the last run wins.
         taken = self.cmd.valid & self.cmd.ready
         current_free = (current.runs == 0) | (handed & (current.runs == 1))
-        with m.If(queued_valid & current_free):
-            m.d.sync += [current.eq(queued), current.wait.eq(count_down(queued.wait)), queued_valid.eq(0)]
+        shift = current_free & queue_valid[0]
+        # After an optional shift into `current`, slot i holds what slot i + 1 held; a taken
+        # command goes into `current` or the first empty slot.
+        with m.If(shift):
+            m.d.sync += take(current, queue[0])
         with m.Elif(taken & current_free):
             m.d.sync += current.eq(incoming)
-        with m.Elif(taken):
-            m.d.sync += [queued.eq(incoming), queued_valid.eq(1)]
+        for i, entry in enumerate(queue):
+            following = queue[i + 1 :]
+            held = queue_valid[i + 1] if following else 0
+            prior = queue_valid[i - 1] if i else ~current_free
+            with m.If(taken & Mux(shift, queue_valid[i] & ~held, ~queue_valid[i] & prior)):
+                m.d.sync += [entry.eq(incoming), queue_valid[i].eq(1)]
+            with m.Elif(shift):
+                m.d.sync += queue_valid[i].eq(held)
+                if following:
+                    m.d.sync += take(entry, following[0])
 
         issued = getattr(splitter.m_axi, valid) & getattr(splitter.m_axi, ready) & splitter.last & last_run
         m.d.sync += unissued.eq(unissued + taken - issued)

@@ -640,7 +640,7 @@ def test_published_constants():
     assert (DmaReader.ISSUE_CYCLES, DmaReader.DONE_CYCLES) == (2, 2)
     assert (DmaWriter.ISSUE_CYCLES, DmaWriter.DONE_CYCLES) == (3, 1)
     assert DmaReader.COMMANDS == DmaWriter.COMMANDS == 4
-    assert BurstIssuer.SLOTS == 2
+    assert BurstIssuer.SLOTS == 3
 
 
 def test_parameters_are_validated():
