@@ -1,14 +1,18 @@
 """The closed-form timing model: per-tile formulas plus a short recurrence over tiles.
 
-The DRAM channel serves one queue of requests in a fixed order: the fetch of tile 0, then for
-each later tile ``j`` its fetch followed by the writeback of tile ``j - 1`` (when tile ``j - 1``
-finishes an output tile). A request starts when the channel is free and it is eligible (a fetch
-once the bank it fills is no longer read, a writeback once its tile has computed); it moves its
-bytes as bus beats at the channel's rate (``accel/dram_channel.py``: at most one beat per
-cycle, fractional bandwidth carried within a busy period) and its data is there ``latency``
-cycles after its last beat. A tile computes once the previous tile is done, its operands have arrived and its
-accumulator bank has been written back. The cycle-level engine in ``sim/engine.py`` steps the
-same machine cycle by cycle and must agree exactly (docs/correctness.md).
+A layer runs as the generated AXI system runs it (``accel/system_timing.py``): its program
+segments one after the other, each fetched from DRAM and then run to its end. Within a segment
+the DRAM channel serves one queue of requests in a fixed order: the fetch of its first tile,
+then for each later tile ``j`` its fetch followed by the writeback of tile ``j - 1`` (when tile
+``j - 1`` finishes an output tile). A request is made a fixed delay after it becomes eligible (a
+fetch once the bank it fills is no longer read, a writeback once its tile has computed), never
+before the one ahead of it, and starts when the channel is free; it moves its bytes as bus
+beats at the channel's rate (``accel/dram_channel.py``: at most one beat per cycle, fractional
+bandwidth carried within a busy period) and its data is there ``latency`` cycles after its last
+beat. A tile computes once the previous tile is done and the core holds its descriptor, its
+operands have arrived and its accumulator bank has been written back, each after the fixed
+delays of the hardware. The event-driven engine in ``sim/engine.py`` runs the same machine and
+must agree exactly (docs/correctness.md).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from accel.dram_channel import (  # noqa: F401 (re-exported: the timing kernels'
     transfer_cycles,
 )
 from accel.jit import choose
+from accel.system_timing import (DRAIN, LOAD_LANDED, REQUEST_DELAY, WRITEBACK_DONE, first_request, layer_segments,
+                                 tile_primed)  # fmt: skip
 from accel.tiling import TileSchedule
 
 @dataclass(frozen=True)
@@ -43,46 +49,61 @@ class Timing:
 
 
 @njit(cache=True)
-def _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth, latency):
-    # ``load`` / ``writeback``: bus beats of each tile's fetch and writeback.
+def _recurrence(load, load_after, compute, writeback, wait_writeback, commands, bandwidth, latency, rows):
+    # ``load`` / ``writeback``: bus beats of each tile's fetch and writeback; ``commands``: its
+    # DMA commands (the size of its program record). Returns (cycles, channel busy cycles).
+    w = bus_bytes(bandwidth)
+    total, busy = 0, 0
+    for first, end, prologue, fetching in layer_segments(commands, rows, bandwidth, latency, w):
+        cycles, moving = _segment(load, load_after, compute, writeback, wait_writeback, first, end,
+                                  bandwidth, latency, rows, w)  # fmt: skip
+        total += prologue + cycles
+        busy += fetching + moving
+    return total, busy
+
+
+@njit(cache=True)
+def _segment(load, load_after, compute, writeback, wait_writeback, first, end, bandwidth, latency, rows, w):
+    # Tiles [first, end) from the segment's run (cycle 0) on an idle channel; guards naming an
+    # earlier segment's tile are met.
     count = load.shape[0]
-    cend = np.zeros(count, dtype=np.int64)
-    ldone = np.zeros(count, dtype=np.int64)
-    wdone = np.zeros(count, dtype=np.int64)
+    start = np.zeros(count, dtype=np.int64)
+    cend = np.zeros(count, dtype=np.int64)  # compute end (results staged)
+    ldone = np.zeros(count, dtype=np.int64)  # the tile's operands are usable
+    wdone = np.zeros(count, dtype=np.int64)  # its writeback is done
     free = 0  # first cycle the channel is idle
     period, moved = 0, 0  # the channel's busy period: its first cycle and the beats moved in it
-    w = bus_bytes(bandwidth)
+    requested = 0  # the latest request so far: requests keep the queue's order
     busy = 0
-    # Fetch of tile 0.
-    if load[0] > 0:
-        free, period, moved = serve(0, load[0], free, period, moved, bandwidth, w)
-        busy += free
-        ldone[0] = free + latency
-    for j in range(1, count + 1):
-        if j < count and load[j] > 0:
-            eligible = cend[load_after[j]] if load_after[j] >= 0 else 0
-            start = max(free, eligible)
-            free, period, moved = serve(start, load[j], free, period, moved, bandwidth, w)
-            busy += free - start
-            ldone[j] = free + latency
+    opening = first_request(w)
+    for j in range(first, end + 1):
+        if j < end and load[j] > 0:  # the fetch of tile j
+            guard = load_after[j]
+            requested = max(requested, opening if guard < first else cend[guard] + REQUEST_DELAY)
+            begin = max(free, requested)
+            free, period, moved = serve(begin, load[j], free, period, moved, bandwidth, w)
+            busy += free - begin
+            ldone[j] = free + latency + LOAD_LANDED
         i = j - 1
-        start = ldone[i]
-        if i > 0:
-            start = max(start, cend[i - 1])
-        if wait_writeback[i] >= 0:
-            start = max(start, wdone[wait_writeback[i]])
-        cend[i] = start + compute[i]
-        if writeback[i] > 0:
-            wstart = max(free, cend[i])
-            free, period, moved = serve(wstart, writeback[i], free, period, moved, bandwidth, w)
-            busy += free - wstart
-            wdone[i] = free + latency
+        if i < first:
+            continue
+        begin = max(ldone[i], tile_primed(first, i, start, cend, rows, w))
+        if wait_writeback[i] >= first:
+            begin = max(begin, wdone[wait_writeback[i]])
+        start[i] = begin
+        cend[i] = begin + compute[i] + DRAIN
+        if writeback[i] > 0:  # the writeback of tile i, behind the fetch of tile i + 1
+            requested = max(requested, cend[i] + REQUEST_DELAY)
+            begin = max(free, requested)
+            free, period, moved = serve(begin, writeback[i], free, period, moved, bandwidth, w)
+            busy += free - begin
+            wdone[i] = free + latency + WRITEBACK_DONE
         else:
             wdone[i] = cend[i]
-    total = cend[count - 1]
-    for i in range(count):
-        total = max(total, wdone[i])
-    return total, busy
+    finish = cend[end - 1]
+    for i in range(first, end):
+        finish = max(finish, wdone[i])
+    return finish, busy
 
 
 def cycle_bound_terms(beats: int, transfers: int, compute: int, bandwidth: float, latency: int) -> dict[str, float]:
@@ -124,11 +145,15 @@ def schedule_traffic(sched: TileSchedule) -> tuple[int, int]:
 
 def layer_timing(sched: TileSchedule, bandwidth: float, latency: int) -> Timing:
     """Cycles of a layer from its tile schedule, without stepping cycles."""
-    total, busy = choose(_recurrence, sched.count)(
-        sched.load_beats, sched.load_after, sched.compute, sched.writeback_beats, sched.wait_writeback,
-        kernel_bandwidth(bandwidth), int(latency),
-    )  # fmt: skip
+    total, busy = choose(_recurrence, sched.count)(*schedule_arrays(sched), kernel_bandwidth(bandwidth), int(latency),
+                                                   sched.rows)
     return make_timing(sched, int(total), int(busy))
+
+
+def schedule_arrays(sched: TileSchedule) -> tuple[np.ndarray, ...]:
+    """The per-tile arrays the timing kernels take, in their order."""
+    return (sched.load_beats, sched.load_after, sched.compute, sched.writeback_beats, sched.wait_writeback,
+            sched.commands)  # fmt: skip
 
 
 def make_timing(sched: TileSchedule, total: int, busy: int) -> Timing:

@@ -44,7 +44,9 @@ class TileSchedule:
     the tile (0 unless it finishes an output tile); ``wait_writeback``: index of the tile whose
     writeback must be done before this tile computes (-1: none; the accumulator bank it reuses);
     ``load_beats`` / ``writeback_beats``: bus beats of the fetch and the writeback, from the
-    tensors' DRAM layout (:mod:`accel.dram_layout`) on the bus of the configured bandwidth.
+    tensors' DRAM layout (:mod:`accel.dram_layout`) on the bus of the configured bandwidth;
+    ``commands``: DMA commands of the tile's fetch and writeback (its program record's size,
+    :mod:`accel.system_timing`); ``rows``: the array's rows (its lane table's size).
     """
 
     load_ifmap: np.ndarray
@@ -55,6 +57,8 @@ class TileSchedule:
     wait_writeback: np.ndarray
     load_beats: np.ndarray
     writeback_beats: np.ndarray
+    commands: np.ndarray
+    rows: int
     sram: dict[str, int]  # element accesses: ifmap_reads, filter_reads, filter_writes, ofmap_reads, ofmap_writes
     folds: int
     mapped_cycles: int  # sum over folds of their streaming length T: cycles the PEs hold mapped work
@@ -354,10 +358,14 @@ def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
                                 + (np.where(new_filter, addend_bytes, 0) // ACC_BIAS_BYTES).sum())  # fmt: skip
 
     wait_writeback = accumulator_guard(last_k)
+    # One command per tensor piece moved: the input rows, the weight and addend images, the results.
+    commands = ((new_ifmap & (ifmap_bytes > 0)).astype(np.int64) + (new_filter & (weight_bytes > 0))
+                + (new_filter & (addend_bytes > 0)) + last_k)  # fmt: skip
     return TileSchedule(
         load_ifmap=load_ifmap.astype(np.int64), load_filter=load_filter.astype(np.int64),
         load_after=load_after.astype(np.int64), compute=compute, writeback=writeback.astype(np.int64),
-        wait_writeback=wait_writeback, load_beats=load_beats, writeback_beats=writeback_beats, sram={k: int(v) for k, v in sram.items()}, folds=int(folds),
+        wait_writeback=wait_writeback, load_beats=load_beats, writeback_beats=writeback_beats,
+        commands=commands, rows=cfg.rows, sram={k: int(v) for k, v in sram.items()}, folds=int(folds),
         mapped_cycles=int(mapped), pe_ops=op.useful_macs,
         tile_shape={"m": int(mt[0]), "k": int(kt[0]), "n": int(nt[0]), "groups_packed": pack},
         loop_order=plan.order,
@@ -470,7 +478,7 @@ def schedule_vector_op(op: VectorOp, cfg: AccelConfig) -> TileSchedule:
         load_ifmap=ins * ib, load_filter=np.zeros(count, dtype=np.int64), load_after=bank_guard(fetch),
         compute=compute.astype(np.int64), writeback=outs * ib, wait_writeback=accumulator_guard(last),
         load_beats=transfer_beats(ins * ib, bus), writeback_beats=transfer_beats(outs * ib, bus),
-        sram={"ifmap_reads": int(ins.sum()) * op.passes, "filter_reads": 0, "filter_writes": 0,
+        commands=np.full(count, 2, dtype=np.int64), rows=cfg.rows, sram={"ifmap_reads": int(ins.sum()) * op.passes, "filter_reads": 0, "filter_writes": 0,
               "ofmap_writes": op.out_elems, "ofmap_reads": op.out_elems},
         folds=0, mapped_cycles=0, pe_ops=0, tile_shape={"m": int(outs[0]), "k": 0, "n": 0, "groups_packed": 1}, loop_order="-",
     )  # fmt: skip

@@ -7,8 +7,9 @@ The registers are :data:`rtl.spec.CONTROL_REGISTERS` behind an AXI4-Lite port
 
 Timing: a write of 1 to CTRL.START sampled at edge ``w`` while not busy pulses ``start`` in the
 cycle after it; ``busy`` is high from edge ``w + 1`` until the edge that samples ``finish``. The
-counters run in the cycles ``busy`` is high (CYCLES) and in those with ``computing`` also high
-(COMPUTE), and stop with it; they restart from 0 at the next start. ``irq`` is
+counters run in the cycles ``busy`` is high but for the one with ``finish`` (CYCLES: the
+simulator's cycles of the program) and in those with ``computing`` also high (COMPUTE), and stop
+with it; they restart from 0 at the next start. ``irq`` is
 ``|(IRQ_STATUS & IRQ_ENABLE)``, a level, high until software clears the status bits.
 """
 
@@ -74,7 +75,7 @@ class ControlBlock(wiring.Component):
             m.d.sync += [self.busy.eq(1), done.eq(0), failed.eq(0), code.eq(0), cycles.eq(0), compute.eq(0)]
         with m.Elif(self.busy & self.finish):
             m.d.sync += [self.busy.eq(0), done.eq(1), failed.eq(self.error_code != 0), code.eq(self.error_code)]
-        with m.If(self.busy):
+        with m.If(self.busy & ~self.finish):
             m.d.sync += cycles.eq(cycles + 1)
             with m.If(self.computing):
                 m.d.sync += compute.eq(compute + 1)

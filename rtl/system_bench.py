@@ -4,8 +4,9 @@
 the result path. The DRAM image is already in the DRAM model (loaded by ``$readmemh`` at time 0),
 so the bench only programs the registers through cocotbext-axi's AXI4-Lite master, waits for
 the interrupt (no Python runs per cycle while the network executes), reads the counters and has
-the model dump its memory. With ``trace`` in the spec it also records the cycle of every
-segment's ``run`` and ``finished`` pulse (an event per segment, read through the hierarchy).
+the model dump its memory. With ``trace`` in the spec it also records the cycle of the command
+processor's ``start`` and of every segment's ``run`` and ``finished`` pulse (an event per
+segment, read through the hierarchy).
 """
 
 from __future__ import annotations
@@ -37,12 +38,12 @@ async def run_program(dut):
     await ClockCycles(dut.clk, 2)
     driver = AcceleratorDriver(AxiLiteMmio(master))
     await driver.identify()
-    marks: dict[str, list[int]] = {"run": [], "finished": []}
+    marks: dict[str, list[int]] = {"start": [], "run": [], "finished": []}
     if spec.get("trace"):
-        for name, signal in (("run", dut.dut.processor.run), ("finished", dut.dut.sequencer.finished)):
+        signals = {"start": dut.dut.processor.start, "run": dut.dut.processor.run, "finished": dut.dut.sequencer.finished}
+        for name, signal in signals.items():
             cocotb.start_soon(record(signal, marks[name]))
     await driver.start(spec["program_address"], spec["program_bytes"])
-    marks["start"] = [cycle()]  # the doorbell's write response
     result: dict = {"marks": marks}
     try:
         await with_timeout(RisingEdge(dut.irq), spec["max_cycles"] * PERIOD_NS, "ns")

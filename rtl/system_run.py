@@ -23,6 +23,7 @@ from workloads.network import Network
 
 from . import axi, dram_model
 from .dram_image import DramImage, build_image, from_pixel_major
+from .program_image import decode_program
 from .simulators import SimulatorFailed, python_path, run_cocotb
 from .system_top import SystemTop
 
@@ -43,6 +44,9 @@ class LayerOutput:
     name: str
     mismatches: int
     elements: int
+    #: With ``trace``: the layer's cycles, from the end of the layer before it (the program's
+    #: start for the first) to the end of its last segment (``sim run`` times the same span).
+    cycles: int | None = None
 
 
 @dataclass
@@ -54,7 +58,7 @@ class SystemRun:
     layers: list[LayerOutput] = field(default_factory=list)
     error: str | None = None
     #: With ``trace``: per program segment, (cycles from the previous segment's end, or from
-    #: the doorbell's write response, to its ``run`` pulse; cycles from ``run`` to ``finished``).
+    #: the command processor's start, to its ``run`` pulse; cycles from ``run`` to ``finished``).
     segments: list[tuple[int, int]] = field(default_factory=list)
 
     @property
@@ -141,16 +145,31 @@ def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray
         return SystemRun(error=result["error"])
     memory = dram_model.read_dump(build / "dump.hex", bus)
     marks = result["marks"]
-    ends = [marks["start"][0], *marks["finished"]]
+    ends = [*marks["start"], *marks["finished"]]
     segments = [(run - before, end - run) for before, run, end in zip(ends, marks["run"], marks["finished"])]
     run = SystemRun(result["cycles"], result["compute_cycles"], segments=segments)
+    per_layer = _layer_cycles(image, config.rows, segments) if trace else {}
     for layer in image.layers:
         tensor = image.tensors[layer.name]
         raw = np.frombuffer(bytes(memory[tensor.address : tensor.address + tensor.nbytes]), np.int8)
         got = from_pixel_major(raw, shapes[layer.name])
         want = gold[layer.plan.fused[-1] if layer.plan.fused else layer.name]
-        run.layers.append(LayerOutput(layer.name, int(np.sum(got != want)), int(want.size)))
+        run.layers.append(LayerOutput(layer.name, int(np.sum(got != want)), int(want.size), per_layer.get(layer.name)))
     return run
+
+
+def _layer_cycles(image: DramImage, rows: int, segments: list[tuple[int, int]]) -> dict[str, int]:
+    """Each layer's cycles: the prologues and bodies of its program segments."""
+    start = image.program_address - image.base
+    program = decode_program(bytes(image.data[start : start + image.program_bytes]), rows)
+    if len(program) != len(segments):
+        raise SystemRunError(f"the trace holds {len(segments)} segments, the program {len(program)}")
+    cycles: list[int] = []
+    for segment, (prologue, body) in zip(program, segments):
+        if segment.first_of_layer:
+            cycles.append(0)
+        cycles[-1] += prologue + body
+    return {layer.name: total for layer, total in zip(image.layers, cycles)}
 
 
 def run_network(network: Network, config: AccelConfig, build: Path, **options) -> SystemRun:
