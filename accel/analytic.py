@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
 from accel.dram_channel import (  # noqa: F401 (re-exported: the timing kernels' shared vocabulary)
     CYCLE_LIMIT,
@@ -34,7 +35,7 @@ from accel.dram_channel import (  # noqa: F401 (re-exported: the timing kernels'
 )
 from accel.jit import choose
 from accel.system_timing import (DRAIN, LOAD_LANDED, REQUEST_DELAY, WRITEBACK_DONE, first_request, layer_segments,
-                                 tile_primed)  # fmt: skip
+                                 overhead_bound, tile_primed)  # fmt: skip
 from accel.tiling import TileSchedule
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def _recurrence(load, load_after, compute, writeback, wait_writeback, commands, 
     return total, busy
 
 
-@njit(cache=True)
+@register_jitable
 def _segment(load, load_after, compute, writeback, wait_writeback, first, end, bandwidth, latency, rows, w):
     # Tiles [first, end) from the segment's run (cycle 0) on an idle channel; guards naming an
     # earlier segment's tile are met.
@@ -106,26 +107,31 @@ def _segment(load, load_after, compute, writeback, wait_writeback, first, end, b
     return finish, busy
 
 
-def cycle_bound_terms(beats: int, transfers: int, compute: int, bandwidth: float, latency: int) -> dict[str, float]:
+def cycle_bound_terms(beats: int, transfers: int, compute: int, bandwidth: float, latency: int, tiles: int,
+                      rows: int) -> dict[str, float]:  # fmt: skip
     """An upper bound on a layer's cycles, in three parts: moving, waiting and computing (cycles).
 
-    Until a layer ends, every cycle computes a tile, moves a transfer's beats or waits out a
-    transfer's latency. A transfer of ``b`` beats of ``W`` bytes (:func:`bus_bytes`, at least the
-    bandwidth) takes at most one cycle more than ``b * W / bandwidth``; so the compute cycles plus
-    ``beats * W / bandwidth + transfers`` and the latencies bound the layer's cycles. ``beats``:
-    bus beats over the channel; ``transfers``: requests (an upper bound will do). Computed in
-    floating point, so it can be checked before any engine counts in int64.
+    Until a layer ends, every cycle computes a tile, moves a transfer's beats, waits out a
+    transfer's latency or one of the system's fixed delays (:func:`accel.system_timing.overhead_bound`,
+    counted with computing, and its program fetches with the transfers). A transfer of ``b``
+    beats of ``W`` bytes (:func:`bus_bytes`, at least the bandwidth) takes at most one cycle more
+    than ``b * W / bandwidth``. ``beats``: bus beats over the channel; ``transfers``: requests
+    (an upper bound will do); ``tiles``: the layer's tiles on an array of ``rows`` rows.
+    Computed in floating point, so it can be checked before any engine counts in int64.
     """
+    program_beats, fetches, fixed = overhead_bound(tiles, rows, bus_bytes(kernel_bandwidth(bandwidth)))
+    beats, transfers = beats + program_beats, transfers + fetches
     return {
         "moving": 0.0 if math.isinf(bandwidth) else beats * bus_bytes(bandwidth) / bandwidth + transfers,
         "waiting": float(transfers) * latency,
-        "computing": float(compute),
+        "computing": float(compute) + fixed,
     }
 
 
-def cycle_range_error(name: str, beats: int, transfers: int, compute: int, bandwidth: float, latency: int) -> str:
+def cycle_range_error(name: str, beats: int, transfers: int, compute: int, bandwidth: float, latency: int,
+                      tiles: int, rows: int) -> str:  # fmt: skip
     """Why layer ``name`` could take more than :data:`CYCLE_LIMIT` cycles and what to change ('' if it cannot)."""
-    terms = cycle_bound_terms(beats, transfers, compute, bandwidth, latency)
+    terms = cycle_bound_terms(beats, transfers, compute, bandwidth, latency, tiles, rows)
     if sum(terms.values()) < CYCLE_LIMIT:
         return ""
     moved = beats * bus_bytes(bandwidth)

@@ -294,7 +294,7 @@ def _cycle_range_error(workload: Workload, stats: np.ndarray, config: AccelConfi
     for op, row in zip(workload.layer_ops, stats):
         transfers = 2 * int(row[S_TILES])  # at most one fetch and one writeback per tile
         error = cycle_range_error(op.name, int(row[S_BEATS]), transfers, int(row[S_COMPUTE]), config.dram_bandwidth,
-                                  config.dram_latency)  # fmt: skip
+                                  config.dram_latency, int(row[S_TILES]), config.rows)  # fmt: skip
         if error:
             return error
     return ""
@@ -310,7 +310,7 @@ def _schedule_stats(workload: Workload, config: AccelConfig, timer: Callable) ->
             return out, i, str(err)
         beats, transfers = schedule_traffic(sched)
         too_long = cycle_range_error(op.name, beats, transfers, int(sched.compute.sum()), config.dram_bandwidth,
-                                     config.dram_latency)  # fmt: skip
+                                     config.dram_latency, sched.count, sched.rows)  # fmt: skip
         if too_long:
             return out, i, too_long
         t = timer(sched, config.dram_bandwidth, config.dram_latency)

@@ -362,6 +362,7 @@ def _array_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandw
     compute = np.zeros(count, dtype=np.int64)
     writeback = np.zeros(count, dtype=np.int64)
     wait_writeback = np.full(count, -1, dtype=np.int64)
+    commands = np.zeros(count, dtype=np.int64)  # DMA commands of each tile (accel.tiling)
     ends = np.zeros(count, dtype=np.int64)
     n_ends = 0
     last_if = -1  # index of the last ifmap / filter fetch
@@ -416,6 +417,7 @@ def _array_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandw
                         nbytes = ct * m_touched[mi] * op[O_IN_ROW_LEN] * ib
                         c_first = p * pack * op[O_CHANNELS] + (ki * c_size if g == 1 and pack == 1 else 0)
                         load_if_total += nbytes
+                        commands[j] += nbytes > 0
                         load[j] += input_load_beats(op[O_DEPTH + A_SIZE], op[O_ROWS + A_SIZE], op[O_IN_ROW_LEN],
                                                     in_pixel, m_image[mi], m_images[mi], m_z0[mi], m_z1[mi],
                                                     m_r0[mi], m_r1[mi], c_first * ib, ct * ib, bus)  # fmt: skip
@@ -430,6 +432,7 @@ def _array_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandw
                             weights = kt_real * nt * wb
                             addends = nt * ACC_BIAS_BYTES if ki == 0 and op[O_BIAS] else 0
                         load[j] += image_beats(weights, bus) + image_beats(addends, bus)
+                        commands[j] += (weights > 0) + (addends > 0)
                         load_f_total += weights + addends
                         if last_f >= 0:
                             guard = max(guard, last_f - 1)
@@ -467,6 +470,7 @@ def _array_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandw
                     if n_ends >= 2:
                         wait_writeback[j] = ends[n_ends - 2]
                     if last_k:
+                        commands[j] += 1
                         n_first = p * pack * op[O_N] + ni * n_size
                         writeback[j] = output_store_beats(m_out_first[mi], mt, out_pixel, n_first * ib, nt * ib,
                                                           cols * ib, bus)  # fmt: skip
@@ -475,7 +479,7 @@ def _array_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandw
                         n_ends += 1
                     prev_g, prev_m, prev_n, prev_k = p, mi, ni, ki
                     j += 1
-    total, busy = _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth, latency)
+    total, busy = _recurrence(load, load_after, compute, writeback, wait_writeback, commands, bandwidth, latency, rows)
     out[S_CYCLES] = total
     out[S_COMPUTE] = compute.sum()
     out[S_BUSY] = busy
@@ -495,7 +499,7 @@ def _array_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandw
 
 
 @njit(cache=True)
-def _vector_layer(op, cols, ib, bank_if, bank_of, bandwidth, latency, out):
+def _vector_layer(op, rows, cols, ib, bank_if, bank_of, bandwidth, latency, out):
     """accel.tiling.schedule_vector_op + accel.analytic.layer_timing; False if it does not fit."""
     in_elems = op[O_IN_ELEMS]
     out_elems = op[O_OUT_ELEMS]
@@ -522,7 +526,8 @@ def _vector_layer(op, cols, ib, bank_if, bank_of, bandwidth, latency, out):
             wait_writeback[j] = j - 2
         compute[j] = op[O_PASSES] * _cdiv(outs, cols)
         writeback[j] = _cdiv(outs * ib, bus)
-    total, busy = _recurrence(load, load_after, compute, writeback, wait_writeback, bandwidth, latency)
+    commands = np.full(count, 2, dtype=np.int64)  # a load and a store per chunk
+    total, busy = _recurrence(load, load_after, compute, writeback, wait_writeback, commands, bandwidth, latency, rows)
     out[S_CYCLES] = total
     out[S_COMPUTE] = compute.sum()
     out[S_BUSY] = busy
@@ -546,7 +551,7 @@ def _evaluate(ops, rows, cols, df, ib, wb, ab, bank_if, bank_f, bank_of, bandwid
     for i in range(ops.shape[0]):
         op = ops[i]
         if op[O_VECTOR]:
-            ok = _vector_layer(op, cols, ib, bank_if, bank_of, bandwidth, latency, out[i])
+            ok = _vector_layer(op, rows, cols, ib, bank_if, bank_of, bandwidth, latency, out[i])
         else:
             ok = _array_layer(
                 op,

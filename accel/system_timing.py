@@ -86,14 +86,14 @@ def descriptor_cycles(rows, bus):
 
 
 @register_jitable
-def segment_end(commands, rows, first):
+def segment_end(commands, rows, first, limit):
     """The tile after the last of the segment that starts at tile ``first``: as many tiles as
-    their records fit :data:`SEGMENT_WORDS` (one at least)."""
+    their records fit ``limit`` words (:data:`SEGMENT_WORDS`; one tile at least)."""
     used = 0
     end = first
     while end < commands.shape[0]:
         used += record_words(rows, int(commands[end]))
-        if used > SEGMENT_WORDS and end > first:
+        if used > limit and end > first:
             break
         end += 1
     return end
@@ -121,7 +121,7 @@ def layer_segments(commands, rows, bandwidth, latency, bus):
     n = 0
     first = 0
     while first < count:
-        end = segment_end(commands, rows, first)
+        end = segment_end(commands, rows, first, SEGMENT_WORDS)
         words = 0
         for j in range(first, end):
             words += record_words(rows, int(commands[j]))
@@ -140,3 +140,13 @@ def tile_primed(first, tile, starts, ends, rows, bus):
     if tile == first:
         return descriptor_cycles(rows, bus) - 1 + PRIME
     return max(starts[tile - 1] + descriptor_cycles(rows, bus), ends[tile - 1]) + PRIME
+
+
+def overhead_bound(tiles: int, rows: int, bus: int) -> tuple[int, int, int]:
+    """Upper bounds on what the system adds to ``tiles`` tiles on an array of ``rows`` rows: the
+    program's bus beats, its fetches (transfers), and the fixed delays (cycles)."""
+    record_beats = transfer_beats(record_words(rows, 4) * WORD_BYTES, bus)  # at most four commands a tile
+    per_segment = HEADER_REQUEST + BODY_REQUEST + RUN_DELAY + first_request(bus)
+    per_tile = DRAIN + PRIME + descriptor_cycles(rows, bus) + 2 * REQUEST_DELAY + LOAD_LANDED + WRITEBACK_DONE
+    # A segment holds one tile at least and its header takes a beat and a word more.
+    return tiles * (record_beats + 2), 2 * tiles, tiles * (per_tile + per_segment)

@@ -55,7 +55,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from amaranth import Array, Cat, Module, Mux, Signal, Value
+from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
@@ -399,7 +399,7 @@ class BurstIssuer(wiring.Component):
             m.d.sync += current.eq(incoming)
         for i, entry in enumerate(queue):
             following = queue[i + 1 :]
-            held = queue_valid[i + 1] if following else 0
+            held = queue_valid[i + 1] if following else Const(0)
             prior = queue_valid[i - 1] if i else ~current_free
             with m.If(taken & Mux(shift, queue_valid[i] & ~held, ~queue_valid[i] & prior)):
                 m.d.sync += [entry.eq(incoming), queue_valid[i].eq(1)]

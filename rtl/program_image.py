@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from accel.dram_layout import strided_beats
+from accel.system_timing import record_words, segment_end
 
 from .emulator import DESCRIPTOR_REGISTERS, TAP_FIELDS
 from .program import ProgramError, lane_table
@@ -99,11 +100,6 @@ def _signed(value: int, bits: int) -> int:
     return value - (1 << bits) if value >> (bits - 1) & 1 else value
 
 
-def record_words(rows: int, commands: int) -> int:
-    """Words of a tile record with ``commands`` DMA commands on an array of ``rows`` rows."""
-    return len(TILE_RECORD) + len(DESCRIPTOR_REGISTERS) + len(TAP_FIELDS) * rows + len(COMMAND_WORDS) * commands
-
-
 def _record(tile: TileTransfers, rows: int, first: int, last: bool) -> list[int]:
     """The words of ``tile``'s record in a segment whose first tile is number ``first``."""
     header = (RECORD_OPCODES["TILE"] << 24) | len(tile.loads) | len(tile.stores) << 8 | int(last) << 16
@@ -117,18 +113,15 @@ def _record(tile: TileTransfers, rows: int, first: int, last: bool) -> list[int]
     return words
 
 
-def segment_tiles(records: list[int], segment_words: int = SEGMENT_WORDS) -> list[int]:
-    """How many consecutive tiles of a layer each segment takes, given each record's words: as
-    many as fit ``segment_words``."""
-    counts, used = [], segment_words
-    for words in records:
-        if words > segment_words:
+def segment_tiles(commands: list[int], rows: int, segment_words: int = SEGMENT_WORDS) -> list[int]:
+    """How many consecutive tiles of a layer each segment takes, given each tile's DMA commands:
+    as many as their records fit ``segment_words`` (:func:`accel.system_timing.segment_end`)."""
+    counts: list[int] = []
+    array = np.array(commands, dtype=np.int64)
+    while (first := sum(counts)) < len(commands):
+        if (words := record_words(rows, commands[first])) > segment_words:
             raise ProgramError(f"a tile record of {words} words exceeds a segment of {segment_words}")
-        if used + words > segment_words:
-            counts.append(0)
-            used = 0
-        counts[-1] += 1
-        used += words
+        counts.append(segment_end(array, rows, first, segment_words) - first)
     return counts
 
 
@@ -136,9 +129,8 @@ def encode_program(layers: list[list[TileTransfers]], rows: int, segment_words: 
     """The program's words for the tiles of each layer, in segments of at most ``segment_words``."""
     segments: list[tuple[list[int], bool]] = []
     for tiles in layers:
-        sizes = [record_words(rows, len(t.loads) + len(t.stores)) for t in tiles]
         first = 0
-        for count in segment_tiles(sizes, segment_words):
+        for count in segment_tiles([len(t.loads) + len(t.stores) for t in tiles], rows, segment_words):
             chosen = tiles[first : first + count]
             body = [w for i, t in enumerate(chosen) for w in _record(t, rows, first, i == count - 1)]
             segments.append((body, first == 0))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from accel.system_timing import SEGMENT_ALIGN, SEGMENT_WORDS  # noqa: F401 (part of the spec)
+
 #: Value of the ID register: ASCII "SYA1" (systolic accelerator, interface version 1).
 ID_VALUE = 0x53594131
 
@@ -101,9 +103,9 @@ def field(register: str, name: str) -> Field:
 
 #: First word of every program segment: the bytes of ASCII "SYP1".
 PROGRAM_MAGIC = 0x31505953
-#: Words of records one segment may hold: the command processor loads a whole segment into its
-#: program memory before running it.
-SEGMENT_WORDS = 4096
+#: Words of records one segment may hold (SEGMENT_WORDS): the command processor loads a whole
+#: segment into its program memory before running it. The simulator times the program's fetch,
+#: so the sizes live with its timing (``accel/system_timing.py``).
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,6 @@ SEGMENT_HEADER = (
     WordSpec("FLAGS", "the segment's place in the program", (
         Field("LAST", 0, 1, "the program's last segment"), Field("LAYER", 1, 1, "the first segment of a layer"))),
 )  # fmt: skip
-SEGMENT_ALIGN = 64
 
 #: Record opcodes (bits 31..24 of a record's first word).
 RECORD_OPCODES = {"TILE": 2}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
 from accel.analytic import Timing, kernel_bandwidth, make_timing, schedule_arrays
 from accel.dram_channel import bus_bytes, serve
@@ -47,7 +48,7 @@ def _run_events(load, load_after, compute, writeback, wait_writeback, commands, 
     return total, busy
 
 
-@njit(cache=True)
+@register_jitable
 def _segment_events(load, load_after, compute, writeback, wait_writeback, first, end, bandwidth, latency, rows, w):
     # Array elements are read through int(): a no-op compiled, and interpreted it keeps the
     # arithmetic on Python ints, which run twice as fast as NumPy scalars.

@@ -84,7 +84,7 @@ def check_cycle_range(name: str, sched: TileSchedule, config: AccelConfig) -> No
 
     beats, transfers = schedule_traffic(sched)
     error = cycle_range_error(name, beats, transfers, int(sched.compute.sum()), config.dram_bandwidth,
-                              config.dram_latency)  # fmt: skip
+                              config.dram_latency, sched.count, sched.rows)  # fmt: skip
     if error:
         raise UserError(error)
 

@@ -116,7 +116,8 @@ def schedule_of(arrays) -> TileSchedule:
     fields the engines do not read are empty)."""
     load, load_after, compute, writeback, wait_writeback = arrays
     return TileSchedule(load, np.zeros_like(load), load_after, compute, writeback, wait_writeback,
-                        load_beats=-(-load // 16), writeback_beats=-(-writeback // 16), sram={}, folds=0,
+                        load_beats=-(-load // 16), writeback_beats=-(-writeback // 16),
+                        commands=np.ones_like(load), rows=4, sram={}, folds=0,
                         mapped_cycles=0, pe_ops=0, tile_shape={}, loop_order="mn")  # fmt: skip
 
 
@@ -134,7 +135,8 @@ def tile_arrays(draw):
 def bound_of(sched, bandwidth: float, latency: int) -> float:
     """The engines' upper bound on a schedule's cycles."""
     beats, transfers = schedule_traffic(sched)
-    return sum(cycle_bound_terms(beats, transfers, int(sched.compute.sum()), bandwidth, latency).values())
+    terms = cycle_bound_terms(beats, transfers, int(sched.compute.sum()), bandwidth, latency, sched.count, sched.rows)
+    return sum(terms.values())
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)

@@ -25,12 +25,13 @@ from amaranth.lib import data, wiring
 from amaranth.sim import Simulator
 
 from accel.config import AccelConfig
+from accel.system_timing import DRAIN, PRIME, SEGMENT_WORDS, descriptor_cycles
 from rtl import spec
 from rtl.command_processor import BAD_PROGRAM, CommandProcessor
 from rtl.dma import DmaParams
 from rtl.dram_image import build_image
 from rtl.emulator import DESCRIPTOR_REGISTERS, TAP_FIELDS
-from rtl.layer_core import LayerCore
+from rtl.layer_core import STAGING_LATENCY, LayerCore
 from rtl.program_image import TARGETS, DmaCommand, decode_program, encode_program, record_words, to_bytes
 from rtl.sequencer import TileSequencer
 from rtl.verify import prepare
@@ -383,3 +384,14 @@ def test_the_descriptor_set_fits_the_core_and_converts_to_verilog():
         assert cp.active.shape()[name].shape == layer_core.signature.members[name].shape, name
     text = verilog.convert(cp)
     assert "module top" in text and "prog_wr__data" in text
+
+
+@pytest.mark.parametrize("rows, bus", [(3, 16), (4, 16), (8, 16), (8, 32)])
+def test_the_timing_constants_are_the_hardware_s(rows, bus):
+    """The delays ``accel/system_timing.py`` states are the ones the RTL's modules publish."""
+    assert descriptor_cycles(rows, bus) == CommandProcessor.load_cycles(rows, bus)
+    assert PRIME == CommandProcessor.PRIME_CYCLES
+    assert DRAIN == STAGING_LATENCY + 1
+    words = len(spec.TILE_RECORD) + len(DESCRIPTOR_REGISTERS) + len(TAP_FIELDS) * rows
+    assert [record_words(rows, c) for c in range(4)] == [words + len(spec.COMMAND_WORDS) * c for c in range(4)]
+    assert record_words(rows, 4) < SEGMENT_WORDS

@@ -1,8 +1,9 @@
 """The event-driven engine equals the cycle-stepping reference exactly, and its cost follows tiles.
 
-Random tile schedules (hypothesis) and the real schedules of LeNet-5 and AlexNet layers on several
-accelerators, each at fractional, integral and ideal bandwidths and several latencies: the
-(total cycles, channel-busy cycles) pair must be identical.
+Random tile schedules (hypothesis; arrays of a few to 256 rows, so that a layer's program takes
+several segments) and the real schedules of LeNet-5 and AlexNet layers on several accelerators,
+each at fractional, integral and ideal bandwidths and several latencies: the (total cycles,
+channel-busy cycles) pair must be identical.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import config as numba_config
 
-from accel.analytic import kernel_bandwidth
+from accel.analytic import kernel_bandwidth, schedule_arrays
 from accel.config import AccelConfig
 from accel.lowering import lower_network
 from accel.tiling import schedule
@@ -27,11 +28,11 @@ BANDWIDTHS = (0.3, 1.0, 2.5, 16.0, math.inf)
 LATENCIES = (0, 1, 100)
 
 
-def both(arrays: tuple, bandwidth: float, latency: int) -> tuple[tuple, tuple]:
+def both(arrays: tuple, bandwidth: float, latency: int, rows: int = 4) -> tuple[tuple, tuple]:
     """(total, busy) of the event-driven engine and of the stepping reference."""
     bw = kernel_bandwidth(bandwidth)
-    events = _run_events(*arrays, bw, latency)
-    stepped = step_cycles(*arrays, bw, latency)
+    events = _run_events(*arrays, bw, latency, rows)
+    stepped = step_cycles(*arrays, bw, latency, rows)
     return tuple(int(v) for v in events), tuple(int(v) for v in stepped)
 
 
@@ -45,13 +46,16 @@ def tile_schedules(draw):
     compute = [draw(st.integers(1, 300)) for _ in range(count)]
     writeback = [draw(st.sampled_from([0, 0, 5, 256, 900])) for _ in range(count)]
     wait_writeback = [-1] + [draw(st.integers(-1, j - 1)) for j in range(1, count)]
-    return tuple(np.array(a, dtype=np.int64) for a in (load, load_after, compute, writeback, wait_writeback))
+    commands = [draw(st.integers(0, 4)) for _ in range(count)]
+    arrays = (load, load_after, compute, writeback, wait_writeback, commands)
+    return tuple(np.array(a, dtype=np.int64) for a in arrays)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
-@given(tile_schedules(), st.sampled_from(BANDWIDTHS + (0.07, 7.0)), st.sampled_from(LATENCIES + (13,)))
-def test_random_schedules_match_the_stepping_reference(arrays, bandwidth, latency):
-    events, stepped = both(arrays, bandwidth, latency)
+@given(tile_schedules(), st.sampled_from(BANDWIDTHS + (0.07, 7.0)), st.sampled_from(LATENCIES + (13,)),
+       st.sampled_from([1, 4, 64, 256]))  # fmt: skip
+def test_random_schedules_match_the_stepping_reference(arrays, bandwidth, latency, rows):
+    events, stepped = both(arrays, bandwidth, latency, rows)
     assert events == stepped
 
 
@@ -66,10 +70,11 @@ def test_long_random_schedules_match_the_stepping_reference(seed):
     compute = rng.integers(1, 400, count)
     writeback = rng.choice([0, 0, 64, 1500], count)
     wait_writeback = np.where((back >= 0) & (rng.random(count) < 0.5), back, -1)
-    arrays = tuple(a.astype(np.int64) for a in (load, load_after, compute, writeback, wait_writeback))
+    commands = rng.integers(0, 4, count)
+    arrays = tuple(a.astype(np.int64) for a in (load, load_after, compute, writeback, wait_writeback, commands))
     for bandwidth in BANDWIDTHS:
         for latency in LATENCIES:
-            events, stepped = both(arrays, bandwidth, latency)
+            events, stepped = both(arrays, bandwidth, latency, rows=32)
             assert events == stepped, (bandwidth, latency)
 
 
@@ -92,10 +97,9 @@ def test_zoo_layer_schedules_match_the_stepping_reference(net, config):
         sched = schedule(op, config)
         if int(sched.compute.sum()) > STEPPED_CYCLES:  # the reference steps every cycle: keep it quick
             continue
-        arrays = (sched.load_beats, sched.load_after, sched.compute, sched.writeback_beats, sched.wait_writeback)
         for bandwidth in BANDWIDTHS:
             for latency in LATENCIES:
-                events, stepped = both(arrays, bandwidth, latency)
+                events, stepped = both(schedule_arrays(sched), bandwidth, latency, sched.rows)
                 assert events == stepped, (node.name, bandwidth, latency)
 
 
@@ -109,6 +113,6 @@ def test_a_starved_channel_costs_no_more_engine_work():
 
 
 def test_a_deadlocked_schedule_is_an_error_not_a_hang():
-    arrays = tuple(np.array(a, dtype=np.int64) for a in ([8, 8], [-1, -1], [3, 3], [0, 0], [-1, 1]))
+    arrays = tuple(np.array(a, dtype=np.int64) for a in ([8, 8], [-1, -1], [3, 3], [0, 0], [-1, 1], [1, 1]))
     with pytest.raises(RuntimeError, match="deadlocks"):
-        _run_events(*arrays, 1.0, 0)
+        _run_events(*arrays, 1.0, 0, 4)

@@ -4,7 +4,7 @@ import pytest
 from numba import config as numba_config
 
 import accel.jit
-from accel.analytic import _recurrence, kernel_bandwidth, layer_timing
+from accel.analytic import _recurrence, kernel_bandwidth, layer_timing, schedule_arrays
 from accel.config import AccelConfig
 from accel.lowering import lower_network
 from accel.tiling import schedule
@@ -53,8 +53,7 @@ def test_interpreted_and_compiled_timing_agree(net, config, budget):
         compiled = layer_timing(sched, config.dram_bandwidth, config.dram_latency)
         budget(10**9)
         # Force the Python function even if the kernel is loaded: the same source, interpreted.
-        total, busy = _recurrence.py_func(sched.load_beats, sched.load_after, sched.compute, sched.writeback_beats,
-                                          sched.wait_writeback, config.dram_bandwidth, config.dram_latency)
+        total, busy = _recurrence.py_func(*schedule_arrays(sched), config.dram_bandwidth, config.dram_latency, sched.rows)
         assert (int(total), int(busy)) == (compiled.cycles, compiled.dram_busy_cycles), node.name
 
 
@@ -68,7 +67,6 @@ def test_interpreted_and_compiled_engine_agree(bandwidth):
         if op is None:
             continue
         sched = schedule(op, config)
-        args = (sched.load_beats, sched.load_after, sched.compute, sched.writeback_beats, sched.wait_writeback,
-                kernel_bandwidth(bandwidth), 100)
+        args = (*schedule_arrays(sched), kernel_bandwidth(bandwidth), 100, sched.rows)
         compiled = tuple(int(v) for v in _run_events(*args))
         assert tuple(int(v) for v in _run_events.py_func(*args)) == compiled, node.name

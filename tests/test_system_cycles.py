@@ -1,0 +1,70 @@
+"""The whole-system cycle contract: the AXI top takes exactly the cycles ``sim run`` reports, DRAM included.
+
+Each network runs on the generated AXI top (cocotb + Icarus) against the DRAM model at the
+config's bandwidth and latency: every layer's output is bit-exact against the golden int8 model,
+every layer's cycles (its program segments' fetch and run, traced) equal the simulator's cycles
+for that layer, and the CYCLES register equals the simulator's total. Settings: a full-rate
+16-byte bus with no latency, a starved channel (2 B/cycle, 50 cycles), a 32-byte bus with
+latency, and fractional bandwidths; LeNet-5 at 16 B/cycle is in ``tests/test_system_run.py``.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from accel.config import AccelConfig
+from rtl.system_run import run_network
+from sim.runner import simulate
+from tests.test_program import random_conv
+from tests.test_rtl_layers import layer_suite
+from workloads.network import Network
+from workloads.zoo import get_network
+
+pytestmark = [
+    pytest.mark.rtl,
+    pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed"),
+]
+
+#: Buffers large enough that circular and reflect padding run in whole images on the AXI system.
+SUITE_4X4 = AccelConfig(rows=4, cols=4, ifmap_kib=8, filter_kib=2, ofmap_kib=8)
+SUITE_3X2 = AccelConfig(rows=3, cols=2, ifmap_kib=8, filter_kib=1, ofmap_kib=8)
+#: Small buffers: a layer takes many tiles.
+SMALL_4X4 = AccelConfig(rows=4, cols=4, ifmap_kib=2, filter_kib=2, ofmap_kib=4)
+SMALL_3X2 = AccelConfig(rows=3, cols=2, ifmap_kib=2, filter_kib=1, ofmap_kib=4)
+LENET = AccelConfig(rows=4, cols=4, ifmap_kib=2, filter_kib=4, ofmap_kib=4)
+
+
+def assert_cycle_exact(network: Network, config: AccelConfig, tmp_path) -> None:
+    """Run ``network`` on the AXI top: bit-exact, and every layer's cycles those of ``sim run``."""
+    run = run_network(network, config, tmp_path, trace=True)
+    assert run.exact, run.error or [layer for layer in run.layers if layer.mismatches]
+    report = simulate(network, config)
+    assert {layer.name: layer.cycles for layer in run.layers} == {layer.name: layer.cycles for layer in report.layers}
+    assert run.cycles == report.total["cycles"]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [SUITE_4X4.replace(dram_bandwidth=16.0, dram_latency=0), SUITE_4X4.replace(dram_bandwidth=2.0, dram_latency=50),
+     SUITE_3X2.replace(dram_bandwidth=32.0, dram_latency=10)],
+    ids=["4x4-16B-0", "4x4-2B-50", "3x2-32B-10"],
+)  # fmt: skip
+def test_layer_kinds_take_the_simulated_cycles(config, tmp_path):
+    assert_cycle_exact(layer_suite(), config, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "index, config",
+    [(2, SMALL_4X4.replace(dram_bandwidth=2.5, dram_latency=13)), (7, SMALL_3X2.replace(dram_bandwidth=16.0)),
+     (13, SMALL_4X4.replace(dram_bandwidth=0.75, dram_latency=3))],
+)  # fmt: skip
+def test_random_layers_take_the_simulated_cycles(index, config, tmp_path):
+    assert_cycle_exact(random_conv(np.random.default_rng(1000 + index), index), config, tmp_path)
+
+
+@pytest.mark.parametrize("bandwidth, latency", [(2.0, 50), (32.0, 10)])
+def test_lenet5_takes_the_simulated_cycles(bandwidth, latency, tmp_path):
+    assert_cycle_exact(get_network("lenet5"), LENET.replace(dram_bandwidth=bandwidth, dram_latency=latency), tmp_path)
