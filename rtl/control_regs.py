@@ -8,8 +8,8 @@ The registers are :data:`rtl.spec.CONTROL_REGISTERS` behind an AXI4-Lite port
 Timing: a write of 1 to CTRL.START sampled at edge ``w`` while not busy pulses ``start`` in the
 cycle after it; ``busy`` is high from edge ``w + 1`` until the edge that samples ``finish``. The
 counters run in the cycles ``busy`` is high but for the one with ``finish`` (CYCLES: the
-simulator's cycles of the program) and in those with ``computing`` also high (COMPUTE), and stop
-with it; they restart from 0 at the next start. ``irq`` is
+simulator's cycles of the program), and in those of them with ``computing`` also high (COMPUTE),
+and stop with it; they restart from 0 at the next start. ``irq`` is
 ``|(IRQ_STATUS & IRQ_ENABLE)``, a level, high until software clears the status bits.
 """
 

@@ -3,7 +3,8 @@
 Every layer is tiled as the simulator tiles it, run descriptor by descriptor on the RTL, and
 checked bit-exactly against the golden int8 model (requantization, fused ReLU and average
 divide included); every layer's measured cycles (the CYCLES register, cross-checked by the bench's
-own count) equal the simulator's cycles with unlimited DRAM bandwidth.
+own count) equal the simulator's compute cycles (the AXI system's whole-layer cycles, DRAM
+included, are held in tests/test_system_cycles.py).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def assert_exact_and_timed(network: Network, config: AccelConfig, tmp_path) -> l
     checks = verify_on_rtl(network, config, build_dir=tmp_path)
     assert all(c.mismatches == 0 for c in checks), [c for c in checks if c.mismatches]
     report = simulate(network, config.replace(dram_bandwidth=math.inf, dram_latency=0), mode="analytic")
-    simulated = {layer.name: layer.cycles for layer in report.layers}
+    simulated = {layer.name: layer.compute_cycles for layer in report.layers}
     assert {c.name: c.measured for c in checks} == {c.name: simulated[c.name] for c in checks}
     return checks
 
@@ -88,7 +89,7 @@ def test_layer_kinds_are_bit_exact_and_cycle_exact(config, tmp_path):
 def test_lenet5_end_to_end(tmp_path):
     config = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
     checks = assert_exact_and_timed(get_network("lenet5"), config, tmp_path)
-    # `sim run lenet5 --rows 4 --cols 4 --ifmap-kib 4 --filter-kib 16 --ofmap-kib 16 --bandwidth inf
-    # --latency 0` reports 43,715 cycles; fc1 (48,000 weights, 8 KiB banks) runs as 8 tiles.
+    # `sim run lenet5 --rows 4 --cols 4 --ifmap-kib 4 --filter-kib 16 --ofmap-kib 16` reports 43,715
+    # compute cycles; fc1 (48,000 weights, 8 KiB banks) runs as 8 tiles.
     assert sum(c.measured for c in checks) == 43_715
     assert {c.name: c.tiles for c in checks}["fc1"] == 8

@@ -8,9 +8,10 @@ The rules, from the docstrings of accel/timing.py and accel/dataflow.py, for a G
 * folds = ceil(rows_dim / R) * ceil(cols_dim / C);
 * a new fold starts every max(T, R) cycles;
 * the last fold takes T + R + C cycles (WS, IS) or T + 2R + C - 1 cycles (OS) to finish;
-* so one tile takes (folds - 1) * max(T, R) + latency(T);
-* tiles run one after the other, so with an ideal DRAM channel (infinite bandwidth, zero
-  latency) a layer takes the sum of its tile cycles.
+* so one tile takes (folds - 1) * max(T, R) + latency(T): the layer's ``compute_cycles`` are
+  the sum over its tiles;
+* a layer's ``cycles`` add the AXI system's program fetch and fixed delays
+  (accel/system_timing.py) and the DRAM channel, worked out by hand at the end.
 
 Convolutions are GEMMs with M = N*Ho*Wo, K = Cin/groups * kh * kw, N = Cout/groups (per group).
 """
@@ -95,14 +96,13 @@ GEMM_4x3x2 = [
 def test_gemm_1x5x3(dataflow, rows, cols, folds, cycles):
     layer = only_layer(gemm(1, 5, 3), ideal(rows, cols, dataflow))
     assert layer.gemm == {"groups": 1, "m": 1, "k": 5, "n": 3, "packed": 1}
-    assert (layer.tiles, layer.folds, layer.cycles) == (1, folds, cycles)
-    assert layer.compute_cycles == cycles and layer.stall_cycles == 0
+    assert (layer.tiles, layer.folds, layer.compute_cycles) == (1, folds, cycles)
 
 
 @pytest.mark.parametrize("dataflow, rows, cols, folds, cycles", GEMM_4x3x2)
 def test_gemm_4x3x2(dataflow, rows, cols, folds, cycles):
     layer = only_layer(gemm(4, 3, 2), ideal(rows, cols, dataflow))
-    assert (layer.tiles, layer.folds, layer.cycles, layer.stall_cycles) == (1, folds, cycles, 0)
+    assert (layer.tiles, layer.folds, layer.compute_cycles) == (1, folds, cycles)
 
 
 # -- Convolutions ---------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def test_conv_3x3_on_4x4(dataflow, rows, cols, folds, cycles):
     net = Network("conv", (1, 1, 4, 4), [Conv(name="c", in_channels=1, out_channels=1, kernel_size=3, bias=False)])
     layer = only_layer(net, ideal(rows, cols, dataflow))
     assert layer.gemm == {"groups": 1, "m": 4, "k": 9, "n": 1, "packed": 1}
-    assert (layer.folds, layer.cycles, layer.stall_cycles) == (folds, cycles, 0)
+    assert (layer.folds, layer.compute_cycles) == (folds, cycles)
 
 
 # Conv 2->3 channels, 3x3 kernel, stride 2, padding 1, on a 5x5 input: output floor((5+2-3)/2)+1 = 3,
@@ -142,7 +142,7 @@ def test_strided_padded_conv_on_3x4(dataflow, folds, cycles):
     conv = Conv(name="c", in_channels=2, out_channels=3, kernel_size=3, stride=2, padding=1)
     layer = only_layer(Network("conv", (1, 2, 5, 5), [conv]), ideal(3, 4, dataflow))
     assert layer.gemm["m"] == 9 and layer.gemm["k"] == 18 and layer.gemm["n"] == 3
-    assert (layer.folds, layer.cycles) == (folds, cycles)
+    assert (layer.folds, layer.compute_cycles) == (folds, cycles)
 
 
 # Batch 2 of a 1x1 conv 3->2 on 2x3: M = 2*2*3 = 12, K = 3, N = 2.
@@ -151,7 +151,7 @@ def test_batched_pointwise_conv_ws_2x2():
     conv = Conv(name="pw", in_channels=3, out_channels=2, kernel_size=1, bias=False)
     layer = only_layer(Network("pw", (2, 3, 2, 3), [conv]), ideal(2, 2, "ws"))
     assert (layer.gemm["m"], layer.gemm["k"], layer.gemm["n"]) == (12, 3, 2)
-    assert (layer.folds, layer.cycles) == (2, 28)
+    assert (layer.folds, layer.compute_cycles) == (2, 28)
 
 
 # Depthwise 1x1 conv over 4 channels of 2x2 (groups = 4, per group M=4, K=1, N=1) on a 3x4 WS array:
@@ -162,7 +162,7 @@ def test_depthwise_groups_are_packed_on_ws():
     conv = Conv(name="dw", in_channels=4, out_channels=4, kernel_size=1, groups=4, bias=False)
     layer = only_layer(Network("dw", (1, 4, 2, 2), [conv]), ideal(3, 4, "ws"))
     assert layer.gemm == {"groups": 4, "m": 4, "k": 1, "n": 1, "packed": 3}
-    assert (layer.tiles, layer.folds, layer.cycles) == (2, 2, 22)
+    assert (layer.tiles, layer.folds, layer.compute_cycles) == (2, 2, 22)
 
 
 # Max pooling 2x2 / 2 on one 4x4 channel runs on the PEs as a GEMM with M=4, K=4, N=1.
@@ -171,35 +171,55 @@ def test_max_pool_on_ws_2x2():
     pool = Pool(name="mp", mode="max", kernel_size=2)
     layer = only_layer(Network("mp", (1, 1, 4, 4), [pool]), ideal(2, 2, "ws"))
     assert (layer.gemm["m"], layer.gemm["k"], layer.gemm["n"]) == (4, 4, 1)
-    assert (layer.folds, layer.cycles) == (2, 12)
+    assert (layer.folds, layer.compute_cycles) == (2, 12)
     assert layer.macs == 0 and layer.pe_ops == 16  # 4 outputs x 4 compares, reported as PE work
 
 
-# -- Several tiles: the layer takes the sum of its tiles --------------------------------------------
+# -- The system around the tiles: program fetch, fixed delays, the DRAM channel ----------------------
 #
-# GEMM M=1, K=1024, N=1 with a 2 KiB filter buffer (two banks of 1024 bytes, holding a tile's weight
-# image and its 4-byte addend image) holds at most 512 int8 weights per tile (1024 + 4 bytes do not
-# fit), so K splits into two tiles of K=512. WS on 2x1 (T=1): each tile has
-# ceil(512/2)*1 = 256 folds, 255*max(1,2) + (1+2+1) = 514 cycles; the layer takes 2*514 = 1028.
+# accel/system_timing.py, for a bus of W = 16 bytes. GEMM 1x5 @ 5x3 on 2x2 WS (15 compute cycles,
+# above) is one tile with four DMA commands (its input, weight image, addend image and results), so
+# its program is one segment of 53 + 8*2 + 8*4 = 101 record words. On an ideal channel (infinite
+# bandwidth, zero latency) nothing moves for a cycle:
+#   prologue: header requested at 3, segment at 3 + 9 = 12, the run at 12 + 4 = 16;
+#   from the run: the fetch is requested at 7 + 32/16 = 9 and usable at 9 + 4 = 13; the descriptor
+#   is loaded at 3 + ceil(4 * (53 + 16) / 16) - 1 = 20, so the tile starts at 20 + 4 = 24 and its
+#   compute ends at 24 + 15 + 5 = 44; the writeback is requested at 48 and done at 48 + 3 = 51.
+#   cycles = 16 + 51 = 67.
+def test_one_tile_on_an_ideal_channel():
+    layer = only_layer(gemm(1, 5, 3), ideal(2, 2, "ws"))
+    assert (layer.cycles, layer.compute_cycles, layer.stall_cycles) == (67, 15, 52)
+
+
+# Two tiles: GEMM M=1, K=1024, N=1 with a 2 KiB filter buffer (two banks of 1024 bytes, holding a
+# tile's weight image and its 4-byte addend image) holds at most 512 int8 weights per tile (1024 + 4
+# bytes do not fit), so K splits into two tiles of K=512. WS on 2x1 (T=1): each tile has
+# ceil(512/2)*1 = 256 folds, 255*max(1,2) + (1+2+1) = 514 cycles. Tile 0 moves its input and
+# weights (2 commands), tile 1 also its addends and its result (4): 85 + 101 = 186 record words.
+# Ideal channel: both fetches usable at 13; tile 0 runs 24..24+514+5 = 543; tile 1 starts 4 later
+# (its descriptor was loaded at 24 + 21), ends at 547 + 519 = 1066; its writeback is done at
+# 1066 + 4 + 3 = 1073: 16 + 1073 = 1089.
 def test_tiles_run_back_to_back_with_an_ideal_channel():
     layer = only_layer(gemm(1, 1024, 1), ideal(2, 1, "ws", filter_kib=2))
-    assert (layer.tiles, layer.folds, layer.cycles, layer.compute_cycles) == (2, 512, 1028, 1028)
+    assert (layer.tiles, layer.folds, layer.cycles, layer.compute_cycles) == (2, 512, 1089, 1028)
 
 
 # -- Finite DRAM bandwidth and latency --------------------------------------------------------------
 #
-# One tile (GEMM 1x5 @ 5x3 on 2x2 WS, 15 compute cycles, see above): the tile fetches 5 ifmap bytes,
-# its weight image (ceil(5/2) = 3 blocks of 2 rows of 2 lanes, 2 output blocks: 24 bytes) and its
-# addend image (2 output blocks of 2 int32 lanes: 16 bytes), computes, then writes its 3 int8
-# outputs back (accel/dram_layout.py). The channel moves whole 16-byte beats
-# (accel/dram_channel.py): the fetch is 1 + 2 + 1 = 4 beats (64 bytes' worth), the writeback 1,
-# each starting a new busy period:
-#   cycles = latency + ceil(64 / bw) + 15 + ceil(16 / bw) + latency
-#   bw 4,   latency 10:  10 + 16 + 15 + 4 + 10 = 55
-#   bw 3.5, latency 7:    7 + 19 + 15 + 5 + 7 = 53   (64 / 3.5 = 18.3 -> 19, 16 / 3.5 = 4.6 -> 5)
-#   bw 0.5, latency 0:    0 + 128 + 15 + 32 + 0 = 175
-# A bias changes nothing: the addend image is fetched either way (it holds the biases): 55 again.
-@pytest.mark.parametrize("bandwidth, latency, cycles", [(4.0, 10, 55), (3.5, 7, 53), (0.5, 0, 175)])
+# The one tile above: it fetches 5 ifmap bytes, its weight image (ceil(5/2) = 3 blocks of 2 rows of
+# 2 lanes, 2 output blocks: 24 bytes) and its addend image (2 output blocks of 2 int32 lanes: 16
+# bytes), computes, then writes its 3 int8 outputs back (accel/dram_layout.py). The channel moves
+# whole 16-byte beats (accel/dram_channel.py): the fetch is 1 + 2 + 1 = 4 beats, the writeback 1;
+# the program's header 1 beat and its segment (3 + 101 words, 416 bytes) 26. Each transfer opens
+# a busy period and n beats take ceil(16 n / bw) cycles:
+#   prologue = 3 + ceil(16 / bw) + L + 9 + ceil(416 / bw) + L + 4
+#   fetch usable at 9 + ceil(64 / bw) + L + 4 (after the descriptor, at 24); compute ends 20 later;
+#   writeback done at that + 4 + ceil(16 / bw) + L + 3
+#   bw 4,   L 10: 3 + 4 + 10 + 9 + 104 + 10 + 4 = 144;  39 .. 59 .. 63 + 4 + 10 + 3 = 80;  224
+#   bw 3.5, L 7:  3 + 5 + 7 + 9 + 119 + 7 + 4 = 154;    39 .. 59 .. 63 + 5 + 7 + 3 = 78;   232
+#   bw 0.5, L 0:  3 + 32 + 0 + 9 + 832 + 0 + 4 = 880;   141 .. 161 .. 165 + 32 + 3 = 200;  1080
+# A bias changes nothing: the addend image is fetched either way (it holds the biases): 224 again.
+@pytest.mark.parametrize("bandwidth, latency, cycles", [(4.0, 10, 224), (3.5, 7, 232), (0.5, 0, 1080)])
 @pytest.mark.parametrize("mode", ["analytic", "cycle"])
 def test_single_tile_with_finite_dram(bandwidth, latency, cycles, mode):
     config = AccelConfig(rows=2, cols=2, dataflow="ws", dram_bandwidth=bandwidth, dram_latency=latency)
@@ -212,18 +232,20 @@ def test_bias_is_fetched_with_the_weights():
     net = Network("fc", (1, 5), [Linear(name="fc", in_features=5, out_features=3, bias=True)])
     layer = only_layer(net, AccelConfig(rows=2, cols=2, dataflow="ws", dram_bandwidth=4.0, dram_latency=10))
     assert layer.dram["filter_read_bytes"] == 24 + 16
-    assert layer.cycles == 55
+    assert layer.cycles == 224
 
 
-# Two tiles (the K=1024 GEMM above, 514 compute cycles each; each tile fetches 512 ifmap bytes and
-# a 512-byte weight image, 64 beats, and the last K tile also its 4-byte addend image, one beat
-# more; it alone writes the 1 output byte, one 16-byte beat), latency 20:
-#   bw 8: fetch 0 takes 128 cycles and lands at 148; fetch 1 follows on the channel (128..258, lands
-#         at 278) while tile 0 computes 148..662, so it is hidden; tile 1 computes 662..1176; the
-#         writeback takes 2 cycles and lands 20 later: 1198.
-#   bw 1: fetch 0 lands at 1024 + 20 = 1044; fetch 1 occupies 1024..2064 and lands at 2084, after
-#         tile 0 ends (1044 + 514 = 1558): tile 1 computes 2084..2598; writeback: 2598 + 16 + 20 = 2634.
-@pytest.mark.parametrize("bandwidth, cycles", [(8.0, 1198), (1.0, 2634)])
+# The two tiles above (each fetch 512 ifmap bytes and a 512-byte weight image, 64 beats, tile 1's
+# also its 4-byte addend image, one beat more; the writeback one beat), latency 20; the program's
+# header 1 beat and its segment (3 + 186 words, 756 bytes) 48:
+#   bw 8: prologue 3 + 2 + 20 + 9 + 96 + 20 + 4 = 154. Fetch 0 moves 9..137, usable at 161; fetch 1
+#         follows in the same busy period (129 beats by 9 + 258 = 267), usable at 291, while tile 0
+#         computes 161..680, so it is hidden; tile 1 runs 684..1203; its writeback is requested at
+#         1207, moves in 2 cycles and is done at 1209 + 20 + 3 = 1232. 154 + 1232 = 1386.
+#   bw 1: prologue 3 + 16 + 20 + 9 + 768 + 20 + 4 = 840. Fetch 0 usable at 9 + 1024 + 24 = 1057;
+#         fetch 1 by 9 + 2064 = 2073, usable at 2097, after tile 0 ends (1057 + 519 = 1576): tile 1
+#         runs 2097..2616; writeback done at 2620 + 16 + 23 = 2659. 840 + 2659 = 3499.
+@pytest.mark.parametrize("bandwidth, cycles", [(8.0, 1386), (1.0, 3499)])
 @pytest.mark.parametrize("mode", ["analytic", "cycle"])
 def test_double_buffering_hides_the_next_fetch(bandwidth, cycles, mode):
     config = AccelConfig(rows=2, cols=1, dataflow="ws", filter_kib=2, dram_bandwidth=bandwidth, dram_latency=20)
