@@ -98,6 +98,22 @@ def input_load_beats(depth, rows, row_len, pixel_bytes, image, images, z0, z1, y
 
 
 @register_jitable
+def input_load_commands(depth, rows, images, z0, z1, y0, y1, channels, pixel_bytes):
+    """DMA commands of the input load :func:`input_load_beats` times: one for a single block of
+    pixels, or for a band of rows that takes every channel (one strided command over the images
+    of a 2-D layer), else one per block."""
+    if y1 <= y0 or z1 <= z0 or channels <= 0:
+        return 0
+    if y1 - y0 == rows and z1 - z0 == depth:
+        return 1
+    if y1 - y0 == rows:
+        return images
+    if depth == 1 and channels == pixel_bytes:
+        return 1
+    return images * (z1 - z0)
+
+
+@register_jitable
 def output_store_beats(first_pixel, pixels, pixel_bytes, channel, channels, cols, bus):
     """Beats of a tile's writeback: ``pixels`` consecutive output pixels from ``first_pixel``,
     channels ``[channel, channel + channels)`` of a tensor with ``pixel_bytes`` channels per

@@ -30,7 +30,8 @@ from numba import njit
 from accel.analytic import _recurrence, kernel_bandwidth
 from accel.config import AccelConfig
 from accel.dram_channel import bus_bytes
-from accel.dram_layout import addend_image_bytes, image_beats, input_load_beats, output_store_beats, weight_image_bytes
+from accel.dram_layout import (addend_image_bytes, image_beats, input_load_beats, input_load_commands, output_store_beats,
+                                weight_image_bytes)  # fmt: skip
 from accel.lowering import ArrayOp, Axis, Op, VectorOp
 from accel.tiling import ACC_BIAS_BYTES, element_bytes
 
@@ -417,10 +418,12 @@ def _array_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandw
                         nbytes = ct * m_touched[mi] * op[O_IN_ROW_LEN] * ib
                         c_first = p * pack * op[O_CHANNELS] + (ki * c_size if g == 1 and pack == 1 else 0)
                         load_if_total += nbytes
-                        commands[j] += nbytes > 0
                         load[j] += input_load_beats(op[O_DEPTH + A_SIZE], op[O_ROWS + A_SIZE], op[O_IN_ROW_LEN],
                                                     in_pixel, m_image[mi], m_images[mi], m_z0[mi], m_z1[mi],
                                                     m_r0[mi], m_r1[mi], c_first * ib, ct * ib, bus)  # fmt: skip
+                        commands[j] += input_load_commands(op[O_DEPTH + A_SIZE], op[O_ROWS + A_SIZE], m_images[mi],
+                                                           m_z0[mi], m_z1[mi], m_r0[mi], m_r1[mi], ct * ib,
+                                                           in_pixel)  # fmt: skip
                         if last_if >= 0:
                             guard = max(guard, last_if - 1)
                         last_if = j

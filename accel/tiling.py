@@ -23,7 +23,8 @@ from numba import njit
 from accel.config import AccelConfig, ConfigError
 from accel.dataflow import DATAFLOW_STRATEGIES, Dataflow
 from accel.dram_channel import bus_bytes, kernel_bandwidth, transfer_beats
-from accel.dram_layout import addend_image_bytes, image_beats, input_load_beats, output_store_beats, weight_image_bytes
+from accel.dram_layout import (addend_image_bytes, image_beats, input_load_beats, input_load_commands, output_store_beats,
+                                weight_image_bytes)  # fmt: skip
 from accel.jit import choose
 from accel.lowering import ArrayOp, VectorOp
 
@@ -326,8 +327,9 @@ def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
     load_filter = np.where(new_filter, weight_bytes + addend_bytes, 0)
     load_after = np.maximum(bank_guard(new_ifmap), bank_guard(new_filter))
     writeback = np.where(last_k, mt * nt * ib, 0)
-    load_beats, writeback_beats = _transfer_beats(op, cfg, grid, plan, new_ifmap, np.where(new_filter, weight_bytes, 0),
-                                                  np.where(new_filter, addend_bytes, 0), last_k)  # fmt: skip
+    load_beats, writeback_beats, input_commands = _transfer_beats(op, cfg, grid, plan, new_ifmap,
+                                                                  np.where(new_filter, weight_bytes, 0),
+                                                                  np.where(new_filter, addend_bytes, 0), last_k)  # fmt: skip
 
     compute = np.empty(count, dtype=np.int64)
     sram = {"ifmap_reads": 0, "filter_reads": 0, "ofmap_writes": 0, "ofmap_reads": 0}
@@ -358,9 +360,8 @@ def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
                                 + (np.where(new_filter, addend_bytes, 0) // ACC_BIAS_BYTES).sum())  # fmt: skip
 
     wait_writeback = accumulator_guard(last_k)
-    # One command per tensor piece moved: the input rows, the weight and addend images, the results.
-    commands = ((new_ifmap & (ifmap_bytes > 0)).astype(np.int64) + (new_filter & (weight_bytes > 0))
-                + (new_filter & (addend_bytes > 0)) + last_k)  # fmt: skip
+    # DMA commands: the input's (accel.dram_layout), one each for the weight and addend images and the results.
+    commands = input_commands + (new_filter & (weight_bytes > 0)) + (new_filter & (addend_bytes > 0)) + last_k
     return TileSchedule(
         load_ifmap=load_ifmap.astype(np.int64), load_filter=load_filter.astype(np.int64),
         load_after=load_after.astype(np.int64), compute=compute, writeback=writeback.astype(np.int64),
@@ -374,7 +375,8 @@ def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
 
 def _transfer_beats(op: ArrayOp, cfg: AccelConfig, grid: TileGrid, plan: _Plan, fetch_ifmap: np.ndarray,
                     weight_fetch: np.ndarray, addend_fetch: np.ndarray, store: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Bus beats of every tile's fetch and writeback in the DRAM layout of :mod:`accel.dram_layout`."""
+    """Bus beats of every tile's fetch and writeback in the DRAM layout of :mod:`accel.dram_layout`,
+    and the DMA commands of its input load."""
     ib = element_bytes(cfg.input_bits)
     ranges = np.array(m_tile_ranges(op, plan), dtype=np.int64).reshape(-1, 4)
     image, images, y0, out_rows = ranges.T
@@ -411,6 +413,7 @@ def _tile_beats(mi, fetch_ifmap, c_first, c_count, weight_fetch, addend_fetch, s
     count = mi.shape[0]
     load = np.zeros(count, dtype=np.int64)
     writeback = np.zeros(count, dtype=np.int64)
+    commands = np.zeros(count, dtype=np.int64)
     for j in range(count):
         i = int(mi[j])
         beats = image_beats(int(weight_fetch[j]), bus) + image_beats(int(addend_fetch[j]), bus)
@@ -418,11 +421,13 @@ def _tile_beats(mi, fetch_ifmap, c_first, c_count, weight_fetch, addend_fetch, s
             beats += input_load_beats(depth, rows, row_len, in_pixel, int(image[i]), int(images[i]), int(z0[i]),
                                       int(z1[i]), int(r0[i]), int(r1[i]), int(c_first[j]) * ib, int(c_count[j]) * ib,
                                       bus)  # fmt: skip
+            commands[j] = input_load_commands(depth, rows, int(images[i]), int(z0[i]), int(z1[i]), int(r0[i]),
+                                              int(r1[i]), int(c_count[j]) * ib, in_pixel)  # fmt: skip
         load[j] = beats
         if store[j]:
             writeback[j] = output_store_beats(int(out_first[i]), int(out_pixels[i]), out_pixel, int(n_first[j]) * ib,
                                               int(n_count[j]) * ib, cols * ib, bus)  # fmt: skip
-    return load, writeback
+    return load, writeback, commands
 
 
 def _changed(*keys: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ from workloads.zoo import get_network
 
 def run_system(network: Network, config: AccelConfig) -> list[str]:
     """Run ``network`` through the system model; assert every layer exact and on the simulator's
-    beats at two bus widths; returns the layers checked."""
+    beats at two bus widths and DMA commands (its program's size); returns the layers checked."""
     params, x, gold, program = prepare(network, config)
     image = build_image(program, params, x)
     model = SystemModel(image)
@@ -46,6 +46,8 @@ def run_system(network: Network, config: AccelConfig) -> list[str]:
             stores = [sum(c.beats(bus) for c in tile.stores) for tile in layer.tiles]
             assert loads == sched.load_beats.tolist(), (layer.name, bus)
             assert stores == sched.writeback_beats.tolist(), (layer.name, bus)
+            commands = [len(tile.loads) + len(tile.stores) for tile in layer.tiles]
+            assert commands == sched.commands.tolist(), layer.name
             moved = [sum(c.runs * c.run_bytes for c in tile.loads) for tile in layer.tiles]
             assert moved == (sched.load_ifmap + sched.load_filter).tolist(), layer.name
             # The DMA engines' on-chip ports keep up with every command (rtl.dma.keeps_pace).

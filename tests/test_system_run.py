@@ -12,6 +12,7 @@ from rtl.dram_image import build_image
 from rtl.spec import ERROR_CODES
 from rtl.system_run import run_network, run_on_rtl, simulation_source
 from rtl.verify import prepare
+from sim.runner import simulate
 from workloads.layers import Activation, Conv, Flatten, Linear, Pool
 from workloads.network import Network
 from workloads.zoo import get_network
@@ -31,18 +32,26 @@ def assert_exact(run, layers: int) -> None:
     assert 0 < run.compute_cycles < run.cycles
 
 
-def test_lenet5_runs_bit_exact_from_one_start(tmp_path):
-    run = run_network(get_network("lenet5"), CONFIG.replace(dram_bandwidth=16.0, dram_latency=0), tmp_path, trace=True)
+def test_lenet5_runs_bit_exact_from_one_start_in_the_simulated_cycles(tmp_path):
+    config = CONFIG.replace(dram_bandwidth=16.0, dram_latency=0)
+    run = run_network(get_network("lenet5"), config, tmp_path, trace=True)
     assert_exact(run, 7)
     # One segment per layer; the segments' prologues and bodies make up the CYCLES counter.
     assert len(run.segments) == 7 and all(prologue > 0 and body > 0 for prologue, body in run.segments)
-    assert abs(sum(map(sum, run.segments)) - run.cycles) <= 8
+    assert sum(map(sum, run.segments)) == run.cycles == 53_930  # `sim run lenet5` with CONFIG's flags
+    report = simulate(get_network("lenet5"), config)
+    assert [layer.cycles for layer in run.layers] == [layer.cycles for layer in report.layers]
+    assert run.cycles == report.total["cycles"]
 
 
 @pytest.mark.parametrize("bandwidth, latency, backpressure", [(2.0, 50, 0.0), (2.0, 50, 0.3), (32.0, 7, 0.5)])
 def test_starved_slow_and_withheld_dram_keeps_outputs_exact(bandwidth, latency, backpressure, tmp_path):
     config = CONFIG.replace(dram_bandwidth=bandwidth, dram_latency=latency)
-    assert_exact(run_network(SMALL, config, tmp_path, backpressure=backpressure), 3)
+    run = run_network(SMALL, config, tmp_path, backpressure=backpressure)
+    assert_exact(run, 3)
+    simulated = simulate(SMALL, config).total["cycles"]
+    # Backpressure only delays: the cycles are the simulator's without it, more with it.
+    assert run.cycles == simulated if backpressure == 0 else run.cycles > simulated
 
 
 def meaning(name: str) -> str:
