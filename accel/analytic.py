@@ -101,7 +101,7 @@ def _segment(load, load_after, compute, writeback, wait_writeback, first, end, b
             wdone[i] = free + latency + WRITEBACK_DONE
         else:
             wdone[i] = cend[i]
-    finish = cend[end - 1]
+    finish = cend[end - 1] + 1  # a tile counts as computed from the cycle after its compute ends
     for i in range(first, end):
         finish = max(finish, wdone[i])
     return finish, busy

@@ -435,7 +435,7 @@ def _array_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, bandw
                             weights = kt_real * nt * wb
                             addends = nt * ACC_BIAS_BYTES if ki == 0 and op[O_BIAS] else 0
                         load[j] += image_beats(weights, bus) + image_beats(addends, bus)
-                        commands[j] += (weights > 0) + (addends > 0)
+                        commands[j] += int(weights > 0) + int(addends > 0)
                         load_f_total += weights + addends
                         if last_f >= 0:
                             guard = max(guard, last_f - 1)

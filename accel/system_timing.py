@@ -26,7 +26,8 @@ Within a segment:
   reach the staging memory), and the next tile starts at least :data:`PRIME` cycles after the
   later of that end and :func:`descriptor_cycles` after the previous start (the first tile: that
   many after the run, less one);
-- the segment finishes when its last writeback is done.
+- the segment finishes when its last writeback is done, and at least a cycle after its last
+  tile's compute ended.
 """
 
 from __future__ import annotations

@@ -119,9 +119,10 @@ def _segment_events(load, load_after, compute, writeback, wait_writeback, first,
                 started[running] = t
                 cend[running] = t + int(compute[running]) + DRAIN
                 next_tile += 1
-        # Everything issued: the segment ends when the last writeback is done.
+        # Everything issued: the segment ends when the last writeback is done (and the cycle after
+        # the last tile's compute ended: a tile counts as computed from then).
         if next_tile == end and running < 0 and head >= queue_end:
-            finish = t
+            finish = max(t, int(cend[end - 1]) + 1)
             for i in range(first, end):
                 finish = max(finish, int(wdone[i]))
             return finish, busy

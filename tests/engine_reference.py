@@ -113,7 +113,7 @@ def _step_segment(load, load_after, compute, writeback, wait_writeback, first, e
                 remaining = compute[next_tile] + DRAIN
                 next_tile += 1
         # Done when every tile has computed and every writeback is done.
-        if next_tile == end and running < 0 and head >= queue_end and not moving:
+        if next_tile == end and running < 0 and head >= queue_end and not moving and t > cend[end - 1]:
             finished = True
             for i in range(first, end):
                 if wdone[i] > t:

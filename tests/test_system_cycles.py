@@ -16,10 +16,14 @@ import numpy as np
 import pytest
 
 from accel.config import AccelConfig
+from accel.lowering import lower_network
+from accel.system_timing import layer_segments
+from accel.tiling import schedule
 from rtl.system_run import run_network
 from sim.runner import simulate
 from tests.test_program import random_conv
 from tests.test_rtl_layers import layer_suite
+from workloads.layers import Linear
 from workloads.network import Network
 from workloads.zoo import get_network
 
@@ -68,3 +72,13 @@ def test_random_layers_take_the_simulated_cycles(index, config, tmp_path):
 @pytest.mark.parametrize("bandwidth, latency", [(2.0, 50), (32.0, 10)])
 def test_lenet5_takes_the_simulated_cycles(bandwidth, latency, tmp_path):
     assert_cycle_exact(get_network("lenet5"), LENET.replace(dram_bandwidth=bandwidth, dram_latency=latency), tmp_path)
+
+
+def test_a_layer_of_several_program_segments_takes_the_simulated_cycles(tmp_path):
+    """128 tiles of a long fully connected layer take four program segments, three of them ending
+    in a tile that writes nothing back."""
+    network = Network("long_fc", (1, 4096), [Linear(name="fc", in_features=4096, out_features=12)])
+    config = SMALL_4X4.replace(filter_kib=1, dram_bandwidth=16.0, dram_latency=5)
+    sched = schedule(lower_network(network)[0][1], config)
+    assert len(layer_segments(sched.commands, sched.rows, 16.0, 5, 16)) == 4
+    assert_cycle_exact(network, config, tmp_path)
