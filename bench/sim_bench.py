@@ -66,7 +66,7 @@ LENET_2X2 = ["lenet5", "--rows", "2", "--cols", "2"]
 
 ENGINE = """
 import json, sys, time
-from accel.analytic import kernel_bandwidth
+from accel.analytic import kernel_bandwidth, schedule_arrays
 from accel.config import AccelConfig
 from accel.lowering import lower_network
 from accel.tiling import schedule
@@ -86,8 +86,7 @@ rows = []
 for net, cfg in json.loads(sys.argv[1]):
     cfg = AccelConfig(**cfg)
     scheds = [schedule(op, cfg) for _, op in lower_network(get_network(net)) if op is not None]
-    layers = [(s.load_ifmap + s.load_filter, s.load_after, s.compute, s.writeback, s.wait_writeback,
-               kernel_bandwidth(cfg.dram_bandwidth), cfg.dram_latency) for s in scheds]
+    layers = [(*schedule_arrays(s), kernel_bandwidth(cfg.dram_bandwidth), cfg.dram_latency, s.rows) for s in scheds]
     _run_events(*layers[0])  # loads the compiled kernel
     rows.append((net, cfg.rows, cfg.cols, cfg.dram_bandwidth, sum(s.count for s in scheds),
                  best_ms(_run_events.py_func, layers), best_ms(_run_events, layers)))
@@ -96,7 +95,7 @@ print(json.dumps(rows))
 
 STEPPING = """
 import time
-from accel.analytic import kernel_bandwidth
+from accel.analytic import kernel_bandwidth, schedule_arrays
 from accel.config import AccelConfig
 from accel.lowering import lower_network
 from accel.tiling import schedule
@@ -104,8 +103,7 @@ from tests.engine_reference import step_cycles
 from workloads.zoo import get_network
 cfg = AccelConfig(rows=2, cols=2)
 layers = [schedule(op, cfg) for _, op in lower_network(get_network('lenet5')) if op is not None]
-args = [(s.load_ifmap + s.load_filter, s.load_after, s.compute, s.writeback, s.wait_writeback,
-         kernel_bandwidth(cfg.dram_bandwidth), cfg.dram_latency) for s in layers]
+args = [(*schedule_arrays(s), kernel_bandwidth(cfg.dram_bandwidth), cfg.dram_latency, s.rows) for s in layers]
 step_cycles(*args[0])  # compile
 start, cycles = time.perf_counter(), 0
 for a in args:
