@@ -51,14 +51,15 @@ COMMAND_WORDS = 8
 #: Bytes of a program word.
 WORD_BYTES = 4
 
-HEADER_REQUEST = 3
-BODY_REQUEST = 9
-RUN_DELAY = 4
-REQUEST_DELAY = 4
-LOAD_LANDED = 4
-WRITEBACK_DONE = 3
-DRAIN = 5
-PRIME = 4
+# The delays of the list above, in cycles.
+HEADER_REQUEST = 3  # previous segment finished -> header requested
+BODY_REQUEST = 9  # header landed -> segment requested
+RUN_DELAY = 4  # segment landed -> run
+REQUEST_DELAY = 4  # compute of the tile a transfer waits for ended -> transfer requested
+LOAD_LANDED = 4  # fetch landed -> its tile may start
+WRITEBACK_DONE = 3  # writeback landed -> done (its accumulator bank free, the segment may finish)
+DRAIN = 5  # compute cycles over -> compute ended (the last results staged)
+PRIME = 4  # descriptor loaded and the core idle -> the tile may start
 
 
 @register_jitable
