@@ -1,7 +1,9 @@
-"""Emit the core or the layer accelerator as Verilog with a manifest, a README and an FPGA report.
+"""Emit the AXI system top, the bare core or the layer accelerator as Verilog with a manifest, a
+README and an FPGA report.
 
-``generate_core(config, out_dir)`` is what ``sim gen`` calls; ``generate_accelerator`` emits
-the whole-layer accelerator of ``docs/accelerator.md``. All files are first written to a
+``sim gen`` calls :func:`generate_system` (the AXI peripheral of ``docs/axi_system.md``, its C
+header and, for a network, its DRAM image) or, with ``--core-only``, :func:`generate_core`;
+``generate_accelerator`` emits the custom-bus layer accelerator of ``docs/accelerator.md``. All files are first written to a
 temporary sibling directory, which then takes the place of ``out_dir`` in one step: an error or
 Ctrl-C leaves ``out_dir`` as it was, and old and new files never mix. ``out_dir`` must therefore
 be new, empty, or an earlier output (holding only files a generation writes).
@@ -13,25 +15,34 @@ import os
 import re
 import shutil
 import warnings
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from amaranth.back import verilog
 from amaranth.hdl import Shape, UnusedElaboratable
+from amaranth.hdl._ir import PortDirection
 from amaranth.lib.wiring import Flow
 
 from accel import timing
 from accel.config import AccelConfig, ConfigError
+from accel.dram_channel import bus_bytes, kernel_bandwidth
 from accel.files import OutputError, check_output_dir, replaced_dir, strict_json
+from workloads.network import INPUT, Network
 
-from . import accelerator
+from . import accelerator, axi, dram_model
 from .accelerator import Accelerator
 from .accelerator_geometry import AcceleratorGeometry
+from .c_header import c_header
+from .control_regs import ADDRESS_BITS
 from .core import PORTS, SystolicCore
+from .spec import CONTROL_REGISTERS, ERROR_CODES, ID_VALUE
 from .synth import FAMILIES, synthesize
+from .system_run import TOP as SYSTEM_TOP
 
 #: Names of the files a generation writes (the Verilog is named after its top module).
 _GENERATED = re.compile(r"(systolic|accel)_(ws|os|is)_\d+x\d+\.v|manifest\.json|README\.md|synth_report\.json"
-                        r"|program\.json|weights\.npz")  # fmt: skip
+                        rf"|program\.json|weights\.npz|{SYSTEM_TOP}\.[vh]|dram\.hex|dram\.bin")  # fmt: skip
 
 CYCLES = "tile_cycles = (F - 1) * max(T, R) + latency, F = inner_folds * outer_folds"
 LATENCY = {"ws": "T + R + C", "is": "T + R + C", "os": "T + 2*R + C - 1"}
@@ -266,7 +277,8 @@ def generate_core(config: AccelConfig, out_dir: str | os.PathLike, synth: str | 
     """
     _check_synth(synth)
     core = SystolicCore(config)
-    return _emit(core, manifest(config, core), readme, pe_modules(config), out_dir, synth)
+    info = manifest(config, core)
+    return _emit(_converter(core, info["top"]), info, readme, pe_modules(config), out_dir, synth)
 
 
 def generate_accelerator(config: AccelConfig, out_dir: str | os.PathLike, synth: str | None = None,
@@ -284,17 +296,22 @@ def generate_accelerator(config: AccelConfig, out_dir: str | os.PathLike, synth:
     info = accelerator_manifest(config, accel)
     if program:
         info["program_files"] = sorted(program)
-    return _emit(accel, info, accelerator_readme, pe_modules(config, info["top"]), out_dir, synth, program or {})
+    pes = pe_modules(config, info["top"])
+    return _emit(_converter(accel, info["top"]), info, accelerator_readme, pes, out_dir, synth, program or {})
 
 
-def _emit(component, info: dict, make_readme, pes: list[str], out_dir, synth: str | None,
+def _converter(component, top: str) -> Callable[[], str]:
+    return lambda: verilog.convert(component, name=top, emit_src=False)
+
+
+def _emit(convert: Callable[[], str], info: dict, make_readme, pes: list[str], out_dir, synth: str | None,
           extra: dict[str, bytes] | None = None) -> dict:  # fmt: skip
-    """Convert ``component`` and write all outputs as one set (see the module docstring)."""
+    """Write ``convert()`` (the Verilog) and all other outputs as one set (see the module docstring)."""
     check_out_dir(out_dir)
     try:
         with replaced_dir(out_dir) as staging:
             verilog_path = staging / f"{info['top']}.v"
-            verilog_path.write_text(verilog.convert(component, name=info["top"], emit_src=False))
+            verilog_path.write_text(convert())
             if synth is not None:
                 info["synth_report"] = synthesize(verilog_path, info["top"], synth, staging / "work", pe_modules=pes)
                 _write_json(staging / "synth_report.json", info["synth_report"])
@@ -310,6 +327,199 @@ def _emit(component, info: dict, make_readme, pes: list[str], out_dir, synth: st
         warnings.simplefilter("ignore", UnusedElaboratable)
         raise
     return info
+
+
+#: Meaning of the AXI top's ports, by prefix.
+SYSTEM_PORTS = {
+    "clk": "clock; every port is synchronous to it",
+    "rst": "synchronous reset, active high",
+    "s_axil": "AXI4-Lite subordinate: the control registers",
+    "m_axi": "AXI4 manager: DRAM (program, weights, tensors)",
+    "irq": "interrupt, active high: an enabled event is pending in IRQ_STATUS",
+}
+
+
+def system_bus_bytes(config: AccelConfig) -> int:
+    """Bytes per ``m_axi`` beat of the AXI top for ``config``'s DRAM bandwidth (as its bench builds it)."""
+    return bus_bytes(kernel_bandwidth(config.dram_bandwidth))
+
+
+def _system_port(name: str, width: int, is_input: bool) -> dict:
+    group = next(prefix for prefix in SYSTEM_PORTS if name == prefix or name.startswith(f"{prefix}_"))
+    return {"name": name, "direction": "input" if is_input else "output", "width": width,
+            "description": SYSTEM_PORTS[group]}  # fmt: skip
+
+
+def system_manifest(config: AccelConfig, top, image=None, network: dict | None = None) -> dict:
+    """The AXI top's manifest: config, bus, ports, register map, and a network's DRAM image (byte
+    addresses; ``network``: how to reload it, see :func:`rtl.verify.load_generated`)."""
+    ports = [_system_port(name, len(value), direction == PortDirection.Input) for name, (value, direction)
+             in [("clk", (range(1), PortDirection.Input)), ("rst", (range(1), PortDirection.Input)),
+                 *axi.verilog_ports(top).items()]]  # fmt: skip
+    info = {
+        "top": SYSTEM_TOP,
+        "config": config.to_dict(),
+        "bus": {"data_bytes": top.data_bytes, "address_bits": top.address_bits, "register_address_bits": ADDRESS_BITS},
+        "ports": ports,
+        "header": f"{SYSTEM_TOP}.h",
+        "id": ID_VALUE,
+        "registers": [asdict(r) for r in CONTROL_REGISTERS],
+        "error_codes": [asdict(e) for e in ERROR_CODES],
+    }
+    if image is not None:
+        shapes = {INPUT: image.program.input_shape, **{s.name: s.out_shape for s in image.program.steps}}
+        info["image"] = {"bin": "dram.bin", "hex": "dram.hex", "base": image.base, "bytes": len(image.data),
+                         "hex_word_bytes": top.data_bytes, "program_address": image.program_address,
+                         "program_bytes": image.program_bytes}  # fmt: skip
+        info["tensors"] = {name: {"address": t.address, "bytes": t.nbytes, "shape": list(shapes[name])}
+                           for name, t in image.tensors.items()}  # fmt: skip
+        info["layers"] = [layer.name for layer in image.layers]
+        info["network"] = network
+    return info
+
+
+def system_readme(info: dict) -> str:
+    """FPGA user's guide of the AXI top, generated from its manifest."""
+    c, bus, top = info["config"], info["bus"], info["top"]
+    lines = [
+        f"# {top}",
+        "",
+        f"A {c['rows']} x {c['cols']} weight-stationary CNN accelerator as an AXI peripheral, generated by",
+        "`sim gen` (design: `docs/axi_system.md`). It runs a layer program from DRAM: start it through",
+        "the registers, wait for the interrupt, read the outputs from DRAM.",
+        "",
+        *_port_lines(info),
+        "",
+        "## Bus",
+        "",
+        f"- `s_axil_*`: AXI4-Lite subordinate, 32-bit data, {bus['register_address_bits']}-bit byte addresses: "
+        "the registers below (32-bit accesses only).",
+        f"- `m_axi_*`: AXI4 manager, {bus['data_bytes']} bytes per beat, {bus['address_bits']}-bit byte addresses, "
+        "INCR bursts within 4 KiB; connect it to DRAM (through your interconnect).",
+        "- `irq`: level, high while `IRQ_STATUS & IRQ_ENABLE` is not 0; write the bits back to IRQ_STATUS to clear it.",
+        "",
+        f"## Registers (also `{info['header']}`: `{top.upper()}_REG_<NAME>` offsets, field masks, error codes)",
+        "",
+        "| offset | name | access | meaning |",
+        "|---|---|---|---|",
+        *(f"| `0x{r['offset']:02x}` | {r['name']} | {r['access']} | {r['meaning']} |" for r in info["registers"]),
+        "",
+        "ERROR_CODE: " + "; ".join(f"{e['code']} {e['name']}" for e in info["error_codes"]) + ".",
+    ]
+    if "image" in info:
+        lines += _image_lines(info)
+    lines += _running_lines(info)
+    return "\n".join(lines) + "\n"
+
+
+def _image_lines(info: dict) -> list[str]:
+    """README section on the DRAM image and where the tensors are."""
+    image, net = info["image"], info["network"]
+    lines = [
+        "",
+        f"## The DRAM image of {net['name']} (batch {net['batch']})",
+        "",
+        f"- `{image['bin']}`: {image['bytes']:,} bytes to copy to DRAM byte address `{image['base']:#x}` "
+        "(the program holds absolute addresses: load it there).",
+        f"- `{image['hex']}`: the same bytes for `$readmemh` into a memory of {image['hex_word_bytes']}-byte words "
+        "(byte 0 of a word in its low bits; `@` lines are word addresses), e.g. a DRAM model in simulation.",
+        f"- The program: `{image['program_address']:#x}`, {image['program_bytes']:,} bytes (PROG_ADDR, PROG_LEN).",
+        f"- `weights.npz`: the int8 weights, int32 biases and requantization (scale, shift) in the image.",
+        "",
+        "Tensors are int8, pixel-major (NHWC: the channels of a pixel are consecutive). The image holds",
+        "an input; write your own at `input` before starting.",
+        "",
+        "| tensor | address | bytes | shape (N, C, H, W) |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {name} | `{t['address']:#x}` | {t['bytes']:,} | {tuple(t['shape'])} |" for name, t in info["tensors"].items()]
+    return lines
+
+
+def _running_lines(info: dict) -> list[str]:
+    """README section: start a program with the C header or the Python driver, and wait for it."""
+    top, prefix = info["top"], info["top"].upper()
+    image = info.get("image", {"program_address": 0, "program_bytes": 0})
+    address, length = f"{image['program_address']:#x}", image["program_bytes"]
+    return [
+        "",
+        "## Running a program",
+        "",
+        f"1. Load the image into DRAM; check that ID reads `{info['id']:#010x}`.",
+        "2. Write PROG_ADDR_LO/HI and PROG_LEN; write 3 to IRQ_STATUS (clear) and to IRQ_ENABLE; write 1 to CTRL.",
+        "3. Wait for `irq` (or poll STATUS until BUSY is 0); if STATUS.ERROR, ERROR_CODE says why.",
+        "4. Clear the interrupt (write IRQ_STATUS back); CYCLES_HI:LO holds the run's cycles; read the outputs.",
+        "",
+        f"In C, with `{info['header']}` (`regs` maps the AXI4-Lite window):",
+        "",
+        "```c",
+        f'#include "{info["header"]}"',
+        f"#define REG(r) (*(volatile uint32_t *)(regs + {prefix}_REG_##r))",
+        f"REG(PROG_ADDR_LO) = {address}u; REG(PROG_ADDR_HI) = 0; REG(PROG_LEN) = {length}u;",
+        "REG(IRQ_STATUS) = 3u; REG(IRQ_ENABLE) = 3u; REG(CTRL) = 1u;",
+        f"/* ... after irq: */ if (REG(STATUS) & {prefix}_STATUS_ERROR_MASK) fail(REG(ERROR_CODE));",
+        "```",
+        "",
+        "In Python, with the driver `rtl/driver.py` (Linux, `/dev/mem`; `REGS` and `DRAM` your addresses):",
+        "",
+        "```python",
+        "import asyncio",
+        "from rtl.driver import AcceleratorDriver, MappedMemory, MappedMmio",
+        "",
+        "async def main():",
+        f"    memory = MappedMemory(base=DRAM, size=...)  # covers the image",
+        "    await memory.write(DRAM, open('dram.bin', 'rb').read())",
+        "    driver = AcceleratorDriver(MappedMmio(base=REGS))",
+        "    await driver.identify()",
+        f"    await driver.start({address}, {length})",
+        "    print(await driver.wait())  # cycles, compute cycles; DeviceError on an error",
+        "",
+        "asyncio.run(main())",
+        "```",
+        "",
+        f"`sim verify <this directory>` runs this design on the image in a simulator, with a DRAM model, "
+        "and checks every layer's output against the golden model.",
+    ]
+
+
+def generate_system(config: AccelConfig, out_dir: str | os.PathLike, synth: str | None = None,
+                    network: Network | None = None, source: dict | None = None, seed: int = 0) -> dict:  # fmt: skip
+    """Write the AXI top ``accel_axi.v``, its C header ``accel_axi.h``, ``manifest.json``,
+    ``README.md`` (and ``synth_report.json``) to ``out_dir``; for ``network`` also its DRAM image
+    (``dram.bin``, ``dram.hex``) and ``weights.npz`` (calibrated int8 parameters of ``seed``).
+
+    ``source``: how ``sim verify DIR`` reloads the network (``source``, ``batch``, ``skip_unsupported``).
+    ProgramError if ``network`` cannot run on the system. Returns the manifest.
+    """
+    from .dram_image import build_image
+    from .system_top import SystemTop
+    from .verify import params_npz, prepare
+
+    _check_synth(synth)
+    AcceleratorGeometry.from_config(config)  # a config no accelerator is built for fails before elaboration
+    image, extra = None, {}
+    if network is not None:
+        params, x, _, program = prepare(network, config, seed)
+        image = build_image(program, params, x)
+    top = SystemTop(config, data_bytes=system_bus_bytes(config))
+    info = system_manifest(config, top, image, network and {"name": network.name, **(source or {}), "seed": seed})
+    constants = {"ROWS": config.rows, "COLS": config.cols, "DATA_BYTES": top.data_bytes}
+    extra[info["header"]] = c_header(SYSTEM_TOP, constants).encode()
+    if image is not None:
+        extra.update({"dram.bin": bytes(image.data), "weights.npz": params_npz(params)})
+        extra["dram.hex"] = _hex_image(image, top.data_bytes)
+    pes = pe_modules(config, f"{SYSTEM_TOP}.core")
+    return _emit(lambda: axi.convert(top, SYSTEM_TOP), info, system_readme, pes, out_dir, synth, extra)
+
+
+def _hex_image(image, word_bytes: int) -> bytes:
+    """``image`` as the ``$readmemh`` text of :func:`rtl.dram_model.write_image`."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "dram.hex"
+        dram_model.write_image(path, {image.base: bytes(image.data)}, word_bytes)
+        return path.read_bytes()
 
 
 def check_out_dir(out_dir: str | os.PathLike) -> None:

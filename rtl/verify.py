@@ -1,14 +1,22 @@
-"""Run a network (or one of its layers) through the host driver and check it against the golden model.
+"""Run a network (or one of its layers) on the hardware and check it against the golden model.
 
-The same check runs on the NumPy model (:class:`rtl.program.EmulatorBackend`) or on the generated
-RTL under cocotb (:func:`verify_on_rtl`, used by ``sim verify``): every array layer's int8 output
-is compared bit-exactly with ``workloads.forward`` and its measured cycles with the timing
-formula, whose per-layer sum is what ``sim run`` reports with unlimited DRAM bandwidth.
+``sim verify`` runs the AXI system top (:mod:`rtl.system_top`) with the DRAM model in the loop
+(:mod:`rtl.system_run`): :func:`verify_network` for a network or one layer, :func:`verify_generated`
+for a ``sim gen NET -o DIR`` directory. Every layer's int8 output in DRAM is compared bit-exactly
+with ``workloads.forward``, and the run's cycles (the CYCLES register) with ``sim run``'s for the
+same config (:func:`cycles_equal`).
+
+The older layer accelerator with its custom host bus (:mod:`rtl.accelerator`) is checked by
+:func:`check` on the NumPy model or :func:`verify_on_rtl` under cocotb (``sim.api.verify``): its
+measured cycles against the timing formula, whose per-layer sum is what ``sim run`` reports with
+unlimited DRAM bandwidth.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import io
 import json
 import os
 import pickle
@@ -22,12 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from accel.config import AccelConfig
-from workloads.forward import NetworkParams, forward
+from workloads.forward import LayerParams, NetworkParams, forward
 from workloads.network import INPUT, Network
 
 from .layer_program import load_program, read_file
 from .program import EmulatorBackend, Program, ProgramError, calibrated_params, compile_network, execute
 from .simulators import SimulatorFailed, available, python_path, run_cocotb
+from .system_run import LayerOutput, SystemRun, SystemRunError
 
 
 class RtlRunError(RuntimeError):
@@ -183,7 +192,7 @@ def _build_dir(given: str | os.PathLike | None = None) -> Iterator[Path]:
     build = Path(tempfile.mkdtemp(prefix="sim-verify-"))
     try:
         yield build
-    except RtlRunError:
+    except (RtlRunError, SystemRunError):
         raise
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
@@ -244,3 +253,191 @@ def _read_count(path: Path) -> int:
 
 def checks_to_json(checks: list[LayerCheck]) -> list[dict]:
     return [asdict(c) for c in checks]
+
+
+# -- The AXI system top (``sim verify``) ---------------------------------------------------------
+
+
+def cycles_equal(rtl: int | None, simulated: int, backpressure: float) -> bool | None:
+    """The cycle rule of ``sim verify``: the RTL's cycles are ``sim run``'s for the same config.
+
+    None when not checked: with ``backpressure`` (withheld DRAM handshakes add cycles the simulator
+    does not model) or when the RTL's cycles were not measured (``rtl`` None).
+    """
+    if backpressure > 0 or rtl is None:
+        return None
+    return rtl == simulated
+
+
+@dataclass
+class SystemCheck:
+    """A network (or one layer) on the AXI top: its run (:class:`rtl.system_run.SystemRun`) against
+    ``sim run``'s cycles, in total and per layer (cycles)."""
+
+    network: str
+    config: AccelConfig
+    simulator: str
+    backpressure: float
+    run: SystemRun
+    sim_cycles: int
+    sim_layer_cycles: dict[str, int]
+
+    @property
+    def cycles_equal(self) -> bool | None:
+        return cycles_equal(self.run.cycles if self.run.error is None else None, self.sim_cycles, self.backpressure)
+
+    def layer_cycles_equal(self, layer: LayerOutput) -> bool | None:
+        return cycles_equal(layer.cycles, self.sim_layer_cycles[layer.name], self.backpressure)
+
+    @property
+    def passed(self) -> bool:
+        """Every output bit-exact, and no checked cycle count different."""
+        checked = [self.cycles_equal, *map(self.layer_cycles_equal, self.run.layers)]
+        return self.run.exact and False not in checked
+
+    def to_dict(self) -> dict:
+        """The JSON report of ``sim verify --json`` (cycles in cycles)."""
+        layers = [{"name": layer.name, "mismatches": layer.mismatches, "elements": layer.elements,
+                   "rtl_cycles": layer.cycles, "sim_cycles": self.sim_layer_cycles[layer.name],
+                   "cycles_equal": self.layer_cycles_equal(layer)} for layer in self.run.layers]  # fmt: skip
+        return {
+            "network": self.network, "config": self.config.to_dict(), "simulator": self.simulator,
+            "backpressure": self.backpressure, "passed": self.passed, "error": self.run.error,
+            "rtl_cycles": self.run.cycles, "compute_cycles": self.run.compute_cycles, "sim_cycles": self.sim_cycles,
+            "cycles_checked": self.backpressure == 0, "cycles_equal": self.cycles_equal, "layers": layers,
+        }  # fmt: skip
+
+
+def one_layer(network: Network, plan, inputs: dict[str, np.ndarray]) -> tuple[Network, np.ndarray]:
+    """The network of array layer ``plan`` alone (with its fused activations) and its golden input
+    (from ``inputs``, the golden outputs and the network input by name)."""
+    node = network[plan.name]
+    layers = [dataclasses.replace(node.layer, inputs=()), *(network[name].layer for name in plan.fused)]
+    return Network(f"{network.name}:{plan.name}", node.in_shapes[0], layers), inputs[node.inputs[0]]
+
+
+def verify_network(network: Network, config: AccelConfig, layer: str | None = None, *, seed: int = 0,
+                   simulator: str = "icarus", backpressure: float = 0.0,
+                   build_dir: str | os.PathLike | None = None) -> SystemCheck:  # fmt: skip
+    """Run ``network`` (or only ``layer``, on its golden input) on the AXI top with the DRAM model of
+    ``config`` (``backpressure``: the chance it withholds a handshake per cycle and channel).
+
+    Raises ProgramError before building anything if the network cannot run on the system.
+    """
+    from .dram_image import build_image
+
+    params, x, gold, program = prepare(network, config, seed)
+    if layer is not None:
+        network, x = one_layer(network, select(program, layer).layers[layer], {**gold, INPUT: x})
+        program = compile_network(network, config, params)
+        gold = forward(network, params, x)
+    image = build_image(program, params, x)
+    return run_image(network, config, image, gold, simulator, backpressure, build_dir)
+
+
+def run_image(network: Network, config: AccelConfig, image, gold: dict[str, np.ndarray], simulator: str,
+              backpressure: float, build_dir: str | os.PathLike | None = None) -> SystemCheck:  # fmt: skip
+    """Run the DRAM ``image`` of ``network`` on the AXI top and time ``network`` with ``sim run``.
+
+    Icarus times every layer (``trace``, which costs little there; on Verilator it would make every
+    signal public). The build directory is temporary unless ``build_dir`` is given.
+    """
+    from sim.runner import simulate
+
+    from .system_run import run_on_rtl
+
+    _check_simulator(simulator)
+    report = simulate(network, config)
+    shapes = {step.name: step.out_shape for step in image.program.steps}
+    deadline = int(4 * report.total["cycles"] / (1 - backpressure)) + 100_000  # cycles before a hang is declared
+    with _build_dir(build_dir) as build:
+        run = run_on_rtl(image, config, gold, shapes, build, simulator=simulator, backpressure=backpressure,
+                         max_cycles=deadline, trace=simulator == "icarus")  # fmt: skip
+    per_layer = {layer.name: layer.cycles for layer in report.layers}
+    return SystemCheck(network.name, config, simulator, backpressure, run, report.total["cycles"], per_layer)
+
+
+# -- A ``sim gen NET -o DIR`` directory ----------------------------------------------------------
+
+#: Files of a generated directory that ``sim verify DIR`` reads (besides ``manifest.json``).
+IMAGE_FILE, WEIGHTS_FILE = "dram.bin", "weights.npz"
+
+
+def params_npz(params: NetworkParams) -> bytes:
+    """``weights.npz``: per weighted layer ``<layer>.weight`` (int8), ``<layer>.bias`` (int32) and
+    ``<layer>.requant`` (scale, shift)."""
+    arrays = {}
+    for name, p in params.layers.items():
+        arrays[f"{name}.weight"] = p.weight
+        if p.bias is not None:
+            arrays[f"{name}.bias"] = p.bias
+        arrays[f"{name}.requant"] = np.array([p.scale, p.shift], dtype=np.int64)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def read_params(path: Path) -> NetworkParams:
+    """The int8 parameters :func:`params_npz` wrote to ``path``."""
+    params = NetworkParams("int8")
+    with np.load(path, allow_pickle=False) as arrays:
+        for name in {key.rsplit(".", 1)[0] for key in arrays.files}:
+            scale, shift = (int(v) for v in arrays[f"{name}.requant"])
+            bias = arrays[f"{name}.bias"] if f"{name}.bias" in arrays.files else None
+            params.layers[name] = LayerParams(arrays[f"{name}.weight"], bias, scale, shift)
+    return params
+
+
+@dataclass
+class Generated:
+    """What ``sim verify DIR`` runs: the network, its config, DRAM image (from ``dram.bin``) and golden outputs."""
+
+    network: Network
+    config: AccelConfig
+    image: object  # rtl.dram_image.DramImage
+    gold: dict[str, np.ndarray]
+
+
+def load_generated(directory: str | os.PathLike) -> Generated:
+    """Read a ``sim gen NET -o DIR`` directory back: the network (reloaded from the manifest's
+    source), the weights of ``weights.npz``, the DRAM image of ``dram.bin`` with its input, and the
+    golden outputs recomputed from those weights and that input.
+
+    Each problem is a ProgramError naming the file and what to do.
+    """
+    from workloads.sources import load_network
+
+    from .dram_image import build_image, from_pixel_major
+
+    directory = Path(directory)
+    again = f"run `sim gen NET -o {directory}` again"
+    manifest = read_file(directory / "manifest.json", again, lambda path: json.loads(path.read_text()))
+    if "network" not in manifest or "image" not in manifest:
+        raise ProgramError(f"{directory} holds no network's DRAM image; run `sim gen NET -o {directory}`")
+    config = read_file(directory / "manifest.json", again, lambda _: AccelConfig.from_dict(manifest["config"]))
+    source = manifest["network"]
+    network = load_network(source["source"], skip_unsupported=source["skip_unsupported"]).with_batch(source["batch"])
+    params = read_file(directory / WEIGHTS_FILE, again, read_params)
+    data = read_file(directory / IMAGE_FILE, again, lambda path: path.read_bytes())
+    expected = manifest["image"]
+    if len(data) != expected["bytes"]:
+        raise ProgramError(f"{directory / IMAGE_FILE} holds {len(data):,} bytes, the manifest {expected['bytes']:,}; {again}")
+    tensor = manifest["tensors"][INPUT]
+    start = tensor["address"] - expected["base"]
+    x = from_pixel_major(np.frombuffer(data[start : start + tensor["bytes"]], np.int8), network.input_shape)
+    try:
+        image = build_image(compile_network(network, config, params), params, x, expected["base"])
+    except Exception as err:  # weights that are not the network's
+        raise ProgramError(f"{directory / WEIGHTS_FILE} does not fit {network.name} ({err}); {again}") from None
+    if (len(image.data), image.program_address) != (len(data), expected["program_address"]):
+        raise ProgramError(f"{directory / IMAGE_FILE} is not laid out as {network.name} on this config; {again}")
+    image.data = bytearray(data)
+    return Generated(network, config, image, forward(network, params, x))
+
+
+def verify_generated(generated: Generated, simulator: str = "icarus", backpressure: float = 0.0,
+                     dram: dict | None = None) -> SystemCheck:  # fmt: skip
+    """Run a loaded directory (:func:`load_generated`) on the AXI top; ``dram`` overrides the DRAM
+    model's ``dram_bandwidth`` / ``dram_latency``."""
+    config = generated.config.replace(**(dram or {}))
+    return run_image(generated.network, config, generated.image, generated.gold, simulator, backpressure)

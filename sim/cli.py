@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from accel.files import check_output_dir, check_output_file
-from sim.options import with_default
+from sim.options import check_dram, with_default
 from workloads.errors import UserError
 from workloads.sources import load_network
 from workloads.zoo import ZOO
@@ -123,6 +123,8 @@ IfmapOpt = Annotated[Optional[int], Opt(help=with_default("Ifmap SRAM in KiB (tw
 FilterOpt = Annotated[Optional[int], Opt(help=with_default("Filter SRAM in KiB (two banks).", "filter_kib"))]
 OfmapOpt = Annotated[Optional[int], Opt(help=with_default("Accumulator SRAM in KiB (two banks).", "ofmap_kib"))]
 QuietOpt = Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")]
+BandwidthOpt = Annotated[Optional[float], Opt("--bandwidth", help=with_default("DRAM bytes/cycle ('inf': ideal).", "dram_bandwidth"))]
+LatencyOpt = Annotated[Optional[int], Opt("--latency", help=with_default("DRAM latency in cycles.", "dram_latency"))]
 
 
 @app.command()
@@ -138,8 +140,8 @@ def run(
     ifmap_kib: IfmapOpt = None,
     filter_kib: FilterOpt = None,
     ofmap_kib: OfmapOpt = None,
-    bandwidth: Annotated[Optional[float], Opt(help=with_default("DRAM bytes/cycle ('inf': ideal).", "dram_bandwidth"))] = None,
-    latency: Annotated[Optional[int], Opt(help=with_default("DRAM latency in cycles.", "dram_latency"))] = None,
+    bandwidth: BandwidthOpt = None,
+    latency: LatencyOpt = None,
     clock_mhz: Annotated[Optional[float], Opt(help=with_default("Clock in MHz.", "clock_mhz"))] = None,
     batch: Annotated[int, Opt(help="Batch size N.")] = 1,
     mode: Annotated[str, Opt(help="cycle, analytic or functional.")] = "cycle",
@@ -161,6 +163,7 @@ def run(
     from sim.runner import simulate
     from sim.tables import run_table
 
+    check_dram(bandwidth, latency)
     if scalesim_dir and timing != "scalesim":
         raise UserError("--scalesim-reports needs --timing scalesim")
     if save_outputs and mode != "functional":
@@ -235,24 +238,28 @@ def run(
 
 @app.command()
 def gen(
-    net: Annotated[Optional[str], typer.Argument(help="Network (zoo name or model file) to compile into a layer program.", metavar="[NET_OR_FILE]")] = None,
+    net: Annotated[Optional[str], typer.Argument(help="Network (zoo name or model file) whose DRAM image to build.", metavar="[NET_OR_FILE]")] = None,
     out_dir: Annotated[str, Opt("-o", "--out", help="Output directory: new, empty, or an earlier `sim gen` output, not the current directory. The generated files replace it as a whole, so a directory holding other files is refused.", metavar="DIR")] = "",
     config_file: ConfigOpt = None,
     rows: RowsOpt = None,
     cols: ColsOpt = None,
-    dataflow: Annotated[Optional[str], Opt(help=with_default("ws (the layer accelerator), or os / is with --core-only.", "dataflow"))] = None,
+    dataflow: Annotated[Optional[str], Opt(help=with_default("ws (the AXI accelerator), or os / is with --core-only.", "dataflow"))] = None,
     ifmap_kib: IfmapOpt = None,
     filter_kib: FilterOpt = None,
     ofmap_kib: OfmapOpt = None,
-    core_only: Annotated[bool, Opt("--core-only", help="Emit the bare systolic array (any dataflow) instead of the layer accelerator.")] = False,
+    core_only: Annotated[bool, Opt("--core-only", help="Emit the bare systolic array (any dataflow) instead of the AXI accelerator.")] = False,
     fit: Annotated[bool, Opt("--fit", help="Size the buffers so no layer of NET needs host-side tiling; report the cost.")] = False,
-    batch: Annotated[int, Opt(help="Batch size N of NET's program.")] = 1,
+    batch: Annotated[int, Opt(help="Batch size N of NET's DRAM image.")] = 1,
     synth: Annotated[Optional[str], Opt(help="Also synthesize and place-and-route: ecp5 or ice40.")] = None,
     device_check: Annotated[bool, Opt("--device-check/--no-device-check", help="Keep the design within the FPGA (the --synth device, else the ECP5 LFE5U-85F): without array or buffer sizes pick ones that fit, refuse sizes that do not. --no-device-check keeps the simulator's defaults and any size.")] = True,
     skip_unsupported: SkipOpt = False,
 ) -> None:
-    """Generate synthesizable Verilog of the layer accelerator (or the bare array), and NET's layer program."""
-    from rtl.generate import check_out_dir, generate_accelerator, generate_core  # Amaranth loads only here
+    """Generate the AXI accelerator's Verilog and C header (or the bare array), and NET's DRAM image.
+
+    With NET: dram.bin / dram.hex (the image to load at its base address), weights.npz, and a
+    manifest and README naming the tensors' addresses; `sim verify DIR` runs them.
+    """
+    from rtl.generate import check_out_dir, generate_core, generate_system  # Amaranth loads only here
     from rtl.synth import FAMILIES
 
     if not out_dir:
@@ -270,31 +277,42 @@ def gen(
         if device_check:
             config = fit_device(config, family, given, core_only=True)
         info = generate_core(config, out_dir, synth=synth)
-        written = ["manifest.json", "README.md"]
     else:
         if (fit or batch != 1) and not net:
-            raise UserError("--fit and --batch apply to a network's layer program: give NET_OR_FILE")
-        program = None
+            raise UserError("--fit and --batch apply to a network's DRAM image: give NET_OR_FILE")
         network = load_net(net, skip_unsupported).with_batch(batch) if net else None
         if device_check:
             config = fit_device(config, family, given, choose_buffers=not fit)
-        if net:
+        if fit:
             from rtl.fpga_fit import check
-            from rtl.layer_program import fit_buffers, program_files
+            from rtl.layer_program import fit_buffers
 
-            if fit:
-                config, cost = fit_buffers(network, config)
-                if device_check:
-                    check(config, family, fitted_for=network.name)
-                stdout.print(fit_summary(network.name, cost))
-            program = program_files(network, config)
-        info = generate_accelerator(config, out_dir, synth=synth, program=program)
-        written = ["manifest.json", "README.md", *(program or {})]
-    written += ["synth_report.json"] if synth else []
-    stdout.print(f"wrote {out_dir}/{info['top']}.v, " + ", ".join(written))
+            config, cost = fit_buffers(network, config)
+            if device_check:
+                check(config, family, fitted_for=network.name)
+            stdout.print(fit_summary(network.name, cost))
+        source = {"source": network_source(net), "batch": batch, "skip_unsupported": skip_unsupported} if net else None
+        info = generate_system(config, out_dir, synth=synth, network=network, source=source)
+    written = [f"{info['top']}.v", *generated_files(info)]
+    stdout.print(f"wrote {out_dir}/" + ", ".join(written))
     if synth:
         report = info["synth_report"]
         stdout.print(", ".join(f"{key} {value}" for key, value in report.items() if not isinstance(value, (dict, list))))
+
+
+def network_source(net: str) -> str:
+    """How a generated directory names its network: the zoo name, else the model file's absolute path."""
+    from pathlib import Path
+
+    return net if net in ZOO else str(Path(net).resolve())
+
+
+def generated_files(info: dict) -> list[str]:
+    """The files besides the Verilog that ``sim gen`` wrote, from the manifest ``info``."""
+    image = info.get("image", {})
+    extra = [info["header"]] if "header" in info else []
+    extra += [image["bin"], image["hex"], "weights.npz"] if image else []
+    return [*extra, "manifest.json", "README.md", *(["synth_report.json"] if "synth_report" in info else [])]
 
 
 #: Side of the square array ``sim gen`` builds when neither flags nor a config file give one
@@ -365,57 +383,78 @@ def verify(
     ifmap_kib: IfmapOpt = None,
     filter_kib: FilterOpt = None,
     ofmap_kib: OfmapOpt = None,
+    bandwidth: BandwidthOpt = None,
+    latency: LatencyOpt = None,
+    backpressure: Annotated[float, Opt(help="Chance (0 <= P < 1) that the DRAM model withholds ready/valid, per cycle and channel; cycles are then not compared.")] = 0.0,
     simulator: Annotated[str, Opt(help="icarus or verilator.")] = "icarus",
     seed: Annotated[int, Opt(help="Seed of the random int8 weights and input.")] = 0,
     batch: Annotated[int, Opt(help="Batch size N.")] = 1,
-    json_out: Annotated[Optional[str], Opt("--json", help="Write the per-layer checks as JSON to PATH ('-': stdout).", metavar="PATH")] = None,
+    json_out: Annotated[Optional[str], Opt("--json", help="Write the checks as JSON to PATH ('-': stdout).", metavar="PATH")] = None,
     skip_unsupported: SkipOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Run a network, one layer, or a generated design's own program on the RTL (cocotb): exactness and cycles.
+    """Run a network, one layer, or a `sim gen NET` directory on the AXI accelerator's RTL with a DRAM model.
 
-    A network is checked against the golden int8 model; a `sim gen NET -o DIR` directory runs its
-    Verilog with its program.json and weights.npz, checked against the NumPy model of the descriptors.
+    Every layer's output in DRAM is checked bit-exactly against the golden int8 model, and the
+    cycles (the CYCLES register) against `sim run`'s for the same config. A directory runs its
+    dram.bin, checked against the golden model recomputed from its weights.npz and input.
     """
-    from pathlib import Path
-
-    from rtl.program import compile_network
-    from rtl.verify import RtlRunError, check_directory, checks_to_json, verify_directory, verify_on_rtl
+    from rtl.system_run import SystemRunError
+    from rtl.verify import load_generated, verify_generated, verify_network
     from sim.progress import layer_progress
     from sim.tables import verify_table
 
+    check_dram(bandwidth, latency, backpressure)
     if simulator not in ("icarus", "verilator"):
         raise UserError(f"--simulator must be icarus or verilator, not {simulator!r}")
     check_outputs(files={"--json": json_out})
     sizes = dict(rows=rows, cols=cols, ifmap_kib=ifmap_kib, filter_kib=filter_kib, ofmap_kib=ofmap_kib)
-    if Path(net).is_dir() and net not in ZOO:  # ./lenet5 reaches a directory named like a zoo network
-        if config_file or batch != 1 or any(v is not None for v in sizes.values()):
-            raise UserError(f"{net} holds its own design, config and batch; drop --config, --batch and the size options")
-        program, _ = check_directory(net)  # every file of the directory, before the slow build
-        name, config, layers = program.name, program.config, list(program.layers.values())
+    dram = {k: v for k, v in dict(dram_bandwidth=bandwidth, dram_latency=latency).items() if v is not None}
+    if is_generated_dir(net):
+        if config_file or batch != 1 or seed != 0 or any(v is not None for v in sizes.values()):
+            raise UserError(f"{net} holds its own design, weights, input and batch; drop --config, --batch, --seed "
+                            "and the size options")  # fmt: skip
+        generated = load_generated(net)  # every file of the directory, before the slow build
+        check_bus(net, generated.config, dram)
 
-        def run(progress):
-            return verify_directory(net, seed, simulator, progress)[1]
+        def run():
+            return verify_generated(generated, simulator, backpressure, dram)
     else:
         source, _, layer = net.partition(":") if ":" in net and not net.lower().endswith(".onnx") else (net, "", "")
         network = load_net(source, skip_unsupported).with_batch(batch)
-        config = load_config(config_file, sizes)
-        program = compile_network(network, config)
-        name, layers = network.name, [p for p in program.layers.values() if not layer or p.name == layer]
+        config = load_config(config_file, {**sizes, **dram})
 
-        def run(progress):
-            return verify_on_rtl(network, config, layer or None, seed=seed, simulator=simulator, progress=progress)
+        def run():
+            return verify_network(network, config, layer or None, seed=seed, simulator=simulator, backpressure=backpressure)
     try:
-        with layer_progress(sum(len(p.tiles) for p in layers), quiet, label="descriptors") as advance:
-            checks = run(lambda: advance("on the RTL"))
-    except RtlRunError as err:
+        with layer_progress(1, quiet, label=f"on {simulator}") as advance:
+            result = run()
+            advance("done")
+    except SystemRunError as err:
         _fail(str(err), 1)
     if json_out:
-        emit_json({"network": name, "config": config.to_dict(), "layers": checks_to_json(checks)}, json_out)
+        emit_json(result.to_dict(), json_out)
     if json_out != "-":
-        stdout.print(verify_table(name, config, checks))
-    if not all(c.ok for c in checks):
+        stdout.print(verify_table(result))
+    if not result.passed:
         sys.exit(1)
+
+
+def is_generated_dir(net: str) -> bool:
+    """Whether ``sim verify``'s argument is a directory (``./lenet5`` reaches one named like a zoo network)."""
+    from pathlib import Path
+
+    return Path(net).is_dir() and net not in ZOO
+
+
+def check_bus(directory: str, config: AccelConfig, dram: dict) -> None:
+    """UserError if ``--bandwidth`` needs a wider AXI bus than the directory's design has."""
+    from rtl.generate import system_bus_bytes
+
+    wanted, built = system_bus_bytes(config.replace(**dram)), system_bus_bytes(config)
+    if wanted != built:
+        raise UserError(f"--bandwidth {dram['dram_bandwidth']} needs a {wanted}-byte AXI bus; {directory} was built "
+                        f"with {built} bytes per beat: give --bandwidth <= {built}, or run `sim gen` again with it")  # fmt: skip
 
 
 #: The files ``sim run --csv DIR`` writes.

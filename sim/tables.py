@@ -181,18 +181,40 @@ def run_table(report: dict) -> FittedTable:
     return FittedTable(columns, rows, title=title, caption=caption)
 
 
-def verify_table(network: str, config, checks) -> FittedTable:
-    """``sim verify``: per layer, tiles, mismatching outputs and measured vs predicted cycles."""
+def _cycles(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+#: ``sim verify``'s word for a cycle comparison (:func:`rtl.verify.cycles_equal`): equal, differ, not checked.
+CYCLE_VERDICT = {True: "cycles equal", False: "CYCLES DIFFER", None: ""}
+
+
+def _verdict(mismatches: int, cycles_equal: bool | None) -> str:
+    return ", ".join(filter(None, ["bit-exact" if mismatches == 0 else "MISMATCH", CYCLE_VERDICT[cycles_equal]]))
+
+
+def verify_table(check) -> FittedTable:
+    """``sim verify`` (an :class:`rtl.verify.SystemCheck`): per layer, wrong outputs and the RTL's
+    cycles against ``sim run``'s; the total row holds the CYCLES register."""
+    run, cfg = check.run, check.config
+    layers = run.layers
     columns = [
-        Column("layer", "total", "left"), Column("type", justify="left"),
-        Column("tiles", str(sum(c.tiles for c in checks))),
-        Column("outputs\n(values)", f"{sum(c.elements for c in checks):,}"),
-        Column("wrong\n(values)", f"{sum(c.mismatches for c in checks):,}"),
-        Column("RTL\n(cycles)", f"{sum(c.measured for c in checks):,}"),
-        Column("predicted\n(cycles)", f"{sum(c.predicted for c in checks):,}"),
-        Column("result", "PASS" if all(c.ok for c in checks) else "FAIL", "left", text=True),
+        Column("layer", "total", "left"),
+        Column("outputs\n(values)", f"{sum(c.elements for c in layers):,}"),
+        Column("wrong\n(values)", f"{sum(c.mismatches for c in layers):,}"),
+        Column("RTL\n(cycles)", _cycles(run.cycles if run.error is None else None)),
+        Column("sim run\n(cycles)", f"{check.sim_cycles:,}"),
+        Column("result", "PASS" if check.passed else "FAIL", "left", text=True),
     ]  # fmt: skip
-    rows = [[c.name, c.kind, str(c.tiles), f"{c.elements:,}", f"{c.mismatches:,}", f"{c.measured:,}",
-             f"{c.predicted:,}", "bit-exact, on time" if c.ok else "MISMATCH"] for c in checks]  # fmt: skip
-    title = f"{network} on the generated {config.rows}x{config.cols} accelerator (RTL)"
-    return FittedTable(columns, rows, title=title)
+    rows = [[c.name, f"{c.elements:,}", f"{c.mismatches:,}", _cycles(c.cycles), f"{check.sim_layer_cycles[c.name]:,}",
+             _verdict(c.mismatches, check.layer_cycles_equal(c))] for c in layers]  # fmt: skip
+    title = (f"{check.network} on the {cfg.rows}x{cfg.cols} AXI accelerator ({check.simulator}), "
+             f"DRAM {cfg.dram_bandwidth} B/cycle + {cfg.dram_latency} cycles")  # fmt: skip
+    notes = []
+    if run.error is not None:
+        notes.append(f"the run stopped: {run.error}")
+    if check.backpressure > 0:
+        notes.append(f"backpressure {check.backpressure}: cycles not checked (withheld handshakes add cycles)")
+    elif run.error is None:
+        notes.append(f"{CYCLE_VERDICT[check.cycles_equal]} (the RTL's CYCLES register vs sim run)")
+    return FittedTable(columns, rows, title=title, caption="; ".join(notes))
