@@ -15,8 +15,6 @@ from rtl.simulators import verilator
 
 pytestmark = pytest.mark.rtl
 icarus = pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
-#: Only the assertions that need the RTL's cycles to equal `sim run`'s are marked.
-cycle_model = pytest.mark.xfail(strict=False, reason="whole-system cycle model in progress")
 
 SMALL = ["--rows", "4", "--cols", "4", "--ifmap-kib", "2", "--filter-kib", "4", "--ofmap-kib", "4"]
 #: One 3x3 convolution (4 -> 8 channels on 6x6): a network file `sim verify DIR` can reload.
@@ -66,7 +64,6 @@ def test_one_layer_is_bit_exact_and_reports_both_cycle_counts(one_layer):
 
 
 @icarus
-@cycle_model
 def test_one_layer_takes_the_cycles_of_sim_run(one_layer):
     result, report = one_layer
     assert report["rtl_cycles"] == report["sim_cycles"] and report["cycles_equal"] is True
@@ -94,7 +91,6 @@ def test_a_generated_directory_runs_its_image_against_the_golden_model(generated
 
 
 @icarus
-@cycle_model
 def test_a_generated_directory_takes_the_cycles_of_sim_run(generated, tmp_path):
     result, report = verify_json(tmp_path, str(generated))
     assert result.returncode == 0 and report["cycles_equal"] is True
