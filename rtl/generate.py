@@ -352,7 +352,7 @@ def _system_port(name: str, width: int, is_input: bool) -> dict:
 
 def system_manifest(config: AccelConfig, top, image=None, network: dict | None = None) -> dict:
     """The AXI top's manifest: config, bus, ports, register map, and a network's DRAM image (byte
-    addresses; ``network``: how to reload it, see :func:`rtl.verify.load_generated`)."""
+    addresses; ``network``: how to reload it, see :func:`rtl.generated_dir.load_generated`)."""
     ports = [_system_port(name, len(value), direction == PortDirection.Input) for name, (value, direction)
              in [("clk", (range(1), PortDirection.Input)), ("rst", (range(1), PortDirection.Input)),
                  *axi.verilog_ports(top).items()]]  # fmt: skip
@@ -493,7 +493,8 @@ def generate_system(config: AccelConfig, out_dir: str | os.PathLike, synth: str 
     """
     from .dram_image import build_image
     from .system_top import SystemTop
-    from .verify import params_npz, prepare
+    from .generated_dir import params_npz
+    from .verify import prepare
 
     _check_synth(synth)
     AcceleratorGeometry.from_config(config)  # a config no accelerator is built for fails before elaboration

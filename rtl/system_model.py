@@ -16,6 +16,7 @@ from .accelerator_geometry import AcceleratorGeometry
 from .dram_image import DramImage
 from .emulator import Descriptor, output_path, run_descriptor
 from .program_image import TARGETS, DmaCommand, TileTransfers, decode_program
+from .system_run import SystemRun, check_layers
 
 
 class SystemModel:
@@ -70,3 +71,12 @@ class SystemModel:
     def output(self, step: str, shape: tuple[int, ...]) -> np.ndarray:
         """The output of ``step`` as the network lays it out (read from DRAM)."""
         return self.image.read_tensor(self.dram.tobytes(), step, shape)
+
+
+def run_model(image: DramImage, gold: dict[str, np.ndarray]) -> SystemRun:
+    """``image`` run on the model, every layer's output checked against ``gold`` (no cycles: the
+    model has no clock)."""
+    model = SystemModel(image)
+    model.run()
+    shapes = {step.name: step.out_shape for step in image.program.steps}
+    return SystemRun(None, None, check_layers(image, model.dram, image.base, gold, shapes))

@@ -51,10 +51,11 @@ class LayerOutput:
 
 @dataclass
 class SystemRun:
-    """A finished run: counters read from the registers, every layer's check, or the error."""
+    """A finished run: counters read from the registers (None: a model without a clock ran it),
+    every layer's check, or the error."""
 
-    cycles: int = 0
-    compute_cycles: int = 0
+    cycles: int | None = 0
+    compute_cycles: int | None = 0
     layers: list[LayerOutput] = field(default_factory=list)
     error: str | None = None
     #: With ``trace``: per program segment, (cycles from the previous segment's end, or from
@@ -78,12 +79,14 @@ def simulation_source(verilog: str) -> str:
     return re.sub(dummy, lambda m: f"{m.group(0)}\n  initial #1 {m.group(1)} = 1;", verilog)
 
 
-def bench_verilog(config: AccelConfig, image_bytes: int, settle: bool = True) -> tuple[str, int]:
+def bench_verilog(config: AccelConfig, image_bytes: int, settle: bool = True,
+                  top: str | None = None) -> tuple[str, int]:  # fmt: skip
     """Verilog of :data:`BENCH_TOP` (the AXI top on the DRAM model) and its bus width in bytes;
     ``settle``: with :func:`simulation_source`'s time-1 pass (Icarus; Verilator evaluates every
-    combinational block when it initialises, and would need ``--timing`` for the ``#1``)."""
+    combinational block when it initialises, and would need ``--timing`` for the ``#1``).
+    ``top``: the Verilog of :data:`TOP` to run (``sim gen``'s), else converted from ``config``."""
     bus = bus_bytes(kernel_bandwidth(config.dram_bandwidth))
-    top = axi.convert(SystemTop(config, data_bytes=bus), TOP)
+    top = top if top is not None else axi.convert(SystemTop(config, data_bytes=bus), TOP)
     depth = -(-image_bytes // bus) + MARGIN_WORDS
     verilog = dram_model.attach(TOP, top, bus, depth, 1, BENCH_TOP)
     return (simulation_source(verilog) if settle else verilog), bus
@@ -110,15 +113,15 @@ def verilator_options(build: Path, trace: bool) -> tuple[list[str], list[str]]:
 
 def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray], shapes: dict[str, tuple],
                build: Path, simulator: str = "icarus", backpressure: float = 0.0, seed: int = 1,
-               max_cycles: int = 10_000_000, trace: bool = False,
-               slverr: tuple[int, int] | None = None) -> SystemRun:  # fmt: skip
+               max_cycles: int = 10_000_000, trace: bool = False, slverr: tuple[int, int] | None = None,
+               top: str | None = None) -> SystemRun:  # fmt: skip
     """Run ``image`` (built for ``config``) on the AXI top in ``build``; check each layer's output
     (``shapes[name]``) against ``gold`` (by the layer's last fused step). ``trace`` times each
     program segment (on Verilator it makes every signal public: a build twice as long); the DRAM
-    model answers SLVERR for the bytes ``slverr`` = (lo, hi)."""
+    model answers SLVERR for the bytes ``slverr`` = (lo, hi); ``top``: see :func:`bench_verilog`."""
     build.mkdir(parents=True, exist_ok=True)
     verilator = simulator == "verilator"
-    verilog, bus = bench_verilog(config, image.base + len(image.data), settle=not verilator)
+    verilog, bus = bench_verilog(config, image.base + len(image.data), settle=not verilator, top=top)
     (build / f"{BENCH_TOP}.v").write_text(verilog)
     dram_model.write_image(build / "dram.hex", {image.base: bytes(image.data)}, bus)
     spec = {"program_address": image.program_address, "program_bytes": image.program_bytes,
@@ -147,15 +150,23 @@ def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray
     marks = result["marks"]
     ends = [*marks["start"], *marks["finished"]]
     segments = [(run - before, end - run) for before, run, end in zip(ends, marks["run"], marks["finished"])]
-    run = SystemRun(result["cycles"], result["compute_cycles"], segments=segments)
     per_layer = _layer_cycles(image, config.rows, segments) if trace else {}
+    layers = check_layers(image, memory, 0, gold, shapes, per_layer)
+    return SystemRun(result["cycles"], result["compute_cycles"], layers, segments=segments)
+
+
+def check_layers(image: DramImage, memory, base: int, gold: dict[str, np.ndarray], shapes: dict[str, tuple],
+                 cycles: dict[str, int] | None = None) -> list[LayerOutput]:  # fmt: skip
+    """Each layer's output in ``memory`` (DRAM bytes from address ``base`` on, after a run of
+    ``image``) against ``gold`` (by the layer's last fused step); ``cycles``: each layer's, if timed."""
+    checks = []
     for layer in image.layers:
         tensor = image.tensors[layer.name]
-        raw = np.frombuffer(bytes(memory[tensor.address : tensor.address + tensor.nbytes]), np.int8)
-        got = from_pixel_major(raw, shapes[layer.name])
+        start = tensor.address - base
+        got = from_pixel_major(np.frombuffer(bytes(memory[start : start + tensor.nbytes]), np.int8), shapes[layer.name])
         want = gold[layer.plan.fused[-1] if layer.plan.fused else layer.name]
-        run.layers.append(LayerOutput(layer.name, int(np.sum(got != want)), int(want.size), per_layer.get(layer.name)))
-    return run
+        checks.append(LayerOutput(layer.name, int(np.sum(got != want)), int(want.size), (cycles or {}).get(layer.name)))
+    return checks
 
 
 def _layer_cycles(image: DramImage, rows: int, segments: list[tuple[int, int]]) -> dict[str, int]:

@@ -336,108 +336,40 @@ def verify_network(network: Network, config: AccelConfig, layer: str | None = No
 
 
 def run_image(network: Network, config: AccelConfig, image, gold: dict[str, np.ndarray], simulator: str,
-              backpressure: float, build_dir: str | os.PathLike | None = None) -> SystemCheck:  # fmt: skip
-    """Run the DRAM ``image`` of ``network`` on the AXI top and time ``network`` with ``sim run``.
+              backpressure: float, build_dir: str | os.PathLike | None = None,
+              top: str | None = None) -> SystemCheck:  # fmt: skip
+    """Run the DRAM ``image`` of ``network`` on the AXI top (the Verilog ``top``, else converted
+    from ``config``) and time ``network`` with ``sim run``.
 
     Icarus times every layer (``trace``, which costs little there; on Verilator it would make every
     signal public). The build directory is temporary unless ``build_dir`` is given.
     """
     from sim.runner import simulate
 
+    from .system_model import run_model
     from .system_run import run_on_rtl
 
-    _check_simulator(simulator)
     report = simulate(network, config)
-    shapes = {step.name: step.out_shape for step in image.program.steps}
-    deadline = int(4 * report.total["cycles"] / (1 - backpressure)) + 100_000  # cycles before a hang is declared
-    with _build_dir(build_dir) as build:
-        run = run_on_rtl(image, config, gold, shapes, build, simulator=simulator, backpressure=backpressure,
-                         max_cycles=deadline, trace=simulator == "icarus")  # fmt: skip
+    if simulator == "model":
+        run = run_model(image, gold)
+    else:
+        _check_simulator(simulator)
+        shapes = {step.name: step.out_shape for step in image.program.steps}
+        deadline = int(4 * report.total["cycles"] / (1 - backpressure)) + 100_000  # cycles before a hang is declared
+        with _build_dir(build_dir) as build:
+            run = run_on_rtl(image, config, gold, shapes, build, simulator=simulator, backpressure=backpressure,
+                             max_cycles=deadline, trace=simulator == "icarus", top=top)  # fmt: skip
     per_layer = {layer.name: layer.cycles for layer in report.layers}
     return SystemCheck(network.name, config, simulator, backpressure, run, report.total["cycles"], per_layer)
 
 
 # -- A ``sim gen NET -o DIR`` directory ----------------------------------------------------------
 
-#: Files of a generated directory that ``sim verify DIR`` reads (besides ``manifest.json``).
-IMAGE_FILE, WEIGHTS_FILE = "dram.bin", "weights.npz"
 
-
-def params_npz(params: NetworkParams) -> bytes:
-    """``weights.npz``: per weighted layer ``<layer>.weight`` (int8), ``<layer>.bias`` (int32) and
-    ``<layer>.requant`` (scale, shift)."""
-    arrays = {}
-    for name, p in params.layers.items():
-        arrays[f"{name}.weight"] = p.weight
-        if p.bias is not None:
-            arrays[f"{name}.bias"] = p.bias
-        arrays[f"{name}.requant"] = np.array([p.scale, p.shift], dtype=np.int64)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
-
-
-def read_params(path: Path) -> NetworkParams:
-    """The int8 parameters :func:`params_npz` wrote to ``path``."""
-    params = NetworkParams("int8")
-    with np.load(path, allow_pickle=False) as arrays:
-        for name in {key.rsplit(".", 1)[0] for key in arrays.files}:
-            scale, shift = (int(v) for v in arrays[f"{name}.requant"])
-            bias = arrays[f"{name}.bias"] if f"{name}.bias" in arrays.files else None
-            params.layers[name] = LayerParams(arrays[f"{name}.weight"], bias, scale, shift)
-    return params
-
-
-@dataclass
-class Generated:
-    """What ``sim verify DIR`` runs: the network, its config, DRAM image (from ``dram.bin``) and golden outputs."""
-
-    network: Network
-    config: AccelConfig
-    image: object  # rtl.dram_image.DramImage
-    gold: dict[str, np.ndarray]
-
-
-def load_generated(directory: str | os.PathLike) -> Generated:
-    """Read a ``sim gen NET -o DIR`` directory back: the network (reloaded from the manifest's
-    source), the weights of ``weights.npz``, the DRAM image of ``dram.bin`` with its input, and the
-    golden outputs recomputed from those weights and that input.
-
-    Each problem is a ProgramError naming the file and what to do.
-    """
-    from workloads.sources import load_network
-
-    from .dram_image import build_image, from_pixel_major
-
-    directory = Path(directory)
-    again = f"run `sim gen NET -o {directory}` again"
-    manifest = read_file(directory / "manifest.json", again, lambda path: json.loads(path.read_text()))
-    if "network" not in manifest or "image" not in manifest:
-        raise ProgramError(f"{directory} holds no network's DRAM image; run `sim gen NET -o {directory}`")
-    config = read_file(directory / "manifest.json", again, lambda _: AccelConfig.from_dict(manifest["config"]))
-    source = manifest["network"]
-    network = load_network(source["source"], skip_unsupported=source["skip_unsupported"]).with_batch(source["batch"])
-    params = read_file(directory / WEIGHTS_FILE, again, read_params)
-    data = read_file(directory / IMAGE_FILE, again, lambda path: path.read_bytes())
-    expected = manifest["image"]
-    if len(data) != expected["bytes"]:
-        raise ProgramError(f"{directory / IMAGE_FILE} holds {len(data):,} bytes, the manifest {expected['bytes']:,}; {again}")
-    tensor = manifest["tensors"][INPUT]
-    start = tensor["address"] - expected["base"]
-    x = from_pixel_major(np.frombuffer(data[start : start + tensor["bytes"]], np.int8), network.input_shape)
-    try:
-        image = build_image(compile_network(network, config, params), params, x, expected["base"])
-    except Exception as err:  # weights that are not the network's
-        raise ProgramError(f"{directory / WEIGHTS_FILE} does not fit {network.name} ({err}); {again}") from None
-    if (len(image.data), image.program_address) != (len(data), expected["program_address"]):
-        raise ProgramError(f"{directory / IMAGE_FILE} is not laid out as {network.name} on this config; {again}")
-    image.data = bytearray(data)
-    return Generated(network, config, image, forward(network, params, x))
-
-
-def verify_generated(generated: Generated, simulator: str = "icarus", backpressure: float = 0.0,
+def verify_generated(generated, simulator: str = "icarus", backpressure: float = 0.0,
                      dram: dict | None = None) -> SystemCheck:  # fmt: skip
-    """Run a loaded directory (:func:`load_generated`) on the AXI top; ``dram`` overrides the DRAM
-    model's ``dram_bandwidth`` / ``dram_latency``."""
+    """Run a loaded directory (:func:`rtl.generated_dir.load_generated`) on the AXI top, its own
+    Verilog; ``dram`` overrides the DRAM model's ``dram_bandwidth`` / ``dram_latency``."""
     config = generated.config.replace(**(dram or {}))
-    return run_image(generated.network, config, generated.image, generated.gold, simulator, backpressure)
+    return run_image(generated.network, config, generated.image, generated.gold, simulator, backpressure,
+                     top=generated.verilog)

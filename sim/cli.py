@@ -400,7 +400,8 @@ def verify(
     dram.bin, checked against the golden model recomputed from its weights.npz and input.
     """
     from rtl.system_run import SystemRunError
-    from rtl.verify import load_generated, verify_generated, verify_network
+    from rtl.generated_dir import load_generated
+    from rtl.verify import verify_generated, verify_network
     from sim.progress import layer_progress
     from sim.tables import verify_table
 

@@ -1,5 +1,5 @@
-"""`sim gen`: Verilog, manifest and README from the one AccelConfig, a network's layer program,
-``--fit``; bad input exits 2 cleanly with no output."""
+"""`sim gen`: the AXI accelerator's Verilog, C header, manifest and README from the one
+AccelConfig, a network's DRAM image, ``--fit``; bad input exits 2 cleanly with no output."""
 
 from __future__ import annotations
 
@@ -60,82 +60,101 @@ LENET_4x4 = ["--rows", "4", "--cols", "4", "--ifmap-kib", "4", "--filter-kib", "
 
 
 @pytest.mark.slow
-def test_gen_emits_the_layer_accelerator_by_default(tmp_path):
+def test_gen_emits_the_axi_accelerator_by_default(tmp_path):
     out = tmp_path / "accel"
     result = sim("gen", "-o", str(out), "--rows", "2", "--cols", "3")
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "accel_ws_2x3.v", "manifest.json"]
+    assert result.stdout.splitlines()[-1] == f"wrote {out}/accel_axi.v, accel_axi.h, manifest.json, README.md"
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "accel_axi.h", "accel_axi.v", "manifest.json"]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["REGISTERS"]["CTRL"] == 0 and manifest["READ_LATENCY"] >= 1
+    assert manifest["bus"] == {"data_bytes": 16, "address_bits": 32, "register_address_bits": 12}
+    assert {r["name"]: r["offset"] for r in manifest["registers"]}["CTRL"] == 0x0C
+    ports = {p["name"]: (p["direction"], p["width"]) for p in manifest["ports"]}
+    assert ports["s_axil_wdata"] == ("input", 32) and ports["m_axi_rdata"] == ("input", 128)
+    assert ports["m_axi_arlen"] == ("output", 8) and ports["irq"] == ("output", 1)
+    verilog = (out / "accel_axi.v").read_text()
+    assert "\nmodule accel_axi(" in verilog and "input [127:0] m_axi_rdata;" in verilog
+    assert "#define ACCEL_AXI_REG_CTRL 0x0cu" in (out / "accel_axi.h").read_text()
+    assert "## The DRAM image" not in (out / "README.md").read_text()  # no network, no image
 
 
-def test_gen_compiles_the_network_into_a_layer_program(tmp_path):
-    import numpy as np
-
+def _lenet_image():
+    """LeNet-5's DRAM image on :data:`LENET_4x4`, built in-process as `sim gen` builds it (seed 0)."""
     from accel.config import AccelConfig
-    from rtl.program import compile_network
-    from workloads.forward import calibrate, network_params, random_input
+    from rtl.dram_image import build_image
+    from rtl.verify import prepare
     from workloads.zoo import get_network
+
+    config = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
+    params, x, gold, program = prepare(get_network("lenet5"), config)
+    return build_image(program, params, x), params, gold
+
+
+def test_gen_writes_the_networks_dram_image(tmp_path):
+    import numpy as np
 
     out = tmp_path / "lenet"
     result = sim("gen", "lenet5", "-o", str(out), *LENET_4x4)
     assert result.returncode == 0, result.stderr
-    assert {"program.json", "weights.npz", "accel_ws_4x4.v"} <= {p.name for p in out.iterdir()}
-    program = json.loads((out / "program.json").read_text())
-    assert program["cycles"] == 43_715  # `sim run lenet5` with the same flags and unlimited DRAM
-    steps = {s["name"]: s for s in program["steps"]}
-    assert steps["flatten"]["host"] and steps["conv1"]["fused"] == ["relu1"]
-    assert len(steps["fc1"]["tiles"]) == 8 and steps["fc1"]["tiles"][0]["regs"]["INNER"] == 100
-    # The program's registers and weights are the host driver's, with the requantization in them.
-    net, config = get_network("lenet5"), AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
-    params = network_params(net, "int8", 0)
-    calibrate(net, params, random_input(net, "int8", 1))
-    expected = compile_network(net, config, params)
-    assert [t["regs"] for t in steps["conv2"]["tiles"]] == [t.regs for t in expected.layers["conv2"].tiles]
+    names = "accel_axi.v, accel_axi.h, dram.bin, dram.hex, weights.npz, manifest.json, README.md"
+    assert result.stdout == f"wrote {out}/{names}\n"
+    image, params, _ = _lenet_image()
+    assert (out / "dram.bin").read_bytes() == bytes(image.data)  # byte for byte
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["image"]["program_address"] == image.program_address
+    assert manifest["image"]["program_bytes"] == image.program_bytes
+    assert manifest["layers"] == ["conv1", "pool1", "conv2", "pool2", "fc1", "fc2", "fc3"]
+    assert manifest["tensors"]["fc3"] == {"address": image.tensors["fc3"].address, "bytes": 10, "shape": [1, 10]}
+    assert manifest["network"] == {"name": "lenet5", "source": "lenet5", "batch": 1, "skip_unsupported": False, "seed": 0}
+    # dram.hex: the same bytes in 16-byte words, byte 0 in the low bits.
+    words = [line for line in (out / "dram.hex").read_text().split() if not line.startswith("@")]
+    assert bytes.fromhex(words[0])[::-1] == bytes(image.data[:16])
     weights = np.load(out / "weights.npz")
     assert np.array_equal(weights["fc3.weight"], params.layers["fc3"].weight)
     assert weights["conv1.requant"].tolist() == [params.layers["conv1"].scale, params.layers["conv1"].shift]
-    assert "## Layer program" in (out / "README.md").read_text()
+    readme = (out / "README.md").read_text()
+    assert "## The DRAM image of lenet5 (batch 1)" in readme and f"| fc3 | `{image.tensors['fc3'].address:#x}` |" in readme
+
+
+def test_the_written_directory_runs_the_network_on_its_own(tmp_path):
+    """dram.bin, weights.npz and the manifest run on the NumPy model of the system without the
+    in-process network: every layer's output in DRAM is the golden int8 model's."""
+    import numpy as np
+
+    from rtl.system_model import SystemModel
+    from rtl.generated_dir import load_generated
+
+    out = tmp_path / "lenet"
+    assert sim("gen", "lenet5", "-o", str(out), *LENET_4x4).returncode == 0
+    generated = load_generated(out)
+    model = SystemModel(generated.image)
+    model.run()
+    shapes = {step.name: step.out_shape for step in generated.image.program.steps}
+    for layer in generated.image.layers:  # its output in DRAM is its last fused step's
+        want = generated.gold[layer.plan.fused[-1] if layer.plan.fused else layer.name]
+        assert np.array_equal(model.output(layer.name, shapes[layer.name]), want), layer.name
 
 
 def test_gen_fit_sizes_buffers_for_single_tiles(tmp_path):
+    from rtl.generated_dir import load_generated
+
     out = tmp_path / "fit"
     result = sim("gen", "lenet5", "--fit", "-o", str(out), "--rows", "4", "--cols", "4")
     assert result.returncode == 0, result.stderr
     assert "ifmap_kib 256 -> 3" in result.stdout and "ofmap_kib 128 -> 49" in result.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     assert (manifest["config"]["ifmap_kib"], manifest["config"]["filter_kib"], manifest["config"]["ofmap_kib"]) == (3, 95, 49)
-    program = json.loads((out / "program.json").read_text())
-    tiles = {s["name"]: len(s["tiles"]) for s in program["steps"] if not s.get("host")}
-    # One descriptor per layer, except pooling's channels (groups) that do not pack into 4 rows.
+    tiles = {layer.name: len(layer.tiles) for layer in load_generated(out).image.layers}
+    # One tile per layer, except pooling's channels (groups) that do not pack into 4 rows.
     assert tiles == {"conv1": 1, "pool1": 6, "conv2": 1, "pool2": 16, "fc1": 1, "fc2": 1, "fc3": 1}
 
 
-def test_the_written_program_runs_the_network_on_its_own(tmp_path):
-    """program.json + weights.npz drive the host driver without the network: exact LeNet-5 logits."""
-    import asyncio
-
-    from rtl.layer_program import load_program
-    from rtl.program import EmulatorBackend, calibrated_params, execute
-    from workloads.forward import forward
-    from workloads.zoo import get_network
-
-    out = tmp_path / "lenet"
-    assert sim("gen", "lenet5", "-o", str(out), *LENET_4x4).returncode == 0
-    program, params = load_program(out)
-    _, x = calibrated_params(get_network("lenet5"))
-    outputs, results = asyncio.run(execute(program, params, x, EmulatorBackend(program.config)))
-    gold = forward(get_network("lenet5"), params, x)
-    assert (outputs["fc3"] == gold["fc3"]).all() and sum(r.measured for r in results) == 43_715
-
-
-def test_gen_program_for_a_batch(tmp_path):
+def test_gen_image_for_a_batch(tmp_path):
     out = tmp_path / "batch"
     assert sim("gen", "lenet5", "--batch", "2", "-o", str(out), *LENET_4x4).returncode == 0
-    program = json.loads((out / "program.json").read_text())
-    assert program["input_shape"] == [2, 1, 28, 28]
-    fc3 = next(s for s in program["steps"] if s["name"] == "fc3")
-    assert fc3["tiles"][0]["regs"]["T"] == 2  # both feature vectors stream through one descriptor
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tensors"]["input"]["shape"] == [2, 1, 28, 28] and manifest["tensors"]["fc3"]["bytes"] == 20
+    assert manifest["network"]["batch"] == 2
 
 
 def test_gen_refuses_a_file_as_output_directory(tmp_path):

@@ -9,7 +9,6 @@ import pytest
 from rich.console import Console
 
 from accel.config import AccelConfig
-from rtl.verify import LayerCheck
 from sim.energy_view import attach_energy, energy_table
 from sim.runner import simulate
 from sim.tables import FittedTable, info_table, run_table, verify_table, zoo_table
@@ -95,6 +94,12 @@ def test_zoo_table(width):
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_verify_table(width):
-    checks = [LayerCheck(f"conv{i}", "conv", 1000 + i, 123_456_789 + i, 123_456_789, i % 2, 9_876_543) for i in range(8)]
-    out = check(verify_table("vgg16", AccelConfig(), checks), width, {"123,456,789", "123,456,796"})
+    from rtl.system_run import LayerOutput, SystemRun
+    from rtl.verify import SystemCheck
+
+    layers = [LayerOutput(f"conv{i}", i % 2, 9_876_543, 123_456_789 + i) for i in range(8)]
+    run = SystemRun(987_654_321, 900_000_000, layers=layers)
+    sim_layers = {f"conv{i}": 123_456_789 for i in range(8)}
+    system = SystemCheck("vgg16", AccelConfig(), "icarus", 0.0, run, 987_654_321, sim_layers)
+    out = check(verify_table(system), width, {"123,456,789", "123,456,796", "987,654,321"})
     assert "MISMATCH" in out and "FAIL" in out

@@ -436,10 +436,6 @@ def _edit_json(name: str, edit):
     return damage
 
 
-def _first_tile(program: dict) -> dict:
-    return _first_layer(program)["tiles"][0]
-
-
 def _drop_weights(directory: Path) -> None:
     with np.load(directory / "weights.npz") as arrays:
         kept = {k: arrays[k] for k in arrays.files if not k.startswith("conv1.")}
@@ -452,10 +448,6 @@ def _truncate(name: str, size: int):
         path.write_bytes(path.read_bytes()[:size])
 
     return damage
-
-
-def _first_layer(program: dict) -> dict:
-    return next(s for s in program["steps"] if not s["host"])
 
 
 def _reshape_weights(directory: Path) -> None:
@@ -473,9 +465,18 @@ def _retype_weights(dtype: str, scale: int = 1):
     return damage
 
 
-def _replace_with_fifo(directory: Path) -> None:
-    (directory / "program.json").unlink()
-    os.mkfifo(directory / "program.json")
+def _replace_with_fifo(name: str):
+    def damage(directory: Path) -> None:
+        (directory / name).unlink()
+        os.mkfifo(directory / name)
+
+    return damage
+
+
+def _move_program(directory: Path) -> None:
+    """dram.bin of the right size with the program somewhere else."""
+    edit = _edit_json("manifest.json", lambda m: m["image"].update(program_address=m["image"]["program_address"] + 64))
+    edit(directory)
 
 
 DAMAGE = {
@@ -487,17 +488,18 @@ DAMAGE = {
     "weights beyond int8": ("weights.npz", _retype_weights("int32", 1000)),
     "no weights.npz": ("weights.npz", lambda d: (d / "weights.npz").unlink()),
     "manifest without top": ("manifest.json", _edit_json("manifest.json", lambda m: m.pop("top"))),
+    "manifest of another top": ("manifest.json", _edit_json("manifest.json", lambda m: m.update(top="accel_ws_4x4"))),
+    "manifest without the image": ("manifest.json", _edit_json("manifest.json", lambda m: m.pop("image"))),
     "manifest not JSON": ("manifest.json", lambda d: (d / "manifest.json").write_text("{")),
     "manifest a list": ("manifest.json", lambda d: (d / "manifest.json").write_text("[]")),
-    "program not JSON": ("program.json", lambda d: (d / "program.json").write_bytes(b"\xff\xfe{")),
-    "register a string": ("program.json", _edit_json("program.json", lambda p: _first_tile(p)["regs"].update(T="x"))),
-    "register missing": ("program.json", _edit_json("program.json", lambda p: _first_tile(p)["regs"].pop("OUTER"))),
-    # Beyond the 16-bit count register (the bus would truncate it; the model would allocate 16 GiB).
-    "register too wide": ("program.json", _edit_json("program.json", lambda p: _first_tile(p)["regs"].update(T=2**31))),
-    "program.json a FIFO": ("program.json", _replace_with_fifo),
-    "tiles not a list": ("program.json", _edit_json("program.json", lambda p: _first_layer(p).update(tiles=7))),
-    "no Verilog": ("accel_ws_4x4.v", lambda d: (d / "accel_ws_4x4.v").unlink()),
-    "Verilog of another design": ("accel_ws_4x4.v", lambda d: (d / "accel_ws_4x4.v").write_text("module other;\n")),
+    "image address a string": ("manifest.json", _edit_json("manifest.json", lambda m: m["image"].update(base="zero"))),
+    "no dram.bin": ("dram.bin", lambda d: (d / "dram.bin").unlink()),
+    "truncated dram.bin": ("dram.bin", _truncate("dram.bin", 4096)),
+    "dram.bin a FIFO": ("dram.bin", _replace_with_fifo("dram.bin")),
+    "program moved": ("dram.bin", _move_program),
+    "no Verilog": ("accel_axi.v", lambda d: (d / "accel_axi.v").unlink()),
+    "Verilog of another design": ("accel_axi.v", lambda d: (d / "accel_axi.v").write_text("module other;\n")),
+    "Verilog a FIFO": ("accel_axi.v", _replace_with_fifo("accel_axi.v")),
 }  # fmt: skip
 
 
@@ -508,7 +510,7 @@ def test_a_damaged_gen_directory_is_one_line_before_building(generated, tmp_path
     def built(*_):
         raise AssertionError("the design was built before the directory was checked")
 
-    monkeypatch.setattr(rtl.verify, "_simulate", built)
+    monkeypatch.setattr(rtl.verify, "run_image", built)
     directory = tmp_path / "lenet"
     shutil.copytree(generated, directory)
     name, make = DAMAGE[damage]
