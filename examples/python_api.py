@@ -52,17 +52,19 @@ def main() -> None:
         print(f"\n(no DataFrame: {err})")
 
     if args.verilog:
-        # `sim gen lenet5 -o DIR --rows 4 --cols 4 ...`: Verilog, manifest, README and layer program.
+        # `sim gen lenet5 -o DIR --rows 4 --cols 4 ...`: the AXI accelerator's Verilog, its C header,
+        # manifest and README, and LeNet-5's DRAM image.
         config = sim.configure(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
         with tempfile.TemporaryDirectory() as out:
             manifest = sim.generate(config, out, "lenet5")
-            print(f"\nwrote {manifest['top']}.v with LeNet-5's layer program to {out} (removed on exit)")
-        # `sim verify lenet5 ...` runs the same program on that Verilog under Icarus; here on the
-        # NumPy model of the hardware, which needs no HDL simulator.
-        checks = sim.verify("lenet5", config, simulator="model")
-        print(f"LeNet-5 on the hardware model: {sum(c.ok for c in checks)} of {len(checks)} layers bit-exact "
-              f"and on time, {sum(c.measured for c in checks):,} cycles")  # fmt: skip
-
+            print(f"\nwrote {manifest['top']}.v with LeNet-5's DRAM image "
+                  f"({manifest['image']['bytes']:,} bytes) to {out} (removed on exit)")  # fmt: skip
+        # `sim verify lenet5 ...` runs that design on the image under Icarus, DRAM model in the loop;
+        # here on the NumPy model of the hardware, which needs no HDL simulator (and counts no cycles).
+        check = sim.verify("lenet5", config, simulator="model")
+        exact = sum(layer.mismatches == 0 for layer in check.run.layers)
+        print(f"LeNet-5 on the hardware model: {exact} of {len(check.run.layers)} layers bit-exact; "
+              f"sim run: {check.sim_cycles:,} cycles")  # fmt: skip
 
 if __name__ == "__main__":
     main()

@@ -98,9 +98,9 @@ def next_block(lanes: dict[str, np.ndarray], regs: dict[str, int]) -> dict[str, 
         return 0 if name is None else name if isinstance(name, int) else regs[name]
 
     stepped = {}
-    for field, (digit, step, add, wrap) in TAP_STEPS.items():
+    for field, (digit, step, add, back) in TAP_STEPS.items():
         into, out_of = (carries[c] for c in DIGIT_CARRIES[digit])
-        stepped[field] = lanes[field] + value(step) + into * value(add) - out_of * value(wrap)
+        stepped[field] = lanes[field] + value(step) + into * value(add) - out_of * value(back)
     return stepped
 
 

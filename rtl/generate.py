@@ -424,7 +424,7 @@ def _image_lines(info: dict) -> list[str]:
         f"- `{image['hex']}`: the same bytes for `$readmemh` into a memory of {image['hex_word_bytes']}-byte words "
         "(byte 0 of a word in its low bits; `@` lines are word addresses), e.g. a DRAM model in simulation.",
         f"- The program: `{image['program_address']:#x}`, {image['program_bytes']:,} bytes (PROG_ADDR, PROG_LEN).",
-        f"- `weights.npz`: the int8 weights, int32 biases and requantization (scale, shift) in the image.",
+        "- `weights.npz`: the int8 weights, int32 biases and requantization (scale, shift) in the image.",
         "",
         "Tensors are int8, pixel-major (NHWC: the channels of a pixel are consecutive). The image holds",
         "an input; write your own at `input` before starting.",
@@ -438,7 +438,7 @@ def _image_lines(info: dict) -> list[str]:
 
 def _running_lines(info: dict) -> list[str]:
     """README section: start a program with the C header or the Python driver, and wait for it."""
-    top, prefix = info["top"], info["top"].upper()
+    prefix = info["top"].upper()
     image = info.get("image", {"program_address": 0, "program_bytes": 0})
     address, length = f"{image['program_address']:#x}", image["program_bytes"]
     return [
@@ -467,7 +467,7 @@ def _running_lines(info: dict) -> list[str]:
         "from rtl.driver import AcceleratorDriver, MappedMemory, MappedMmio",
         "",
         "async def main():",
-        f"    memory = MappedMemory(base=DRAM, size=...)  # covers the image",
+        "    memory = MappedMemory(base=DRAM, size=...)  # covers the image",
         "    await memory.write(DRAM, open('dram.bin', 'rb').read())",
         "    driver = AcceleratorDriver(MappedMmio(base=REGS))",
         "    await driver.identify()",
@@ -477,9 +477,16 @@ def _running_lines(info: dict) -> list[str]:
         "asyncio.run(main())",
         "```",
         "",
-        f"`sim verify <this directory>` runs this design on the image in a simulator, with a DRAM model, "
+        "`sim verify <this directory>` runs this design on the image in a simulator, with a DRAM model, "
         "and checks every layer's output against the golden model.",
     ]
+
+
+def network_source(net: str) -> str:
+    """How a generated directory names its network: the zoo name, else the model file's absolute path."""
+    from workloads.zoo import ZOO
+
+    return net if net in ZOO else str(Path(net).resolve())
 
 
 def generate_system(config: AccelConfig, out_dir: str | os.PathLike, synth: str | None = None,
@@ -488,7 +495,8 @@ def generate_system(config: AccelConfig, out_dir: str | os.PathLike, synth: str 
     ``README.md`` (and ``synth_report.json``) to ``out_dir``; for ``network`` also its DRAM image
     (``dram.bin``, ``dram.hex``) and ``weights.npz`` (calibrated int8 parameters of ``seed``).
 
-    ``source``: how ``sim verify DIR`` reloads the network (``source``, ``batch``, ``skip_unsupported``).
+    ``source``: how ``sim verify DIR`` reloads the network (``source``, ``batch``, ``skip_unsupported``;
+    None for a network built in Python, which it cannot reload).
     ProgramError if ``network`` cannot run on the system. Returns the manifest.
     """
     from .dram_image import build_image
@@ -503,7 +511,8 @@ def generate_system(config: AccelConfig, out_dir: str | os.PathLike, synth: str 
         params, x, _, program = prepare(network, config, seed)
         image = build_image(program, params, x)
     top = SystemTop(config, data_bytes=system_bus_bytes(config))
-    info = system_manifest(config, top, image, network and {"name": network.name, **(source or {}), "seed": seed})
+    reload = {"source": None, "batch": None, "skip_unsupported": False, **(source or {})}
+    info = system_manifest(config, top, image, network and {"name": network.name, **reload, "seed": seed})
     constants = {"ROWS": config.rows, "COLS": config.cols, "DATA_BYTES": top.data_bytes}
     extra[info["header"]] = c_header(SYSTEM_TOP, constants).encode()
     if image is not None:

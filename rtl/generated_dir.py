@@ -151,6 +151,9 @@ def load_generated(directory: str | os.PathLike) -> Generated:
         raise ProgramError(f"{directory} holds no network's DRAM image; run `sim gen NET -o {directory}`")
     verilog = read_file(directory / f"{TOP}.v", again, lambda path: _system_verilog(path.read_text(), manifest.data_bytes))
     source = manifest.source
+    if source["source"] is None:
+        raise ProgramError(f"{directory} holds a network built in Python, which cannot be reloaded from it; "
+                           "verify that network with sim.verify(network, config)")  # fmt: skip
     network = load_network(source["source"], skip_unsupported=source["skip_unsupported"]).with_batch(source["batch"])
     params = read_file(directory / WEIGHTS_FILE, again, lambda path: read_params(path, manifest.config.weight_bits))
     data = read_file(directory / IMAGE_FILE, again, lambda path: path.read_bytes())

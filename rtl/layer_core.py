@@ -206,7 +206,7 @@ class LayerCore(wiring.Component):
         word 1. So a start edge finds everything one word ahead, as during a run,
         :data:`SETTLE_CYCLES` idle cycles after the last ``reload``.
         """
-        g, rows, regs = self.geometry, self.geometry.rows, self.regs
+        rows, regs = self.geometry.rows, self.regs
         count = regs.T.shape()
         phase, ox, oy, block = Signal(count), Signal(count), Signal(count), Signal(count)
         col, col_p, row, row_w, image = (Signal(COORD, name=n) for n in ("col", "col_p", "row", "row_w", "image"))

@@ -19,7 +19,7 @@ from accel.system_timing import record_words, segment_end
 
 from .emulator import DESCRIPTOR_REGISTERS, TAP_FIELDS
 from .program import ProgramError, lane_table
-from .spec import COMMAND_WORDS, PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_ALIGN, SEGMENT_HEADER, SEGMENT_WORDS, TILE_RECORD
+from .spec import PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_ALIGN, SEGMENT_HEADER, SEGMENT_WORDS, TILE_RECORD
 
 MASK = 0xFFFF_FFFF
 

@@ -28,11 +28,8 @@ if TYPE_CHECKING:
     from accel.area import AreaTable
     from accel.dse import SweepResult
     from accel.energy import EnergyTable
-    from rtl.verify import LayerCheck
+    from rtl.verify import SystemCheck
     from workloads.network import Network
-
-SIMULATORS = ("icarus", "verilator", "model")
-
 
 @dataclasses.dataclass
 class SimulationReport(NetworkReport):
@@ -265,49 +262,58 @@ def generate(
     core_only: bool = False,
     fit: bool = False,
     synth: str | None = None,
+    seed: int = 0,
 ) -> dict:
     """Write synthesizable Verilog, as ``sim gen`` does; return its manifest.
 
     Parameters
     ----------
     config : AccelConfig or None
-        Array, widths and buffer sizes (None: the defaults). The layer accelerator is
-        weight-stationary with at least 2 rows; ``core_only`` takes any dataflow.
+        Array, widths, buffer sizes and the DRAM bandwidth that sets the AXI data bus (None: the
+        defaults). The AXI accelerator is weight-stationary with at least 2 rows;
+        ``core_only`` takes any dataflow.
     out_dir : str or path
-        Directory for ``<top>.v``, ``manifest.json``, ``README.md`` (created).
+        Directory for ``accel_axi.v``, its C header ``accel_axi.h``, ``manifest.json`` and
+        ``README.md`` (created; replaced as a whole).
     network : Network or str, optional
-        Also write its layer program (``program.json``, ``weights.npz``) for the design.
+        Also write its DRAM image (``dram.bin``, ``dram.hex``) and int8 parameters
+        (``weights.npz``). A zoo name or a model file is recorded so that :func:`verify` can
+        rerun the directory; a Network built in Python cannot be reloaded from it.
     core_only : bool
-        The bare systolic array instead of the layer accelerator (no network).
+        The bare systolic array instead of the AXI accelerator (no network).
     fit : bool
         Size the buffers (whole KiB) so no layer of ``network`` needs host-side tiling.
     synth : {'ecp5', 'ice40'}, optional
         Also synthesize and place-and-route (needs the ``fpga`` extra).
+    seed : int
+        Seed of the random int8 weights and input in the image.
 
     Returns
     -------
     dict
-        The manifest (``top``, ``config``, ports, registers, ...); with ``fit`` also ``fit``:
-        the buffer sizes in KiB before and after, SRAM in KiB and ASIC area in mm^2.
+        The manifest (``top``, ``config``, ports, registers, the image's tensors, ...); with
+        ``fit`` also ``fit``: the buffer sizes in KiB before and after, SRAM in KiB and ASIC
+        area in mm^2.
     """
     if core_only and (network is not None or fit):
-        raise UserError("core_only emits the bare array, which runs no layer program; drop network and fit")
+        raise UserError("core_only emits the bare array, which runs no network; drop network and fit")
     if fit and network is None:
         raise UserError("fit sizes the buffers for a network: give network")
-    from rtl.generate import generate_accelerator, generate_core  # loads Amaranth, so after the checks
+    from rtl.generate import generate_core, generate_system, network_source  # loads Amaranth, so after the checks
 
     config = config or AccelConfig()
     if core_only:
         return generate_core(config, out_dir, synth=synth)
-    program, cost = None, None
+    cost, source = None, None
     if network is not None:
-        from rtl.layer_program import fit_buffers, program_files
-
+        if isinstance(network, (str, os.PathLike)):
+            source = {"source": network_source(os.fspath(network)), "batch": 1, "skip_unsupported": False}
         network = _as_network(network)
         if fit:
+            from rtl.buffer_fit import fit_buffers
+
             config, cost = fit_buffers(network, config)
-        program = program_files(network, config)
-    info = generate_accelerator(config, out_dir, synth=synth, program=program)
+    info = generate_system(config, out_dir, synth=synth, network=network, source=source, seed=seed)
     return {**info, "fit": cost} if fit else info
 
 
@@ -318,20 +324,19 @@ def verify(
     layer: str | None = None,
     seed: int = 0,
     simulator: str = "icarus",
-    progress: Callable[[], None] | None = None,
-) -> list[LayerCheck]:
-    """Run a network on the hardware and check it against the golden int8 model, as ``sim verify``.
+    backpressure: float = 0.0,
+) -> SystemCheck:
+    """Run a network on the AXI accelerator with the DRAM model in the loop, as ``sim verify``.
 
-    Every array layer is tiled exactly as the simulator tiles it and run descriptor by
-    descriptor; its int8 output is compared element by element with the golden model and its
-    measured cycles with the simulator's cycles at unlimited DRAM bandwidth and zero latency.
+    Every layer's int8 output in DRAM is compared bit-exactly with the golden model, and the
+    cycles the hardware counts (in total and per layer) with :func:`simulate`'s for the same
+    config, DRAM bandwidth and latency included.
 
     Parameters
     ----------
     network : Network or str
         A network, anything :func:`load_network` accepts, or a directory written by
-        :func:`generate` with a network (runs that design with its own program, checked against
-        the NumPy model of its descriptors).
+        :func:`generate` with a network (runs its own Verilog on its own DRAM image).
     config : AccelConfig, optional
         Default: :data:`accel.config.DEFAULTS`. Not allowed with a directory.
     layer : str, optional
@@ -339,39 +344,36 @@ def verify(
     seed : int
         Seed of the random int8 weights and input.
     simulator : {'icarus', 'verilator', 'model'}
-        An HDL simulator running the generated Verilog through cocotb (seconds to minutes), or
-        ``'model'``: the NumPy model of the same hardware (no HDL simulator needed).
-    progress : callable, optional
-        Called after every descriptor.
+        An HDL simulator running the Verilog through cocotb (seconds to minutes), or ``'model'``:
+        the NumPy model of the same hardware (outputs only: it counts no cycles).
+    backpressure : float
+        Chance (0 <= P < 1) that the DRAM model withholds a handshake, per cycle and channel;
+        outputs must stay exact, cycles are then not compared.
 
     Returns
     -------
-    list of rtl.verify.LayerCheck
-        Per layer: ``tiles``, ``predicted`` and ``measured`` cycles, ``mismatches`` among
-        ``elements`` outputs; ``.ok`` is True when both agree.
+    rtl.verify.SystemCheck
+        ``passed``; ``run.cycles`` (the CYCLES register; None for the model) against
+        ``sim_cycles``; ``run.layers``: per layer ``mismatches`` among ``elements`` and its
+        ``cycles`` (Icarus only) against ``sim_layer_cycles``; ``to_dict()`` for JSON.
     """
+    from rtl.verify import SIMULATORS
+
     if simulator not in SIMULATORS:
         raise UserError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
+    if not 0 <= backpressure < 1:
+        raise UserError(f"backpressure must be from 0 up to (not including) 1, not {backpressure}")
     if isinstance(network, (str, os.PathLike)) and os.path.isdir(network) and os.fspath(network) not in networks():
-        if config is not None or layer is not None or simulator == "model":
-            raise UserError(
-                f"{network} holds its own design and program: give no config or layer, and an HDL simulator"
-            )
-        from rtl.verify import verify_directory
+        if config is not None or layer is not None:
+            raise UserError(f"{network} holds its own design, weights and input: give no config or layer")
+        from rtl.generated_dir import load_generated
+        from rtl.verify import verify_generated
 
-        return verify_directory(network, seed, simulator, progress)[1]
-    network = _as_network(network)
-    config = config or AccelConfig()
-    if simulator == "model":
-        import asyncio
+        return verify_generated(load_generated(network), simulator, backpressure)
+    from rtl.verify import verify_network
 
-        from rtl.program import EmulatorBackend
-        from rtl.verify import check
-
-        return asyncio.run(check(network, config, EmulatorBackend(config), layer, seed, progress))
-    from rtl.verify import verify_on_rtl
-
-    return verify_on_rtl(network, config, layer, seed=seed, simulator=simulator, progress=progress)
+    return verify_network(_as_network(network), config or AccelConfig(), layer, seed=seed, simulator=simulator,
+                          backpressure=backpressure)  # fmt: skip
 
 
 def to_dataframe(records: Iterable[Mapping[str, Any]]) -> pandas.DataFrame:

@@ -259,7 +259,7 @@ def gen(
     With NET: dram.bin / dram.hex (the image to load at its base address), weights.npz, and a
     manifest and README naming the tensors' addresses; `sim verify DIR` runs them.
     """
-    from rtl.generate import check_out_dir, generate_core, generate_system  # Amaranth loads only here
+    from rtl.generate import check_out_dir, generate_core, generate_system, network_source  # Amaranth loads here
     from rtl.synth import FAMILIES
 
     if not out_dir:
@@ -285,7 +285,7 @@ def gen(
             config = fit_device(config, family, given, choose_buffers=not fit)
         if fit:
             from rtl.fpga_fit import check
-            from rtl.layer_program import fit_buffers
+            from rtl.buffer_fit import fit_buffers
 
             config, cost = fit_buffers(network, config)
             if device_check:
@@ -298,13 +298,6 @@ def gen(
     if synth:
         report = info["synth_report"]
         stdout.print(", ".join(f"{key} {value}" for key, value in report.items() if not isinstance(value, (dict, list))))
-
-
-def network_source(net: str) -> str:
-    """How a generated directory names its network: the zoo name, else the model file's absolute path."""
-    from pathlib import Path
-
-    return net if net in ZOO else str(Path(net).resolve())
 
 
 def generated_files(info: dict) -> list[str]:
