@@ -19,7 +19,7 @@ from accel.config import AccelConfig
 
 from .accelerator_geometry import AcceleratorGeometry
 from .control import delay_line
-from .emulator import PAD_MODES, TAP_FIELDS  # noqa: F401 (the manifest's tables)
+from .spec import PAD_MODES, TAP_FIELDS  # noqa: F401 (the manifest's tables)
 from .geometry import CoreGeometry
 from .layer_core import SETTLE_CYCLES, STAGING_LATENCY, LayerCore, lanes, register_shapes  # noqa: F401
 

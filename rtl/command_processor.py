@@ -67,15 +67,14 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for, ceil_log2, exact_log2
 
 from accel.config import AccelConfig
+from accel.system_timing import record_words
 
 from .dma import DmaParams, chip_write_signature, command_layout
-from .emulator import DESCRIPTOR_REGISTERS, TAP_FIELDS
 from .geometry import CoreGeometry
 from .layer_core import SETTLE_CYCLES, lane_layout, register_shapes
-from .program_image import TARGETS, record_words
 from .sequencer import header_layout
-from .spec import (COMMAND_WORDS, ERROR_CODES, PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_ALIGN, SEGMENT_HEADER,
-                   SEGMENT_WORDS, TILE_RECORD)  # fmt: skip
+from .spec import (COMMAND_WORDS, DESCRIPTOR_REGISTERS, ERROR_CODES, PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_ALIGN,
+                   SEGMENT_HEADER, SEGMENT_WORDS, TAP_FIELDS, TARGETS, TILE_RECORD)  # fmt: skip
 
 #: Bytes of a program word.
 WORD_BYTES = 4

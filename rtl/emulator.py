@@ -14,40 +14,7 @@ import numpy as np
 from accel.pe_semantics import MAC, MAX, wrap
 
 from .host import golden
-
-#: Fields of one lane of the lane table (the taps of K block 0), in field-number order: the digits
-#: of the lane's K index ``k = c * KH * KW + ky * KW + kx`` and the offsets they give (``dx = kx *
-#: dilation_x``, ``dy``, ``dxp = dx * PIXEL_PITCH``, ``dyw = dy * ROW_PITCH``, ``plane``: the
-#: channel's ifmap offset).
-TAP_FIELDS = ("kx", "ky", "c", "dx", "dy", "dxp", "dyw", "plane")
-
-#: How each lane field moves from K block ``b`` to ``b + 1``: ``(digit, step, add, wrap)`` with
-#: ``field += step + carry_in * add - carry_out * wrap``, where the carries are those into and
-#: out of the field's digit (:data:`DIGIT_CARRIES`) and the names are registers (1: the constant).
-TAP_STEPS = {
-    "kx": ("kx", "SX", None, "KW"),
-    "ky": ("ky", "SY", 1, "KH"),
-    "c": ("c", "SC", 1, None),
-    "dx": ("kx", "DX_STEP", None, "DX_WRAP"),
-    "dy": ("ky", "DY_STEP", "DY_CARRY", "DY_WRAP"),
-    "dxp": ("kx", "DXP_STEP", None, "DXP_WRAP"),
-    "dyw": ("ky", "DYW_STEP", "DYW_CARRY", "DYW_WRAP"),
-    "plane": ("c", "PLANE_STEP", "PLANE_CARRY", None),
-}
-#: (carry into, carry out of) each digit: ``cx = kx + SX >= KW``, ``cy = ky + SY + cx >= KH``.
-DIGIT_CARRIES = {"kx": (None, "cx"), "ky": ("cx", "cy"), "c": ("cy", None)}
-
-#: Register names of a descriptor (everything but CTRL/STATUS/CYCLES), in register-index order.
-DESCRIPTOR_REGISTERS = (
-    "T", "INNER", "OUTER", "MODE", "ACCUMULATE", "OUT_W", "OUT_ROWS", "IMAGES", "IMG_STRIDE",
-    "COL_START", "COL_STEP", "ROW_START", "ROW_STEP", "ROW_START_W", "ROW_STEP_W", "IN_W", "IN_H",
-    "IN_HW", "ROW_BASE_W", "ROW_PITCH", "PIXEL_PITCH", "COL_START_P", "COL_STEP_P", "PAD_MODE", "OUT_MULT", "OUT_SHIFT", "OUT_ROUND", "OUT_SUB", "OUT_MIN",
-    "OUT_MAX", "FINAL", "STAGE_PITCH", "CHANNELS", "KW", "KH", "SX", "SY", "SC", "DX_STEP", "DX_WRAP",
-    "DXP_STEP", "DXP_WRAP", "DY_STEP", "DY_CARRY", "DY_WRAP", "DYW_STEP", "DYW_CARRY", "DYW_WRAP", "PLANE_STEP",
-    "PLANE_CARRY",
-)  # fmt: skip
-
-PAD_MODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
+from .spec import DIGIT_CARRIES, PAD_MODES, TAP_FIELDS, TAP_STEPS
 
 
 @dataclass

@@ -24,9 +24,9 @@ from .accelerator_geometry import AcceleratorGeometry
 from .chip_memories import LaneBytes, RowMemory, StagingMemory
 from .control import OperandStationaryControl, address_shape, delay_line
 from .core import datapath
-from .emulator import DESCRIPTOR_REGISTERS, DIGIT_CARRIES, PAD_MODES, TAP_FIELDS, TAP_STEPS
 from .geometry import CoreGeometry
 from .pe import Mode
+from .spec import DESCRIPTOR_REGISTERS, DIGIT_CARRIES, PAD_MODES, TAP_FIELDS, TAP_STEPS
 
 #: Idle cycles the core needs after ``reload`` before a start edge (the address generator loads
 #: the lane table and computes word 0's addresses ahead of the start edge).

@@ -17,16 +17,13 @@ import numpy as np
 from accel.dram_layout import strided_beats
 from accel.system_timing import record_words, segment_end
 
-from .emulator import DESCRIPTOR_REGISTERS, TAP_FIELDS
 from .program import ProgramError, lane_table
-from .spec import PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_ALIGN, SEGMENT_HEADER, SEGMENT_WORDS, TILE_RECORD
+from .spec import (DESCRIPTOR_REGISTERS, PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_ALIGN, SEGMENT_HEADER, SEGMENT_WORDS,
+                   TAP_FIELDS, TARGETS, TILE_RECORD)
 
 MASK = 0xFFFF_FFFF
 
 #: On-chip memories a command addresses, by target number.
-TARGETS = ("ifmap", "weights", "addends", "staging")
-
-
 @dataclass(frozen=True)
 class DmaCommand:
     """``runs`` runs of ``run_bytes`` bytes: run ``r`` at DRAM byte ``dram_addr + r * dram_stride``

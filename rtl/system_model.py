@@ -15,7 +15,8 @@ import numpy as np
 from .accelerator_geometry import AcceleratorGeometry
 from .dram_image import DramImage
 from .emulator import Descriptor, output_path, run_descriptor
-from .program_image import TARGETS, DmaCommand, TileTransfers, decode_program
+from .program_image import DmaCommand, TileTransfers, decode_program
+from .spec import TARGETS
 from .system_run import SystemRun, check_layers
 
 

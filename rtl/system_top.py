@@ -24,9 +24,8 @@ from .control_regs import ADDRESS_BITS, ControlBlock
 from .dma import DmaPair, DmaParams
 from .accelerator_geometry import AcceleratorGeometry
 from .layer_core import LayerCore, lanes
-from .program_image import TARGETS
 from .sequencer import TileSequencer
-from .spec import ERROR_CODES, SEGMENT_HEADER, SEGMENT_WORDS
+from .spec import ERROR_CODES, SEGMENT_HEADER, SEGMENT_WORDS, TARGETS
 
 #: Target number of the program memory (after the core's memories).
 PROGRAM_TARGET = len(TARGETS)

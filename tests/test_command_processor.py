@@ -30,10 +30,10 @@ from rtl import spec
 from rtl.command_processor import BAD_PROGRAM, CommandProcessor
 from rtl.dma import DmaParams
 from rtl.dram_image import build_image
-from rtl.emulator import DESCRIPTOR_REGISTERS, TAP_FIELDS
 from rtl.layer_core import STAGING_LATENCY, LayerCore
-from rtl.program_image import TARGETS, DmaCommand, decode_program, encode_program, record_words, to_bytes
+from rtl.program_image import DmaCommand, decode_program, encode_program, record_words, to_bytes
 from rtl.sequencer import TileSequencer
+from rtl.spec import DESCRIPTOR_REGISTERS, TAP_FIELDS, TARGETS
 from rtl.verify import prepare
 from workloads.zoo import get_network
 

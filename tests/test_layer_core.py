@@ -16,7 +16,7 @@ from amaranth.sim import Simulator
 from accel.config import AccelConfig
 from accel.timing import tile_cycles
 from rtl.dram_image import build_image
-from rtl.emulator import TAP_FIELDS
+from rtl.spec import TAP_FIELDS
 from rtl.layer_core import SETTLE_CYCLES, STAGING_LATENCY, LayerCore
 from rtl.program_image import decode_program
 from rtl.system_model import SystemModel

@@ -12,9 +12,9 @@ from accel.lowering import lower_network
 from accel.tiling import schedule
 from rtl import spec
 from rtl.dram_image import build_image
-from rtl.emulator import DESCRIPTOR_REGISTERS, TAP_FIELDS
 from rtl.program import ProgramError, lane_table
 from rtl.program_image import decode_program, encode_program, to_bytes
+from rtl.spec import DESCRIPTOR_REGISTERS, TAP_FIELDS
 from rtl.system_model import SystemModel
 from rtl.verify import prepare
 from workloads.zoo import get_network
