@@ -378,6 +378,18 @@ def system_manifest(config: AccelConfig, top, image=None, network: dict | None =
     return info
 
 
+def _system_port_lines(info: dict) -> list[str]:
+    """The AXI top's ports as a Markdown table, one row per interface (``name[msb:0]`` when wider than a bit)."""
+    groups: dict[str, list[str]] = {}
+    for port in info["ports"]:
+        prefix = next(p for p in SYSTEM_PORTS if port["name"] == p or port["name"].startswith(f"{p}_"))
+        width = f"[{port['width'] - 1}:0]" if port["width"] > 1 else ""
+        direction = {"input": "in", "output": "out"}[port["direction"]]
+        groups.setdefault(prefix, []).append(f"{direction} `{port['name']}{width}`")
+    rows = [f"| {SYSTEM_PORTS[prefix]} | {', '.join(ports)} |" for prefix, ports in groups.items()]
+    return ["| interface | ports (direction, name, bits) |", "|---|---|", *rows]
+
+
 def system_readme(info: dict) -> str:
     """FPGA user's guide of the AXI top, generated from its manifest."""
     c, bus, top = info["config"], info["bus"], info["top"]
@@ -388,7 +400,7 @@ def system_readme(info: dict) -> str:
         "`sim gen` (design: `docs/axi_system.md`). It runs a layer program from DRAM: start it through",
         "the registers, wait for the interrupt, read the outputs from DRAM.",
         "",
-        *_port_lines(info),
+        *_system_port_lines(info),
         "",
         "## Bus",
         "",
