@@ -55,23 +55,25 @@ def _recurrence(load, load_after, compute, writeback, wait_writeback, commands, 
     # DMA commands (the size of its program record). Returns (cycles, channel busy cycles).
     w = bus_bytes(bandwidth)
     total, busy = 0, 0
+    # Per tile: start, compute end, operands usable, writeback done (each set in its tile's segment).
+    count = load.shape[0]
+    start, cend, ldone, wdone = (np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64),
+                                 np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64))  # fmt: skip
     for first, end, prologue, fetching in layer_segments(commands, rows, bandwidth, latency, w):
         cycles, moving = _segment(load, load_after, compute, writeback, wait_writeback, first, end,
-                                  bandwidth, latency, rows, w)  # fmt: skip
+                                  bandwidth, latency, rows, w, start, cend, ldone, wdone)  # fmt: skip
         total += prologue + cycles
         busy += fetching + moving
     return total, busy
 
 
 @register_jitable
-def _segment(load, load_after, compute, writeback, wait_writeback, first, end, bandwidth, latency, rows, w):
+def _segment(load, load_after, compute, writeback, wait_writeback, first, end, bandwidth, latency, rows, w,
+             start, cend, ldone, wdone):  # fmt: skip
     # Tiles [first, end) from the segment's run (cycle 0) on an idle channel; guards naming an
-    # earlier segment's tile are met.
-    count = load.shape[0]
-    start = np.zeros(count, dtype=np.int64)
-    cend = np.zeros(count, dtype=np.int64)  # compute end (results staged)
-    ldone = np.zeros(count, dtype=np.int64)  # the tile's operands are usable
-    wdone = np.zeros(count, dtype=np.int64)  # its writeback is done
+    # earlier segment's tile are met. ``start``, ``cend`` (compute end: results staged),
+    # ``ldone`` (the tile's operands are usable) and ``wdone`` (its writeback is done) are the
+    # layer's per-tile times, zero until set; only this segment's tiles are read and written.
     free = 0  # first cycle the channel is idle
     period, moved = 0, 0  # the channel's busy period: its first cycle and the beats moved in it
     requested = 0  # the latest request so far: requests keep the queue's order

@@ -104,40 +104,50 @@ def _candidates(total: int, step: int) -> list[int]:
 def _plan(op: ArrayOp, df: Dataflow, cfg: AccelConfig, pack: int) -> _Plan:
     """The tile sizes that move the fewest DRAM bytes (then the largest tile), or MappingError."""
     ib, wb, ab = element_bytes(cfg.input_bits), element_bytes(cfg.weight_bits), element_bytes(cfg.acc_bits)
-    banks = {b: cfg.bank_bytes(b) for b in ("ifmap", "filter", "ofmap")}
+    bank_ifmap, bank_filter, bank_ofmap = (cfg.bank_bytes(b) for b in ("ifmap", "filter", "ofmap"))
     n_total = op.n * pack
     step_n = cfg.cols if df.cols == "n" else (cfg.rows if df.rows == "n" else 1)
     # Packed groups share the K dim: only a single, unpacked group splits its channels.
     channel_options = _candidates(op.channels, 1) if pack == 1 else [op.channels * pack]
     rows = op.rows
-    best: _Plan | None = None
-    best_key: tuple = ()
-    smallest_need: dict[str, int] = {}
+    # Per input channel: bytes of an input row (of every depth slice a window reads) and of an image.
+    channel_row_bytes = op.depth.most_touched(1) * op.in_row_len * ib
+    channel_image_bytes = op.image_rows * op.in_row_len * ib
+    window_rows = rows.most_touched(1)
+    image_rows_out = op.depth.out * rows.out
+    best: tuple | None = None  # (traffic, -volume, band, images, channels, n_tile, order)
+    least_ifmap = least_filter = least_ofmap = None  # the smallest tile's bytes per bank
     for nt in _candidates(n_total, min(step_n, n_total)):
         for ct in channel_options:
             kt_real = ct * op.window if pack == 1 else op.k
             filt = kt_real * nt * wb + (nt * ACC_BIAS_BYTES if op.bias else 0) if op.has_weights else 0
             held, lanes = _bank_words(df, cfg, op, ct * op.window, nt, filt, wb)
-            row_bytes = ct * op.depth.most_touched(1) * op.in_row_len * ib
+            row_bytes = ct * channel_row_bytes
             out_row_bytes = op.out_row_len * lanes * ab
             # Largest band whose ifmap rows and accumulators fit their banks.
-            rows_fit = banks["ifmap"] // row_bytes
+            rows_fit = bank_ifmap // row_bytes
             by_ifmap = rows.out if rows_fit >= rows.size else (rows_fit * rows.insert - rows.span) // rows.stride + 1
-            band = min(rows.out, by_ifmap, banks["ofmap"] // out_row_bytes)
-            need = {"ifmap": row_bytes * rows.most_touched(1), "filter": held, "ofmap": out_row_bytes}
-            for key, value in need.items():
-                smallest_need[key] = min(smallest_need.get(key, value), value)
-            if band < 1 or held > banks["filter"]:
+            band = min(rows.out, by_ifmap, bank_ofmap // out_row_bytes)
+            need_ifmap = row_bytes * window_rows
+            if least_ifmap is None or need_ifmap < least_ifmap:
+                least_ifmap = need_ifmap
+            if least_filter is None or held < least_filter:
+                least_filter = held
+            if least_ofmap is None or out_row_bytes < least_ofmap:
+                least_ofmap = out_row_bytes
+            if band < 1 or held > bank_filter:
                 continue
             # Whole images per tile when one fits: no bands, no depth slices fetched twice.
-            image_in = max(1, ct * op.image_rows * op.in_row_len * ib)  # 0 if every window is padding
-            image_out = op.depth.out * rows.out * out_row_bytes
-            images = min(op.batch, banks["ifmap"] // image_in, banks["ofmap"] // image_out) if band == rows.out else 0
-            plan = _best_order(op, band, images, ct, nt, pack, ib, filt)
-            volume = (images * op.depth.out * rows.out if images else band) * ct * nt
-            if best is None or (plan.traffic, -volume) < best_key:
-                best, best_key = plan, (plan.traffic, -volume)
+            image_in = max(1, ct * channel_image_bytes)  # 0 if every window is padding
+            image_out = image_rows_out * out_row_bytes
+            images = min(op.batch, bank_ifmap // image_in, bank_ofmap // image_out) if band == rows.out else 0
+            order, traffic = _best_order(op, band, images, ct, nt, pack, ib, filt)
+            volume = (images * image_rows_out if images else band) * ct * nt
+            if best is None or (traffic, -volume) < best[:2]:
+                best = (traffic, -volume, band, images, ct, nt, order)
     if best is None:
+        smallest_need = {"ifmap": least_ifmap, "filter": least_filter, "ofmap": least_ofmap}
+        banks = {"ifmap": bank_ifmap, "filter": bank_filter, "ofmap": bank_ofmap}
         for key in ("ifmap", "filter", "ofmap"):
             if smallest_need[key] > banks[key]:
                 kib = -(-2 * smallest_need[key] // 1024)
@@ -146,7 +156,8 @@ def _plan(op: ArrayOp, df: Dataflow, cfg: AccelConfig, pack: int) -> _Plan:
                     f"{smallest_need[key]:,} bytes per bank; set {key}_kib >= {kib}"
                 )
         raise MappingError(f"layer {op.name!r} does not fit the buffers with any tile; enlarge them")
-    return best
+    traffic, _, band, images, ct, nt, order = best
+    return _Plan(band, images, ct, nt, order, traffic)
 
 
 def _bank_words(df: Dataflow, cfg: AccelConfig, op: ArrayOp, kt: int, nt: int, filt: int, wb: int) -> tuple[int, int]:
@@ -164,8 +175,9 @@ def _bank_words(df: Dataflow, cfg: AccelConfig, op: ArrayOp, kt: int, nt: int, f
     return weight_image_bytes(kt, nt, cfg.rows, cfg.cols, wb) + addend_image_bytes(nt, cfg.cols), lanes
 
 
-def _best_order(op: ArrayOp, band: int, images: int, ct: int, nt: int, pack: int, ib: int, filt: int) -> _Plan:
-    """Estimated DRAM bytes of both loop orders; keep the cheaper."""
+def _best_order(op: ArrayOp, band: int, images: int, ct: int, nt: int, pack: int, ib: int,
+                filt: int) -> tuple[str, int]:  # fmt: skip
+    """Estimated DRAM bytes of both loop orders: the cheaper order and its bytes."""
     if images:
         tm = -(-op.batch // images)
         ifmap_all = op.batch * op.image_rows
@@ -181,8 +193,7 @@ def _best_order(op: ArrayOp, band: int, images: int, ct: int, nt: int, pack: int
     else:
         mn = ifmap_all + filter_all * (tm if tn > 1 else 1)
         nm = filter_all + ifmap_all * (tn if tm > 1 else 1)
-    order, traffic = ("mn", mn) if mn <= nm else ("nm", nm)
-    return _Plan(band, images, ct, nt, order, traffic)
+    return ("mn", mn) if mn <= nm else ("nm", nm)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,28 +269,50 @@ class TileGrid:
 
 def tile_grid(op: ArrayOp, cfg: AccelConfig) -> TileGrid:
     """Enumerate the tiles of ``op`` in loop order: pack > outer > inner > k."""
+    return _tile_grid(op, cfg)[0]
+
+
+def _tile_grid(op: ArrayOp, cfg: AccelConfig) -> tuple[TileGrid, np.ndarray, np.ndarray]:
+    """:func:`tile_grid`, and its M tiles' output pixels and input rows (:func:`_m_tiles`)."""
     pack, plan = plan_packing(op, cfg)
-    packs = _splits(op.groups, pack)  # groups in each pack
-    m_tiles = len(_m_tiles(op, plan)[0])
+    full, rest = divmod(op.groups, pack)  # packs of ``pack`` groups, then one of the rest
+    m_pixels, m_touched = _m_tiles(op, plan)
+    m_tiles = len(m_pixels)
     parts = []
-    for p, g_count in enumerate(packs):
-        n_sizes = _splits(op.n * int(g_count), min(plan.n_tile, op.n * int(g_count)))
-        c_sizes = _splits(op.channels, plan.channels) if pack == 1 else np.array([op.channels])
-        m_idx, n_idx, k_idx = np.meshgrid(np.arange(m_tiles), np.arange(len(n_sizes)), np.arange(len(c_sizes)),
-                                          indexing="ij")  # fmt: skip
-        if plan.order == "nm":
-            m_idx, n_idx, k_idx = (a.transpose(1, 0, 2) for a in (m_idx, n_idx, k_idx))
-        m_idx, n_idx, k_idx = (a.reshape(-1) for a in (m_idx, n_idx, k_idx))
-        n_starts = np.concatenate([[0], np.cumsum(n_sizes)[:-1]])
-        c_starts = np.concatenate([[0], np.cumsum(c_sizes)[:-1]])
-        count = len(m_idx)
-        parts.append({
-            "group0": np.full(count, p * pack), "gcount": np.full(count, int(g_count)), "mi": m_idx,
-            "n0": n_starts[n_idx], "nt": n_sizes[n_idx], "c0": c_starts[k_idx], "ct": c_sizes[k_idx],
-            "ki": k_idx, "ni": n_idx, "last_k": k_idx == len(c_sizes) - 1,
-        })  # fmt: skip
-    fields = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
-    return TileGrid(pack=pack, plan=plan, **fields)
+    if full:  # every full pack has the same tiles: enumerate one, repeat it
+        one = _pack_tiles(op, plan, pack, m_tiles, pack)
+        count = len(one["mi"])
+        part = {key: np.tile(value, full) for key, value in one.items()} if full > 1 else one
+        part["group0"] = np.repeat(np.arange(full, dtype=np.int64) * pack, count)
+        parts.append(part)
+    if rest:
+        part = _pack_tiles(op, plan, pack, m_tiles, rest)
+        part["group0"] = np.full(len(part["mi"]), full * pack, dtype=np.int64)
+        parts.append(part)
+    fields = parts[0] if len(parts) == 1 else {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    return TileGrid(pack=pack, plan=plan, **fields), m_pixels, m_touched
+
+
+def _pack_tiles(op: ArrayOp, plan: _Plan, pack: int, m_tiles: int, g_count: int) -> dict[str, np.ndarray]:
+    """The tiles of one pack of ``g_count`` groups in loop order (outer > inner > k), as the
+    :class:`TileGrid` fields but ``group0``."""
+    n_sizes = _splits(op.n * g_count, min(plan.n_tile, op.n * g_count))
+    c_sizes = _splits(op.channels, plan.channels) if pack == 1 else np.array([op.channels])
+    tn, tk = len(n_sizes), len(c_sizes)
+    # Loop order m > n > k ('mn') or n > m > k ('nm'), K innermost.
+    index = np.arange(m_tiles * tn * tk, dtype=np.int64)
+    k_idx = index % tk
+    if plan.order == "nm":
+        m_idx, n_idx = index // tk % m_tiles, index // (tk * m_tiles)
+    else:
+        m_idx, n_idx = index // (tk * tn), index // tk % tn
+    n_starts = np.cumsum(n_sizes) - n_sizes
+    c_starts = np.cumsum(c_sizes) - c_sizes
+    return {
+        "gcount": np.full(len(index), g_count, dtype=np.int64), "mi": m_idx, "n0": n_starts[n_idx],
+        "nt": n_sizes[n_idx], "c0": c_starts[k_idx], "ct": c_sizes[k_idx], "ki": k_idx, "ni": n_idx,
+        "last_k": k_idx == tk - 1,
+    }  # fmt: skip
 
 
 def m_tile_ranges(op: ArrayOp, plan: _Plan) -> list[tuple[int, int, int, int]]:
@@ -288,22 +321,26 @@ def m_tile_ranges(op: ArrayOp, plan: _Plan) -> list[tuple[int, int, int, int]]:
     Whole-image tiles span all output rows of ``images`` images; a band tile is one image
     (output plane) and ``output rows`` rows of it. 3-D layers count output planes as images.
     """
+    return list(zip(*(column.tolist() for column in _m_tile_columns(op, plan))))
+
+
+def _m_tile_columns(op: ArrayOp, plan: _Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`m_tile_ranges` as four int64 arrays, one entry per M tile."""
     if plan.images:
         counts = _splits(op.batch, plan.images)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        return [(int(s), int(c), 0, op.rows.out) for s, c in zip(starts, counts)]
+        return np.cumsum(counts) - counts, counts, np.zeros_like(counts), np.full_like(counts, op.rows.out)
     bands = _splits(op.rows.out, plan.band)
-    firsts = np.concatenate([[0], np.cumsum(bands)[:-1]])
-    return [(plane, 1, int(f), int(b)) for plane in range(op.planes) for f, b in zip(firsts, bands)]
+    firsts = np.cumsum(bands) - bands
+    planes = np.repeat(np.arange(op.planes, dtype=np.int64), len(bands))
+    return planes, np.ones_like(planes), np.tile(firsts, op.planes), np.tile(bands, op.planes)
 
 
 def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
     """Tile ``op`` for ``cfg`` and return its schedule."""
     df = DATAFLOW_STRATEGIES[cfg.dataflow]
-    grid = tile_grid(op, cfg)
+    grid, m_pixels, m_touched = _tile_grid(op, cfg)
     pack, plan = grid.pack, grid.plan
     ib, wb = element_bytes(cfg.input_bits), element_bytes(cfg.weight_bits)
-    m_pixels, m_touched = _m_tiles(op, plan)
     g_of, mi, nt, ct, ni, ki, last_k, gcount = (
         grid.group0, grid.mi, grid.nt, grid.ct, grid.ni, grid.ki, grid.last_k, grid.gcount
     )
@@ -335,9 +372,7 @@ def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
     sram = {"ifmap_reads": 0, "filter_reads": 0, "ofmap_writes": 0, "ofmap_reads": 0}
     folds = mapped = 0
     # Tiles take only a handful of distinct shapes: evaluate the formulas once per shape.
-    shapes = np.stack([mt, kt, nt, gcount, ki == 0, last_k], axis=1)
-    uniq, inverse = np.unique(shapes, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    uniq, inverse = _unique_rows(np.stack([mt, kt, nt, gcount, ki == 0, last_k], axis=1))
     per_shape_cycles = np.empty(len(uniq), dtype=np.int64)
     hits = np.bincount(inverse, minlength=len(uniq))
     for u, (m_, k_, n_, g_, first, last) in enumerate(uniq.tolist()):
@@ -373,13 +408,22 @@ def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
     )  # fmt: skip
 
 
+def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a 2-D integer array (in no particular order) and each row's index
+    among them: ``np.unique(rows, axis=0, return_inverse=True)`` without its slow sort of
+    structured rows, by comparing each row's bytes as one opaque value."""
+    rows = np.ascontiguousarray(rows)
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).reshape(-1)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return rows[first], inverse.reshape(-1)
+
+
 def _transfer_beats(op: ArrayOp, cfg: AccelConfig, grid: TileGrid, plan: _Plan, fetch_ifmap: np.ndarray,
                     weight_fetch: np.ndarray, addend_fetch: np.ndarray, store: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Bus beats of every tile's fetch and writeback in the DRAM layout of :mod:`accel.dram_layout`,
     and the DMA commands of its input load."""
     ib = element_bytes(cfg.input_bits)
-    ranges = np.array(m_tile_ranges(op, plan), dtype=np.int64).reshape(-1, 4)
-    image, images, y0, out_rows = ranges.T
+    image, images, y0, out_rows = _m_tile_columns(op, plan)
     depth, rows = op.depth, op.rows
     d_out, r_out, plane = depth.out, rows.out, rows.out * op.out_row_len
     if plan.images:  # whole images: every slice and row
