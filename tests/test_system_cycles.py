@@ -22,8 +22,7 @@ from accel.tiling import schedule
 from rtl.system_run import run_network
 from sim.runner import simulate
 from tests.test_program import random_conv
-from tests.test_rtl_layers import layer_suite
-from workloads.layers import Linear
+from workloads.layers import Activation, Conv, Flatten, GlobalAvgPool, Linear, Pool
 from workloads.network import Network
 from workloads.zoo import get_network
 
@@ -31,6 +30,32 @@ pytestmark = [
     pytest.mark.rtl,
     pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed"),
 ]
+
+def layer_suite() -> Network:
+    """Independent layers on one odd-sized input: every padding mode, strides 1-3, dilations 1-3,
+    asymmetric padding, rectangular and 1x1 kernels, groups and depthwise, pools with padding, FC."""
+    x = ("input",)
+    conv = dict(in_channels=5, inputs=x)
+    return Network("suite", (2, 5, 11, 9), [
+        Conv(name="zeros_s2_d2", out_channels=7, kernel_size=(3, 2), stride=2, dilation=2,
+             padding=((2, 1), (0, 1)), **conv),
+        Conv(name="reflect_s3", out_channels=3, kernel_size=(2, 3), stride=(3, 1), padding=((1, 0), (2, 1)),
+             padding_mode="reflect", **conv),
+        Conv(name="replicate_d3", out_channels=4, kernel_size=3, dilation=(3, 1), padding=(3, 1),
+             padding_mode="replicate", **conv),
+        Conv(name="circular_s1", out_channels=5, kernel_size=(3, 3), padding=((1, 2), (2, 1)),
+             padding_mode="circular", **conv),
+        Conv(name="pointwise_s2", out_channels=6, kernel_size=1, stride=2, **conv), Activation(name="relu"),
+        Conv(name="depthwise", out_channels=5, kernel_size=3, padding=1, groups=5, **conv),
+        Conv(name="grouped", in_channels=5, out_channels=10, kernel_size=(1, 3), groups=5, inputs=x),
+        Conv(name="depthwise_1x1", out_channels=5, kernel_size=1, groups=5, **conv),  # packed block-diagonally
+        Pool(name="maxpool", mode="max", kernel_size=3, stride=2, padding=1, inputs=x),
+        Pool(name="maxpool_2x1", mode="max", kernel_size=(2, 1), stride=(2, 1), ceil_mode=True, inputs=x),
+        Pool(name="avgpool", mode="avg", kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), inputs=x),
+        GlobalAvgPool(name="gap", inputs=x),
+        Flatten(name="flat", inputs=x), Linear(name="fc", in_features=495, out_features=9),
+    ])  # fmt: skip
+
 
 #: Buffers large enough that circular and reflect padding run in whole images on the AXI system.
 SUITE_4X4 = AccelConfig(rows=4, cols=4, ifmap_kib=8, filter_kib=2, ofmap_kib=8)
