@@ -15,7 +15,7 @@ KIB_LIMIT = 1 << 20  # 1 GiB per buffer: beyond any on-chip memory
 
 
 def single_tile(network: Network, config: AccelConfig) -> bool:
-    """True if every array layer runs as one descriptor per pack of groups (no host tiling).
+    """True if every array layer runs as one descriptor per pack of groups (no tiling).
 
     Buffer-size errors count as False; call it on a network that compiles with large buffers.
     """
@@ -32,7 +32,7 @@ def single_tile(network: Network, config: AccelConfig) -> bool:
 
 
 def fit_buffers(network: Network, config: AccelConfig) -> tuple[AccelConfig, dict]:
-    """The smallest buffers (whole KiB) with which no layer of ``network`` needs host tiling.
+    """The smallest buffers (whole KiB) with which no layer of ``network`` is split into tiles.
 
     Each buffer is sized by bisection with the other two unlimited, then the three are checked
     together. Returns the config and a cost report (KiB and ASIC area before and after).

@@ -282,7 +282,7 @@ def generate(
     core_only : bool
         The bare systolic array instead of the AXI accelerator (no network).
     fit : bool
-        Size the buffers (whole KiB) so no layer of ``network`` needs host-side tiling.
+        Size the buffers (whole KiB) so no layer of ``network`` is split into tiles.
     synth : {'ecp5', 'ice40'}, optional
         Also synthesize and place-and-route (needs the ``fpga`` extra).
     seed : int

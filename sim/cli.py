@@ -248,7 +248,7 @@ def gen(
     filter_kib: FilterOpt = None,
     ofmap_kib: OfmapOpt = None,
     core_only: Annotated[bool, Opt("--core-only", help="Emit the bare systolic array (any dataflow) instead of the AXI accelerator.")] = False,
-    fit: Annotated[bool, Opt("--fit", help="Size the buffers so no layer of NET needs host-side tiling; report the cost.")] = False,
+    fit: Annotated[bool, Opt("--fit", help="Size the buffers so no layer of NET is split into tiles; report the cost.")] = False,
     batch: Annotated[int, Opt(help="Batch size N of NET's DRAM image.")] = 1,
     synth: Annotated[Optional[str], Opt(help="Also synthesize and place-and-route: ecp5 or ice40.")] = None,
     device_check: Annotated[bool, Opt("--device-check/--no-device-check", help="Keep the design within the FPGA (the --synth device, else the ECP5 LFE5U-85F): without array or buffer sizes pick ones that fit, refuse sizes that do not. --no-device-check keeps the simulator's defaults and any size.")] = True,
@@ -360,7 +360,7 @@ def fit_device(config: AccelConfig, family: str, given: set[str], core_only: boo
 
 def fit_summary(name: str, cost: dict) -> str:
     """One line per buffer of ``--fit``: KiB before and after, total SRAM and ASIC area."""
-    lines = [f"--fit: buffers sized so no layer of {name} needs host tiling"]
+    lines = [f"--fit: buffers sized so no layer of {name} is split into tiles"]
     lines += [f"  {b}_kib {v['before']} -> {v['fit']}" for b, v in cost["buffers_kib"].items()]
     lines.append(f"  SRAM {cost['sram_kib']['before']} -> {cost['sram_kib']['fit']} KiB, "
                  f"area {cost['area_mm2']['before']} -> {cost['area_mm2']['fit']} mm^2 (ASIC estimate)")  # fmt: skip
