@@ -1,18 +1,17 @@
-"""Host driver of the layer accelerator: compile a network into descriptors and run them.
+"""The layer program: a network compiled into the layer accelerator's descriptors.
 
 :func:`compile_network` turns every array layer into the tiles the simulator schedules
-(:func:`accel.tiling.tile_grid`, so the driver and ``sim run`` agree tile for tile) and each tile
+(:func:`accel.tiling.tile_grid`, so the hardware and ``sim run`` agree tile for tile) and each tile
 into a :class:`TilePlan`: its register values and which slices of the layer's input, weights and
-output it loads and stores (the memory layout, independent of the data). :func:`materialize`
-fills a plan with data into a :class:`~rtl.emulator.Descriptor`; :func:`execute` runs a whole
-network on a backend (the NumPy :class:`EmulatorBackend`, or the RTL through cocotb), chaining
-outputs from layer to layer. See ``docs/accelerator.md``.
+output it loads and stores (the memory layout, independent of the data). :func:`weight_view` and
+:func:`weight_images` give a layer's weights and a tile's weight memory image; the AXI system's
+DRAM image (:func:`rtl.dram_image.build_image`) is built from these. See ``docs/accelerator.md``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,14 +21,13 @@ from accel.lowering import ArrayOp, lower_network
 from accel.pe_semantics import MAC, MAX
 from accel.tiling import m_tile_ranges, tile_grid
 from accel.timing import tile_cycles
-from workloads import golden
 from workloads.errors import UserError
 from workloads.forward import LayerParams, NetworkParams, calibrate, network_params, random_input
 from workloads.layers import Activation, BatchNorm, Conv, GlobalAvgPool, Linear, Pool
-from workloads.network import INPUT, Network
+from workloads.network import Network
 
 from .accelerator_geometry import AcceleratorGeometry
-from .emulator import PAD_MODES, TAP_FIELDS, Descriptor, output_path, remap_index, run_descriptor
+from .emulator import PAD_MODES, TAP_FIELDS, remap_index
 
 INT8 = (-128, 127)
 MULT_LIMIT = 1 << 24  # OUT_MULT is unsigned < 2^24 (requantization scales and reciprocals)
@@ -63,11 +61,6 @@ class LayerView:
     layout: str = "image"  # the layer's tensors: 'image' (N, C, [H,] W), 'features' (FC), 'planes' (global pool)
     flip: bool = False  # true convolution: the kernel is flipped
 
-    @classmethod
-    def from_dict(cls, d: dict) -> LayerView:
-        pairs = ("kernel", "stride", "dilation")
-        return cls(**{**d, **{k: tuple(d[k]) for k in pairs}, "pads": tuple(tuple(p) for p in d["pads"])})
-
 
 @dataclass(frozen=True)
 class TilePlan:
@@ -89,11 +82,6 @@ class TilePlan:
     read: bool
     cycles: int
 
-    @classmethod
-    def from_dict(cls, d: dict) -> TilePlan:
-        ranges = ("images", "in_rows", "out_rows", "groups", "channels", "outputs")
-        return cls(**{**d, **{k: tuple(d[k]) for k in ranges}})
-
 
 @dataclass
 class LayerPlan:
@@ -110,21 +98,10 @@ class LayerPlan:
     def cycles(self) -> int:
         return sum(t.cycles for t in self.tiles)
 
-    def to_dict(self) -> dict:
-        return {
-            "fused": self.fused, "divisor": self.divisor, "view": asdict(self.view), "cycles": self.cycles,
-            "tiles": [asdict(t) for t in self.tiles],
-        }  # fmt: skip
-
-    @classmethod
-    def from_dict(cls, name: str, kind: str, d: dict) -> LayerPlan:
-        tiles = [TilePlan.from_dict(t) for t in d["tiles"]]
-        return cls(name, kind, LayerView.from_dict(d["view"]), tiles, list(d["fused"]), d["divisor"])
-
 
 @dataclass(frozen=True)
 class Step:
-    """One layer of the network as the host sees it: name, kind, input names, output shape.
+    """One layer of the network as the program lists it: name, kind, input names, output shape.
 
     ``dim``: the axis of a Concat (-1 otherwise).
     """
@@ -140,8 +117,8 @@ class Step:
 class Program:
     """The layer program of a network: its steps in order, and a LayerPlan per array layer.
 
-    Steps without a plan are host reshapes (Flatten, Concat, activations fused into the layer
-    before them). :meth:`to_dict` / :meth:`from_dict` are ``program.json``.
+    Steps without a plan run nowhere: Flatten and activations fused into the layer before them
+    are the same bytes as their input; Concat (not run by the AXI system yet).
     """
 
     name: str
@@ -153,20 +130,6 @@ class Program:
     @property
     def cycles(self) -> int:
         return sum(layer.cycles for layer in self.layers.values())
-
-    def to_dict(self) -> dict:
-        steps = []
-        for step in self.steps:
-            entry = {**asdict(step), "host": step.name not in self.layers}
-            steps.append(entry | (self.layers[step.name].to_dict() if step.name in self.layers else {}))
-        return {"network": self.name, "input_shape": self.input_shape, "config": self.config.to_dict(),
-                "cycles": self.cycles, "steps": steps}  # fmt: skip
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Program:
-        steps = [Step(s["name"], s["kind"], tuple(s["inputs"]), tuple(s["out_shape"]), s["dim"]) for s in d["steps"]]
-        layers = {s["name"]: LayerPlan.from_dict(s["name"], s["kind"], s) for s in d["steps"] if not s["host"]}
-        return cls(d["network"], tuple(d["input_shape"]), AccelConfig.from_dict(d["config"]), steps, layers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,22 +180,6 @@ def layer_view(node) -> LayerView:
         return LayerView(ins[0], plane, ins[0], 1, (1, plane), (1, 1), (1, 1), ((0, 0), (0, 0)), "zeros",
                          ins[1], 1, 1, MAC, layout="planes")  # fmt: skip
     raise ProgramError(f"layer {node.name!r}: {layer.kind} does not run on the RTL accelerator")
-
-
-def input_view(view: LayerView, x: np.ndarray) -> np.ndarray:
-    """The layer input as (images, channels, in_h, in_w)."""
-    if view.layout == "features":
-        return x.reshape(x.shape[0], -1).T[None, :, :, None]
-    if view.layout == "planes":
-        return x.reshape(x.shape[0], x.shape[1], -1).transpose(1, 0, 2)[None]
-    return x.reshape(x.shape[0], x.shape[1], -1, x.shape[-1])
-
-
-def output_from_view(view: LayerView, y: np.ndarray, out_shape: tuple[int, ...]) -> np.ndarray:
-    """Inverse of :func:`input_view` for the layer's output (images, channels, out_h, out_w)."""
-    if view.layout != "image":
-        return y[0, :, :, 0].T.reshape(out_shape)
-    return y.reshape(out_shape)
 
 
 def weight_view(view: LayerView, p: LayerParams | None) -> tuple[np.ndarray, np.ndarray]:
@@ -475,18 +422,6 @@ def check_tile(layer: str, view: LayerView, tile: TilePlan, geometry: Accelerato
 # ---------------------------------------------------------------------------------------------
 
 
-def materialize(plan: LayerPlan, tile: TilePlan, x: np.ndarray, weights: np.ndarray, bias: np.ndarray,
-                rows: int, cols: int) -> Descriptor:  # fmt: skip
-    """The buffer images of ``tile`` for the layer input ``x`` (images, channels, in_h, in_w)."""
-    v = plan.view
-    (img0, images), (lo, hi), (g0, gcount), (c0, ct) = tile.images, tile.in_rows, tile.groups, tile.channels
-    # Channel planes in the buffer: group-major, then channel (a packed tile holds whole groups).
-    planes = (g0 + np.repeat(np.arange(gcount), ct)) * v.cin + np.tile(np.arange(c0, c0 + ct), gcount)
-    ifmap = x[img0 : img0 + images][:, planes, lo:hi, :].transpose(0, 2, 3, 1).reshape(-1).astype(np.int64)
-    weight_words, addend = weight_images(plan, tile, weights, bias, rows, cols)
-    return Descriptor(dict(tile.regs), ifmap, lane_table(tile.regs, rows), weight_words, addend)
-
-
 def weight_images(plan: LayerPlan, tile: TilePlan, weights: np.ndarray, bias: np.ndarray, rows: int,
                   cols: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """The weight memory image ``[OUTER * INNER * R, C]`` of ``tile`` and its addends ``[OUTER, C]``
@@ -512,88 +447,3 @@ def weight_images(plan: LayerPlan, tile: TilePlan, weights: np.ndarray, bias: np
     if plan.divisor:
         addend = np.where(n_real, tile.regs["OUT_SUB"] * plan.divisor, 0)
     return weight_words.astype(np.int64), addend.reshape(outer, cols).astype(np.int64)
-
-
-def place_results(plan: LayerPlan, tile: TilePlan, results: np.ndarray, y: np.ndarray, cols: int) -> None:
-    """Write a tile's result words (``[OUTER * T, C]``) into the layer output ``y`` (view shape)."""
-    v = plan.view
-    t, outer = tile.regs["T"], tile.regs["OUTER"]
-    (img0, images), (y0, rows), (g0, _), (n0, nt) = tile.images, tile.out_rows, tile.groups, tile.outputs
-    block = results.reshape(outer, t, cols).transpose(1, 0, 2).reshape(t, outer * cols)[:, :nt]
-    block = block.reshape(images, rows, v.out_w, nt).transpose(0, 3, 1, 2)
-    first = g0 * v.nper + n0
-    y[img0 : img0 + images, first : first + nt, y0 : y0 + rows, :] = block
-
-
-# ---------------------------------------------------------------------------------------------
-# Running
-# ---------------------------------------------------------------------------------------------
-
-
-class EmulatorBackend:
-    """Runs descriptors on the NumPy model; "measured" cycles are the timing formula's."""
-
-    def __init__(self, config: AccelConfig) -> None:
-        self.config = config
-        g = AcceleratorGeometry.from_config(config)
-        self.acc = np.zeros((g.acc_depth, config.cols), dtype=np.int64)
-
-    async def run(self, d: Descriptor, read: bool) -> tuple[int, np.ndarray | None]:
-        c = self.config
-        run_descriptor(d, self.acc, c.rows, c.cols, c.input_bits, c.acc_bits)
-        r = d.regs
-        cycles = tile_cycles("ws", c.rows, c.cols, r["T"], r["INNER"] * r["OUTER"])
-        if not read:
-            return cycles, None
-        words = self.acc[: r["OUTER"] * r["T"]].reshape(r["OUTER"], r["T"], c.cols)
-        out = np.concatenate([output_path(r, words[o], d.bias[o]) for o in range(r["OUTER"])])
-        return cycles, out
-
-
-@dataclass
-class LayerResult:
-    name: str
-    predicted: int
-    measured: int
-    tiles: int
-
-
-async def execute(program: Program, params: NetworkParams, x: np.ndarray, backend, reference=None, progress=None):
-    """Run the program on ``backend``; returns (outputs by layer name, per-layer LayerResult list).
-
-    Flatten, Concat and activations fused into the producing layer's output path are host
-    reshapes. With ``reference`` (outputs by name), layers the program does not hold take their
-    output from it (to run one layer of a network on its golden input).
-    """
-    outputs: dict[str, np.ndarray] = {INPUT: x}
-    results = []
-    cols, rows = program.config.cols, program.config.rows
-    fused = {name for plan in program.layers.values() for name in plan.fused}
-    for step in program.steps:
-        args = [outputs[name] for name in step.inputs]
-        plan = program.layers.get(step.name)
-        if plan is None:
-            if step.kind == "concat":
-                outputs[step.name] = golden.concat(args, step.dim)
-            elif step.kind == "flatten" or step.name in fused or reference is None:
-                outputs[step.name] = args[0].reshape(step.out_shape)
-            else:
-                outputs[step.name] = reference[step.name]
-            continue
-        weights, bias = weight_view(plan.view, params.layers.get(step.name))
-        xin = input_view(plan.view, args[0].astype(np.int64))
-        v = plan.view
-        y = np.zeros((xin.shape[0], v.groups * v.nper, v.out_h, v.out_w), dtype=np.int64)
-        measured = 0
-        for tile in plan.tiles:
-            d = materialize(plan, tile, xin, weights, bias, rows, cols)
-            cycles, words = await backend.run(d, tile.read)
-            measured += cycles
-            if tile.read:
-                place_results(plan, tile, words, y, cols)
-            if progress is not None:
-                progress()
-        outputs[step.name] = output_from_view(v, y, step.out_shape).astype(np.int8)
-        results.append(LayerResult(step.name, plan.cycles, measured, len(plan.tiles)))
-    del outputs[INPUT]
-    return outputs, results

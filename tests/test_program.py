@@ -1,28 +1,33 @@
-"""Host driver + NumPy model of the layer accelerator against the golden int8 model.
+"""The layer program (rtl/program.py) run on the NumPy model of the AXI system against the golden int8 model.
 
-Every array layer kind the RTL runs, tiled exactly as the simulator tiles it, bit-exact against
-``workloads.forward``; per-layer cycles of the descriptors equal to ``sim run``'s compute cycles
+Every array layer kind, tiled exactly as the simulator tiles it: the network is compiled into
+descriptors, laid out in its DRAM image (``rtl.dram_image.build_image``) and run by the system
+model (``rtl.system_model.run_model``): every layer's output bit-exact against
+``workloads.forward``, and every layer's descriptors taking the compute cycles ``sim run`` reports
 (the AXI system's whole-layer cycles, DRAM included, are held in tests/test_system_cycles.py).
-The RTL itself runs the same driver in tests/test_rtl_layers.py.
+Also: the tap generator's lane table, the average divide, and what the compiler rejects.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 
 import numpy as np
 import pytest
 
 from accel.config import AccelConfig
+from accel.timing import tile_cycles
+from rtl.dram_image import build_image
 from rtl.emulator import block_taps, output_path
-from rtl.program import (EmulatorBackend, ProgramError, check_tile, compile_network, divide_constants, lane_table,
-                         layer_view, tap_registers)  # fmt: skip
-from rtl.verify import check
+from rtl.program import (LayerPlan, ProgramError, check_tile, compile_network, divide_constants, lane_table, layer_view,
+                         tap_registers)  # fmt: skip
+from rtl.program_image import decode_program
+from rtl.system_model import run_model
+from rtl.verify import one_layer, prepare, select
 from sim.runner import simulate
 from workloads.errors import WorkloadError
 from workloads.layers import Activation, Add, Conv, ConvTranspose, Flatten, GlobalAvgPool, Linear, Pool
-from workloads.network import Network
+from workloads.network import INPUT, Network
 from workloads.zoo import get_network
 
 #: A square and a non-square array with buffers small enough that layers are tiled.
@@ -33,18 +38,35 @@ CONFIGS = {
 UNLIMITED = {"dram_bandwidth": math.inf, "dram_latency": 0}
 
 
-def run(network: Network, config: AccelConfig, layer: str | None = None):
-    return asyncio.run(check(network, config, EmulatorBackend(config), layer))
+def run(network: Network, config: AccelConfig, layer: str | None = None) -> list[LayerPlan]:
+    """Compile ``network`` (or only its array layer ``layer``, fused activations included, on its
+    golden input) with calibrated parameters, build its DRAM image and run it on the system model.
 
-
-def assert_exact_and_on_time(network: Network, config: AccelConfig) -> list:
-    checks = run(network, config)
-    assert checks and all(c.mismatches == 0 for c in checks), checks
+    Asserts every layer bit-exact against the golden outputs of the whole network, and the
+    descriptors' compute cycles (as compiled and as decoded from DRAM) those of ``sim run`` with
+    unlimited DRAM; returns the plans of the layers run, in order.
+    """
+    params, x, gold, program = prepare(network, config)
+    if layer is not None:
+        network, x = one_layer(network, select(program, layer).layers[layer], {**gold, INPUT: x})
+        program = compile_network(network, config, params)
+    image = build_image(program, params, x)
+    result = run_model(image, gold)
+    assert result.error is None and [out.name for out in result.layers] == list(program.layers), result
+    assert all(out.mismatches == 0 and out.elements > 0 for out in result.layers), result.layers
     report = simulate(network, config.replace(**UNLIMITED), mode="analytic")
-    simulated = {layer.name: layer.compute_cycles for layer in report.layers}
-    assert {c.name: c.measured for c in checks} == {c.name: simulated[c.name] for c in checks}
-    assert sum(c.measured for c in checks) == report.total["compute_cycles"]
-    return checks
+    simulated = {out.name: out.compute_cycles for out in report.layers}
+    compiled = {name: plan.cycles for name, plan in program.layers.items()}
+    assert compiled == {name: simulated[name] for name in compiled}
+    assert sum(compiled.values()) == report.total["compute_cycles"]
+    start = image.program_address - image.base
+    decoded: list[int] = []
+    for segment in decode_program(bytes(image.data[start : start + image.program_bytes]), config.rows):
+        decoded += [0] if segment.first_of_layer else []
+        decoded[-1] += sum(tile_cycles("ws", config.rows, config.cols, tile.regs["T"],
+                                       tile.regs["INNER"] * tile.regs["OUTER"]) for tile in segment.tiles)  # fmt: skip
+    assert decoded == list(compiled.values())
+    return list(program.layers.values())
 
 
 def random_conv(rng: np.random.Generator, index: int) -> Network:
@@ -74,7 +96,7 @@ def random_conv(rng: np.random.Generator, index: int) -> Network:
 @pytest.mark.parametrize("index", range(24))
 def test_random_conv_layers(index, config):
     rng = np.random.default_rng(1000 + index)
-    assert_exact_and_on_time(random_conv(rng, index), config)
+    run(random_conv(rng, index), config)
 
 
 POOLS = [
@@ -89,7 +111,7 @@ POOLS = [
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
 @pytest.mark.parametrize("pool", POOLS, ids=range(len(POOLS)))
 def test_pooling(pool, config):
-    assert_exact_and_on_time(Network("pool", (2, 5, 9, 8), [pool]), config)
+    run(Network("pool", (2, 5, 9, 8), [pool]), config)
 
 
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
@@ -99,35 +121,34 @@ def test_fc_and_global_pool_with_fused_relu(config):
         GlobalAvgPool(name="gap"), Flatten(name="flat"), Linear(name="fc", in_features=9, out_features=11),
         Activation(name="relu6", function="relu6"), Linear(name="out", in_features=11, out_features=5),
     ])  # fmt: skip
-    checks = assert_exact_and_on_time(net, config)
-    assert [c.name for c in checks] == ["conv", "gap", "fc", "out"]
+    assert [plan.name for plan in run(net, config)] == ["conv", "gap", "fc", "out"]
 
 
 def test_lenet5_end_to_end_is_exact_and_matches_sim_run():
     config = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
-    checks = assert_exact_and_on_time(get_network("lenet5"), config)
-    assert sum(c.measured for c in checks) == 43_715  # `sim run lenet5` with these flags: compute cycles
-    assert max(c.tiles for c in checks if c.kind == "linear") > 1  # fc1's weights need 8 tiles
+    plans = run(get_network("lenet5"), config)
+    assert sum(plan.cycles for plan in plans) == 43_715  # `sim run lenet5` with these flags: compute cycles
+    assert max(len(plan.tiles) for plan in plans if plan.kind == "linear") > 1  # fc1's weights need 8 tiles
 
 
 def test_a_batch_runs_as_whole_images_or_bands():
     config = AccelConfig(rows=4, cols=4, ifmap_kib=8, filter_kib=16, ofmap_kib=32)
-    checks = assert_exact_and_on_time(get_network("lenet5").with_batch(3), config)
-    assert {c.name: c.tiles for c in checks}["fc3"] == 1  # the 3 feature vectors stream as T = 3
+    plans = run(get_network("lenet5").with_batch(3), config)
+    assert {plan.name: len(plan.tiles) for plan in plans}["fc3"] == 1  # the 3 feature vectors stream as T = 3
 
 
 @pytest.mark.parametrize("name", ["mobilenet_v1", "m5", "alexnet"])
 def test_zoo_networks_are_exact_and_on_time(name):
     """Depthwise/pointwise stacks, a 1-D network and large strided kernels, thousands of tiles each."""
     config = AccelConfig(rows=8, cols=8, ifmap_kib=64, filter_kib=64, ofmap_kib=64)
-    checks = assert_exact_and_on_time(get_network(name), config)
-    assert sum(c.tiles for c in checks) > 100
+    assert sum(len(plan.tiles) for plan in run(get_network(name), config)) > 100
 
 
 def test_one_layer_of_a_network_runs_on_its_golden_input():
     config = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
-    (checked,) = run(get_network("lenet5"), config, "conv2")
-    assert (checked.name, checked.mismatches, checked.measured) == ("conv2", 0, checked.predicted)
+    (plan,) = run(get_network("lenet5"), config, "conv2")  # conv2 and its fused relu2, bit-exact and on time
+    whole = compile_network(get_network("lenet5"), config).layers["conv2"]
+    assert (plan.name, plan.fused, plan.cycles, len(plan.tiles)) == ("conv2", ["relu2"], whole.cycles, len(whole.tiles))
     with pytest.raises(ProgramError, match="'relu1' is not an accelerator layer of lenet5"):
         run(get_network("lenet5"), config, "relu1")
 
@@ -253,8 +274,7 @@ def test_an_onnx_model_compiles_and_runs_exactly(tmp_path):
     path = tmp_path / "small.onnx"
     onnx.save(g.model(x), path)
     network = load_network(str(path))
-    checks = assert_exact_and_on_time(network, CONFIGS["3x2"])
-    assert [c.kind for c in checks] == ["conv", "pool", "linear"]
+    assert [plan.kind for plan in run(network, CONFIGS["3x2"])] == ["conv", "pool", "linear"]
     out = tmp_path / "gen"
     result = subprocess.run([sys.executable, "-m", "sim", "gen", str(path), "-o", str(out), "--rows", "3", "--cols", "2"],
                             capture_output=True, text=True)  # fmt: skip
@@ -265,33 +285,21 @@ def test_an_onnx_model_compiles_and_runs_exactly(tmp_path):
 
 
 def test_a_band_of_padding_only_reads_nothing():
-    # The second band's output row reads input row 8 only: pure padding, an empty ifmap image.
+    # A band per output row (1 KiB ofmap): the first reads input row -2 only, the last row 8 only,
+    # both pure padding: empty ifmap images.
     conv = Conv(name="conv", in_channels=6, out_channels=3, kernel_size=(1, 1), stride=(2, 1),
                 padding=((2, 2), (2, 0)), dilation=(1, 2))  # fmt: skip
-    assert_exact_and_on_time(Network("pad", (1, 6, 8, 11), [conv]), AccelConfig(rows=5, cols=5, ifmap_kib=2,
-                                                                                  filter_kib=3, ofmap_kib=3))  # fmt: skip
+    config = AccelConfig(rows=5, cols=8, ifmap_kib=2, filter_kib=3, ofmap_kib=1)
+    (plan,) = run(Network("pad", (1, 6, 8, 11), [conv]), config)
+    assert [tile.out_rows for tile in plan.tiles if tile.in_rows[0] == tile.in_rows[1]] == [(0, 1), (5, 1)]
 
 
 def test_wide_layers_fit_the_bias_memory_with_large_buffers():
     net = Network("wide", (1, 60), [Linear(name="fc", in_features=60, out_features=600)])
-    assert_exact_and_on_time(net, AccelConfig(rows=4, cols=2, ifmap_kib=1024, filter_kib=1024, ofmap_kib=1024))
+    run(net, AccelConfig(rows=4, cols=2, ifmap_kib=1024, filter_kib=1024, ofmap_kib=1024))
 
 
 def test_layer_programs_are_int8():
     with pytest.raises(ProgramError, match="set input_bits = 8, weight_bits = 8 and acc_bits = 32"):
         compile_network(get_network("lenet5"), CONFIGS["4x4"].replace(input_bits=4))
 
-
-def test_a_damaged_program_directory_is_one_error(tmp_path):
-    import numpy as np
-
-    from rtl.layer_program import load_program, program_files
-
-    for name, content in program_files(get_network("lenet5"), CONFIGS["4x4"]).items():
-        (tmp_path / name).write_bytes(content)
-    load_program(tmp_path)
-    arrays = dict(np.load(tmp_path / "weights.npz"))
-    del arrays["conv1.requant"]
-    np.savez(tmp_path / "weights.npz", **arrays)
-    with pytest.raises(ProgramError, match=r"weights.npz is damaged .*run `sim gen NET -o"):
-        load_program(tmp_path)
