@@ -1,8 +1,9 @@
-"""NumPy model of the layer accelerator: what one descriptor computes, bit for bit (no timing).
+"""NumPy model of the layer core: what one descriptor computes, bit for bit (no timing).
 
-``docs/accelerator.md`` is the specification; the RTL (:mod:`rtl.accelerator`) is tested against
-this model and the host driver (:mod:`rtl.program`) runs whole networks on either. Register
-values are plain ints by name (``Descriptor.regs``); memory images are int64 arrays.
+``docs/accelerator.md`` is the specification; the layer core's RTL (:mod:`rtl.layer_core`) is
+tested against this model, and the model of the whole system (:mod:`rtl.system_model`) runs every
+tile of a network's program with it. Register values are plain ints by name
+(``Descriptor.regs``); memory images are int64 arrays.
 """
 
 from __future__ import annotations
