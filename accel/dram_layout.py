@@ -1,6 +1,6 @@
 """Where a layer's tensors sit in DRAM, and the bus beats each tile's transfers take.
 
-This is the layout the hardware compiler writes (``rtl/dram_image.py``) and the one the
+This is the layout the hardware compiler writes (``rtl/host/dram_image.py``) and the one the
 simulator times, so the two agree beat for beat:
 
 - Activations are stored **pixel-major** (NHWC): image, row, column, then the channels of a

@@ -1,7 +1,7 @@
 """Wall time of whole networks on the AXI peripheral top, DRAM model in the loop.
 
-Runs :func:`rtl.system_run.run_network` (compile the DRAM image, generate and build the AXI top on
-``rtl/dram_model.v``, start it once through the AXI4-Lite registers, wait for the interrupt,
+Runs :func:`rtl.host.system_run.run_network` (compile the DRAM image, generate and build the AXI top on
+``rtl/host/dram_model.v``, start it once through the AXI4-Lite registers, wait for the interrupt,
 check every layer bit-exactly) and prints a markdown row per run: network, array, simulator,
 channel, build and run seconds, the hardware's CYCLES counter, `sim run`'s cycles for the same
 config, and whether every output was exact.
@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from accel.config import AccelConfig
-from rtl.simulators import available
-from rtl.system_run import run_network
+from rtl.host.simulators import available
+from rtl.host.system_run import run_network
 from sim.runner import simulate
 from workloads.zoo import get_network
 

@@ -42,14 +42,14 @@ from workloads.errors import UserError
 
 from .accelerator_geometry import AcceleratorGeometry
 from .geometry import CoreGeometry
-from .pe import operand_bits
+from .hw.pe import operand_bits
 from .synth import FAMILIES
 
 #: Widest operands of one DSP block; a wider operand is split into pieces of one bit less.
 DSP_OPERAND_BITS = 18
 BUFFERS = ("ifmap", "filter", "ofmap")
 #: The designs: the layer accelerator (docs/accelerator.md), the bare systolic core and the AXI
-#: peripheral (:class:`rtl.system_top.SystemTop`, docs/axi_system.md).
+#: peripheral (:class:`rtl.hw.system_top.SystemTop`, docs/axi_system.md).
 TOPS = ("accelerator", "core", "system")
 #: The AXI peripheral's data bus (bytes per beat) in the estimate: SystemTop's default.
 SYSTEM_DATA_BYTES = 16
@@ -180,9 +180,9 @@ def _geometry(top: str) -> type:
 
 def _component(config: AccelConfig, top: str):
     """The top-level component of the design ``top``."""
-    from .accelerator import Accelerator
-    from .core import SystolicCore
-    from .system_top import SystemTop
+    from .hw.accelerator import Accelerator
+    from .hw.core import SystolicCore
+    from .hw.system_top import SystemTop
 
     if top == "system":
         return SystemTop(config, data_bytes=SYSTEM_DATA_BYTES)
@@ -196,7 +196,7 @@ def _collect(module, prefix: str, memories: list, products: list) -> None:
     from amaranth.hdl._xfrm import TransformedElaboratable
     from amaranth.lib import memory
 
-    from .array import SystolicArray
+    from .hw.array import SystolicArray
 
     for name, (sub, _) in module._named_submodules.items():
         while isinstance(sub, TransformedElaboratable):  # ResetInserter(...) and the like

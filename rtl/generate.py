@@ -30,15 +30,17 @@ from accel.dram_channel import bus_bytes, kernel_bandwidth
 from accel.files import OutputError, check_output_dir, replaced_dir, strict_json
 from workloads.network import INPUT, Network
 
-from . import accelerator, axi, dram_model
-from .accelerator import Accelerator
+from .hw import accelerator, axi
+
+from .host import dram_model
+from .hw.accelerator import Accelerator
 from .accelerator_geometry import AcceleratorGeometry
-from .c_header import c_header
-from .control_regs import ADDRESS_BITS
-from .core import PORTS, SystolicCore
+from .host.c_header import c_header
+from .hw.control_regs import ADDRESS_BITS
+from .hw.core import PORTS, SystolicCore
 from .spec import CONTROL_REGISTERS, ERROR_CODES, ID_VALUE
 from .synth import FAMILIES, synthesize
-from .system_run import TOP as SYSTEM_TOP
+from .host.system_run import TOP as SYSTEM_TOP
 
 #: Names of the files a generation writes (the Verilog is named after its top module).
 _GENERATED = re.compile(r"(systolic|accel)_(ws|os|is)_\d+x\d+\.v|manifest\.json|README\.md|synth_report\.json"
@@ -106,7 +108,7 @@ def manifest(config: AccelConfig, core: SystolicCore) -> dict:
         "memory_map": {
             **_memory_map(config.dataflow),
             "note": "matrix indices are relative to the tile's first block (m0, n0, k0); "
-            "lanes past the matrix edge must be zero; rtl.host.plan_gemm packs a whole GEMM",
+            "lanes past the matrix edge must be zero; rtl.host.gemm.plan_gemm packs a whole GEMM",
         },
     }
 
@@ -247,7 +249,7 @@ def accelerator_readme(info: dict) -> str:
             "input (images, input rows, groups, channels) the host writes into the ifmap buffer, the output",
             "channels its weights cover, and whether its results are read through the output path.",
             "`weights.npz` holds each weighted layer's int8 weights, int32 bias and requantization",
-            "(`<layer>.weight`, `<layer>.bias`, `<layer>.requant` = scale, shift). `rtl.program` is the host",
+            "(`<layer>.weight`, `<layer>.bias`, `<layer>.requant` = scale, shift). `rtl.host.program` is the host",
             "driver that fills and runs the descriptors; `sim verify` runs it on this design.",
         ]
     return "\n".join(lines) + "\n"
@@ -352,7 +354,7 @@ def _system_port(name: str, width: int, is_input: bool) -> dict:
 
 def system_manifest(config: AccelConfig, top, image=None, network: dict | None = None) -> dict:
     """The AXI top's manifest: config, bus, ports, register map, and a network's DRAM image (byte
-    addresses; ``network``: how to reload it, see :func:`rtl.generated_dir.load_generated`)."""
+    addresses; ``network``: how to reload it, see :func:`rtl.host.generated_dir.load_generated`)."""
     ports = [_system_port(name, len(value), direction == PortDirection.Input) for name, (value, direction)
              in [("clk", (range(1), PortDirection.Input)), ("rst", (range(1), PortDirection.Input)),
                  *axi.verilog_ports(top).items()]]  # fmt: skip
@@ -472,11 +474,11 @@ def _running_lines(info: dict) -> list[str]:
         f"/* ... after irq: */ if (REG(STATUS) & {prefix}_STATUS_ERROR_MASK) fail(REG(ERROR_CODE));",
         "```",
         "",
-        "In Python, with the driver `rtl/driver.py` (Linux, `/dev/mem`; `REGS` and `DRAM` your addresses):",
+        "In Python, with the driver `rtl/host/driver.py` (Linux, `/dev/mem`; `REGS` and `DRAM` your addresses):",
         "",
         "```python",
         "import asyncio",
-        "from rtl.driver import AcceleratorDriver, MappedMemory, MappedMmio",
+        "from rtl.host.driver import AcceleratorDriver, MappedMemory, MappedMmio",
         "",
         "async def main():",
         "    memory = MappedMemory(base=DRAM, size=...)  # covers the image",
@@ -511,10 +513,10 @@ def generate_system(config: AccelConfig, out_dir: str | os.PathLike, synth: str 
     None for a network built in Python, which it cannot reload).
     ProgramError if ``network`` cannot run on the system. Returns the manifest.
     """
-    from .dram_image import build_image
-    from .system_top import SystemTop
-    from .generated_dir import params_npz
-    from .verify import prepare
+    from .host.dram_image import build_image
+    from .hw.system_top import SystemTop
+    from .host.generated_dir import params_npz
+    from .host.verify import prepare
 
     _check_synth(synth)
     AcceleratorGeometry.from_config(config)  # a config no accelerator is built for fails before elaboration
@@ -535,7 +537,7 @@ def generate_system(config: AccelConfig, out_dir: str | os.PathLike, synth: str 
 
 
 def _hex_image(image, word_bytes: int) -> bytes:
-    """``image`` as the ``$readmemh`` text of :func:`rtl.dram_model.write_image`."""
+    """``image`` as the ``$readmemh`` text of :func:`rtl.host.dram_model.write_image`."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as work:

@@ -1,9 +1,9 @@
 """The AXI peripheral's software interface: control registers, their fields, error codes, and
 the format of the program it runs from DRAM.
 
-This module is the single source of that interface. The register block (:mod:`rtl.control_regs`),
-the host driver (:mod:`rtl.driver`), the C header (:mod:`rtl.c_header`), the program encoder
-and decoder (:mod:`rtl.program_image`) and the documentation tables (``docs/axi_system.md``) are
+This module is the single source of that interface. The register block (:mod:`rtl.hw.control_regs`),
+the host driver (:mod:`rtl.host.driver`), the C header (:mod:`rtl.host.c_header`), the program encoder
+and decoder (:mod:`rtl.host.program_image`) and the documentation tables (``docs/axi_system.md``) are
 all derived from it. Pure Python: the driver and header generator import it without Amaranth.
 """
 
@@ -132,8 +132,8 @@ SEGMENT_HEADER = (
 RECORD_OPCODES = {"TILE": 2}
 
 #: A tile record: these words, the tile's whole descriptor (one word per register, two's
-#: complement, in ``rtl.emulator.DESCRIPTOR_REGISTERS`` order), its lane table (eight words per
-#: lane of the array's R, in ``rtl.emulator.TAP_FIELDS`` order), then LOADS DMA commands that
+#: complement, in ``rtl.host.emulator.DESCRIPTOR_REGISTERS`` order), its lane table (eight words per
+#: lane of the array's R, in ``rtl.host.emulator.TAP_FIELDS`` order), then LOADS DMA commands that
 #: fetch its operands and STORES commands that write its results back.
 TILE_RECORD = (
     WordSpec("TILE", "a tile and its command counts", (
@@ -147,7 +147,7 @@ TILE_RECORD = (
         Field("STAGE_BANK", 1, 1, "staging bank the tile's results go to"))),
 )  # fmt: skip
 
-#: A DMA command: eight words (``rtl.program_image.DmaCommand``).
+#: A DMA command: eight words (``rtl.host.program_image.DmaCommand``).
 COMMAND_WORDS = (
     WordSpec("TARGET", "on-chip memory: 0 ifmap, 1 weights, 2 addends, 3 staging"),
     WordSpec("DRAM_ADDR_LO", "DRAM byte address of run 0, bits 31..0"),

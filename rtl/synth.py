@@ -46,7 +46,7 @@ FAMILIES = {
 }
 
 TARGET_MHZ = 100
-#: Verilog module name of the AXI peripheral (:class:`rtl.system_top.SystemTop`) when synthesized.
+#: Verilog module name of the AXI peripheral (:class:`rtl.hw.system_top.SystemTop`) when synthesized.
 SYSTEM_TOP = "accel_axi"
 
 
@@ -85,9 +85,9 @@ def system_verilog(config, data_bytes: int = 16) -> tuple[str, list[str]]:
     """Verilog of the AXI peripheral of the :class:`~accel.config.AccelConfig` ``config``
     (module :data:`SYSTEM_TOP`, ``data_bytes`` per AXI beat, 32-bit addresses) and the module
     names of its PEs (:func:`synthesize`'s ``pe_modules``)."""
-    from .axi import convert
+    from .hw.axi import convert
     from .generate import pe_modules
-    from .system_top import SystemTop
+    from .hw.system_top import SystemTop
 
     text = convert(SystemTop(config, data_bytes=data_bytes, address_bits=32), SYSTEM_TOP)
     pes = pe_modules(config, f"{SYSTEM_TOP}.core")

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from accel.area import AreaTable
     from accel.dse import SweepResult
     from accel.energy import EnergyTable
-    from rtl.verify import SystemCheck
+    from rtl.host.verify import SystemCheck
     from workloads.network import Network
 
 @dataclasses.dataclass
@@ -310,7 +310,7 @@ def generate(
             source = {"source": network_source(os.fspath(network)), "batch": 1, "skip_unsupported": False}
         network = _as_network(network)
         if fit:
-            from rtl.buffer_fit import fit_buffers
+            from rtl.host.buffer_fit import fit_buffers
 
             config, cost = fit_buffers(network, config)
     info = generate_system(config, out_dir, synth=synth, network=network, source=source, seed=seed)
@@ -352,12 +352,12 @@ def verify(
 
     Returns
     -------
-    rtl.verify.SystemCheck
+    rtl.host.verify.SystemCheck
         ``passed``; ``run.cycles`` (the CYCLES register; None for the model) against
         ``sim_cycles``; ``run.layers``: per layer ``mismatches`` among ``elements`` and its
         ``cycles`` (Icarus only) against ``sim_layer_cycles``; ``to_dict()`` for JSON.
     """
-    from rtl.verify import SIMULATORS
+    from rtl.host.verify import SIMULATORS
 
     if simulator not in SIMULATORS:
         raise UserError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
@@ -366,11 +366,11 @@ def verify(
     if isinstance(network, (str, os.PathLike)) and os.path.isdir(network) and os.fspath(network) not in networks():
         if config is not None or layer is not None:
             raise UserError(f"{network} holds its own design, weights and input: give no config or layer")
-        from rtl.generated_dir import load_generated
-        from rtl.verify import verify_generated
+        from rtl.host.generated_dir import load_generated
+        from rtl.host.verify import verify_generated
 
         return verify_generated(load_generated(network), simulator, backpressure)
-    from rtl.verify import verify_network
+    from rtl.host.verify import verify_network
 
     return verify_network(_as_network(network), config or AccelConfig(), layer, seed=seed, simulator=simulator,
                           backpressure=backpressure)  # fmt: skip

@@ -285,7 +285,7 @@ def gen(
             config = fit_device(config, family, given, choose_buffers=not fit)
         if fit:
             from rtl.fpga_fit import check
-            from rtl.buffer_fit import fit_buffers
+            from rtl.host.buffer_fit import fit_buffers
 
             config, cost = fit_buffers(network, config)
             if device_check:
@@ -392,9 +392,9 @@ def verify(
     cycles (the CYCLES register) against `sim run`'s for the same config. A directory runs its
     dram.bin, checked against the golden model recomputed from its weights.npz and input.
     """
-    from rtl.system_run import SystemRunError
-    from rtl.generated_dir import load_generated
-    from rtl.verify import verify_generated, verify_network
+    from rtl.host.system_run import SystemRunError
+    from rtl.host.generated_dir import load_generated
+    from rtl.host.verify import verify_generated, verify_network
     from sim.progress import layer_progress
     from sim.tables import verify_table
 

@@ -185,7 +185,7 @@ def _cycles(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-#: ``sim verify``'s word for a cycle comparison (:func:`rtl.verify.cycles_equal`): equal, differ, not checked.
+#: ``sim verify``'s word for a cycle comparison (:func:`rtl.host.verify.cycles_equal`): equal, differ, not checked.
 CYCLE_VERDICT = {True: "cycles equal", False: "CYCLES DIFFER", None: ""}
 
 
@@ -194,7 +194,7 @@ def _verdict(mismatches: int, cycles_equal: bool | None) -> str:
 
 
 def verify_table(check) -> FittedTable:
-    """``sim verify`` (an :class:`rtl.verify.SystemCheck`): per layer, wrong outputs and the RTL's
+    """``sim verify`` (an :class:`rtl.host.verify.SystemCheck`): per layer, wrong outputs and the RTL's
     cycles against ``sim run``'s; the total row holds the CYCLES register."""
     run, cfg = check.run, check.config
     layers = run.layers

@@ -1,4 +1,4 @@
-"""The AXI system's on-chip memories (rtl/chip_memories.py) against byte arrays, in Amaranth's
+"""The AXI system's on-chip memories (rtl/hw/chip_memories.py) against byte arrays, in Amaranth's
 simulator: random DMA words with random strobes, then every core-side read (or, for staging,
 random row writes then every DMA read)."""
 
@@ -9,7 +9,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from rtl.chip_memories import LaneBytes, RowMemory, StagingMemory
+from rtl.hw.chip_memories import LaneBytes, RowMemory, StagingMemory
 
 
 def simulate(dut, bench) -> None:

@@ -81,8 +81,8 @@ def test_gen_emits_the_axi_accelerator_by_default(tmp_path):
 def _lenet_image():
     """LeNet-5's DRAM image on :data:`LENET_4x4`, built in-process as `sim gen` builds it (seed 0)."""
     from accel.config import AccelConfig
-    from rtl.dram_image import build_image
-    from rtl.verify import prepare
+    from rtl.host.dram_image import build_image
+    from rtl.host.verify import prepare
     from workloads.zoo import get_network
 
     config = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
@@ -121,8 +121,8 @@ def test_the_written_directory_runs_the_network_on_its_own(tmp_path):
     in-process network: every layer's output in DRAM is the golden int8 model's."""
     import numpy as np
 
-    from rtl.system_model import SystemModel
-    from rtl.generated_dir import load_generated
+    from rtl.host.system_model import SystemModel
+    from rtl.host.generated_dir import load_generated
 
     out = tmp_path / "lenet"
     assert sim("gen", "lenet5", "-o", str(out), *LENET_4x4).returncode == 0
@@ -136,7 +136,7 @@ def test_the_written_directory_runs_the_network_on_its_own(tmp_path):
 
 
 def test_gen_fit_sizes_buffers_for_single_tiles(tmp_path):
-    from rtl.generated_dir import load_generated
+    from rtl.host.generated_dir import load_generated
 
     out = tmp_path / "fit"
     result = sim("gen", "lenet5", "--fit", "-o", str(out), "--rows", "4", "--cols", "4")

@@ -94,8 +94,8 @@ def test_zoo_table(width):
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_verify_table(width):
-    from rtl.system_run import LayerOutput, SystemRun
-    from rtl.verify import SystemCheck
+    from rtl.host.system_run import LayerOutput, SystemRun
+    from rtl.host.verify import SystemCheck
 
     layers = [LayerOutput(f"conv{i}", i % 2, 9_876_543, 123_456_789 + i) for i in range(8)]
     run = SystemRun(987_654_321, 900_000_000, layers=layers)

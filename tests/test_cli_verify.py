@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from rtl.simulators import verilator
+from rtl.host.simulators import verilator
 
 pytestmark = pytest.mark.rtl
 icarus = pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
@@ -159,8 +159,8 @@ def test_the_table_fits_80_columns_and_says_what_was_not_checked():
     from rich.console import Console
 
     from accel.config import AccelConfig
-    from rtl.system_run import LayerOutput, SystemRun
-    from rtl.verify import SystemCheck
+    from rtl.host.system_run import LayerOutput, SystemRun
+    from rtl.host.verify import SystemCheck
     from sim.tables import verify_table
 
     layers = [LayerOutput(f"conv{i}", i % 2, 9_876_543, 123_456_789 + i) for i in range(4)]

@@ -1,11 +1,11 @@
-"""The command processor (rtl/command_processor.py) runs real programs into the real sequencer.
+"""The command processor (rtl/hw/command_processor.py) runs real programs into the real sequencer.
 
-An Amaranth simulation connects the processor to the :class:`rtl.sequencer.TileSequencer` and
+An Amaranth simulation connects the processor to the :class:`rtl.hw.sequencer.TileSequencer` and
 drives both with stubs whose latencies are drawn at random: a DMA reader that serves the
 program fetches from the program's bytes (writing words of other targets in between, and
 garbage in the lanes it does not strobe), DMA engines that complete the sequencer's commands in
 order, and a core that computes for a while after each start. The tests check that the headers
-and commands reach the sequencer as :func:`rtl.program_image.decode_program` reads them, that
+and commands reach the sequencer as :func:`rtl.host.program_image.decode_program` reads them, that
 the core's descriptor set holds each tile when it starts, the published timing (segment fetch,
 ``run``, first header, descriptor load, ``primed``, ``finish``) to the cycle, and that
 malformed programs end in BAD_PROGRAM.
@@ -27,14 +27,14 @@ from amaranth.sim import Simulator
 from accel.config import AccelConfig
 from accel.system_timing import DRAIN, PRIME, SEGMENT_WORDS, descriptor_cycles
 from rtl import spec
-from rtl.command_processor import BAD_PROGRAM, CommandProcessor
-from rtl.dma import DmaParams
-from rtl.dram_image import build_image
-from rtl.layer_core import STAGING_LATENCY, LayerCore
-from rtl.program_image import DmaCommand, decode_program, encode_program, record_words, to_bytes
-from rtl.sequencer import TileSequencer
+from rtl.hw.command_processor import BAD_PROGRAM, CommandProcessor
+from rtl.hw.dma import DmaParams
+from rtl.host.dram_image import build_image
+from rtl.hw.layer_core import STAGING_LATENCY, LayerCore
+from rtl.host.program_image import DmaCommand, decode_program, encode_program, record_words, to_bytes
+from rtl.hw.sequencer import TileSequencer
 from rtl.spec import DESCRIPTOR_REGISTERS, TAP_FIELDS, TARGETS
-from rtl.verify import prepare
+from rtl.host.verify import prepare
 from workloads.zoo import get_network
 
 CONFIG = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)

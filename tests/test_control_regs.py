@@ -1,7 +1,7 @@
 """The control register block, its C header and the host driver, all from rtl/spec.py.
 
 The cocotb bench ``tests/rtl_benches/control_regs_bench.py`` runs the real driver
-(:mod:`rtl.driver`) over cocotbext-axi's AXI4-Lite master against the generated block.
+(:mod:`rtl.host.driver`) over cocotbext-axi's AXI4-Lite master against the generated block.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import subprocess
 import pytest
 
 from rtl import spec
-from rtl.c_header import c_header
-from rtl.control_regs import ControlBlock
+from rtl.host.c_header import c_header
+from rtl.hw.control_regs import ControlBlock
 from tests.test_rtl_axi import build_and_run, needs_icarus
 
 SCENARIOS = [
@@ -65,7 +65,7 @@ def test_c_header_compiles_and_matches_the_spec(tmp_path):
 
 
 def test_block_ports_and_names():
-    from rtl import axi
+    from rtl.hw import axi
 
     verilog = axi.convert(ControlBlock(4, 8, 16, 32), "ctl")
     ports = re.search(r"^module ctl\((.*?)\);", verilog, re.M | re.S).group(1)

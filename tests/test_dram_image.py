@@ -1,5 +1,5 @@
-"""The AXI system's DRAM image and DMA commands (rtl/dram_image.py), run by its NumPy model
-(rtl/system_model.py): every output bit-exact against the golden model, and every tile's
+"""The AXI system's DRAM image and DMA commands (rtl/host/dram_image.py), run by its NumPy model
+(rtl/host/system_model.py): every output bit-exact against the golden model, and every tile's
 commands exactly the beats the simulator times (accel/dram_layout.py)."""
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from accel.dram_channel import bus_bytes, kernel_bandwidth
 from accel.lowering import lower_network
 from accel.tiling import schedule
 from rtl import spec
-from rtl.dma import DmaParams, keeps_pace
-from rtl.driver import AcceleratorDriver, BytesMemory
-from rtl.dram_image import build_image, from_pixel_major, to_pixel_major
-from rtl.program import ProgramError
-from rtl.system_model import SystemModel
-from rtl.verify import prepare
+from rtl.hw.dma import DmaParams, keeps_pace
+from rtl.host.driver import AcceleratorDriver, BytesMemory
+from rtl.host.dram_image import build_image, from_pixel_major, to_pixel_major
+from rtl.host.program import ProgramError
+from rtl.host.system_model import SystemModel
+from rtl.host.verify import prepare
 from tests.test_program import CONFIGS, POOLS, random_conv
 from workloads.layers import Activation, Concat, Conv, Flatten, GlobalAvgPool, Linear
 from workloads.network import Network
@@ -50,7 +50,7 @@ def run_system(network: Network, config: AccelConfig) -> list[str]:
             assert commands == sched.commands.tolist(), layer.name
             moved = [sum(c.runs * c.run_bytes for c in tile.loads) for tile in layer.tiles]
             assert moved == (sched.load_ifmap + sched.load_filter).tolist(), layer.name
-            # The DMA engines' on-chip ports keep up with every command (rtl.dma.keeps_pace).
+            # The DMA engines' on-chip ports keep up with every command (rtl.hw.dma.keeps_pace).
             params = DmaParams(data_width=8 * min(bus, 32), chip_address_width=24, target_width=3)
             for tile in layer.tiles:
                 for c in tile.loads + tile.stores:

@@ -1,4 +1,4 @@
-"""The verification bench's DRAM model (rtl/dram_model.v) against the channel specification.
+"""The verification bench's DRAM model (rtl/host/dram_model.v) against the channel specification.
 
 The timing test predicts every R beat and B response with ``accel.dram_channel.serve`` and
 ``beat_deadline`` over a scripted burst sequence and compares the cycles, data, responses and IDs
@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from accel.dram_channel import beat_deadline, serve
-from rtl import dram_model
-from rtl.axi_bursts import split_bursts
-from rtl.simulators import verilator
+from rtl.host import dram_model
+from rtl.hw.axi_bursts import split_bursts
+from rtl.host.simulators import verilator
 
 pytestmark = pytest.mark.rtl
 

@@ -175,7 +175,7 @@ OUTPUTS = [
     (["run", "lenet5", "--timing", "scalesim", "--scalesim-reports"], "dir", "sim.runner.simulate"),
     (["info", "lenet5", "--json"], "file", "workloads.network.Network.summary"),
     (["gen", "lenet5", "-o"], "dir", "rtl.generate.generate_system"),
-    (["verify", "lenet5:conv1", "--json"], "file", "rtl.verify.verify_network"),
+    (["verify", "lenet5:conv1", "--json"], "file", "rtl.host.verify.verify_network"),
     (["dse", "lenet5", "--rows", "4,8", "-o"], "dir", "accel.dse.run_sweep"),
     (["dse", "lenet5", "--fpga", "ecp5", "--fpga-synth", "-o", "{ok}", "--fpga-cache"], "dir", "accel.dse.run_sweep"),
 ]
@@ -505,12 +505,12 @@ DAMAGE = {
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
 def test_a_damaged_gen_directory_is_one_line_before_building(generated, tmp_path, capsys, monkeypatch, damage):
-    import rtl.verify
+    import rtl.host.verify
 
     def built(*_):
         raise AssertionError("the design was built before the directory was checked")
 
-    monkeypatch.setattr(rtl.verify, "run_image", built)
+    monkeypatch.setattr(rtl.host.verify, "run_image", built)
     directory = tmp_path / "lenet"
     shutil.copytree(generated, directory)
     name, make = DAMAGE[damage]

@@ -1,5 +1,5 @@
-"""The layer core with the AXI system's double-banked memories (rtl/layer_core.py), tile by tile
-against the NumPy model of the system (rtl/system_model.py), in Amaranth's simulator.
+"""The layer core with the AXI system's double-banked memories (rtl/hw/layer_core.py), tile by tile
+against the NumPy model of the system (rtl/host/system_model.py), in Amaranth's simulator.
 
 Each tile's loads are written into the core's memories through its DMA ports word by word, as
 the DMA reader would; the tile runs from its descriptor and banks; ``done`` must come exactly
@@ -15,12 +15,12 @@ from amaranth.sim import Simulator
 
 from accel.config import AccelConfig
 from accel.timing import tile_cycles
-from rtl.dram_image import build_image
+from rtl.host.dram_image import build_image
 from rtl.spec import TAP_FIELDS
-from rtl.layer_core import SETTLE_CYCLES, STAGING_LATENCY, LayerCore
-from rtl.program_image import decode_program
-from rtl.system_model import SystemModel
-from rtl.verify import prepare
+from rtl.hw.layer_core import SETTLE_CYCLES, STAGING_LATENCY, LayerCore
+from rtl.host.program_image import decode_program
+from rtl.host.system_model import SystemModel
+from rtl.host.verify import prepare
 from tests.test_program import POOLS, random_conv
 from workloads.layers import Activation, Conv, Flatten, Linear
 from workloads.network import Network

@@ -1,8 +1,8 @@
-"""The layer program (rtl/program.py) run on the NumPy model of the AXI system against the golden int8 model.
+"""The layer program (rtl/host/program.py) run on the NumPy model of the AXI system against the golden int8 model.
 
 Every array layer kind, tiled exactly as the simulator tiles it: the network is compiled into
-descriptors, laid out in its DRAM image (``rtl.dram_image.build_image``) and run by the system
-model (``rtl.system_model.run_model``): every layer's output bit-exact against
+descriptors, laid out in its DRAM image (``rtl.host.dram_image.build_image``) and run by the system
+model (``rtl.host.system_model.run_model``): every layer's output bit-exact against
 ``workloads.forward``, and every layer's descriptors taking the compute cycles ``sim run`` reports
 (the AXI system's whole-layer cycles, DRAM included, are held in tests/test_system_cycles.py).
 Also: the tap generator's lane table, the average divide, and what the compiler rejects.
@@ -17,13 +17,13 @@ import pytest
 
 from accel.config import AccelConfig
 from accel.timing import tile_cycles
-from rtl.dram_image import build_image
-from rtl.emulator import block_taps, output_path
-from rtl.program import (LayerPlan, ProgramError, check_tile, compile_network, divide_constants, lane_table, layer_view,
+from rtl.host.dram_image import build_image
+from rtl.host.emulator import block_taps, output_path
+from rtl.host.program import (LayerPlan, ProgramError, check_tile, compile_network, divide_constants, lane_table, layer_view,
                          tap_registers)  # fmt: skip
-from rtl.program_image import decode_program
-from rtl.system_model import run_model
-from rtl.verify import one_layer, prepare, select
+from rtl.host.program_image import decode_program
+from rtl.host.system_model import run_model
+from rtl.host.verify import one_layer, prepare, select
 from sim.runner import simulate
 from workloads.errors import WorkloadError
 from workloads.layers import Activation, Add, Conv, ConvTranspose, Flatten, GlobalAvgPool, Linear, Pool
@@ -279,7 +279,7 @@ def test_an_onnx_model_compiles_and_runs_exactly(tmp_path):
     result = subprocess.run([sys.executable, "-m", "sim", "gen", str(path), "-o", str(out), "--rows", "3", "--cols", "2"],
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    from rtl.generated_dir import load_generated
+    from rtl.host.generated_dir import load_generated
 
     assert [layer.plan.kind for layer in load_generated(out).image.layers] == ["conv", "pool", "linear"]
 

@@ -1,4 +1,4 @@
-"""The AXI system's binary program (rtl/program_image.py, format in rtl/spec.py): what is encoded
+"""The AXI system's binary program (rtl/host/program_image.py, format in rtl/spec.py): what is encoded
 decodes to the same tiles, guards and lane tables; segments split long layers; a malformed
 program is one ProgramError naming the word."""
 
@@ -11,12 +11,12 @@ from accel.config import AccelConfig
 from accel.lowering import lower_network
 from accel.tiling import schedule
 from rtl import spec
-from rtl.dram_image import build_image
-from rtl.program import ProgramError, lane_table
-from rtl.program_image import decode_program, encode_program, to_bytes
+from rtl.host.dram_image import build_image
+from rtl.host.program import ProgramError, lane_table
+from rtl.host.program_image import decode_program, encode_program, to_bytes
 from rtl.spec import DESCRIPTOR_REGISTERS, TAP_FIELDS
-from rtl.system_model import SystemModel
-from rtl.verify import prepare
+from rtl.host.system_model import SystemModel
+from rtl.host.verify import prepare
 from workloads.zoo import get_network
 
 CONFIG = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)

@@ -2,7 +2,7 @@
 
 The cocotb benches are ``tests/rtl_benches/axil_regs_bench.py`` (cocotbext-axi's AXI4-Lite
 master against a sample register table) and ``tests/rtl_benches/axi_bursts_bench.py`` (random
-requests against :func:`rtl.axi_bursts.split_bursts`).
+requests against :func:`rtl.hw.axi_bursts.split_bursts`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from amaranth.lib import wiring
 from amaranth.hdl import UnusedElaboratable
 from amaranth.lib.wiring import In, Out
 
-from rtl import axi, dram_model
-from rtl.axi_bursts import BurstSplitter, split_bursts
-from rtl.axil_regs import AXILiteRegisters, Register
+from rtl.hw import axi
+
+from rtl.host import dram_model
+from rtl.hw.axi_bursts import BurstSplitter, split_bursts
+from rtl.hw.axil_regs import AXILiteRegisters, Register
 from tests.test_rtl_array import run_cocotb
 
 BENCHES = Path(__file__).parent / "rtl_benches"

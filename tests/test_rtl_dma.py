@@ -1,4 +1,4 @@
-"""DMA engines (``rtl/dma.py``) under cocotb + Icarus: data, AXI protocol, published timing, errors.
+"""DMA engines (``rtl/hw/dma.py``) under cocotb + Icarus: data, AXI protocol, published timing, errors.
 
 The bench ``tests/rtl_benches/dma_bench.py`` runs a plan written here (commands, initial DRAM
 and on-chip images, memory kind, ``hold`` windows) and records what it saw: every handshake
@@ -7,7 +7,7 @@ after each waited-for command. This module computes the expected bytes, bursts a
 plain Python and asserts them. Commands start at any DRAM and any on-chip byte (runs of one
 byte, runs shorter than a word across two on-chip words, runs of hundreds of bytes, packed or
 apart on chip, overlapping nothing there) and are drawn so that the engine keeps pace
-(``rtl.dma.keeps_pace``), except writer commands on AxiRam that need two on-chip words for a beat:
+(``rtl.hw.dma.keeps_pace``), except writer commands on AxiRam that need two on-chip words for a beat:
 
 - ``axiram``: cocotbext-axi's AxiRam with random back-pressure, one command at a time, W = 4,
   16, 32: data after each command (DRAM bytes around each run unchanged, on-chip strobes only
@@ -15,11 +15,11 @@ apart on chip, overlapping nothing there) and are drawn so that the engine keeps
 - ``ideal``: an always-ready in-order memory of the bench with SLVERR / DECERR address ranges:
   the same checks plus every address and data beat edge, the DONE constant, ``pending`` and
   errors; commands one at a time (``clear`` after each), under ``hold``, and back to back;
-- ``dram_model``: ``rtl/dram_model.v`` at a full and a fractional bandwidth with latency: the
+- ``dram_model``: ``rtl/host/dram_model.v`` at a full and a fractional bandwidth with latency: the
   same data and protocol checks, and every command taken and completed at the edges
   ``accel.dram_channel`` and the constants predict; back-to-back commands ending in one-beat
   bursts keep the channel in one busy period;
-- both engines on one port of ``rtl/dram_model.v`` (``rtl.dma.DmaPair``, bench
+- both engines on one port of ``rtl/host/dram_model.v`` (``rtl.hw.dma.DmaPair``, bench
   ``dma_pair_bench.py``): requests in hand-over order with no gap, predicted ``done`` edges,
   the in-order model's images.
 """
@@ -34,9 +34,10 @@ from pathlib import Path
 import pytest
 
 from accel.dram_channel import serve
-from rtl import axi, dram_model
-from rtl.axi_bursts import split_bursts
-from rtl.dma import BurstIssuer, DmaPair, DmaParams, DmaReader, DmaWriter, beat_words, command_layout, keeps_pace
+from rtl.hw import axi
+from rtl.host import dram_model
+from rtl.hw.axi_bursts import split_bursts
+from rtl.hw.dma import BurstIssuer, DmaPair, DmaParams, DmaReader, DmaWriter, beat_words, command_layout, keeps_pace
 
 pytestmark = pytest.mark.rtl
 needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not installed")
@@ -108,7 +109,7 @@ def single_beat_tail_command(rng: random.Random, bus_bytes: int, engine: str, af
 def place_on_chip(rng: random.Random, cmd: dict, bus_bytes: int, engine: str, after_idle: bool) -> dict:
     """``cmd`` with a random target and runs that overlap nothing on chip: packed (``chip_stride
     == run_bytes``) or up to three words apart, from any byte (a word boundary a third of the
-    time), drawn again until the engine keeps pace with it (``rtl.dma.keeps_pace``; ``after_idle``:
+    time), drawn again until the engine keeps pace with it (``rtl.hw.dma.keeps_pace``; ``after_idle``:
     the command follows one whose ``done`` was awaited)."""
     n, runs = cmd["run_bytes"], cmd["runs"]
     while True:
@@ -239,12 +240,12 @@ def plan_of(engine: str, memory: str, bus_bytes: int, seed: int, commands: list[
 
 
 def dram_model_top(name: str, engine_verilog: str, bus_bytes: int) -> str:
-    """Verilog of module ``dma_dram``: module ``name`` on an ``rtl/dram_model.v`` instance."""
+    """Verilog of module ``dma_dram``: module ``name`` on an ``rtl/host/dram_model.v`` instance."""
     return dram_model.attach(name, engine_verilog, bus_bytes, DRAM_BYTES // bus_bytes, ID_WIDTH, "dma_dram")
 
 
 def run_bench(plan: dict, tmp_path: Path, monkeypatch, channel: tuple[float, int] = (0.0, 0)) -> dict:
-    """Build the plan's engine (on ``rtl/dram_model.v`` with ``channel`` = (bandwidth, latency)
+    """Build the plan's engine (on ``rtl/host/dram_model.v`` with ``channel`` = (bandwidth, latency)
     for memory ``dram_model``) and run the plan; returns the bench's result."""
     engine, bus_bytes = plan["engine"], plan["bus_bytes"]
     dram = write_images(plan["seed"], tmp_path)
@@ -587,7 +588,7 @@ def pair_plan(seed: int, bus_bytes: int) -> dict:
 
 @needs_icarus
 def test_both_engines_share_the_dram_model(tmp_path, monkeypatch):
-    """``rtl.dma.DmaPair``: reader and writer on one port of ``rtl/dram_model.v``,
+    """``rtl.hw.dma.DmaPair``: reader and writer on one port of ``rtl/host/dram_model.v``,
     each one's ``hold`` driven by the other's ``pending`` in hand-over order. The memory sees
     every burst in hand-over order, one per edge with no gap, each command's first at the edge
     the constants give, all in one busy period with every ``done`` where ``accel.dram_channel``

@@ -17,7 +17,7 @@ import pytest
 from accel.config import AccelConfig, ConfigError
 from accel.timing import tile_cycles
 from rtl import generate
-from rtl.simulators import verilator
+from rtl.host.simulators import verilator
 from workloads.errors import UserError
 
 pytestmark = pytest.mark.rtl

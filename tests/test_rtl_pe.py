@@ -12,8 +12,8 @@ from amaranth.sim import Simulator
 
 from accel.config import AccelConfig, ConfigError
 from rtl.geometry import CoreGeometry
-from rtl.pe import PE, Mode, OperandStationaryPE, OutputStationaryPE
-from rtl.skew import Skew
+from rtl.hw.pe import PE, Mode, OperandStationaryPE, OutputStationaryPE
+from rtl.hw.skew import Skew
 
 pytestmark = pytest.mark.rtl
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1

@@ -1,4 +1,4 @@
-"""The tile sequencer (rtl/sequencer.py) serves the simulator's DMA queue with its guards.
+"""The tile sequencer (rtl/hw/sequencer.py) serves the simulator's DMA queue with its guards.
 
 An Amaranth simulation drives it with the tiles of real layer schedules (``accel.tiling``) and
 stub DMA engines and core whose latencies are drawn at random; the test records every command
@@ -16,8 +16,8 @@ from amaranth.sim import Simulator
 from accel.config import AccelConfig
 from accel.lowering import ArrayOp, lower_network
 from accel.tiling import schedule_array_op
-from rtl.dma import DmaParams
-from rtl.sequencer import TileSequencer
+from rtl.hw.dma import DmaParams
+from rtl.hw.sequencer import TileSequencer
 from workloads.zoo import get_network
 
 

@@ -19,7 +19,7 @@ from accel.config import AccelConfig
 from accel.lowering import lower_network
 from accel.system_timing import layer_segments
 from accel.tiling import schedule
-from rtl.system_run import run_network
+from rtl.host.system_run import run_network
 from sim.runner import simulate
 from tests.test_program import random_conv
 from workloads.layers import Activation, Conv, Flatten, GlobalAvgPool, Linear, Pool

@@ -1,5 +1,5 @@
-"""Whole networks on the AXI system top (rtl/system_top.py) in Icarus, DRAM model in the loop
-(rtl/system_run.py): started through the AXI4-Lite registers, ended by the interrupt, every
+"""Whole networks on the AXI system top (rtl/hw/system_top.py) in Icarus, DRAM model in the loop
+(rtl/host/system_run.py): started through the AXI4-Lite registers, ended by the interrupt, every
 layer's output in DRAM bit-exact against the golden int8 model."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from accel.config import AccelConfig
-from rtl.simulators import available
-from rtl.dram_image import build_image
+from rtl.host.simulators import available
+from rtl.host.dram_image import build_image
 from rtl.spec import ERROR_CODES
-from rtl.system_run import run_network, run_on_rtl, simulation_source
-from rtl.verify import prepare
+from rtl.host.system_run import run_network, run_on_rtl, simulation_source
+from rtl.host.verify import prepare
 from sim.runner import simulate
 from workloads.layers import Activation, Conv, Flatten, Linear, Pool
 from workloads.network import Network

@@ -1,4 +1,4 @@
-"""The AXI top (rtl/system_top.py) elaborates into Verilog with the standard port names that
+"""The AXI top (rtl/hw/system_top.py) elaborates into Verilog with the standard port names that
 Vivado's IP packager and LiteX's AXI wrappers recognise."""
 
 from __future__ import annotations
@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from accel.config import AccelConfig, ConfigError
-from rtl import axi, dram_model
-from rtl.simulators import verilator
-from rtl.system_top import SystemTop
+from rtl.hw import axi
+from rtl.host import dram_model
+from rtl.host.simulators import verilator
+from rtl.hw.system_top import SystemTop
 from tests.test_rtl_generate import STYLE_WARNINGS, lint_warnings
 
 

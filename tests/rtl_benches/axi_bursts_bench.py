@@ -1,4 +1,4 @@
-"""cocotb bench of :class:`rtl.axi_bursts.BurstSplitter`: random requests against :func:`split_bursts`.
+"""cocotb bench of :class:`rtl.hw.axi_bursts.BurstSplitter`: random requests against :func:`split_bursts`.
 
 Run by ``tests/test_rtl_axi.py``; ``BURST_LENGTH_WIDTH`` and ``BENCH_SEED`` come from the
 environment, the bus width from ``m_axi_arsize``. A monitor accepts AR handshakes with a
@@ -16,8 +16,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
-from rtl.axi import BURST_INCR
-from rtl.axi_bursts import split_bursts
+from rtl.hw.axi import BURST_INCR
+from rtl.hw.axi_bursts import split_bursts
 
 REQUESTS = 80
 #: Cycles a request may take per expected burst before the bench calls the DUT hung.

@@ -1,4 +1,4 @@
-"""cocotb bench of :class:`rtl.axil_regs.AXILiteRegisters` built from ``tests.test_rtl_axi.REGISTERS``.
+"""cocotb bench of :class:`rtl.hw.axil_regs.AXILiteRegisters` built from ``tests.test_rtl_axi.REGISTERS``.
 
 Run by ``tests/test_rtl_axi.py``. cocotbext-axi's ``AxiLiteMaster`` writes and reads every
 register: RW with full and partial byte strobes, RO driven from the inputs, W1C set by hardware

@@ -1,7 +1,7 @@
-"""cocotb bench of :class:`rtl.control_regs.ControlBlock`, driven through :mod:`rtl.driver`.
+"""cocotb bench of :class:`rtl.hw.control_regs.ControlBlock`, driven through :mod:`rtl.host.driver`.
 
 Run by ``tests/test_control_regs.py``. The host side is the real driver over cocotbext-axi's
-AXI4-Lite master (:class:`rtl.driver.AxiLiteMmio`); a stand-in command processor answers each
+AXI4-Lite master (:class:`rtl.host.driver.AxiLiteMmio`); a stand-in command processor answers each
 ``start`` after the number of cycles the scenario gives, raising ``computing`` for some of
 them. Everything observed goes to the JSON report the test checks.
 """
@@ -17,7 +17,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
-from rtl.driver import AcceleratorDriver, AxiLiteMmio, DeviceError
+from rtl.host.driver import AcceleratorDriver, AxiLiteMmio, DeviceError
 
 
 async def processor(dut, scenarios: list[dict], seen: list[dict]) -> None:

@@ -21,7 +21,7 @@ from accel.config import AccelConfig
 from accel.timing import tile_cycles
 from rtl.geometry import CoreGeometry
 from accel.pe_semantics import MAC, MAX
-from rtl.host import Tile, assemble, golden, plan_gemm
+from rtl.host.gemm import Tile, assemble, golden, plan_gemm
 
 #: Longest tile the monitor waits for before declaring the core hung, in cycles.
 TIMEOUT = 100_000

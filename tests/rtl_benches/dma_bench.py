@@ -1,4 +1,4 @@
-"""cocotb bench of the DMA engines (:class:`rtl.dma.DmaReader`, :class:`rtl.dma.DmaWriter`).
+"""cocotb bench of the DMA engines (:class:`rtl.hw.dma.DmaReader`, :class:`rtl.hw.dma.DmaWriter`).
 
 Run by ``tests/test_rtl_dma.py``, which writes ``plan.json``, ``dram.bin`` and ``chip.bin`` into
 ``DMA_BENCH_DIR`` and checks the ``result.json`` written here; the bench itself judges nothing.
@@ -10,7 +10,7 @@ the next rising edge sees), so every event is recorded with the number of that e
 - DRAM: cocotbext-axi's AxiRam with random back-pressure (``memory: axiram``), the bench's
   ``ideal`` memory: always ready, serving bursts in order one beat per cycle (R from the edge
   after AR, B the edge after a burst's last W), answering SLVERR / DECERR for bursts touching
-  the plan's error ranges, or ``rtl/dram_model.v`` inside the toplevel (``dram_model``: the
+  the plan's error ranges, or ``rtl/host/dram_model.v`` inside the toplevel (``dram_model``: the
   bench only watches the AXI wires and pulses ``dump`` for DRAM images);
 - commands: offered in order; one with ``wait`` is followed by a wait for ``done``, a snapshot
   (the on-chip image of its target, or the DRAM windows the plan lists) and a ``clear`` pulse;
@@ -109,7 +109,7 @@ class IdealMemory:
 
 
 class DramDump:
-    """DRAM images of ``rtl/dram_model.v``: ``dump`` high for one cycle writes its file."""
+    """DRAM images of ``rtl/host/dram_model.v``: ``dump`` high for one cycle writes its file."""
 
     def __init__(self, dut, path: Path, bus_bytes: int) -> None:
         self.dut, self.path, self.bus_bytes, self.requested = dut, path, bus_bytes, False
@@ -124,7 +124,7 @@ class DramDump:
         return True
 
     def image(self) -> bytearray:
-        from rtl.dram_model import read_dump
+        from rtl.host.dram_model import read_dump
 
         return read_dump(self.path, self.bus_bytes)
 
@@ -183,7 +183,7 @@ async def dma(dut):
             dut.m_axi_rvalid.value, dut.m_axi_rid.value = 0, 0
         else:
             dut.m_axi_bvalid.value, dut.m_axi_bid.value = 0, 0
-    else:  # rtl/dram_model.v behind the engine; its image comes in and out by file
+    else:  # rtl/host/dram_model.v behind the engine; its image comes in and out by file
         dut.dump.value = 0
     dumped = None if plan["memory"] != "dram_model" else DramDump(dut, Path(plan["dump"]), lanes)
     await ClockCycles(dut.clk, 3)

@@ -1,4 +1,4 @@
-"""cocotb bench of both DMA engines on ``rtl/dram_model.v`` through one port (``rtl.dma.DmaPair``).
+"""cocotb bench of both DMA engines on ``rtl/host/dram_model.v`` through one port (``rtl.hw.dma.DmaPair``).
 
 Run by ``tests/test_rtl_dma.py``, which writes ``plan.json`` and ``chip.bin`` into
 ``DMA_BENCH_DIR`` (the DRAM image goes to the model by plusargs) and checks the ``result.json``

@@ -1,4 +1,4 @@
-"""cocotb benches of the verification bench's DRAM model (``rtl/dram_model.v``).
+"""cocotb benches of the verification bench's DRAM model (``rtl/host/dram_model.v``).
 
 Run by ``tests/test_dram_model.py``, which writes the inputs and checks the outputs; the benches
 only drive and record. ``DRAM_BENCH`` names a JSON file with the bench's inputs and where its

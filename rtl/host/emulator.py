@@ -1,7 +1,7 @@
 """NumPy model of the layer core: what one descriptor computes, bit for bit (no timing).
 
-``docs/accelerator.md`` is the specification; the layer core's RTL (:mod:`rtl.layer_core`) is
-tested against this model, and the model of the whole system (:mod:`rtl.system_model`) runs every
+``docs/accelerator.md`` is the specification; the layer core's RTL (:mod:`rtl.hw.layer_core`) is
+tested against this model, and the model of the whole system (:mod:`rtl.host.system_model`) runs every
 tile of a network's program with it. Register values are plain ints by name
 (``Descriptor.regs``); memory images are int64 arrays.
 """
@@ -14,8 +14,8 @@ import numpy as np
 
 from accel.pe_semantics import MAC, MAX, wrap
 
-from .host import golden
-from .spec import DIGIT_CARRIES, PAD_MODES, TAP_FIELDS, TAP_STEPS
+from .gemm import golden
+from ..spec import DIGIT_CARRIES, PAD_MODES, TAP_FIELDS, TAP_STEPS
 
 
 @dataclass

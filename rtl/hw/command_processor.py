@@ -4,7 +4,7 @@ After ``start`` it fetches the program's segments (format: :mod:`rtl.spec`, ``do
 one after the other through the DMA reader into its program memory, then walks the segment's tile
 records with two cursors:
 
-- the *command cursor* hands the :class:`rtl.sequencer.TileSequencer` each tile's header and DMA
+- the *command cursor* hands the :class:`rtl.hw.sequencer.TileSequencer` each tile's header and DMA
   commands in the sequencer's queue order (the header and loads of tile ``j``, then the stores of
   tile ``j - 1``; the last tile's stores last), through queues of :data:`QUEUE_DEPTH` commands, so
   that it runs ahead of the compute as far as the sequencer's ring and the queues allow;
@@ -12,7 +12,7 @@ records with two cursors:
   ``next`` descriptor set once the tile before it has started.
 
 ``next`` is copied into the ``active`` set, which drives the core, once the core is idle;
-``primed`` rises when the core has settled on it (:data:`rtl.layer_core.SETTLE_CYCLES`), and
+``primed`` rises when the core has settled on it (:data:`rtl.hw.layer_core.SETTLE_CYCLES`), and
 the sequencer starts a tile only then. When the sequencer has finished a segment the next one is
 fetched, until the segment flagged LAST has finished.
 
@@ -70,10 +70,10 @@ from accel.config import AccelConfig
 from accel.system_timing import record_words
 
 from .dma import DmaParams, chip_write_signature, command_layout
-from .geometry import CoreGeometry
+from ..geometry import CoreGeometry
 from .layer_core import SETTLE_CYCLES, lane_layout, register_shapes
 from .sequencer import header_layout
-from .spec import (COMMAND_WORDS, DESCRIPTOR_REGISTERS, ERROR_CODES, PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_ALIGN,
+from ..spec import (COMMAND_WORDS, DESCRIPTOR_REGISTERS, ERROR_CODES, PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_ALIGN,
                    SEGMENT_HEADER, SEGMENT_WORDS, TAP_FIELDS, TARGETS, TILE_RECORD)  # fmt: skip
 
 #: Bytes of a program word.
@@ -114,7 +114,7 @@ def _read_cycles(words: int, bus_bytes: int) -> int:
 
 
 def descriptor_layout(core: CoreGeometry, rows: int, address_bits: int) -> data.StructLayout:
-    """A descriptor set, as the ports of :class:`rtl.layer_core.LayerCore` take it: the registers
+    """A descriptor set, as the ports of :class:`rtl.hw.layer_core.LayerCore` take it: the registers
     (``regs``), the lane table (``lanes``: ``rows`` lanes, offsets ``address_bits`` wide) and the
     tile's ``weight_bank`` and ``stage_bank``."""
     return data.StructLayout({
@@ -193,14 +193,14 @@ class CommandProcessor(wiring.Component):
 
     Ports: ``start`` (pulse) with ``prog_addr`` (the program's DRAM byte address), ``busy_out``,
     ``finish`` (pulse: the program ended) and ``error_code`` (8 bits, :data:`rtl.spec.ERROR_CODES`);
-    ``fetch`` (stream of :func:`rtl.dma.command_layout` to the DMA reader) and ``fetch_done``
+    ``fetch`` (stream of :func:`rtl.hw.dma.command_layout` to the DMA reader) and ``fetch_done``
     (the reader's completion pulse of a fetch), ``prog_wr`` (the reader's
-    :func:`rtl.dma.chip_write_signature`, ``strb`` honoured); towards the
-    sequencer ``headers`` (stream of :func:`rtl.sequencer.header_layout` with ``index_bits``,
+    :func:`rtl.hw.dma.chip_write_signature`, ``strb`` honoured); towards the
+    sequencer ``headers`` (stream of :func:`rtl.hw.sequencer.header_layout` with ``index_bits``,
     ``count_bits``), ``load_cmds`` / ``store_cmds`` (command streams), ``run`` (pulse),
     ``finished``, ``tile_start`` (its ``start``) and ``primed``; towards the core ``busy`` (its
     busy level), ``active`` (:func:`descriptor_layout`; lane offsets ``address_bits`` wide, the
-    core's :attr:`rtl.layer_core.LayerCore.address_bits`) and ``reload`` (pulse: ``active``
+    core's :attr:`rtl.hw.layer_core.LayerCore.address_bits`) and ``reload`` (pulse: ``active``
     changes at its edge).
     """
 
@@ -208,7 +208,7 @@ class CommandProcessor(wiring.Component):
     RUN_CYCLES = 1
     #: Edges from the first cycle in which the core is idle and ``next`` holds the tile (the
     #: ``reload`` cycle, ``active`` <- ``next`` at its edge) to the first cycle ``primed`` is
-    #: high: the copy, then :data:`rtl.layer_core.SETTLE_CYCLES` idle cycles.
+    #: high: the copy, then :data:`rtl.hw.layer_core.SETTLE_CYCLES` idle cycles.
     PRIME_CYCLES = 1 + SETTLE_CYCLES
 
     @staticmethod
@@ -414,7 +414,7 @@ class CommandProcessor(wiring.Component):
         m.d.comb += self.busy_out.eq(~fsm.ongoing("IDLE"))
 
     def _record_words(self, tile: Value) -> Value:
-        """Words of the record whose TILE word is ``tile`` (:func:`rtl.program_image.record_words`)."""
+        """Words of the record whose TILE word is ``tile`` (:func:`rtl.host.program_image.record_words`)."""
         loads, stores = (_field(tile, TILE_RECORD, "TILE", name) for name in ("LOADS", "STORES"))
         return self.record_base + (loads + stores) * len(COMMAND_WORDS)
 

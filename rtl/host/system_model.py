@@ -1,8 +1,8 @@
-"""NumPy model of the AXI system: what running a :class:`~rtl.dram_image.DramImage` leaves in DRAM.
+"""NumPy model of the AXI system: what running a :class:`~rtl.host.dram_image.DramImage` leaves in DRAM.
 
 Byte for byte, and tile by tile in program order: the program is read from DRAM and decoded
-(:func:`rtl.program_image.decode_program`), a tile's load commands copy DRAM bytes into
-its banks, the layer accelerator's model (:func:`rtl.emulator.run_descriptor`) computes from
+(:func:`rtl.host.program_image.decode_program`), a tile's load commands copy DRAM bytes into
+its banks, the layer accelerator's model (:func:`rtl.host.emulator.run_descriptor`) computes from
 them, a tile that completes its outputs passes them through the output path into its staging
 bank, and its store commands copy them back to DRAM. Timing is not modelled here: the
 simulator's engines time the same commands (``accel/dram_layout.py``).
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .accelerator_geometry import AcceleratorGeometry
+from ..accelerator_geometry import AcceleratorGeometry
 from .dram_image import DramImage
 from .emulator import Descriptor, output_path, run_descriptor
 from .program_image import DmaCommand, TileTransfers, decode_program
-from .spec import TARGETS
+from ..spec import TARGETS
 from .system_run import SystemRun, check_layers
 
 

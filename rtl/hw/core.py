@@ -10,7 +10,7 @@ Host protocol (one clock ``clk``, synchronous active-high ``rst``):
    edges after the edge that sampled ``start``; results are then in the out memory.
 4. Read results through ``out_raddr`` -> ``out_rdata`` (one cycle latency) while ``busy`` is low.
 
-The memory maps per dataflow are documented on the controllers in :mod:`rtl.control` and in
+The memory maps per dataflow are documented on the controllers in :mod:`rtl.hw.control` and in
 the generated manifest.
 """
 
@@ -24,7 +24,7 @@ from accel.config import AccelConfig
 
 from .array import SystolicArray, north_lane_layout
 from .control import TileControl, address_shape, tile_control_ports
-from .geometry import CoreGeometry
+from ..geometry import CoreGeometry
 from .pe import PE, merge
 from .skew import Skew
 

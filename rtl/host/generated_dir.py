@@ -2,7 +2,7 @@
 
 ``sim gen`` writes ``weights.npz`` with :func:`params_npz`; ``sim verify DIR`` reads the
 directory with :func:`load_generated`, which checks every file before anything is built: each
-problem is one :class:`~rtl.program.ProgramError` naming the file and saying to run ``sim gen``
+problem is one :class:`~rtl.host.program.ProgramError` naming the file and saying to run ``sim gen``
 again.
 """
 

@@ -1,6 +1,6 @@
 """The on-chip memories of the layer core, with the DMA engines' word-wide ports.
 
-In the AXI system each memory is two banks of one bank's bytes (``rtl.dram_image.ChipMemories``),
+In the AXI system each memory is two banks of one bank's bytes (``rtl.host.dram_image.ChipMemories``),
 addressed by byte from 0 (bank 0) on. The DMA side moves words of ``W`` bytes (the AXI data width):
 the reader writes word ``addr`` (bytes ``addr * W ..``) with byte strobes, the writer reads word
 ``addr`` one cycle after it asks. The core side reads or writes what the layer core uses:
@@ -12,7 +12,7 @@ the reader writes word ``addr`` (bytes ``addr * W ..``) with byte strobes, the w
 - :class:`StagingMemory`: one row of ``row_bytes`` bytes written per cycle, read by the DMA writer.
 
 A "byte" is an element of ``bits`` bits (8 unless given): the layer accelerator's host bus
-(:class:`rtl.accelerator.Accelerator`) writes and reads one element of its own width per word.
+(:class:`rtl.hw.accelerator.Accelerator`) writes and reads one element of its own width per word.
 Rows and words are powers of two, so a row is a slice of a word or a word a slice of a row.
 Every core-side read returns its data one cycle after its address (the memories' own register).
 Each memory's :meth:`build` adds it to a given module, its ``memory.Memory`` named there (the

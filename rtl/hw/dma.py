@@ -294,7 +294,7 @@ class BurstIssuer(wiring.Component):
 
     ``cmd`` (stream: ``addr``, ``stride``, ``nbytes``, ``runs``) is taken while fewer than
     ``SLOTS`` taken commands have bursts not yet handshaken: the one issuing and the next two
-    wait here, so commands of one burst each still go out on consecutive edges. The runs are fed to a :class:`rtl.axi_bursts.BurstSplitter`, which takes the next run,
+    wait here, so commands of one burst each still go out on consecutive edges. The runs are fed to a :class:`rtl.hw.axi_bursts.BurstSplitter`, which takes the next run,
     of the same command or of the next one, in the cycle the previous run's last burst is
     handshaken. So with the channel ready and ``hold`` low the bursts go out on consecutive
     edges: a command taken at edge ``h`` has its first burst at edge ``max(h + CYCLES + delay,
@@ -642,7 +642,7 @@ class DmaReader(_DmaEngine):
     that :func:`keeps_pace`, one or two cycles after the R handshake of that byte's beat.
     ``RREADY`` is always high.
 
-    Ports: ``cmd`` (:func:`command_layout` stream), ``m_axi`` (:class:`rtl.axi.AXI4ReadSignature`),
+    Ports: ``cmd`` (:func:`command_layout` stream), ``m_axi`` (:class:`rtl.hw.axi.AXI4ReadSignature`),
     ``wr`` (:func:`chip_write_signature`), ``done`` / ``done_target``, ``error`` (2 bits),
     ``clear``, ``hold`` and ``pending``.
     """
@@ -731,7 +731,7 @@ class DmaWriter(_DmaEngine):
     the cycle after its first AW handshake; ``hold`` may delay that AW past its data (AXI allows
     W before AW). ``BREADY`` is always high.
 
-    Ports: ``cmd`` (:func:`command_layout` stream), ``m_axi`` (:class:`rtl.axi.AXI4WriteSignature`),
+    Ports: ``cmd`` (:func:`command_layout` stream), ``m_axi`` (:class:`rtl.hw.axi.AXI4WriteSignature`),
     ``rd`` (:func:`chip_read_signature`), ``done`` / ``done_target``, ``error`` (2 bits),
     ``clear``, ``hold`` and ``pending``.
     """
@@ -877,7 +877,7 @@ class DmaPair(wiring.Component):
       would have to be held by the other: neither would issue).
 
     Ports: ``cmd`` (stream of ``{"command": command_layout, "write": 1}``), ``m_axi``
-    (:class:`rtl.axi.AXI4Signature`), ``wr`` and ``rd`` (the engines' on-chip ports),
+    (:class:`rtl.hw.axi.AXI4Signature`), ``wr`` and ``rd`` (the engines' on-chip ports),
     ``reader_done`` (with ``reader_target``, the done command's target) and ``writer_done``,
     ``reader_error`` / ``writer_error`` (the engines' ``error``) and ``clear`` (to both).
     """

@@ -1,7 +1,7 @@
 """Run a network (or one of its layers) on the hardware and check it against the golden model.
 
-``sim verify`` runs the AXI system top (:mod:`rtl.system_top`) with the DRAM model in the loop
-(:mod:`rtl.system_run`), or its NumPy model (:mod:`rtl.system_model`, outputs only):
+``sim verify`` runs the AXI system top (:mod:`rtl.hw.system_top`) with the DRAM model in the loop
+(:mod:`rtl.host.system_run`), or its NumPy model (:mod:`rtl.host.system_model`, outputs only):
 :func:`verify_network` for a network or one layer, :func:`verify_generated` for a
 ``sim gen NET -o DIR`` directory. Every layer's int8 output in DRAM is compared bit-exactly with
 ``workloads.forward``, and the run's cycles (the CYCLES register) with ``sim run``'s for the
@@ -87,7 +87,7 @@ def cycles_equal(rtl: int | None, simulated: int, backpressure: float) -> bool |
 
 @dataclass
 class SystemCheck:
-    """A network (or one layer) on the AXI top: its run (:class:`rtl.system_run.SystemRun`) against
+    """A network (or one layer) on the AXI top: its run (:class:`rtl.host.system_run.SystemRun`) against
     ``sim run``'s cycles, in total and per layer (cycles)."""
 
     network: str
@@ -185,7 +185,7 @@ def run_image(network: Network, config: AccelConfig, image, gold: dict[str, np.n
 
 def verify_generated(generated, simulator: str = "icarus", backpressure: float = 0.0,
                      dram: dict | None = None) -> SystemCheck:  # fmt: skip
-    """Run a loaded directory (:func:`rtl.generated_dir.load_generated`) on the AXI top, its own
+    """Run a loaded directory (:func:`rtl.host.generated_dir.load_generated`) on the AXI top, its own
     Verilog; ``dram`` overrides the DRAM model's ``dram_bandwidth`` / ``dram_latency``."""
     config = generated.config.replace(**(dram or {}))
     return run_image(generated.network, config, generated.image, generated.gold, simulator, backpressure,

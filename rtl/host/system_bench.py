@@ -1,4 +1,4 @@
-"""cocotb test module of the AXI system run (:func:`rtl.system_run.run_on_rtl`).
+"""cocotb test module of the AXI system run (:func:`rtl.host.system_run.run_on_rtl`).
 
 ``SYSTEM_SPEC`` names a JSON file: the program's DRAM address and length, the cycle budget, and
 the result path. The DRAM image is already in the DRAM model (loaded by ``$readmemh`` at time 0),

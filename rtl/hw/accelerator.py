@@ -1,7 +1,7 @@
 # amaranth: UnusedElaboratable=no
 """The layer accelerator: host bus, descriptor registers, bus reads, around the layer core.
 
-A host-bus adapter around :class:`rtl.layer_core.LayerCore` (the weight-stationary core with its
+A host-bus adapter around :class:`rtl.hw.layer_core.LayerCore` (the weight-stationary core with its
 address generator, tap generator and output path; one bank per memory, a bus write per element),
 so one descriptor runs a tile of a conv, pooling or FC layer straight from an ifmap buffer.
 ``docs/accelerator.md`` is the specification; the register, region and tap-field tables below are
@@ -17,10 +17,10 @@ from amaranth.utils import bits_for
 
 from accel.config import AccelConfig
 
-from .accelerator_geometry import AcceleratorGeometry
+from ..accelerator_geometry import AcceleratorGeometry
 from .control import delay_line
-from .spec import PAD_MODES, TAP_FIELDS  # noqa: F401 (the manifest's tables)
-from .geometry import CoreGeometry
+from ..spec import PAD_MODES, TAP_FIELDS  # noqa: F401 (the manifest's tables)
+from ..geometry import CoreGeometry
 from .layer_core import SETTLE_CYCLES, STAGING_LATENCY, LayerCore, lanes, register_shapes  # noqa: F401
 
 #: Cycles from the edge that samples ``bus_re`` until ``bus_rdata`` / ``bus_rvalid`` hold the data.

@@ -2,10 +2,10 @@
 """The layer core: descriptor registers in, a tile of a conv, pooling or FC layer computed from
 on-chip memories, results through the output path into the staging memory.
 
-Shared by the layer accelerator of ``docs/accelerator.md`` (:class:`rtl.accelerator.Accelerator`,
+Shared by the layer accelerator of ``docs/accelerator.md`` (:class:`rtl.hw.accelerator.Accelerator`,
 one bank per memory, a word of one element on each memory port, driven by its host bus) and the
 AXI system (two banks per memory, words of ``word_bytes`` bytes, filled and drained by the DMA
-engines). Its memories (:mod:`rtl.chip_memories`) are built into the core's own module (their
+engines). Its memories (:mod:`rtl.hw.chip_memories`) are built into the core's own module (their
 components are never submodules: hence the linter line above). The descriptor registers
 (``regs``, shapes :func:`register_shapes`), the lane table (``lanes``) and the banks must be
 stable from :data:`SETTLE_CYCLES` idle cycles after ``reload`` until ``busy`` falls.
@@ -20,13 +20,13 @@ from amaranth.utils import bits_for, ceil_log2
 
 from accel.config import AccelConfig
 
-from .accelerator_geometry import AcceleratorGeometry
+from ..accelerator_geometry import AcceleratorGeometry
 from .chip_memories import LaneBytes, RowMemory, StagingMemory
 from .control import OperandStationaryControl, address_shape, delay_line
 from .core import datapath
-from .geometry import CoreGeometry
+from ..geometry import CoreGeometry
 from .pe import Mode
-from .spec import DESCRIPTOR_REGISTERS, DIGIT_CARRIES, PAD_MODES, TAP_FIELDS, TAP_STEPS
+from ..spec import DESCRIPTOR_REGISTERS, DIGIT_CARRIES, PAD_MODES, TAP_FIELDS, TAP_STEPS
 
 #: Idle cycles the core needs after ``reload`` before a start edge (the address generator loads
 #: the lane table and computes word 0's addresses ahead of the start edge).

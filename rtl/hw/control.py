@@ -16,7 +16,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-from .geometry import CoreGeometry
+from ..geometry import CoreGeometry
 from .pe import Mode
 
 

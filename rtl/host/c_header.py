@@ -2,12 +2,12 @@
 and the layout of the program it runs.
 
 Generated from :mod:`rtl.spec` (the single source of the interface) for one generated top, so
-firmware and the Python driver (:mod:`rtl.driver`) agree by construction.
+firmware and the Python driver (:mod:`rtl.host.driver`) agree by construction.
 """
 
 from __future__ import annotations
 
-from .spec import (COMMAND_WORDS, CONTROL_REGISTERS, ERROR_CODES, ID_VALUE, PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_ALIGN,
+from ..spec import (COMMAND_WORDS, CONTROL_REGISTERS, ERROR_CODES, ID_VALUE, PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_ALIGN,
                    SEGMENT_HEADER, SEGMENT_WORDS, TILE_RECORD)
 
 

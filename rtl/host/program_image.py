@@ -1,6 +1,6 @@
 """The binary program the AXI system runs: encoder and decoder of the format in :mod:`rtl.spec`.
 
-:func:`encode_program` turns the tiles of a :class:`~rtl.dram_image.DramImage` into segments
+:func:`encode_program` turns the tiles of a :class:`~rtl.host.dram_image.DramImage` into segments
 of tile records (each tile's whole descriptor, lane table and DMA commands), a layer per segment
 or more when its records exceed :data:`~rtl.spec.SEGMENT_WORDS`; :func:`decode_program` reads
 them back, checking every word, as the command processor does. Records have a size fixed by the
@@ -18,7 +18,7 @@ from accel.dram_layout import strided_beats
 from accel.system_timing import record_words, segment_end
 
 from .program import ProgramError, lane_table
-from .spec import (DESCRIPTOR_REGISTERS, PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_ALIGN, SEGMENT_HEADER, SEGMENT_WORDS,
+from ..spec import (DESCRIPTOR_REGISTERS, PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_ALIGN, SEGMENT_HEADER, SEGMENT_WORDS,
                    TAP_FIELDS, TARGETS, TILE_RECORD)
 
 MASK = 0xFFFF_FFFF

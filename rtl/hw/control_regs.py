@@ -1,7 +1,7 @@
 """The control register block of the AXI peripheral: doorbell, status, interrupt, counters.
 
 The registers are :data:`rtl.spec.CONTROL_REGISTERS` behind an AXI4-Lite port
-(:class:`rtl.axil_regs.AXILiteRegisters`). Towards the command processor the block gives a
+(:class:`rtl.hw.axil_regs.AXILiteRegisters`). Towards the command processor the block gives a
 ``start`` pulse with the program's address and length, and takes ``finish`` (a pulse) with an
 ``error_code`` (0: none) and ``computing`` (the array is busy, for the COMPUTE counter).
 
@@ -21,7 +21,7 @@ from amaranth.lib.wiring import In, Out
 
 from .axi import AXI4LiteSignature
 from .axil_regs import AXILiteRegisters, Register
-from .spec import CONTROL_REGISTERS, EVENTS, ID_VALUE, field
+from ..spec import CONTROL_REGISTERS, EVENTS, ID_VALUE, field
 
 #: Byte address bits of the AXI4-Lite port (a 4 KiB window).
 ADDRESS_BITS = 12

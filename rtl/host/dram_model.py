@@ -1,4 +1,4 @@
-"""Host side of the verification bench's DRAM model (``rtl/dram_model.v``): images, dumps, plusargs.
+"""Host side of the verification bench's DRAM model (``rtl/host/dram_model.v``): images, dumps, plusargs.
 
 The model is an AXI4 memory with exactly the timing of :mod:`accel.dram_channel`; its settings
 are plusargs, so one build serves every bandwidth and latency. Memory contents go in and out by

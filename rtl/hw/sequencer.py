@@ -13,7 +13,7 @@ A tile is described by a header (:func:`header_layout`) and by its DMA commands,
 commands for the reader and ``stores`` for the writer, which arrive in order on their own
 streams (the program fetcher splits the program into the three streams). The sequencer hands
 each command, marked for its engine, to one ordered stream when the queue reaches it (the
-:class:`rtl.dma.DmaPair` keeps that order on the AXI port) and counts the engines' ``done``
+:class:`rtl.hw.dma.DmaPair` keeps that order on the AXI port) and counts the engines' ``done``
 pulses (each engine completes its commands in order) to know when a fetch has landed or a
 writeback completed.
 
@@ -30,7 +30,7 @@ Timing, in clock edges (an event "at edge ``t``" is sampled by edge ``t``):
 - a tile whose conditions all hold in the cycle after edge ``t`` (``busy`` low and ``primed``
   high included) has ``start`` high in that cycle, sampled at edge ``t + 1``.
 
-``primed`` (from :class:`rtl.command_processor.CommandProcessor`) is high while the core's
+``primed`` (from :class:`rtl.hw.command_processor.CommandProcessor`) is high while the core's
 descriptor registers and lane table hold the next tile and have settled; no tile starts without it.
 
 Tile indices count from 0 within a layer and are at most ``2**index_bits - 1``.
@@ -64,7 +64,7 @@ class TileSequencer(wiring.Component):
     """Serves the DMA queue of one layer and starts its tiles (module docstring).
 
     Ports: ``headers`` (stream of :func:`header_layout`), ``load_cmds`` / ``store_cmds`` (streams
-    of ``rtl.dma.command_layout``), ``dma`` (stream of ``rtl.dma.handed_layout``: each command
+    of ``rtl.hw.dma.command_layout``), ``dma`` (stream of ``rtl.hw.dma.handed_layout``: each command
     with ``write`` 0 for the reader, 1 for the writer, in queue order), ``reader_done`` /
     ``writer_done`` (the engines' one-cycle completion pulses), ``start``
     (one-cycle pulse) with ``tile`` (the index it starts), ``busy`` (the compute core's busy

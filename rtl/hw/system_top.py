@@ -1,12 +1,12 @@
 """The accelerator as an AXI peripheral: control registers, command processor, DMA, layer core.
 
 ``SystemTop`` joins the parts of ``docs/axi_system.md``: the control register block behind the
-AXI4-Lite port ``s_axil`` (:class:`rtl.control_regs.ControlBlock`), the command processor that
-runs the program from DRAM (:class:`rtl.command_processor.CommandProcessor`), the tile sequencer
-that serves the DMA queue (:class:`rtl.sequencer.TileSequencer`), both DMA engines on the AXI4
-port ``m_axi`` (:class:`rtl.dma.DmaPair`) and the layer core with its double-banked memories
-(:class:`rtl.layer_core.LayerCore`). The DMA engines' on-chip ports reach the memory a command's
-target names (:data:`rtl.program_image.TARGETS`, then the program memory, :data:`PROGRAM_TARGET`).
+AXI4-Lite port ``s_axil`` (:class:`rtl.hw.control_regs.ControlBlock`), the command processor that
+runs the program from DRAM (:class:`rtl.hw.command_processor.CommandProcessor`), the tile sequencer
+that serves the DMA queue (:class:`rtl.hw.sequencer.TileSequencer`), both DMA engines on the AXI4
+port ``m_axi`` (:class:`rtl.hw.dma.DmaPair`) and the layer core with its double-banked memories
+(:class:`rtl.hw.layer_core.LayerCore`). The DMA engines' on-chip ports reach the memory a command's
+target names (:data:`rtl.host.program_image.TARGETS`, then the program memory, :data:`PROGRAM_TARGET`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from . import axi
 from .command_processor import CommandProcessor
 from .control_regs import ADDRESS_BITS, ControlBlock
 from .dma import DmaPair, DmaParams
-from .accelerator_geometry import AcceleratorGeometry
+from ..accelerator_geometry import AcceleratorGeometry
 from .layer_core import LayerCore, lanes
 from .sequencer import TileSequencer
-from .spec import ERROR_CODES, SEGMENT_HEADER, SEGMENT_WORDS, TARGETS
+from ..spec import ERROR_CODES, SEGMENT_HEADER, SEGMENT_WORDS, TARGETS
 
 #: Target number of the program memory (after the core's memories).
 PROGRAM_TARGET = len(TARGETS)

@@ -1,8 +1,8 @@
 """Run a network on the AXI system top in an HDL simulator, with the DRAM model in the loop.
 
-The network is compiled into its DRAM image (:func:`rtl.dram_image.build_image`), which the DRAM
-model (``rtl/dram_model.v``, the simulator's DRAM timing) loads at time 0; the bench
-(:mod:`rtl.system_bench`) starts the program through the AXI4-Lite registers and waits for the
+The network is compiled into its DRAM image (:func:`rtl.host.dram_image.build_image`), which the DRAM
+model (``rtl/host/dram_model.v``, the simulator's DRAM timing) loads at time 0; the bench
+(:mod:`rtl.host.system_bench`) starts the program through the AXI4-Lite registers and waits for the
 interrupt; the model's memory dump holds every layer's output, checked bit-exactly against the
 golden int8 model.
 """
@@ -21,11 +21,13 @@ from accel.config import AccelConfig
 from accel.dram_channel import bus_bytes, kernel_bandwidth
 from workloads.network import Network
 
-from . import axi, dram_model
+from ..hw import axi
+
+from . import dram_model
 from .dram_image import DramImage, build_image, from_pixel_major
 from .program_image import decode_program
 from .simulators import SimulatorFailed, python_path, run_cocotb
-from .system_top import SystemTop
+from ..hw.system_top import SystemTop
 
 #: Module names of the AXI top and of the bench top that puts it on the DRAM model.
 TOP, BENCH_TOP = "accel_axi", "accel_axi_dram"
@@ -93,7 +95,7 @@ def bench_verilog(config: AccelConfig, image_bytes: int, settle: bool = True,
 
 
 #: Verilator configuration of the bench: only the bench top's own signals are visible to cocotb
-#: (what :mod:`rtl.system_bench` drives and reads), not every signal of the design, which cocotb's
+#: (what :mod:`rtl.host.system_bench` drives and reads), not every signal of the design, which cocotb's
 #: runner asks for with ``--public-flat-rw`` and which makes the build and the run much slower.
 VERILATOR_CONFIG = f'`verilator_config\npublic_flat_rw -module "{BENCH_TOP}" -var "*"\n'
 
@@ -136,7 +138,7 @@ def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray
     build_step = dict(sources=[*config_files, str(build / f"{BENCH_TOP}.v"), str(dram_model.SOURCE)],
                       hdl_toplevel=BENCH_TOP, build_dir=str(build), timescale=["1ns", "1ps"], build_args=build_args,
                       log_file=str(build / "build.log"))  # fmt: skip
-    test_step = dict(test_module="rtl.system_bench", hdl_toplevel=BENCH_TOP, test_dir=str(build), build_dir=str(build),
+    test_step = dict(test_module="rtl.host.system_bench", hdl_toplevel=BENCH_TOP, test_dir=str(build), build_dir=str(build),
                      extra_env={"SYSTEM_SPEC": str(build / "spec.json"), "PYTHONPATH": python_path()},
                      plusargs=plusargs, log_file=str(build / "test.log"))  # fmt: skip
     try:

@@ -56,7 +56,7 @@ class BurstSplitter(wiring.Component):
     Ports: ``req`` (stream input, payload ``addr`` and ``nbytes``; a request is taken when the
     previous one has been fully issued, at the earliest in the cycle of its last burst's
     handshake, so the requests of a sequence issue bursts on consecutive edges), ``m_axi`` (the
-    ``ar`` or ``aw`` channel members of :class:`rtl.axi.AXI4Signature`: INCR bursts of full bus
+    ``ar`` or ``aw`` channel members of :class:`rtl.hw.axi.AXI4Signature`: INCR bursts of full bus
     words, ID 0, ``cache`` 0b0011 "normal non-cacheable bufferable", ``prot`` 0), ``offset``
     (byte offset of ``addr`` in its first beat, valid from the cycle after ``req`` is accepted
     until the next one), ``busy`` (bursts of the accepted request remain to be issued) and

@@ -10,7 +10,7 @@ through an MMIO backend with two coroutines, ``read32(offset)`` and ``write32(of
 - :class:`MappedMmio` maps a window of a device file (``/dev/mem`` at the peripheral's physical
   address, or a UIO device) on a board.
 
-A network's DRAM image (:class:`rtl.dram_image.DramImage`) goes through a memory backend with
+A network's DRAM image (:class:`rtl.host.dram_image.DramImage`) goes through a memory backend with
 ``read(address, length)`` and ``write(address, data)`` coroutines (DRAM byte addresses):
 :class:`MappedMemory` maps the DRAM window on a board; :class:`BytesMemory` is a plain buffer.
 A user's own backend (a debugger, a network bridge, a simulator's backdoor) only has to provide
@@ -31,7 +31,7 @@ import numpy as np
 from workloads.network import INPUT
 
 from .dram_image import from_pixel_major, to_pixel_major
-from .spec import ERROR_CODES, ID_VALUE, REGISTERS, field
+from ..spec import ERROR_CODES, ID_VALUE, REGISTERS, field
 
 
 class Mmio(Protocol):
@@ -177,7 +177,7 @@ class AcceleratorDriver:
         return Result(await self._counter("CYCLES"), await self._counter("COMPUTE"))
 
     async def run_image(self, memory: Memory, image, x: np.ndarray | None = None) -> Result:
-        """Load a network's DRAM image (:class:`rtl.dram_image.DramImage`) into ``memory`` at its
+        """Load a network's DRAM image (:class:`rtl.host.dram_image.DramImage`) into ``memory`` at its
         base, with the input ``x`` (the network's input shape, int8) if given, run its program
         and wait for it."""
         await memory.write(image.base, bytes(image.data))

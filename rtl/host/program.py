@@ -5,7 +5,7 @@
 into a :class:`TilePlan`: its register values and which slices of the layer's input, weights and
 output it loads and stores (the memory layout, independent of the data). :func:`weight_view` and
 :func:`weight_images` give a layer's weights and a tile's weight memory image; the AXI system's
-DRAM image (:func:`rtl.dram_image.build_image`) is built from these. See ``docs/accelerator.md``.
+DRAM image (:func:`rtl.host.dram_image.build_image`) is built from these. See ``docs/accelerator.md``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from workloads.forward import LayerParams, NetworkParams, calibrate, network_par
 from workloads.layers import Activation, BatchNorm, Conv, GlobalAvgPool, Linear, Pool
 from workloads.network import Network
 
-from .accelerator_geometry import AcceleratorGeometry
+from ..accelerator_geometry import AcceleratorGeometry
 from .emulator import PAD_MODES, TAP_FIELDS, remap_index
 
 INT8 = (-128, 127)
@@ -372,7 +372,7 @@ def tap_registers(kernel: tuple[int, int], dilation: tuple[int, int], channels: 
 
 
 def lane_table(regs: dict[str, int], rows: int) -> np.ndarray:
-    """The lane table ``[R, 8]`` (fields :data:`~rtl.emulator.TAP_FIELDS`): the taps of K indices
+    """The lane table ``[R, 8]`` (fields :data:`~rtl.host.emulator.TAP_FIELDS`): the taps of K indices
     ``0 .. R-1`` as the tap registers ``regs`` describe them (lanes past K have ``c >= CHANNELS``)."""
     k = np.arange(rows)
     kw, kh = regs["KW"], regs["KH"]

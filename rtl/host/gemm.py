@@ -23,7 +23,7 @@ import numpy as np
 
 from accel.pe_semantics import MAC, wrap
 
-from .geometry import CoreGeometry
+from ..geometry import CoreGeometry
 
 
 @dataclass(frozen=True)

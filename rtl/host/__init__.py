@@ -1,0 +1,1 @@
+"""The software side of the hardware: compiler, models, driver, generation and verification."""
