@@ -14,8 +14,11 @@ block RAMs
     lane takes 36 bits and a 1-bit lane 9); shapes narrower than a unit have no byte enables, so
     there each lane takes blocks of its own. A block has one read port next to its write port, so
     a memory with R read ports (the ifmap buffer: one per west lane) is R copies. A memory read
-    asynchronously (a FIFO's) cannot be block RAM and takes none; memories shallow enough for LUT
-    RAM but read on a clock edge are counted as blocks, so the count does not fall short of yosys's.
+    asynchronously (a FIFO's) cannot be block RAM and takes none. A memory read on a clock edge
+    goes to LUT RAM instead (none either) where yosys finds that cheaper: on ECP5 when
+    :meth:`Memory.lut_ram_cost` (TRELLIS_DPR16X4, 16 x 4 bits, cost 4, plus the read multiplexers
+    and write decoders of memory_libmap's cost model) is below :meth:`Memory.block_cost` (128 per
+    DP16KD block plus read-first emulation): the 16-word staging buffer of a 2x2 AXI top, for one.
 DSP blocks
     One per multiplier of at most 18 x 18 bits, ``ceil(a / 17) * ceil(b / 17)`` for a wider one:
     a multiplier per PE and those of the other modules (the output path, one per lane). A device
@@ -75,12 +78,17 @@ class BlockRam:
     name: str
     shapes: tuple[tuple[int, int], ...]
     byte_bits: int
+    #: yosys memory_libmap's cost of one block (the device's lattice/brams_*.txt).
+    cost: int = 128
+    #: The device's LUT RAM cell as (depth, width, cost) (lattice/lutrams_*.txt), None without.
+    lut_ram: tuple[int, int, int] | None = None
 
 
-#: ECP5 DP16KD (18 Kbit; 36 bits wide as a pseudo-dual-port block, byte enables per 9 bits) and
-#: iCE40 SB_RAM40_4K (4 Kbit, a write mask per bit).
+#: ECP5 DP16KD (18 Kbit; 36 bits wide as a pseudo-dual-port block, byte enables per 9 bits; LUT
+#: RAM TRELLIS_DPR16X4) and iCE40 SB_RAM40_4K (4 Kbit, a write mask per bit; no LUT RAM).
 BLOCK_RAMS = {
-    "ecp5": BlockRam("EBR", ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)), 9),
+    "ecp5": BlockRam("EBR", ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)), 9,
+                     lut_ram=(16, 4, 4)),  # fmt: skip
     "ice40": BlockRam("RAM4K", ((2048, 2), (1024, 4), (512, 8), (256, 16)), 1),
 }
 
@@ -106,8 +114,16 @@ class LutModel:
 #: are LUTs) yosys's SB_LUT4 cells, fewer than the logic cells they are placed in.
 LUT_MODELS = {
     ("ecp5", "accelerator"): LutModel(fixed=8148.5, per_pe=166.125, per_row=0.0, per_col=0.0, per_bram=20.578),
+    # The AXI peripheral: the core's 166.125 per PE, the rest through its small and medium runs
+    # (docs/benchmarks.md, "AXI peripheral on ECP5"), split evenly between rows (west lanes:
+    # address generators, ifmap copies) and columns (output-path lanes); a 2x2 with the
+    # smallest buffers, 16,044 LUT placed, is 0.9 % above it.
+    ("ecp5", "system"): LutModel(fixed=10270.0, per_pe=166.125, per_row=1241.375, per_col=1241.375, per_bram=0.0),
     ("ecp5", "core"): LutModel(fixed=667.0, per_pe=166.125, per_row=0.0, per_col=0.0, per_bram=0.0),
     ("ice40", "accelerator"): LutModel(fixed=2708.0, per_pe=300.83, per_row=0.0, per_col=2971.33, per_bram=0.0),
+    # Not synthesized for iCE40 (no AXI top fits it): the layer accelerator's model, a lower
+    # bound (on ECP5 the AXI top takes about twice its LUTs), so the fit check fails with a FitError.
+    ("ice40", "system"): LutModel(fixed=2708.0, per_pe=300.83, per_row=0.0, per_col=2971.33, per_bram=0.0),
     ("ice40", "core"): LutModel(fixed=337.67, per_pe=300.83, per_row=0.0, per_col=0.0, per_bram=0.0),
 }
 
@@ -129,8 +145,38 @@ class Memory:
         """Block RAMs this memory takes on ``ram`` (see the module docstring)."""
         if self.async_read:
             return 0
-        return self.read_ports * min(math.ceil(self.depth / depth) * self._side_by_side(width, ram)
-                                     for depth, width in ram.shapes)  # fmt: skip
+        blocks = self.read_ports * min(math.ceil(self.depth / depth) * self._side_by_side(width, ram)
+                                       for depth, width in ram.shapes)  # fmt: skip
+        lut_ram = self.lut_ram_cost(ram)
+        return 0 if lut_ram is not None and lut_ram < self.block_cost(ram, blocks) else blocks
+
+    def block_cost(self, ram: BlockRam, blocks: int) -> float:
+        """yosys memory_libmap's cost of this memory in ``blocks`` of ``ram``: the blocks, and 2
+        points per emulation score point, as a read port of a separate block port reads the old
+        word only with read-first emulation (3 per write port) and the transparency logic it
+        brings (3 per read port), plus 1 per read port (``score_emu_ports``)."""
+        return ram.cost * blocks + 2 * (3 + 4 * self.read_ports)
+
+    def lut_ram_cost(self, ram: BlockRam) -> float | None:
+        """yosys memory_libmap's cost of this memory in ``ram``'s LUT RAM (None: it has none): the
+        cells (a copy per read port; a lane written on its own starts a cell of its own), half a
+        point per read-multiplexer input bit beyond the first cell in depth, with several cells
+        in depth half a point per write enable and cell row (``handle_geom`` in
+        passes/memory/memory_libmap.cc), and 2 per read port (its emulation score: the read
+        register costs nothing more). Checked against synth_ecp5 (and its ``debug
+        memory_libmap`` costs) on single memories at the boundary: 96 x 16 bits and 48 x 32 go to
+        LUT RAM, 112 x 16 and 48 x 36 to one DP16KD each, 256 x 8 with a write enable per bit to
+        two DP16KD."""
+        if ram.lut_ram is None:
+            return None
+        depth, width, cost = ram.lut_ram
+        rows = math.ceil(self.depth / depth)
+        lane = self.enable_bits or self.width
+        enables = self.width // lane
+        cells = rows * enables * math.ceil(lane / width)
+        mux = (rows - 1) * self.width * self.read_ports
+        demux = rows * enables if rows > 1 else 0
+        return cost * cells * self.read_ports + 0.5 * mux + 0.5 * demux + 2 * self.read_ports
 
     def _side_by_side(self, width: int, ram: BlockRam) -> int:
         """Blocks ``width`` bits wide next to each other that hold one word."""

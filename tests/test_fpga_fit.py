@@ -16,6 +16,7 @@ from rtl.fpga_fit import (
     estimate,
     largest_buffers,
     multiplier_dsps,
+    top_name,
 )
 
 EBR, RAM4K = BLOCK_RAMS["ecp5"], BLOCK_RAMS["ice40"]
@@ -34,6 +35,10 @@ LUT_RUNS = [
     ("ice40", "core", 2, 2, 12, 1541),
     ("ice40", "core", 4, 4, 16, 5151),
 ]
+#: The AXI peripheral (16-byte data bus) placed and routed by `PYTHONPATH=. python
+#: bench/system_synth.py --configs small medium` (docs/benchmarks.md, "AXI peripheral on ECP5"):
+#: config, nextpnr's LUT4, MULT18X18D and DP16KD.
+SYSTEM_RUNS = [(SMALL, 22859, 32, 64), (MEDIUM, 40764, 96, 124)]
 
 
 @pytest.mark.parametrize(
@@ -142,3 +147,43 @@ def test_fit_buffers_that_do_not_fit_advise_dropping_fit():
 def test_ice40_has_no_room_for_the_accelerator():
     with pytest.raises(FitError, match=r"^a 8x8 array needs about [\d,]+ LUTs; the iCE40HX8K-CT256 has 7,680: "):
         largest_buffers(MEDIUM, "ice40")
+
+
+def test_top_names():
+    assert [top_name(top) for top in (True, False, "system")] == ["core", "accelerator", "system"]
+    with pytest.raises(ValueError, match="^top must be one of accelerator, core, system, not 'soc'$"):
+        top_name("soc")
+
+
+def test_system_memories_are_found_in_its_submodules():
+    """The AXI top's memories are in the layer core and the command processor, named by path."""
+    memories = {m.name: m for m in design(SMALL, "system").memories}
+    # Two 2 KiB ifmap banks in 16-byte DMA words, a byte lane per write enable, a copy per west lane.
+    assert memories["core.ifmap"] == Memory("core.ifmap", 256, 128, read_ports=4, enable_bits=8)
+    # The program memory, read by the command and the descriptor cursors: 2 x 12 EBR.
+    assert memories["processor.program"] == Memory("processor.program", 1025, 128, read_ports=2, enable_bits=8)
+    # The command queues are FIFOs, read asynchronously: LUT RAM only.
+    queue = memories["processor.load_queue.storage"]
+    assert queue.async_read and queue.depth == 8 and queue.blocks(EBR) == 0
+    assert estimate(SMALL, top="system").memories == {
+        "core.ifmap": 16, "core.weights": 8, "core.bias": 8, "core.staging": 4, "core.out_mem": 4,
+        "processor.program": 24, "processor.load_queue.storage": 0, "processor.store_queue.storage": 0,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("config, luts, dsps, brams", SYSTEM_RUNS)
+def test_system_estimate_against_synthesis(config, luts, dsps, brams):
+    """DSP blocks and EBR as synthesized (the sequencer's and processor's products by 4 are
+    shifts: no DSP block), LUTs within 10 %."""
+    est = estimate(config, "ecp5", "system")
+    assert (est.dsps, est.brams) == (dsps, brams)
+    assert abs(est.luts - luts) <= 0.10 * luts
+
+
+def test_system_largest_buffers():
+    """What `sim gen` would pick for the AXI top: the 8x8 array's 64/64/32 KiB (layer accelerator)
+    need more than the 208 EBR, as two banks of every memory and the program memory go on chip."""
+    config, est = largest_buffers(AccelConfig(rows=8, cols=8), "ecp5", "system")
+    assert (config.ifmap_kib, config.filter_kib, config.ofmap_kib) == (32, 32, 16) and est.brams == 188
+    with pytest.raises(FitError, match="^buffers 64/64/32 KiB need about 3"):
+        check(config.replace(ifmap_kib=64, filter_kib=64, ofmap_kib=32), "ecp5", "system")
