@@ -1,7 +1,7 @@
 """Does a generated design fit its FPGA? Block RAMs, DSP blocks and LUTs estimated from the config.
 
-:func:`estimate` counts what a design (``top``, one of :data:`TOPS`: the layer accelerator, the
-bare core or the AXI peripheral) of an :class:`~accel.config.AccelConfig` needs on the device
+:func:`estimate` counts what a design (``top``, one of :data:`TOPS`: the AXI peripheral or the
+bare core) of an :class:`~accel.config.AccelConfig` needs on the device
 ``sim gen --synth FAMILY`` targets (:data:`rtl.synth.FAMILIES`, whose capacities come from
 Lattice's data sheets). The memories and multipliers are read from the design itself
 (:func:`design`, which walks its submodules), so the estimate follows it.
@@ -51,17 +51,17 @@ from .synth import FAMILIES
 #: Widest operands of one DSP block; a wider operand is split into pieces of one bit less.
 DSP_OPERAND_BITS = 18
 BUFFERS = ("ifmap", "filter", "ofmap")
-#: The designs: the layer accelerator (docs/accelerator.md), the bare systolic core and the AXI
-#: peripheral (:class:`rtl.hw.system_top.SystemTop`, docs/axi_system.md).
-TOPS = ("accelerator", "core", "system")
+#: The designs: the AXI peripheral (:class:`rtl.hw.system_top.SystemTop`, docs/axi_system.md)
+#: and the bare systolic core.
+TOPS = ("system", "core")
 #: The AXI peripheral's data bus (bytes per beat) in the estimate: SystemTop's default.
 SYSTEM_DATA_BYTES = 16
 
 
 def top_name(top: str | bool) -> str:
-    """The design ``top`` names; a bool is ``sim gen --core-only`` (True: 'core', else 'accelerator')."""
+    """The design ``top`` names; a bool is ``sim gen --core-only`` (True: 'core', else 'system')."""
     if isinstance(top, bool):
-        return "core" if top else "accelerator"
+        return "core" if top else "system"
     if top not in TOPS:
         raise ValueError(f"top must be one of {', '.join(TOPS)}, not {top!r}")
     return top
@@ -113,16 +113,14 @@ class LutModel:
 #: synthesis"), per (family, design): on ECP5 nextpnr's LUT4 count, on iCE40 (whose multipliers
 #: are LUTs) yosys's SB_LUT4 cells, fewer than the logic cells they are placed in.
 LUT_MODELS = {
-    ("ecp5", "accelerator"): LutModel(fixed=8148.5, per_pe=166.125, per_row=0.0, per_col=0.0, per_bram=20.578),
     # The AXI peripheral: the core's 166.125 per PE, the rest through its small and medium runs
     # (docs/benchmarks.md, "AXI peripheral on ECP5"), split evenly between rows (west lanes:
     # address generators, ifmap copies) and columns (output-path lanes); a 2x2 with the
     # smallest buffers, 16,044 LUT placed, is 0.9 % above it.
     ("ecp5", "system"): LutModel(fixed=10270.0, per_pe=166.125, per_row=1241.375, per_col=1241.375, per_bram=0.0),
     ("ecp5", "core"): LutModel(fixed=667.0, per_pe=166.125, per_row=0.0, per_col=0.0, per_bram=0.0),
-    ("ice40", "accelerator"): LutModel(fixed=2708.0, per_pe=300.83, per_row=0.0, per_col=2971.33, per_bram=0.0),
-    # Not synthesized for iCE40 (no AXI top fits it): the layer accelerator's model, a lower
-    # bound (on ECP5 the AXI top takes about twice its LUTs), so the fit check fails with a FitError.
+    # Not synthesized for iCE40 (no AXI top fits it): the retired custom-bus layer accelerator's
+    # fit, a lower bound (on ECP5 the AXI top takes about twice its LUTs), so the check fails.
     ("ice40", "system"): LutModel(fixed=2708.0, per_pe=300.83, per_row=0.0, per_col=2971.33, per_bram=0.0),
     ("ice40", "core"): LutModel(fixed=337.67, per_pe=300.83, per_row=0.0, per_col=0.0, per_bram=0.0),
 }
@@ -198,12 +196,12 @@ class Design:
     products: tuple[tuple[int, int], ...]
 
 
-def design(config: AccelConfig, top: str | bool = "accelerator") -> Design:
+def design(config: AccelConfig, top: str | bool = "system") -> Design:
     """The memories and multipliers the design ``top`` (:data:`TOPS`) of ``config`` builds.
 
     Every module is elaborated but the PE array's (their multipliers are counted per PE by
     :func:`estimate`), and nothing is converted: a fraction of a second. A memory is named by its
-    module path below the top (``core.ifmap`` in the system, ``ifmap`` in the accelerator). The
+    module path below the top (``core.ifmap`` in the system). The
     design objects are dropped in here, so Amaranth does not warn that they were never used.
     ConfigError for a config the design cannot be built for.
     """
@@ -226,13 +224,12 @@ def _geometry(top: str) -> type:
 
 def _component(config: AccelConfig, top: str):
     """The top-level component of the design ``top``."""
-    from .hw.accelerator import Accelerator
     from .hw.core import SystolicCore
     from .hw.system_top import SystemTop
 
     if top == "system":
         return SystemTop(config, data_bytes=SYSTEM_DATA_BYTES)
-    return {"accelerator": Accelerator, "core": SystolicCore}[top](config)
+    return SystolicCore(config)
 
 
 def _collect(module, prefix: str, memories: list, products: list) -> None:
@@ -328,7 +325,7 @@ class Estimate:
         return ", ".join(parts)
 
 
-def estimate(config: AccelConfig, family: str = "ecp5", top: str | bool = "accelerator") -> Estimate:
+def estimate(config: AccelConfig, family: str = "ecp5", top: str | bool = "system") -> Estimate:
     """Resources of the design ``top`` (:data:`TOPS`) of ``config`` on ``family``'s device."""
     top = top_name(top)
     return _estimate(config, design(config, top), family, top)
@@ -364,7 +361,7 @@ def fits(est: Estimate, family: str) -> bool:
     return est.dsps <= spec["dsps"] and est.luts <= spec["luts"] and est.brams <= spec["brams"]
 
 
-def array_shortfall(config: AccelConfig, family: str, top: str | bool = "accelerator") -> str | None:
+def array_shortfall(config: AccelConfig, family: str, top: str | bool = "system") -> str | None:
     """``a 32x32 array needs about 1,028 DSP blocks; the ... has 156`` when the array alone (any
     buffers) needs more DSP blocks or LUTs than the device has, else None."""
     spec, least = FAMILIES[family], _least(config, family, top_name(top))
@@ -374,13 +371,13 @@ def array_shortfall(config: AccelConfig, family: str, top: str | bool = "acceler
     return None
 
 
-def check_buildable(config: AccelConfig, top: str | bool = "accelerator") -> None:
+def check_buildable(config: AccelConfig, top: str | bool = "system") -> None:
     """ConfigError if the design cannot be built for ``config`` with any buffer sizes."""
     largest = config.replace(**{f"{b}_kib": MAX_BUFFER_KIB for b in BUFFERS})
     _geometry(top_name(top)).from_config(largest)
 
 
-def check_array(config: AccelConfig, family: str, top: str | bool = "accelerator") -> None:
+def check_array(config: AccelConfig, family: str, top: str | bool = "system") -> None:
     """ConfigError if the design cannot be built (:func:`check_buildable`); FitError naming the
     :func:`array_shortfall` and the largest square array that fits."""
     check_buildable(config, top)
@@ -397,7 +394,7 @@ def _array_fix(config: AccelConfig, family: str, top: str | bool) -> str:
     return f"use --rows/--cols <= {side}"
 
 
-def largest_square(config: AccelConfig, family: str, top: str | bool = "accelerator",
+def largest_square(config: AccelConfig, family: str, top: str | bool = "system",
                    limit: int | None = None) -> int | None:  # fmt: skip
     """The side of the largest square array (at most ``limit``) whose DSP blocks and LUTs fit
     ``family``'s device, None if none does."""
@@ -418,7 +415,7 @@ def buffers_kib(config: AccelConfig) -> str:
     return "/".join(str(getattr(config, f"{b}_kib")) for b in BUFFERS)
 
 
-def check(config: AccelConfig, family: str, top: str | bool = "accelerator", fitted_for: str | None = None) -> Estimate:
+def check(config: AccelConfig, family: str, top: str | bool = "system", fitted_for: str | None = None) -> Estimate:
     """The estimate of ``config``'s design, or FitError for the first resource over capacity.
 
     ``fitted_for``: the network whose ``--fit`` sized the buffers (the advice differs from that
@@ -450,7 +447,7 @@ def _costliest_buffer(config: AccelConfig, family: str, top: str | bool) -> str:
     return min(left, key=left.get)
 
 
-def largest_buffers(config: AccelConfig, family: str, top: str | bool = "accelerator") -> tuple[AccelConfig, Estimate]:
+def largest_buffers(config: AccelConfig, family: str, top: str | bool = "system") -> tuple[AccelConfig, Estimate]:
     """``config`` with the largest buffers, powers of two in KiB with ifmap : filter : ofmap =
     2 : 2 : 1 (the simulator's defaults' ratio), whose design fits ``family``'s device, and its
     estimate; FitError when none does."""

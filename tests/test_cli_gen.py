@@ -175,7 +175,7 @@ def test_gen_fit_reports_the_layer_it_cannot_run(tmp_path):
 FIT_LINES = [
     r"array 8x8: a 32x32 array needs about 1,152 DSP blocks; the LFE5U-85F-CABGA381 has 156; "
     r"--rows/--cols choose another",
-    r"buffers 64/64/32 KiB: the largest \(ifmap:filter:ofmap = 2:2:1\) that fit the LFE5U-85F-CABGA381 "
+    r"buffers 32/32/16 KiB: the largest \(ifmap:filter:ofmap = 2:2:1\) that fit the LFE5U-85F-CABGA381 "
     r"\(estimate: \d+ of 208 EBR, [\d,]+ of 83,640 LUT, 96 of 156 DSP\)",
 ]
 
@@ -187,12 +187,12 @@ def test_gen_without_sizes_picks_the_8x8_array_and_the_largest_buffers_that_fit(
     from sim.cli import fit_device
 
     config = fit_device(AccelConfig(), "ecp5", given=set())
-    assert (config.rows, config.cols, config.ifmap_kib, config.filter_kib, config.ofmap_kib) == (8, 8, 64, 64, 32)
+    assert (config.rows, config.cols, config.ifmap_kib, config.filter_kib, config.ofmap_kib) == (8, 8, 32, 32, 16)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all(re.fullmatch(p, line) for p, line in zip(FIT_LINES, lines))
     # A given array is kept; so are given buffers, which are checked.
-    assert fit_device(AccelConfig(rows=4, cols=4), "ecp5", given={"rows", "cols"}).ifmap_kib == 128
-    assert capsys.readouterr().out.startswith("buffers 128/128/64 KiB: ")
+    assert fit_device(AccelConfig(rows=4, cols=4), "ecp5", given={"rows", "cols"}).ifmap_kib == 32
+    assert capsys.readouterr().out.startswith("buffers 32/32/16 KiB: ")
     small = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
     assert fit_device(small, "ecp5", given={"rows", "cols", "ifmap_kib"}) == small
     assert capsys.readouterr().out == ""
@@ -208,7 +208,7 @@ def test_gen_with_no_flags_writes_a_design_that_fits(tmp_path):
     lines = result.stdout.splitlines()
     assert all(re.fullmatch(p, line) for p, line in zip(FIT_LINES, lines[:2]))
     config = json.loads((out / "manifest.json").read_text())["config"]
-    assert [config[k] for k in ("rows", "cols", "ifmap_kib", "filter_kib", "ofmap_kib")] == [8, 8, 64, 64, 32]
+    assert [config[k] for k in ("rows", "cols", "ifmap_kib", "filter_kib", "ofmap_kib")] == [8, 8, 32, 32, 16]
 
 
 @pytest.mark.parametrize(
@@ -228,7 +228,7 @@ def test_gen_refuses_a_design_that_does_not_fit(tmp_path, args, message):
     result = sim("gen", "-o", str(out), *args)
     assert result.returncode == 2 and result.stderr.startswith(f"error: {message}")
     assert result.stderr.count("\n") == 1 and not out.exists()
-    if "--synth" in args:  # not even a 2x2 layer accelerator fits the iCE40 HX8K
+    if "--synth" in args:  # not even a 2x2 AXI top fits the iCE40 HX8K
         assert "iCE40HX8K-CT256 has 7,680: no array of this design fits it" in result.stderr
 
 

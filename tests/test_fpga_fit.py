@@ -26,12 +26,8 @@ MEDIUM = AccelConfig(rows=8, cols=8, ifmap_kib=16, filter_kib=32, ofmap_kib=32)
 #: Synthesized designs (docs/benchmarks.md): (family, design, rows, cols, estimated block RAMs,
 #: LUTs measured: nextpnr's on ECP5, yosys's SB_LUT4 cells on iCE40).
 LUT_RUNS = [
-    ("ecp5", "accelerator", 4, 4, 32, 11465),
-    ("ecp5", "accelerator", 8, 2, 141, 13708),
     ("ecp5", "core", 4, 4, 6, 3325),
     ("ecp5", "core", 8, 8, 12, 11299),
-    ("ice40", "accelerator", 2, 2, 47, 9854),
-    ("ice40", "accelerator", 2, 4, 45, 17000),
     ("ice40", "core", 2, 2, 12, 1541),
     ("ice40", "core", 4, 4, 16, 5151),
 ]
@@ -70,29 +66,14 @@ def test_block_ram_count_of_a_memory(memory, ram, blocks):
     assert memory.blocks(ram) == blocks
 
 
-def test_memories_are_read_from_the_design():
-    """The small configuration: depths from the buffer banks, one ifmap copy per west lane."""
-    memories = {m.name: m for m in design(SMALL).memories}
-    assert memories["ifmap"] == Memory("ifmap", 2048, 8, read_ports=4)  # 2 KiB bank of int8
-    assert memories["weights"] == Memory("weights", 2048, 32, enable_bits=8)  # 8 KiB bank, 4 lanes
-    assert memories["out_mem"] == Memory("out_mem", 512, 128)  # 8 KiB bank, 4 int32 lanes
-    assert memories["bias"] == Memory("bias", 512, 128, enable_bits=32)  # min(512, 2048 / 4)
-    assert memories["staging"] == Memory("staging", 512, 32)  # an int8 result per accumulator lane
+def test_core_memories_are_read_from_the_design():
+    """The bare core of the small configuration: depths from the buffer banks."""
     core = {m.name: m for m in design(SMALL, "core").memories}
     assert core == {
         "west_mem": Memory("west_mem", 512, 32),  # the 2 KiB ifmap bank in words of 4 lanes
         "north_mem": Memory("north_mem", 2048, 32),
         "out_mem": Memory("out_mem", 512, 128),
     }
-
-
-def test_small_configuration_block_rams_by_hand():
-    est = estimate(SMALL)
-    # 4 ifmap copies, 4 weight lanes (2,048 x 9 each), 4 accumulator and 4 bias blocks of 36 bits.
-    assert {k: est.memories[k] for k in ("ifmap", "weights", "out_mem", "bias")} == {
-        "ifmap": 4, "weights": 4, "out_mem": 4, "bias": 4,
-    }  # fmt: skip
-    assert est.memories["staging"] == 1 and est.brams == sum(est.memories.values())
 
 
 def test_dsp_blocks():
@@ -111,7 +92,7 @@ def test_lut_model_within_15_percent_of_synthesis(family, kind, rows, cols, bram
     assert abs(LUT_MODELS[family, kind].luts(rows, cols, brams) - luts) <= 0.15 * luts
 
 
-@pytest.mark.parametrize("side, buffers", [(4, (128, 128, 64)), (8, (64, 64, 32)), (10, (64, 64, 32))])
+@pytest.mark.parametrize("side, buffers", [(4, (32, 32, 16)), (8, (32, 32, 16)), (10, (16, 16, 8))])
 def test_largest_buffers_that_fit(side, buffers):
     config, est = largest_buffers(AccelConfig(rows=side, cols=side), "ecp5")
     assert (config.ifmap_kib, config.filter_kib, config.ofmap_kib) == buffers
@@ -144,14 +125,14 @@ def test_fit_buffers_that_do_not_fit_advise_dropping_fit():
         check(SMALL.replace(ifmap_kib=512, filter_kib=512, ofmap_kib=512), "ecp5", fitted_for="lenet5")
 
 
-def test_ice40_has_no_room_for_the_accelerator():
+def test_ice40_has_no_room_for_the_axi_top():
     with pytest.raises(FitError, match=r"^a 8x8 array needs about [\d,]+ LUTs; the iCE40HX8K-CT256 has 7,680: "):
         largest_buffers(MEDIUM, "ice40")
 
 
 def test_top_names():
-    assert [top_name(top) for top in (True, False, "system")] == ["core", "accelerator", "system"]
-    with pytest.raises(ValueError, match="^top must be one of accelerator, core, system, not 'soc'$"):
+    assert [top_name(top) for top in (True, False, "system")] == ["core", "system", "system"]
+    with pytest.raises(ValueError, match="^top must be one of system, core, not 'soc'$"):
         top_name("soc")
 
 
@@ -181,8 +162,8 @@ def test_system_estimate_against_synthesis(config, luts, dsps, brams):
 
 
 def test_system_largest_buffers():
-    """What `sim gen` would pick for the AXI top: the 8x8 array's 64/64/32 KiB (layer accelerator)
-    need more than the 208 EBR, as two banks of every memory and the program memory go on chip."""
+    """What `sim gen` picks for the AXI top of an 8x8 array: 64/64/32 KiB would need more than the
+    208 EBR, as two banks of every memory and the program memory go on chip."""
     config, est = largest_buffers(AccelConfig(rows=8, cols=8), "ecp5", "system")
     assert (config.ifmap_kib, config.filter_kib, config.ofmap_kib) == (32, 32, 16) and est.brams == 188
     with pytest.raises(FitError, match="^buffers 64/64/32 KiB need about 3"):
