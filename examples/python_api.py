@@ -3,8 +3,8 @@ change the array, sweep a few designs and find the Pareto front, generate Verilo
 
     python examples/python_api.py [--verilog]
 
-``--verilog`` also writes a small layer accelerator with LeNet-5's layer program into a
-temporary directory (needs Amaranth, installed with the package). See docs/api.md.
+``--verilog`` also writes a small AXI accelerator with LeNet-5's DRAM image into a temporary
+directory (needs Amaranth, installed with the package). See docs/api.md.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@
 - ``rtl`` itself: :mod:`rtl.spec`, the one source of the software interface (registers, descriptor
   fields, program format) that both sides read; the sizes of the designs (:mod:`rtl.geometry`,
   :mod:`rtl.accelerator_geometry`); and the tools that build the hardware from both sides:
-  :mod:`rtl.generate` (``sim gen``), :mod:`rtl.synth` (Yosys / nextpnr) and :mod:`rtl.fpga_fit`
-  (will the design fit the FPGA).
+  :mod:`rtl.generate_system` (``sim gen``: the AXI peripheral) and :mod:`rtl.generate`
+  (``sim gen --core-only``: the bare core; the output directory both share), :mod:`rtl.synth`
+  (Yosys / nextpnr) and :mod:`rtl.fpga_fit` (will the design fit the FPGA).
 """

@@ -1,7 +1,8 @@
-"""Memory sizes of the layer accelerator derived from an :class:`~accel.config.AccelConfig`.
+"""Memory sizes of the layer core (in the AXI system) derived from an :class:`~accel.config.AccelConfig`.
 
-Pure Python (no Amaranth), so the host driver and cocotb benches import it cheaply. Each memory
-is one bank of the config's double-buffered SRAM (the accelerator has no DMA to overlap):
+Pure Python (no Amaranth), so the host driver and cocotb benches import it cheaply. Each depth
+is one bank of the config's double-buffered SRAM (the AXI system builds two banks of each memory,
+:meth:`AcceleratorGeometry.bank_rows`, so DMA overlaps compute):
 
 ``ifmap``   one input element per word (``R`` read ports, one per array row);
 ``weight``  ``C`` weights per word;
@@ -25,7 +26,7 @@ def _words(config: AccelConfig, buffer: str, lanes: int, bits: int) -> int:
 
 @dataclass(frozen=True)
 class AcceleratorGeometry:
-    """Array shape and memory depths (words) of the layer accelerator."""
+    """Array shape and memory depths (words of one bank) of the layer core."""
 
     rows: int
     cols: int

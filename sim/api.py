@@ -299,7 +299,8 @@ def generate(
         raise UserError("core_only emits the bare array, which runs no network; drop network and fit")
     if fit and network is None:
         raise UserError("fit sizes the buffers for a network: give network")
-    from rtl.generate import generate_core, generate_system, network_source  # loads Amaranth, so after the checks
+    from rtl.generate import generate_core  # loads Amaranth, so after the checks
+    from rtl.generate_system import generate_system, network_source
 
     config = config or AccelConfig()
     if core_only:

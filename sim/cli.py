@@ -259,7 +259,8 @@ def gen(
     With NET: dram.bin / dram.hex (the image to load at its base address), weights.npz, and a
     manifest and README naming the tensors' addresses; `sim verify DIR` runs them.
     """
-    from rtl.generate import check_out_dir, generate_core, generate_system, network_source  # Amaranth loads here
+    from rtl.generate import check_out_dir, generate_core  # Amaranth loads here
+    from rtl.generate_system import generate_system, network_source
     from rtl.synth import FAMILIES
 
     if not out_dir:
@@ -443,7 +444,7 @@ def is_generated_dir(net: str) -> bool:
 
 def check_bus(directory: str, config: AccelConfig, dram: dict) -> None:
     """UserError if ``--bandwidth`` needs a wider AXI bus than the directory's design has."""
-    from rtl.generate import system_bus_bytes
+    from rtl.generate_system import system_bus_bytes
 
     wanted, built = system_bus_bytes(config.replace(**dram)), system_bus_bytes(config)
     if wanted != built:

@@ -174,7 +174,7 @@ OUTPUTS = [
     (["run", "lenet5", "--csv"], "dir", "sim.runner.simulate"),
     (["run", "lenet5", "--timing", "scalesim", "--scalesim-reports"], "dir", "sim.runner.simulate"),
     (["info", "lenet5", "--json"], "file", "workloads.network.Network.summary"),
-    (["gen", "lenet5", "-o"], "dir", "rtl.generate.generate_system"),
+    (["gen", "lenet5", "-o"], "dir", "rtl.generate_system.generate_system"),
     (["verify", "lenet5:conv1", "--json"], "file", "rtl.host.verify.verify_network"),
     (["dse", "lenet5", "--rows", "4,8", "-o"], "dir", "accel.dse.run_sweep"),
     (["dse", "lenet5", "--fpga", "ecp5", "--fpga-synth", "-o", "{ok}", "--fpga-cache"], "dir", "accel.dse.run_sweep"),

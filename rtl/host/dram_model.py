@@ -2,8 +2,9 @@
 
 The model is an AXI4 memory with exactly the timing of :mod:`accel.dram_channel`; its settings
 are plusargs, so one build serves every bandwidth and latency. Memory contents go in and out by
-file: :func:`write_image` writes the ``+dram_image`` file that ``$readmemh`` loads at time 0, and
-:func:`read_dump` reads back the ``+dram_dump`` file that a cycle with ``dump`` high writes.
+file: :func:`write_image` writes the ``+dram_image`` file that ``$readmemh`` loads at time 0 (its
+text is :func:`image_text`, which ``sim gen`` also writes as ``dram.hex``), and :func:`read_dump`
+reads back the ``+dram_dump`` file that a cycle with ``dump`` high writes.
 Both files hold one ``bus_bytes``-byte word per line in hexadecimal, byte 0 of the word in the
 low bits (``@address`` lines skip to a word address).
 """
@@ -37,7 +38,12 @@ OUTPUTS = frozenset(
 
 
 def write_image(path: str | os.PathLike, data: bytes | Mapping[int, bytes], bus_bytes: int) -> None:
-    """Write a ``$readmemh`` image of ``data``: one bytes object at address 0, or ``{byte address: bytes}``.
+    """Write the ``$readmemh`` image of ``data`` (:func:`image_text`) to ``path``."""
+    Path(path).write_text(image_text(data, bus_bytes))
+
+
+def image_text(data: bytes | Mapping[int, bytes], bus_bytes: int) -> str:
+    """The ``$readmemh`` image of ``data``: one bytes object at address 0, or ``{byte address: bytes}``.
 
     Only the words the data touches are written (bytes of those words that no run covers are 0;
     the model starts from zeros). Later runs overwrite earlier ones where they overlap.
@@ -47,8 +53,7 @@ def write_image(path: str | os.PathLike, data: bytes | Mapping[int, bytes], bus_
         raise ValueError(f"image addresses must be non-negative, not {min(runs)}")
     runs = {address: bytes(run) for address, run in runs.items() if len(run)}
     if not runs:
-        Path(path).write_text("\n")
-        return
+        return "\n"
     first = min(runs) // bus_bytes
     last = max(address + len(run) - 1 for address, run in runs.items()) // bus_bytes
     memory = np.zeros((last + 1 - first) * bus_bytes, np.uint8)
@@ -65,7 +70,7 @@ def write_image(path: str | os.PathLike, data: bytes | Mapping[int, bytes], bus_
             lines.append(f"@{first + start:x}")
         block = hexes[start * width : stop * width]
         lines.extend(block[i : i + width] for i in range(0, len(block), width))
-    Path(path).write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def read_dump(path: str | os.PathLike, bus_bytes: int) -> bytearray:

@@ -11,8 +11,8 @@ the reader writes word ``addr`` (bytes ``addr * W ..``) with byte strobes, the w
 - :class:`RowMemory` (weights, addends): one row of ``row_bytes`` bytes per cycle at a row index;
 - :class:`StagingMemory`: one row of ``row_bytes`` bytes written per cycle, read by the DMA writer.
 
-A "byte" is an element of ``bits`` bits (8 unless given): the layer accelerator's host bus
-(:class:`rtl.hw.accelerator.Accelerator`) writes and reads one element of its own width per word.
+A "byte" is an element of ``bits`` bits (8 unless given): with ``word_bytes`` None the layer core
+(:class:`rtl.hw.layer_core.LayerCore`) builds memories of one element of its own width per word.
 Rows and words are powers of two, so a row is a slice of a word or a word a slice of a row.
 Every core-side read returns its data one cycle after its address (the memories' own register).
 Each memory's :meth:`build` adds it to a given module, its ``memory.Memory`` named there (the
