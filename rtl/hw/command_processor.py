@@ -129,11 +129,12 @@ class _Cursor:
     """Items of consecutive program words read through a synchronous port of ``k``-word memory
     words, one memory word (a *group* of ``k`` program words) per cycle.
 
-    :meth:`restart` at edge ``t`` at word ``p``: the port reads the memory word of ``p`` in cycle
-    ``t + 1`` and the next in ``t + 2``, so ``words`` holds group 0 (program words ``p .. p + k -
-    1``) from cycle ``t + 3``; a group taken (``take``) is followed by the next in the cycle after.
-    ``index`` counts the groups of the item (at most ``largest`` words) being read; the first
-    ``held`` words of an item are kept once their group is taken.
+    :meth:`restart` in cycle ``t`` at word ``p``: the port reads the memory word of ``p`` in that
+    cycle, the next ones in cycles ``t + 1`` and ``t + 2``, and each read word is registered
+    before it is used, so ``words`` holds group 0 (program words ``p .. p + k - 1``) from cycle
+    ``t + 3``, selected from two registered memory words; a group taken (``take``) is followed by
+    the next in the cycle after. ``index`` counts the groups of the item (at most ``largest``
+    words) being read; the first ``held`` words of an item are kept once their group is taken.
     """
 
     def __init__(self, m: Module, port, k: int, largest: int, held: int, name: str) -> None:
@@ -141,17 +142,34 @@ class _Cursor:
         self.valid, self.take = Signal(name=f"{name}_valid"), Signal(name=f"{name}_take")
         self.words = [Signal(32, name=f"{name}_word{i}") for i in range(k)]
         self.index = Signal(range(max(2, _groups(largest, k))), name=f"{name}_index")
+        self._restart = Signal(name=f"{name}_restart")
+        self._position = Signal(len(port.addr) + exact_log2(k), name=f"{name}_position")
+        self._last = Signal(name=f"{name}_last")  # the group taken is its item's last
         self._address = Signal.like(port.addr, name=f"{name}_address")
         self._rotation = Signal(range(k), name=f"{name}_rotation")
         self._primes = Signal(range(PRIME_READS + 1), name=f"{name}_primes")
-        previous = Signal(32 * k, name=f"{name}_previous")
+        # Two registered memory words; the port's output is the next one.
+        previous, current = (Signal(32 * k, name=f"{name}_{which}") for which in ("previous", "current"))
+        shift = exact_log2(k)
         read = self.take | (self._primes != PRIME_READS)
-        m.d.comb += [port.en.eq(read), port.addr.eq(self._address), self.valid.eq(self._primes == PRIME_READS)]
+        m.d.comb += [
+            port.en.eq(read | self._restart),
+            port.addr.eq(Mux(self._restart, self._position[shift:], self._address)),
+            self.valid.eq(self._primes == PRIME_READS),
+        ]
         with m.If(read):
-            m.d.sync += [self._address.eq(self._address + 1), previous.eq(port.data)]
-        with m.If(self._primes != PRIME_READS):
-            m.d.sync += self._primes.eq(self._primes + 1)
-        both = Cat(previous, port.data)
+            m.d.sync += [previous.eq(current), current.eq(port.data)]
+        with m.If(self._restart):
+            m.d.sync += [self._address.eq(self._position[shift:] + 1), self._rotation.eq(self._position[:shift]),
+                         self._primes.eq(0), self.index.eq(0)]  # fmt: skip
+        with m.Else():
+            with m.If(read):
+                m.d.sync += self._address.eq(self._address + 1)
+            with m.If(self._primes != PRIME_READS):
+                m.d.sync += self._primes.eq(self._primes + 1)
+            with m.If(self.take):
+                m.d.sync += self.index.eq(Mux(self._last, 0, self.index + 1))
+        both = Cat(previous, current)
         with m.Switch(self._rotation):
             for r in range(k):
                 with m.Case(r):
@@ -162,11 +180,10 @@ class _Cursor:
             with m.If(taken):
                 m.d.sync += word.eq(value)
 
-    def restart(self, position) -> list:
-        """Statements: read from program word ``position`` on, a new item."""
-        shift, position = exact_log2(self.k), Value.cast(position)
-        return [self._address.eq(position[shift:]), self._rotation.eq(position[:shift]), self._primes.eq(0),
-                self.index.eq(0)]  # fmt: skip
+    def restart(self, m: Module, position) -> None:
+        """In this cycle (where the statement is added): read from program word ``position`` on,
+        a new item."""
+        m.d.comb += [self._restart.eq(1), self._position.eq(position)]
 
     def at(self, i: int) -> tuple[Value, Value]:
         """(word ``i`` of the item is taken in this cycle, its value)."""
@@ -176,9 +193,7 @@ class _Cursor:
         """Take the groups of an item of ``words`` words, the last one only while ``ready``;
         returns "the item's last group is taken in this cycle" (its words: :meth:`word`)."""
         last = self.valid & (self.index == _groups(words, self.k) - 1)
-        m.d.comb += self.take.eq(self.valid & (~last | ready))
-        with m.If(self.take):
-            m.d.sync += self.index.eq(Mux(last, 0, self.index + 1))
+        m.d.comb += [self.take.eq(self.valid & (~last | ready)), self._last.eq(last)]
         return last & ready
 
     def word(self, words: int, i: int) -> Value:
@@ -282,8 +297,10 @@ class CommandProcessor(wiring.Component):
             write.data.eq(wr.data),
             write.en.eq(Mux(wr.valid & (wr.target == self.target), wr.strb, 0)),
         ]
-        commands = _Cursor(m, mem.read_port(), k, len(COMMAND_WORDS), len(COMMAND_WORDS), "command")
-        records = _Cursor(m, mem.read_port(), k, self.record_base, 0, "record")
+        # A cursor restarted in the cycle a fetch ends reads the word written in that cycle.
+        commands = _Cursor(m, mem.read_port(transparent_for=[write]), k, len(COMMAND_WORDS), len(COMMAND_WORDS),
+                           "command")  # fmt: skip
+        records = _Cursor(m, mem.read_port(transparent_for=[write]), k, self.record_base, 0, "record")
 
         clear, begin, stop = Signal(), Signal(), Signal()  # new program; segment runs; program ends
         queues = {}
@@ -326,7 +343,8 @@ class CommandProcessor(wiring.Component):
             m.next = "FINISH"
 
         def restart(word):
-            m.d.sync += [at.eq(word), *cursor.restart(word)]
+            m.d.sync += at.eq(word)
+            cursor.restart(m, word)
 
         with m.FSM() as fsm:
             with m.State("IDLE"):
@@ -366,6 +384,7 @@ class CommandProcessor(wiring.Component):
                     last = _field(tile, TILE_RECORD, "TILE", "LAST")
                     after = at + self._record_words(tile)
                     opcode = _field(tile, TILE_RECORD, "TILE", "OPCODE")
+                    restart(at + self.record_base)  # the record's loads (moot if it fails)
                     with m.If((opcode != RECORD_OPCODES["TILE"]) | (after > end) | (last != (after == end))):
                         fail()
                     with m.Else():
@@ -380,7 +399,6 @@ class CommandProcessor(wiring.Component):
                             header.payload.last.eq(last),
                             record_end.eq(after), record_last.eq(last), record_stores.eq(stores), left.eq(loads),
                         ]  # fmt: skip
-                        restart(at + self.record_base)
                         m.next = "LOADS"
             with m.State("LOADS"):
                 self._emit(m, cursor, queues["load"], left, at, "SWAP", fail)
@@ -470,10 +488,12 @@ class CommandProcessor(wiring.Component):
         with m.If(self.tile_start):
             m.d.sync += [loaded.eq(0), copied.eq(0)]
             with m.If(more):
-                m.d.sync += [loading.eq(1), *cursor.restart(position)]
+                m.d.sync += loading.eq(1)
+                cursor.restart(m, position)
         with m.If(begin):
             first = Const(len(SEGMENT_HEADER), position.shape())
-            m.d.sync += [loading.eq(1), loaded.eq(0), copied.eq(0), position.eq(first), *cursor.restart(first)]
+            m.d.sync += [loading.eq(1), loaded.eq(0), copied.eq(0), position.eq(first)]
+            cursor.restart(m, first)
         with m.If(stop):
             m.d.sync += [loading.eq(0), loaded.eq(0), copied.eq(0)]
 

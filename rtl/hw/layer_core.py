@@ -182,7 +182,8 @@ class LayerCore(wiring.Component):
         address = Signal(range(self.banks * self.bank_rows["staging"]))
         m.d.sync += [word.eq(result_write.data), valid.eq(final),
                      address.eq(self._bank(self.stage_bank, "staging") + row + block)]  # fmt: skip
-        results = [output_path(m, regs, word[j], bias[j], f"out{j}") for j in range(g.cols)]
+        bounds = clamp_bounds(m, regs)
+        results = [output_path(m, regs, bounds, word[j], bias[j], f"out{j}") for j in range(g.cols)]
         staging, stages = self.memories["staging"], STAGING_LATENCY - 1  # the output path's registers after stage 1
         lanes = data.ArrayLayout(signed(self.config.input_bits), self.lanes_c)(staging.row_data)
         m.d.comb += [
@@ -388,9 +389,22 @@ def select(choice: dict, carry_in, carry_out):
     return Mux(carry_out, by_in(1), by_in(0)) if (0, 1) in choice else by_in(0)
 
 
-def output_path(m: Module, regs, acc, bias, name: str):
+def clamp_bounds(m: Module, regs) -> tuple[Signal, Signal, Signal]:
+    """The clamp's bounds on the shifted value, registered: ``OUT_MIN + OUT_SUB``,
+    ``OUT_MAX + OUT_SUB`` and ``OUT_MIN > OUT_MAX``. They follow the registers one edge late,
+    which the core's idle cycles after a reload (:data:`SETTLE_CYCLES`) cover."""
+    low, high = (Signal.like(bound + regs.OUT_SUB, name=f"clamp_{name}")
+                 for bound, name in ((regs.OUT_MIN, "low"), (regs.OUT_MAX, "high")))  # fmt: skip
+    empty = Signal(name="clamp_empty")
+    m.d.sync += [low.eq(regs.OUT_MIN + regs.OUT_SUB), high.eq(regs.OUT_MAX + regs.OUT_SUB),
+                 empty.eq(regs.OUT_MIN > regs.OUT_MAX)]  # fmt: skip
+    return low, high, empty
+
+
+def output_path(m: Module, regs, bounds, acc, bias, name: str):
     """``clamp((((acc + bias) * OUT_MULT + round) >> OUT_SHIFT) - OUT_SUB, OUT_MIN, OUT_MAX)``
-    of one lane, exact; three registered stages, the clamp after the last."""
+    of one lane, exact (OUT_MAX if OUT_MIN > OUT_MAX); three registered stages, then the clamp,
+    which compares the shifted value with :func:`clamp_bounds` beside the subtraction."""
     shift = regs.OUT_SHIFT
     total = Signal.like(acc + bias, name=f"{name}_total")
     product = Signal.like(total * regs.OUT_MULT, name=f"{name}_product")
@@ -401,5 +415,5 @@ def output_path(m: Module, regs, acc, bias, name: str):
         product.eq(total * regs.OUT_MULT),
         shifted.eq((product + rounded) >> shift),
     ]
-    low = Mux(shifted - regs.OUT_SUB < regs.OUT_MIN, regs.OUT_MIN, shifted - regs.OUT_SUB)
-    return Mux(low > regs.OUT_MAX, regs.OUT_MAX, low)
+    low, high, empty = bounds
+    return Mux(empty | (shifted > high), regs.OUT_MAX, Mux(shifted < low, regs.OUT_MIN, shifted - regs.OUT_SUB))
