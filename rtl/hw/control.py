@@ -208,8 +208,9 @@ class OperandStationaryControl(TileControl):
     with) the stored value unless ``inner == 0`` and the ``accumulate`` input (keep it stable
     until ``done``) is low (``out_accumulate``); ``out_final`` marks the writes of the last inner
     fold (the word's value for this tile is complete); ``out_raddr`` reads that stored value two
-    cycles before the write; ``out_forward`` says the previous cycle wrote the same word (only
-    possible when T = R = 1).
+    cycles before the write; ``out_bypass`` (the cycle after that read) says the write of the
+    read's cycle went to the same word, which the read does not see; ``out_forward`` says the
+    previous cycle wrote the same word (only possible when T = R = 1).
     """
 
     @staticmethod
@@ -221,6 +222,7 @@ class OperandStationaryControl(TileControl):
             "out_accumulate": Out(1),
             "out_final": Out(1),
             "out_forward": Out(1),
+            "out_bypass": Out(1),
         }
 
     def elaborate(self, platform):
@@ -261,6 +263,8 @@ class OperandStationaryControl(TileControl):
         # The write of the previous cycle went to this write's word after its read was issued.
         following = taps[rows + cols - 1]
         m.d.sync += self.out_forward.eq(write.valid & (write.addr == following.addr))
+        # The write of the read's own cycle: the memory returns the word as it was before it.
+        m.d.sync += self.out_bypass.eq(write.valid & (write.addr == read.addr))
         with m.If(write.valid & write.last):
             self._finish(m)
         return m

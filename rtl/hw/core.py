@@ -145,8 +145,10 @@ def datapath(m: Module, config: AccelConfig, ctl: TileControl, west, north, host
         shape=data.ArrayLayout(signed(g.acc_bits), g.cols), depth=g.out_depth, init=[]
     )
     write = out_mem.write_port()
-    # Transparent: a read-modify-write read sees a write that lands in the same edge.
-    read = out_mem.read_port(transparent_for=(write,))
+    # Not transparent: a transparent port's read address register would leave the memory's
+    # output unregistered on FPGAs (Yosys takes the register behind it into the block RAM);
+    # _accumulate bypasses the write of the read's own cycle instead.
+    read = out_mem.read_port()
     m.d.comb += [write.en.eq(ctl.out_we), write.addr.eq(ctl.out_waddr)]
     if drains:
         m.d.comb += [write.data.eq(deskew.o), read.addr.eq(host_raddr)]
@@ -160,12 +162,14 @@ def datapath(m: Module, config: AccelConfig, ctl: TileControl, west, north, host
 def _accumulate(m: Module, ctl: TileControl, stored, new, write) -> None:
     """Write ``new`` merged with the word ``stored`` read two cycles before the write.
 
-    The read data is registered to keep the BRAM clock-to-output delay off the adder path;
-    the one write that lands after that read (T = R = 1: every fold is one row) is
-    forwarded, with the address match computed a cycle early (``ctl.out_forward``).
+    The read data is registered to keep the BRAM clock-to-output delay off the adder path.
+    A write in the read's own cycle is not in ``stored``: it is taken instead as the data is
+    registered (``ctl.out_bypass``); the one write that lands after that read (T = R = 1:
+    every fold is one row) is forwarded, with the address match computed a cycle early
+    (``ctl.out_forward``).
     """
     held, last_data = Signal.like(stored), Signal.like(write.data)
-    m.d.sync += [held.eq(stored), last_data.eq(write.data)]
+    m.d.sync += [held.eq(Mux(ctl.out_bypass, last_data, stored)), last_data.eq(write.data)]
     old = Signal.like(stored)
     m.d.comb += old.eq(Mux(ctl.out_forward, last_data, held))
     for j in range(new.shape().length):
