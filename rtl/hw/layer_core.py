@@ -13,7 +13,7 @@ stable from :data:`SETTLE_CYCLES` idle cycles after ``reload`` until ``busy`` fa
 
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for, ceil_log2
@@ -330,9 +330,12 @@ class TapGenerator:
         self.shapes.update({field: unsigned(abits) for field in ("dx", "dy", "dxp", "dyw", "plane")})
         self.regs, self.table = regs, table
         self.lanes = [self._fields(f"tap{i}") for i in range(rows)]
-        # Registered from the descriptor registers (stable from the cycle after their last change).
+        # Registered from the descriptor registers (stable from the cycle after their last change);
+        # limit_y - 1 lets the row carry compare beside the column carry, not after it.
         self.limit_x, self.limit_y = Signal(count, name="limit_x"), Signal(count, name="limit_y")
-        m.d.sync += [self.limit_x.eq(regs.KW - regs.SX), self.limit_y.eq(regs.KH - regs.SY)]
+        self.limit_y_less = Signal(signed(count.width + 1), name="limit_y_less")
+        limit_y = Value.cast(regs.KH - regs.SY)[: count.width]
+        m.d.sync += [self.limit_x.eq(regs.KW - regs.SX), self.limit_y.eq(limit_y), self.limit_y_less.eq(limit_y - 1)]
         self.increments = {field: self._increments(m, field) for field in TAP_FIELDS}
 
     def _fields(self, prefix: str) -> dict:
@@ -370,7 +373,8 @@ class TapGenerator:
         statements = []
         for lane in self.lanes:
             cx = lane["kx"] >= self.limit_x
-            carries = {None: None, "cx": cx, "cy": lane["ky"] + cx >= self.limit_y}
+            cy = Mux(cx, lane["ky"] >= self.limit_y_less, lane["ky"] >= self.limit_y)  # ky + cx >= limit_y
+            carries = {None: None, "cx": cx, "cy": cy}
             for field, (digit, *_) in TAP_STEPS.items():
                 carry_in, carry_out = (carries[c] for c in DIGIT_CARRIES[digit])
                 increment = select(self.increments[field], carry_in, carry_out)
