@@ -47,7 +47,7 @@ FIELDS = ("dram_addr", "dram_stride", "run_bytes", "runs", "chip_addr", "chip_st
 @functools.cache
 def core(config: AccelConfig) -> LayerCore:
     """The AXI system's double-banked core of ``config`` (elaborated, so Amaranth counts it used)."""
-    layer_core = LayerCore(config, 16, 2)
+    layer_core = LayerCore(config, 16)
     Fragment.get(layer_core, None)
     return layer_core
 

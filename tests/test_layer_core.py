@@ -45,7 +45,7 @@ def run_layer_tiles(network: Network, config: AccelConfig) -> int:
     model = SystemModel(image)
     tiles = [t for s in decode_program(model.dram[image.program_address :][: image.program_bytes].tobytes(),
                                        config.rows) for t in s.tiles]  # fmt: skip
-    dut = LayerCore(config, W, banks=2)
+    dut = LayerCore(config, W)
 
     async def bench(ctx):
         for tile in tiles:

@@ -11,8 +11,7 @@ the reader writes word ``addr`` (bytes ``addr * W ..``) with byte strobes, the w
 - :class:`RowMemory` (weights, addends): one row of ``row_bytes`` bytes per cycle at a row index;
 - :class:`StagingMemory`: one row of ``row_bytes`` bytes written per cycle, read by the DMA writer.
 
-A "byte" is an element of ``bits`` bits (8 unless given): with ``word_bytes`` None the layer core
-(:class:`rtl.hw.layer_core.LayerCore`) builds memories of one element of its own width per word.
+The memories hold bytes: int8 operands and results, an int32 addend as four bytes of its row.
 Rows and words are powers of two, so a row is a slice of a word or a word a slice of a row.
 Every core-side read returns its data one cycle after its address (the memories' own register).
 Each memory's :meth:`build` adds it to a given module, its ``memory.Memory`` named there (the
@@ -31,29 +30,28 @@ def _address(depth: int) -> int:
     return max(1, ceil_log2(depth))
 
 
-def dma_write_signature(word_bytes: int, depth: int, bits: int = 8) -> wiring.Signature:
+def dma_write_signature(word_bytes: int, depth: int) -> wiring.Signature:
     """The reader's side of a memory: word ``addr`` takes byte ``j`` of ``data`` where ``strb[j]``."""
     return wiring.Signature(
-        {"en": Out(1), "addr": Out(_address(depth)), "data": Out(bits * word_bytes), "strb": Out(word_bytes)}
+        {"en": Out(1), "addr": Out(_address(depth)), "data": Out(8 * word_bytes), "strb": Out(word_bytes)}
     )
 
 
-def dma_read_signature(word_bytes: int, depth: int, bits: int = 8) -> wiring.Signature:
+def dma_read_signature(word_bytes: int, depth: int) -> wiring.Signature:
     """The writer's side of a memory: ``data`` is word ``addr`` the cycle after ``en``."""
-    return wiring.Signature({"en": Out(1), "addr": Out(_address(depth)), "data": In(bits * word_bytes)})
+    return wiring.Signature({"en": Out(1), "addr": Out(_address(depth)), "data": In(8 * word_bytes)})
 
 
-def _memory(m: Module, name: str, bits: int, width: int, depth: int, units: int):
-    """A ``depth`` x ``width`` element memory named ``name`` in ``m`` and its write port (an enable
-    per element if ``units`` > 1, else one)."""
-    m.submodules[name] = mem = memory.Memory(shape=unsigned(bits * width), depth=depth, init=[])
-    return mem, mem.write_port(granularity=bits if units > 1 else None)
+def _memory(m: Module, name: str, width: int, depth: int, units: int):
+    """A ``depth`` x ``width`` byte memory named ``name`` in ``m`` and its write port (an enable
+    per byte if ``units`` > 1, else one)."""
+    m.submodules[name] = mem = memory.Memory(shape=unsigned(8 * width), depth=depth, init=[])
+    return mem, mem.write_port(granularity=8 if units > 1 else None)
 
 
-def _write_slice(m: Module, port, addr, value, enables: list, slot: int, kept: int) -> None:
-    """Write ``value`` (``len(enables)`` elements, element ``j`` where ``enables[j]``) as slice
-    ``addr mod parts`` of memory word ``addr / parts`` (``parts``: slices per ``slot`` elements);
-    only the first ``kept`` elements of a memory word are stored."""
+def _write_slice(m: Module, port, addr, value, enables: list, slot: int) -> None:
+    """Write ``value`` (``len(enables)`` bytes, byte ``j`` where ``enables[j]``) as slice
+    ``addr mod parts`` of memory word ``addr / parts`` (``parts``: slices per ``slot`` bytes)."""
     size = len(enables)
     parts = slot // size
     shift = exact_log2(parts)
@@ -64,8 +62,7 @@ def _write_slice(m: Module, port, addr, value, enables: list, slot: int, kept: i
         return
     for p in range(parts):
         for j in range(size):
-            if p * size + j < kept:
-                m.d.comb += port.en[p * size + j].eq(enables[j] & (part == p))
+            m.d.comb += port.en[p * size + j].eq(enables[j] & (part == p))
 
 
 def _read_slice(m: Module, read, addr, out, parts: int, name: str, en=None) -> None:
@@ -86,19 +83,15 @@ def _read_slice(m: Module, read, addr, out, parts: int, name: str, en=None) -> N
 
 
 class _Rows(wiring.Component):
-    """Rows of ``row_bytes`` elements (``rows`` of them) in memory words of ``slot`` elements, DMA
-    words of ``word_bytes`` elements; ``dma`` (``dma_signature``, flipped) and the ``core`` ports.
-    Only the first ``kept`` elements of a row are stored (where a row is a whole memory word); the
-    others read as 0 and their writes are dropped."""
+    """Rows of ``row_bytes`` bytes (``rows`` of them) in memory words of ``slot`` bytes, DMA words
+    of ``word_bytes`` bytes; ``dma`` (``dma_signature``, flipped) and the ``core`` ports."""
 
-    def __init__(self, rows: int, row_bytes: int, word_bytes: int, bits: int, kept, dma_signature, core: dict) -> None:
-        self.rows, self.row_bytes, self.word_bytes, self.bits = rows, row_bytes, word_bytes, bits
+    def __init__(self, rows: int, row_bytes: int, word_bytes: int, dma_signature, core: dict) -> None:
+        self.rows, self.row_bytes, self.word_bytes = rows, row_bytes, word_bytes
         self.slot = max(row_bytes, word_bytes)
-        self.kept = self.slot if kept is None else kept
-        assert self.kept == self.slot or self.slot == row_bytes, "only whole-word rows keep fewer elements"
         self.depth = -(-rows * row_bytes // self.slot)
         self.dma_words = -(-rows * row_bytes // word_bytes)
-        self.dma_signature = dma_signature(word_bytes, self.dma_words, bits)
+        self.dma_signature = dma_signature(word_bytes, self.dma_words)
         super().__init__({"dma": In(self.dma_signature), **core})
 
     def elaborate(self, platform):
@@ -110,18 +103,18 @@ class _Rows(wiring.Component):
 class RowMemory(_Rows):
     """Rows of ``row_bytes`` bytes (``rows`` of them) read by the core, written by DMA words of
     ``word_bytes`` bytes. Ports: ``dma`` (:func:`dma_write_signature`, flipped), ``row`` (row
-    index), ``data`` (the row, ``row_bytes`` bytes, byte ``j`` at bits ``bits * j ..``, one cycle
+    index), ``data`` (the row, ``row_bytes`` bytes, byte ``j`` at bits ``8 * j ..``, one cycle
     later)."""
 
-    def __init__(self, rows: int, row_bytes: int, word_bytes: int, bits: int = 8, kept: int | None = None) -> None:
-        core = {"row": In(_address(rows)), "data": Out(bits * row_bytes)}
-        super().__init__(rows, row_bytes, word_bytes, bits, kept, dma_write_signature, core)
+    def __init__(self, rows: int, row_bytes: int, word_bytes: int) -> None:
+        core = {"row": In(_address(rows)), "data": Out(8 * row_bytes)}
+        super().__init__(rows, row_bytes, word_bytes, dma_write_signature, core)
 
     def build(self, m: Module, name: str) -> None:
         """This memory in ``m``, its ``memory.Memory`` named ``name``."""
         dma, word = self.dma, self.word_bytes
-        mem, write = _memory(m, name, self.bits, self.kept, self.depth, self.kept)
-        _write_slice(m, write, dma.addr, dma.data, [dma.en & dma.strb[j] for j in range(word)], self.slot, self.kept)
+        mem, write = _memory(m, name, self.slot, self.depth, self.slot)
+        _write_slice(m, write, dma.addr, dma.data, [dma.en & dma.strb[j] for j in range(word)], self.slot)
         _read_slice(m, mem.read_port(), self.row, self.data, self.slot // self.row_bytes, name)
 
 
@@ -130,15 +123,15 @@ class StagingMemory(_Rows):
     Ports: ``row`` / ``row_data`` / ``row_en`` (write row ``row``), ``dma``
     (:func:`dma_read_signature`, flipped)."""
 
-    def __init__(self, rows: int, row_bytes: int, word_bytes: int, bits: int = 8, kept: int | None = None) -> None:
-        core = {"row": In(_address(rows)), "row_data": In(bits * row_bytes), "row_en": In(1)}
-        super().__init__(rows, row_bytes, word_bytes, bits, kept, dma_read_signature, core)
+    def __init__(self, rows: int, row_bytes: int, word_bytes: int) -> None:
+        core = {"row": In(_address(rows)), "row_data": In(8 * row_bytes), "row_en": In(1)}
+        super().__init__(rows, row_bytes, word_bytes, dma_read_signature, core)
 
     def build(self, m: Module, name: str) -> None:
         """This memory in ``m``, its ``memory.Memory`` named ``name``."""
         parts = self.slot // self.row_bytes
-        mem, write = _memory(m, name, self.bits, self.kept, self.depth, parts)
-        _write_slice(m, write, self.row, self.row_data, [self.row_en] * self.row_bytes, self.slot, self.kept)
+        mem, write = _memory(m, name, self.slot, self.depth, parts)
+        _write_slice(m, write, self.row, self.row_data, [self.row_en] * self.row_bytes, self.slot)
         read = mem.read_port()
         m.d.comb += read.en.eq(self.dma.en)
         _read_slice(m, read, self.dma.addr, self.dma.data, self.slot // self.word_bytes, name, self.dma.en)
@@ -149,15 +142,15 @@ class LaneBytes(wiring.Component):
     cycle at independent byte addresses. Ports: ``dma`` (:func:`dma_write_signature`, flipped),
     ``addr`` (``lanes`` byte addresses), ``data`` (``lanes`` bytes, one cycle later)."""
 
-    def __init__(self, total_bytes: int, word_bytes: int, lanes: int, bits: int = 8) -> None:
-        self.total_bytes, self.word_bytes, self.lanes, self.bits = total_bytes, word_bytes, lanes, bits
+    def __init__(self, total_bytes: int, word_bytes: int, lanes: int) -> None:
+        self.total_bytes, self.word_bytes, self.lanes = total_bytes, word_bytes, lanes
         self.depth = self.dma_words = total_bytes // word_bytes
-        self.dma_signature = dma_write_signature(word_bytes, self.dma_words, bits)
+        self.dma_signature = dma_write_signature(word_bytes, self.dma_words)
         super().__init__(
             {
                 "dma": In(self.dma_signature),
                 "addr": In(data.ArrayLayout(_address(total_bytes), lanes)),
-                "data": Out(data.ArrayLayout(unsigned(bits), lanes)),
+                "data": Out(data.ArrayLayout(unsigned(8), lanes)),
             }
         )
 
@@ -169,7 +162,7 @@ class LaneBytes(wiring.Component):
     def build(self, m: Module, name: str) -> None:
         """This memory in ``m``, its ``memory.Memory`` named ``name``."""
         dma, word = self.dma, self.word_bytes
-        mem, write = _memory(m, name, self.bits, word, self.depth, word)
-        _write_slice(m, write, dma.addr, dma.data, [dma.en & dma.strb[j] for j in range(word)], word, word)
+        mem, write = _memory(m, name, word, self.depth, word)
+        _write_slice(m, write, dma.addr, dma.data, [dma.en & dma.strb[j] for j in range(word)], word)
         for i in range(self.lanes):
             _read_slice(m, mem.read_port(), self.addr[i], self.data[i], word, f"{name}_byte{i}")

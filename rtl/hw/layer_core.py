@@ -2,13 +2,13 @@
 """The layer core: descriptor registers in, a tile of a conv, pooling or FC layer computed from
 on-chip memories, results through the output path into the staging memory.
 
-Shared by the layer accelerator of ``docs/accelerator.md`` (:class:`rtl.hw.accelerator.Accelerator`,
-one bank per memory, a word of one element on each memory port, driven by its host bus) and the
-AXI system (two banks per memory, words of ``word_bytes`` bytes, filled and drained by the DMA
-engines). Its memories (:mod:`rtl.hw.chip_memories`) are built into the core's own module (their
-components are never submodules: hence the linter line above). The descriptor registers
-(``regs``, shapes :func:`register_shapes`), the lane table (``lanes``) and the banks must be
-stable from :data:`SETTLE_CYCLES` idle cycles after ``reload`` until ``busy`` falls.
+The core of the AXI system (:class:`rtl.hw.system_top.SystemTop`, ``docs/axi_system.md``; what
+it computes is specified in ``docs/accelerator.md``): two banks per memory, filled and drained by
+the DMA engines in words of ``word_bytes`` bytes. Its memories (:mod:`rtl.hw.chip_memories`) are
+built into the core's own module (their components are never submodules: hence the linter line
+above). The descriptor registers (``regs``, shapes :func:`register_shapes`), the lane table
+(``lanes``) and the banks must be stable from :data:`SETTLE_CYCLES` idle cycles after ``reload``
+until ``busy`` falls.
 """
 
 from __future__ import annotations
@@ -61,9 +61,8 @@ def lane_layout(core: CoreGeometry, address_bits: int) -> data.StructLayout:
 
 
 class LayerCore(wiring.Component):
-    """A WS layer core for ``config`` with ``banks`` banks per memory and DMA words of
-    ``word_bytes`` bytes, or (``word_bytes`` None) of one element of each memory's own width:
-    ``input_bits``, ``weight_bits``, an int32 addend (module docstring).
+    """A WS layer core for ``config`` with :attr:`BANKS` banks per memory and DMA words of
+    ``word_bytes`` bytes.
 
     Ports: ``regs`` (descriptor registers), ``lanes`` (lane table, R entries), ``weight_bank`` /
     ``stage_bank``, ``reload`` (the registers or lane table changed: settle again), ``start`` /
@@ -78,38 +77,30 @@ class LayerCore(wiring.Component):
     #: FPGA estimate, :mod:`rtl.fpga_fit`, knows the addends by the accelerator's name).
     MEMORY_NAMES = {"addends": "bias"}
 
-    def __init__(self, config: AccelConfig, word_bytes: int | None, banks: int) -> None:
-        assert banks in (1, 2), banks
-        self.config, self.word_bytes, self.banks = config, word_bytes, banks
+    #: Banks per memory: the DMA engines fill or drain one while the core uses the other.
+    BANKS = 2
+
+    def __init__(self, config: AccelConfig, word_bytes: int) -> None:
+        self.config, self.word_bytes = config, word_bytes
         self.geometry = g = AcceleratorGeometry.from_config(config)
         self.core = CoreGeometry.from_config(config)
         self.lanes_c = c = lanes(g.cols)
-        # Rows per bank: one bank is the geometry's memory; two start each bank on a DMA word.
-        self.bank_rows = {name: g.bank_rows(name) if banks > 1 else depth for name, depth in (
-            ("ifmap", g.ifmap_depth), ("weights", g.weight_depth), ("addends", g.bias_depth), ("staging", g.acc_depth))}  # fmt: skip
-        rows = {name: banks * depth for name, depth in self.bank_rows.items()}
+        # Rows per bank (each bank starts on a DMA word).
+        self.bank_rows = {name: g.bank_rows(name) for name in ("ifmap", "weights", "addends", "staging")}
+        rows = {name: self.BANKS * depth for name, depth in self.bank_rows.items()}
         self.address_bits = max(1, ceil_log2(rows["ifmap"]))
-        if word_bytes is None:  # a word per element; each row keeps only its C lanes
-            self.memories = {
-                "ifmap": LaneBytes(rows["ifmap"], 1, g.rows, config.input_bits),
-                "weights": RowMemory(rows["weights"], c, 1, config.weight_bits, kept=g.cols),
-                "addends": RowMemory(rows["addends"], c, 1, 32, kept=g.cols),
-                "staging": StagingMemory(rows["staging"], c, 1, config.input_bits, kept=g.cols),
-            }
-        else:  # bytes
-            self.memories = {
-                "ifmap": LaneBytes(rows["ifmap"], word_bytes, g.rows),
-                "weights": RowMemory(rows["weights"], c, word_bytes),
-                "addends": RowMemory(rows["addends"], 4 * c, word_bytes),
-                "staging": StagingMemory(rows["staging"], c, word_bytes),
-            }
-        bank = unsigned(max(1, ceil_log2(banks)))
+        self.memories = {
+            "ifmap": LaneBytes(rows["ifmap"], word_bytes, g.rows),
+            "weights": RowMemory(rows["weights"], c, word_bytes),
+            "addends": RowMemory(rows["addends"], 4 * c, word_bytes),
+            "staging": StagingMemory(rows["staging"], c, word_bytes),
+        }
         super().__init__(
             {
                 "regs": In(data.StructLayout(register_shapes(self.core))),
                 "lanes": In(data.ArrayLayout(lane_layout(self.core, self.address_bits), g.rows)),
-                "weight_bank": In(bank),
-                "stage_bank": In(bank),
+                "weight_bank": In(unsigned(1)),
+                "stage_bank": In(unsigned(1)),
                 "reload": In(1),
                 "start": In(1),
                 "busy": Out(1),
@@ -150,8 +141,8 @@ class LayerCore(wiring.Component):
         return m
 
     def _bank(self, bank, memory: str):
-        """The first row of bank ``bank`` of ``memory`` (no multiplier: one or two banks)."""
-        return Mux(bank, self.bank_rows[memory], 0) if self.banks > 1 else 0
+        """The first row of bank ``bank`` (0 or 1) of ``memory`` (no multiplier: two banks)."""
+        return Mux(bank, self.bank_rows[memory], 0)
 
     def _staging(self, m: Module, ctl, result_write) -> None:
         """The output path behind the accumulator and the staging rows it fills.
@@ -179,7 +170,7 @@ class LayerCore(wiring.Component):
 
         # Stage 1: the final word and its staging row, beside its block's addends.
         word, valid = Signal.like(result_write.data), Signal()
-        address = Signal(range(self.banks * self.bank_rows["staging"]))
+        address = Signal(range(self.BANKS * self.bank_rows["staging"]))
         m.d.sync += [word.eq(result_write.data), valid.eq(final),
                      address.eq(self._bank(self.stage_bank, "staging") + row + block)]  # fmt: skip
         bounds = clamp_bounds(m, regs)

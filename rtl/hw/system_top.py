@@ -68,7 +68,7 @@ class SystemTop(wiring.Component):
         m = Module()
         c = self.config
         m.submodules.control = ctl = ControlBlock(c.rows, c.cols, self.data_bytes, self.address_bits)
-        m.submodules.core = core = LayerCore(c, self.data_bytes, banks=2)
+        m.submodules.core = core = LayerCore(c, self.data_bytes)
         m.submodules.processor = cp = CommandProcessor(c, self.params, PROGRAM_TARGET, core.address_bits)
         m.submodules.sequencer = seq = TileSequencer(self.params, cp.index_bits, cp.count_bits)
         m.submodules.dma = dma = DmaPair(self.params)
