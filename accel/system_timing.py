@@ -59,7 +59,7 @@ REQUEST_DELAY = 4  # compute of the tile a transfer waits for ended -> transfer 
 LOAD_LANDED = 4  # fetch landed -> its tile may start
 WRITEBACK_DONE = 3  # writeback landed -> done (its accumulator bank free, the segment may finish)
 DRAIN = 5  # compute cycles over -> compute ended (the last results staged)
-PRIME = 4  # descriptor loaded and the core idle -> the tile may start
+PRIME = 5  # descriptor loaded and the core idle -> the tile may start
 
 
 @register_jitable

@@ -425,7 +425,7 @@ def _transfer_beats(op: ArrayOp, cfg: AccelConfig, grid: TileGrid, plan: _Plan, 
     ib = element_bytes(cfg.input_bits)
     image, images, y0, out_rows = _m_tile_columns(op, plan)
     depth, rows = op.depth, op.rows
-    d_out, r_out, plane = depth.out, rows.out, rows.out * op.out_row_len
+    d_out, plane = depth.out, rows.out * op.out_row_len
     if plan.images:  # whole images: every slice and row
         z0 = np.full_like(image, depth.first_touched(0))
         z1 = z0 + depth.touched(0, d_out)

@@ -314,7 +314,7 @@ def check_run(program: bytes, events: dict, cp: CommandProcessor) -> None:
 
 
 def test_published_timing():
-    assert CommandProcessor.RUN_CYCLES == 1 and CommandProcessor.PRIME_CYCLES == 4
+    assert CommandProcessor.RUN_CYCLES == 1 and CommandProcessor.PRIME_CYCLES == 5
     assert [CommandProcessor.header_cycles(w) for w in (4, 8, 16, 32)] == [5, 4, 4, 4]
     assert [CommandProcessor.check_cycles(w) for w in (4, 8, 16, 32)] == [6, 5, 4, 4]
     assert CommandProcessor.load_cycles(4, 16) == 3 + 22 and CommandProcessor.load_cycles(8, 16) == 3 + 30

@@ -29,8 +29,8 @@ from .pe import Mode
 from ..spec import DESCRIPTOR_REGISTERS, DIGIT_CARRIES, PAD_MODES, TAP_FIELDS, TAP_STEPS
 
 #: Idle cycles the core needs after ``reload`` before a start edge (the address generator loads
-#: the lane table and computes word 0's addresses ahead of the start edge).
-SETTLE_CYCLES = 3
+#: the lane table and computes word 0's addresses, in two registered stages, ahead of the start edge).
+SETTLE_CYCLES = 4
 #: Edges from the one that raises ``done`` until the last result is in the staging memory (the
 #: output path's registers behind the last accumulator write).
 STAGING_LATENCY = 4
@@ -186,16 +186,17 @@ class LayerCore(wiring.Component):
     def _ifmap(self, m: Module, ctl):
         """The ifmap address generator; returns the R west lanes of this cycle's words.
 
-        The lane addresses (and "inject padding" flags) are registered: in each cycle the
-        address register holds the word the core consumes in the next one (``ctl.fetch``) and
-        the generator state describes the word after it: phase ``p`` of the fold, K block
-        ``block`` and the running sums of output pixel ``p`` (column, column * PIXEL_PITCH, row,
-        row * ROW_PITCH, image offset) and the taps of block ``block`` (:class:`TapGenerator`),
-        which move with the state: to the next block at a fold boundary, back to the lane table
-        (block 0) at the end of the inner loop. While idle the generator primes itself
-        (``prime`` counts 0..3 after ``reload``): the state is set to word 0 with the lane
-        table's taps, then the address register takes word 0's address while the state steps to
-        word 1. So a start edge finds everything one word ahead, as during a run,
+        The lane addresses (and "inject padding" flags) are computed in two registered stages:
+        in each cycle the address register holds the word the core consumes in the next one
+        (``ctl.fetch``), the first stage (each lane's row and column, the sums its address is
+        made of) the word after it, and the generator state the word after that: phase ``p`` of
+        the fold, K block ``block`` and the running sums of output pixel ``p`` (column, column *
+        PIXEL_PITCH, row, row * ROW_PITCH, image offset) and the taps of block ``block``
+        (:class:`TapGenerator`), which move with the state: to the next block at a fold
+        boundary, back to the lane table (block 0) at the end of the inner loop. While idle the
+        generator primes itself (``prime`` counts 0..4 after ``reload``): the state is set to
+        word 0 with the lane table's taps, then steps twice, filling the first stage and the
+        address register. So a start edge finds everything as during a run,
         :data:`SETTLE_CYCLES` idle cycles after the last ``reload``.
         """
         rows, regs = self.geometry.rows, self.regs
@@ -206,13 +207,14 @@ class LayerCore(wiring.Component):
         last_block = block == regs.INNER - 1
         next_block = Mux(last_block, 0, block + 1)
 
-        # 0, 1: state <- word 0 (block 0's taps); 2: address <- word 0, state <- word 1; 3: primed.
-        prime = Signal(range(4))
-        step = Signal()  # the state advances and the address register loads
-        m.d.comb += step.eq(ctl.fetch | (prime == 2))
+        # 0, 1: state <- word 0 (block 0's taps); 2: first stage <- word 0, state <- word 1;
+        # 3: address <- word 0, first stage <- word 1, state <- word 2; 4: primed.
+        prime = Signal(range(5))
+        step = Signal()  # the state advances and both stages load
+        m.d.comb += step.eq(ctl.fetch | (prime == 2) | (prime == 3))
         with m.If(ctl.fetch | self.reload):
             m.d.sync += prime.eq(0)
-        with m.Elif(prime != 3):
+        with m.Elif(prime != 4):
             m.d.sync += prime.eq(prime + 1)
 
         def first_pixel(new_block):
@@ -249,7 +251,7 @@ class LayerCore(wiring.Component):
                     with m.Else():
                         m.d.sync += [oy.eq(0), row.eq(regs.ROW_START), row_w.eq(regs.ROW_START_W)]
                         m.d.sync += image.eq(image + regs.IMG_STRIDE)
-        with m.Elif(prime != 3):
+        with m.Elif(prime < 2):
             m.d.sync += first_pixel(0) + gen.restart()
 
         ifmap = self.memories["ifmap"]
@@ -259,20 +261,30 @@ class LayerCore(wiring.Component):
         in_hw, row_pitch, pixel_pitch = regs.IN_HW[:abits], regs.ROW_PITCH[:abits], regs.PIXEL_PITCH[:abits]
         west = Signal(data.ArrayLayout(signed(self.config.input_bits), rows))
         for i, tap in enumerate(gen.lanes):
-            lane_row, lane_col = row + tap["dy"], col + tap["dx"]
-            row_low, row_high = lane_row < 0, lane_row >= regs.IN_H
-            col_low, col_high = lane_col < 0, lane_col >= regs.IN_W
-            rw_in = row_w[:abits] + tap["dyw"]
-            rw = remap(m, pad, rw_in, row_low, row_high, in_hw, row_pitch, abits, f"row_w{i}")
-            cp_in = col_p[:abits] + tap["dxp"]
-            c = remap(m, pad, cp_in, col_low, col_high, row_pitch, pixel_pitch, abits, f"col_p{i}")
+            # First stage: the lane's row and column, and the terms of its address.
+            sums = {
+                "row": row + tap["dy"],
+                "col": col + tap["dx"],
+                "row_w": row_w[:abits] + tap["dyw"],
+                "col_p": col_p[:abits] + tap["dxp"],
+                "base": image[:abits] + tap["plane"] - regs.ROW_BASE_W[:abits],
+                "valid": gen.valid(i),
+            }
+            stage = {name: Signal.like(value, name=f"lane{i}_{name}") for name, value in sums.items()}
+            with m.If(step):
+                m.d.sync += [stage[name].eq(value) for name, value in sums.items()]
+            # Second stage: padding folded back by the pad mode, the address and the inject flag.
+            row_low, row_high = stage["row"] < 0, stage["row"] >= regs.IN_H
+            col_low, col_high = stage["col"] < 0, stage["col"] >= regs.IN_W
+            rw = remap(m, pad, stage["row_w"][:abits], row_low, row_high, in_hw, row_pitch, abits, f"row_w{i}")
+            c = remap(m, pad, stage["col_p"][:abits], col_low, col_high, row_pitch, pixel_pitch, abits, f"col_p{i}")
             address = Signal(abits, name=f"address{i}")
-            base = image[:abits] + tap["plane"] - regs.ROW_BASE_W[:abits]
             # The lane's value is decided with the address and applied to the word it reads.
             outside = row_low | row_high | col_low | col_high
             inject, inject_d = Signal(name=f"inject{i}"), Signal(name=f"inject{i}_d")
             with m.If(step):
-                m.d.sync += [address.eq(base + rw + c), inject.eq(~gen.valid(i) | (outside & pad_zeros))]
+                m.d.sync += [address.eq(stage["base"][:abits] + rw + c),
+                             inject.eq(~stage["valid"] | (outside & pad_zeros))]  # fmt: skip
             m.d.sync += inject_d.eq(inject)
             m.d.comb += [ifmap.addr[i].eq(address), west[i].eq(Mux(inject_d, fill, ifmap.data[i].as_signed()))]
         return west
