@@ -3,7 +3,7 @@ output-directory handling that every generation shares.
 
 ``sim gen --core-only`` calls :func:`generate_core`; ``sim gen`` calls
 :func:`rtl.generate_system.generate_system` (the AXI peripheral of ``docs/axi_system.md``), which
-writes its files through :func:`_emit` too. All files are first written to a temporary sibling
+writes its files through :func:`emit_design` too. All files are first written to a temporary sibling
 directory, which then takes the place of ``out_dir`` in one step: an error or Ctrl-C leaves
 ``out_dir`` as it was, and old and new files never mix. ``out_dir`` must therefore be new, empty,
 or an earlier output (holding only files a generation writes).
@@ -154,7 +154,8 @@ def readme(info: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _check_synth(synth: str | None) -> None:
+def check_synth(synth: str | None) -> None:
+    """ConfigError unless ``synth`` is None or one of :data:`rtl.synth.FAMILIES`."""
     if synth is not None and synth not in FAMILIES:
         raise ConfigError(f"synth must be one of {', '.join(FAMILIES)}, not {synth!r}")
 
@@ -176,18 +177,18 @@ def generate_core(config: AccelConfig, out_dir: str | os.PathLike, synth: str | 
     dict
         The manifest, with ``synth_report`` added when ``synth`` is given.
     """
-    _check_synth(synth)
+    check_synth(synth)
     core = SystolicCore(config)
     info = manifest(config, core)
-    return _emit(_converter(core, info["top"]), info, readme, pe_modules(config), out_dir, synth)
+    return emit_design(_converter(core, info["top"]), info, readme, pe_modules(config), out_dir, synth)
 
 
 def _converter(component, top: str) -> Callable[[], str]:
     return lambda: verilog.convert(component, name=top, emit_src=False)
 
 
-def _emit(convert: Callable[[], str], info: dict, make_readme, pes: list[str], out_dir, synth: str | None,
-          extra: dict[str, bytes] | None = None) -> dict:  # fmt: skip
+def emit_design(convert: Callable[[], str], info: dict, make_readme, pes: list[str], out_dir, synth: str | None,
+                extra: dict[str, bytes] | None = None) -> dict:  # fmt: skip
     """Write ``convert()`` (the Verilog) and all other outputs as one set (see the module docstring)."""
     check_out_dir(out_dir)
     try:

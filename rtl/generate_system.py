@@ -2,7 +2,7 @@
 manifest, a README, an FPGA report and, for a network, its DRAM image: what ``sim gen`` writes.
 
 The design is ``docs/axi_system.md``. The files are written as one set by
-:func:`rtl.generate._emit` (see :mod:`rtl.generate`, which also emits the bare core for
+:func:`rtl.generate.emit_design` (see :mod:`rtl.generate`, which also emits the bare core for
 ``sim gen --core-only``); :func:`rtl.host.generated_dir.load_generated` reads them back.
 """
 
@@ -19,7 +19,7 @@ from accel.dram_channel import bus_bytes, kernel_bandwidth
 from workloads.network import INPUT, Network
 
 from .accelerator_geometry import AcceleratorGeometry
-from .generate import _check_synth, _emit, pe_modules
+from .generate import check_synth, emit_design, pe_modules
 from .host import dram_model
 from .host.c_header import c_header
 from .host.system_run import TOP as SYSTEM_TOP
@@ -214,7 +214,7 @@ def generate_system(config: AccelConfig, out_dir: str | os.PathLike, synth: str 
     from .host.generated_dir import params_npz
     from .host.verify import prepare
 
-    _check_synth(synth)
+    check_synth(synth)
     AcceleratorGeometry.from_config(config)  # a config the AXI top cannot have fails before elaboration
     image, extra = None, {}
     if network is not None:
@@ -229,4 +229,4 @@ def generate_system(config: AccelConfig, out_dir: str | os.PathLike, synth: str 
         extra.update({"dram.bin": bytes(image.data), "weights.npz": params_npz(params)})
         extra["dram.hex"] = dram_model.image_text({image.base: bytes(image.data)}, top.data_bytes).encode()
     pes = pe_modules(config, f"{SYSTEM_TOP}.core")
-    return _emit(lambda: axi.convert(top, SYSTEM_TOP), info, system_readme, pes, out_dir, synth, extra)
+    return emit_design(lambda: axi.convert(top, SYSTEM_TOP), info, system_readme, pes, out_dir, synth, extra)
