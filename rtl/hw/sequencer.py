@@ -119,8 +119,8 @@ class TileSequencer(wiring.Component):
 
         # Fetches land and writebacks complete in order: count commands against the headers.
         queued_loads, queued_stores = Signal(index), Signal(index)  # tiles whose commands were handed over
-        self._completion(m, header, landed, load_done, queued_loads, self.reader_done, "loads")
-        self._completion(m, header, written, store_done, queued_stores, self.writer_done, "stores")
+        lands = self._completion(m, header, landed, load_done, queued_loads, self.reader_done, "loads")
+        writes = self._completion(m, header, written, store_done, queued_stores, self.writer_done, "stores")
 
         # The queue: L0, L1, W0, L2, W1, ..., then the last writebacks.
         head = header(queue_tile)
@@ -164,12 +164,21 @@ class TileSequencer(wiring.Component):
             m.d.sync += sent.eq(sent + 1)
 
         # Compute: the next tile starts when its fetch has landed, its accumulator bank is
-        # written back and the core is idle with the tile's descriptor primed.
+        # written back and the core is idle with the tile's descriptor primed. The first two
+        # conditions are registered, computed from the counters' next values.
         tile, was_busy = Signal(index), Signal()
-        nxt = header(tile)
-        bank_free = (nxt.wait_wb < 0) | (nxt.wait_wb.as_unsigned() < written)
+        landed_ok, bank_ok = Signal(), Signal()  # tile < landed; its accumulator bank written back
+        tile_next, landed_next, written_next = (Mux(self.run, 0, (value + step)[: len(value)])
+                                                for value, step in ((tile, self.start), (landed, lands), (written, writes)))  # fmt: skip
+        # The ring as it is: a header written at this edge is too late for it to matter, as its
+        # tile cannot have landed before its fetch's queue entry has passed, cycles later.
+        wait_wb = header(tile_next).wait_wb
+        m.d.sync += [
+            landed_ok.eq(tile_next < landed_next),
+            bank_ok.eq((wait_wb < 0) | (wait_wb.as_unsigned() < written_next)),
+        ]
         m.d.comb += [
-            self.start.eq((tile < landed) & bank_free & ~self.busy & self.primed & ~self.run),
+            self.start.eq(landed_ok & bank_ok & ~self.busy & self.primed & ~self.run),
             self.tile.eq(tile),
         ]
         m.d.sync += was_busy.eq(self.busy)
@@ -185,15 +194,19 @@ class TileSequencer(wiring.Component):
                 m.d.sync += value.eq(0)
         return m
 
-    def _completion(self, m: Module, header, finished, done, queued, pulse, field: str) -> None:
+    def _completion(self, m: Module, header, finished, done, queued, pulse, field: str) -> Signal:
         """Advance ``finished`` (tiles whose ``field`` commands all completed, in order) with
-        each ``pulse``; ``done`` counts the completed commands of tile ``finished``."""
+        each ``pulse``; ``done`` counts the completed commands of tile ``finished``. Returns
+        "``finished`` advances at this edge"."""
         current = getattr(header(finished), field)
         counted = done + pulse
-        with m.If((finished < queued) & (counted >= current)):  # a pulse beyond the tile's belongs to the next
+        advance = Signal(name=f"{field}_complete")
+        m.d.comb += advance.eq((finished < queued) & (counted >= current))  # a pulse beyond the tile's: the next's
+        with m.If(advance):
             m.d.sync += [finished.eq(finished + 1), done.eq(counted - current)]
         with m.Else():
             m.d.sync += done.eq(counted)
+        return advance
 
 
 def _select(m: Module, values: list, index):
