@@ -9,7 +9,7 @@ import re
 import pytest
 
 from accel.config import AccelConfig
-from accel.system_timing import PRIME, REQUEST_DELAY, WRITEBACK_DONE, descriptor_cycles
+from accel.system_timing import DRAIN, PRIME, REQUEST_DELAY, WRITEBACK_DONE, descriptor_cycles
 from accel.dram_layout import addend_image_bytes, weight_image_bytes
 from accel.lowering import ArrayOp, lower_network
 from accel.tiling import MappingError, compulsory_bytes, tile_grid
@@ -137,13 +137,14 @@ def test_starved_channel_stalls_and_bandwidth_or_buffers_relieve_it():
 
 def test_an_ideal_channel_leaves_only_the_fixed_delays():
     """Infinite bandwidth, no latency: a layer's stalls are the system's fixed delays alone
-    (accel/system_timing.py): 16 cycles of program fetch, the first descriptor (81 - 1 + 4 on a
-    32x32 array), 9 cycles a tile (5 to stage its results, 4 to settle on the next descriptor) and
-    the last writeback's 7; every LeNet-5 layer is one segment of compute-bound tiles."""
+    (accel/system_timing.py): 16 cycles of program fetch, the first descriptor (81 - 1 + 5 on a
+    32x32 array), 10 cycles a tile (5 to stage its results, 5 to settle on the next descriptor)
+    and the last writeback's 7; every LeNet-5 layer is one segment of compute-bound tiles."""
     config = AccelConfig(dram_bandwidth=math.inf, dram_latency=0)
     assert (config.rows, descriptor_cycles(config.rows, 16)) == (32, 3 + -(-(53 + 8 * 32) * 4 // 16))
     for layer in simulate(get_network("lenet5"), config).layers:
-        fixed = 16 + descriptor_cycles(32, 16) - 1 + PRIME + 9 * layer.tiles - PRIME + REQUEST_DELAY + WRITEBACK_DONE
+        per_tile = DRAIN + PRIME
+        fixed = 16 + descriptor_cycles(32, 16) - 1 + PRIME + per_tile * layer.tiles - PRIME + REQUEST_DELAY + WRITEBACK_DONE
         assert layer.stall_cycles == fixed and layer.cycles == layer.compute_cycles + fixed, layer.name
 
 
