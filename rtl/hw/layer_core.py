@@ -74,7 +74,7 @@ class LayerCore(wiring.Component):
     """
 
     #: Name of each memory's ``memory.Memory`` in the module, where it differs from the port's (the
-    #: FPGA estimate, :mod:`rtl.fpga_fit`, knows the addends by the accelerator's name).
+    #: FPGA estimate, :mod:`rtl.fpga_fit`, and its reports call the addends' memory ``bias``).
     MEMORY_NAMES = {"addends": "bias"}
 
     #: Banks per memory: the DMA engines fill or drain one while the core uses the other.
