@@ -410,17 +410,28 @@ def clamp_bounds(m: Module, regs) -> tuple[Signal, Signal, Signal]:
 
 def output_path(m: Module, regs, bounds, acc, bias, name: str):
     """``clamp((((acc + bias) * OUT_MULT + round) >> OUT_SHIFT) - OUT_SUB, OUT_MIN, OUT_MAX)``
-    of one lane, exact (OUT_MAX if OUT_MIN > OUT_MAX); three registered stages, then the clamp,
-    which compares the shifted value with :func:`clamp_bounds` beside the subtraction."""
-    shift = regs.OUT_SHIFT
+    of one lane, exact (OUT_MAX if OUT_MIN > OUT_MAX); three registered stages, then the clamp.
+
+    Each stage holds one add: the sum ``acc + bias``; its low 17 bits and its high bits, each
+    times OUT_MULT (two DSPs and the add of their partial products); then the product of the
+    two halves shifted right by OUT_SHIFT - 1, whose last bit is the rounding increment ``r``
+    (``floor((P + 2^(s-1)) / 2^s) = (P >> s) + bit s-1 of P``). The clamp compares ``P >> s``
+    with the :func:`clamp_bounds` and adds ``r`` beside the subtraction: ``P >> s >= high``
+    gives OUT_MAX and ``P >> s < low`` OUT_MIN whether or not ``r`` is 1, so the compares do
+    not wait for it."""
     total = Signal.like(acc + bias, name=f"{name}_total")
-    product = Signal.like(total * regs.OUT_MULT, name=f"{name}_product")
-    rounded = Mux(regs.OUT_ROUND, (Const(1, 1) << shift)[1:], 0)  # 2^(shift-1); 0 if shift = 0
-    shifted = Signal.like((product + rounded) >> shift, name=f"{name}_shifted")
+    split = 17  # an ECP5 multiplier's unsigned operand width
+    total_low, total_high = total[:split], total[split:].as_signed()
+    low_product = Signal.like(total_low * regs.OUT_MULT, name=f"{name}_product_low")
+    high_product = Signal.like(total_high * regs.OUT_MULT, name=f"{name}_product_high")
+    product = low_product + (high_product << split)
+    halved = Signal.like((product << 1) >> regs.OUT_SHIFT, name=f"{name}_halved")  # P >> (s - 1)
     m.d.sync += [
         total.eq(acc + bias),
-        product.eq(total * regs.OUT_MULT),
-        shifted.eq((product + rounded) >> shift),
+        low_product.eq(total_low * regs.OUT_MULT),
+        high_product.eq(total_high * regs.OUT_MULT),
+        halved.eq((product << 1) >> regs.OUT_SHIFT),
     ]
+    shifted, r = halved[1:].as_signed(), halved[0] & regs.OUT_ROUND  # r = 0 if OUT_SHIFT = 0
     low, high, empty = bounds
-    return Mux(empty | (shifted > high), regs.OUT_MAX, Mux(shifted < low, regs.OUT_MIN, shifted - regs.OUT_SUB))
+    return Mux(empty | (shifted >= high), regs.OUT_MAX, Mux(shifted < low, regs.OUT_MIN, shifted - regs.OUT_SUB + r))
