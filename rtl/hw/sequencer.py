@@ -170,6 +170,7 @@ class TileSequencer(wiring.Component):
         landed_ok, bank_ok = Signal(), Signal()  # tile < landed; its accumulator bank written back
         tile_next, landed_next, written_next = (Mux(self.run, 0, (value + step)[: len(value)])
                                                 for value, step in ((tile, self.start), (landed, lands), (written, writes)))  # fmt: skip
+        m.d.sync += [tile.eq(tile_next), landed.eq(landed_next), written.eq(written_next)]
         # The ring as it is: a header written at this edge is too late for it to matter, as its
         # tile cannot have landed before its fetch's queue entry has passed, cycles later.
         wait_wb = header(tile_next).wait_wb
@@ -182,28 +183,26 @@ class TileSequencer(wiring.Component):
             self.tile.eq(tile),
         ]
         m.d.sync += was_busy.eq(self.busy)
-        with m.If(self.start):
-            m.d.sync += tile.eq(tile + 1)
         with m.If(was_busy & ~self.busy):
             m.d.sync += computed.eq(computed + 1)
         m.d.comb += self.finished.eq(seen_last & (computed == count) & (written == count))
 
         with m.If(self.run):
-            for value in (received, computed, queue_tile, storing, seen_last, count, sent, tile, landed, load_done,
-                          written, store_done, queued_loads, queued_stores):  # fmt: skip
+            for value in (received, computed, queue_tile, storing, seen_last, count, sent, load_done, store_done,
+                          queued_loads, queued_stores):  # fmt: skip
                 m.d.sync += value.eq(0)
         return m
 
     def _completion(self, m: Module, header, finished, done, queued, pulse, field: str) -> Signal:
-        """Advance ``finished`` (tiles whose ``field`` commands all completed, in order) with
-        each ``pulse``; ``done`` counts the completed commands of tile ``finished``. Returns
-        "``finished`` advances at this edge"."""
+        """Whether ``finished`` (tiles whose ``field`` commands all completed, in order; the
+        caller counts it) advances at this edge, with each ``pulse``; ``done`` counts the
+        completed commands of tile ``finished``."""
         current = getattr(header(finished), field)
         counted = done + pulse
         advance = Signal(name=f"{field}_complete")
         m.d.comb += advance.eq((finished < queued) & (counted >= current))  # a pulse beyond the tile's: the next's
         with m.If(advance):
-            m.d.sync += [finished.eq(finished + 1), done.eq(counted - current)]
+            m.d.sync += done.eq(counted - current)
         with m.Else():
             m.d.sync += done.eq(counted)
         return advance
