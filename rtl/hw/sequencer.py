@@ -165,19 +165,27 @@ class TileSequencer(wiring.Component):
 
         # Compute: the next tile starts when its fetch has landed, its accumulator bank is
         # written back and the core is idle with the tile's descriptor primed. The first two
-        # conditions are registered, computed from the counters' next values.
+        # conditions are registered, computed for the counters' next values: each step of
+        # ``tile``, ``landed`` and ``written`` (0 or 1) only selects among compares of the
+        # current values, as the steps come late in the cycle.
         tile, was_busy = Signal(index), Signal()
         landed_ok, bank_ok = Signal(), Signal()  # tile < landed; its accumulator bank written back
-        tile_next, landed_next, written_next = (Mux(self.run, 0, (value + step)[: len(value)])
-                                                for value, step in ((tile, self.start), (landed, lands), (written, writes)))  # fmt: skip
-        m.d.sync += [tile.eq(tile_next), landed.eq(landed_next), written.eq(written_next)]
+        for value, step in ((tile, self.start), (landed, lands), (written, writes)):
+            m.d.sync += value.eq(Mux(self.run, 0, (value + step)[: len(value)]))
+        # tile + start < landed + lands:
+        landed_next_ok = Mux(self.start, Mux(lands, tile < landed, tile + 1 < landed),
+                             Mux(lands, tile <= landed, tile < landed))  # fmt: skip
+
+        def bank_written(wait_wb):
+            """``wait_wb < written + writes``, or no wait."""
+            waited = wait_wb.as_unsigned()
+            return (wait_wb < 0) | Mux(writes, waited <= written, waited < written)
+
         # The ring as it is: a header written at this edge is too late for it to matter, as its
         # tile cannot have landed before its fetch's queue entry has passed, cycles later.
-        wait_wb = header(tile_next).wait_wb
-        m.d.sync += [
-            landed_ok.eq(tile_next < landed_next),
-            bank_ok.eq((wait_wb < 0) | (wait_wb.as_unsigned() < written_next)),
-        ]
+        # After ``run`` the flags are 0 until recomputed: nothing has landed.
+        bank_next_ok = Mux(self.start, bank_written(header(tile + 1).wait_wb), bank_written(header(tile).wait_wb))
+        m.d.sync += [landed_ok.eq(~self.run & landed_next_ok), bank_ok.eq(~self.run & bank_next_ok)]
         m.d.comb += [
             self.start.eq(landed_ok & bank_ok & ~self.busy & self.primed & ~self.run),
             self.tile.eq(tile),
@@ -200,7 +208,9 @@ class TileSequencer(wiring.Component):
         current = getattr(header(finished), field)
         counted = done + pulse
         advance = Signal(name=f"{field}_complete")
-        m.d.comb += advance.eq((finished < queued) & (counted >= current))  # a pulse beyond the tile's: the next's
+        # done + pulse >= current, the late pulse selecting; a pulse beyond the tile's: the next's.
+        complete = Mux(pulse, done + 1 >= current, done >= current)
+        m.d.comb += advance.eq((finished < queued) & complete)
         with m.If(advance):
             m.d.sync += done.eq(counted - current)
         with m.Else():
