@@ -10,7 +10,7 @@ from accel.config import AccelConfig
 from rtl.host.simulators import available
 from rtl.host.dram_image import build_image
 from rtl.spec import ERROR_CODES
-from rtl.host.system_run import run_network, run_on_rtl, simulation_source
+from rtl.host.system_run import BENCH_TOP, run_network, run_on_rtl, simulation_source
 from rtl.host.verify import prepare
 from sim.runner import simulate
 from workloads.layers import Activation, Conv, Flatten, Linear, Pool
@@ -85,11 +85,20 @@ def test_combinational_blocks_run_at_time_one():
 
 
 @pytest.mark.skipif(not available("verilator"), reason="Verilator is not installed")
-def test_verilator_runs_bit_exact_with_the_cycles_of_icarus(tmp_path):
+def test_verilator_runs_bit_exact_with_the_cycles_of_icarus(tmp_path, monkeypatch):
     # A slow, withheld DRAM: the model's real-valued timing and its backpressure draws in both simulators.
     config = CONFIG.replace(dram_bandwidth=2.0, dram_latency=50)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     icarus = run_network(SMALL, config, tmp_path / "icarus", backpressure=0.3)
     verilator = run_network(SMALL, config, tmp_path / "verilator", simulator="verilator", backpressure=0.3)
     assert_exact(icarus, 3)
     assert_exact(verilator, 3)
     assert (verilator.cycles, verilator.compute_cycles) == (icarus.cycles, icarus.compute_cycles)
+    # A second run of the same design takes the cached build as it is, without its build step.
+    (binary,) = (tmp_path / "cache" / "accel-sim" / "verilator").glob(f"*/{BENCH_TOP}")
+    built = binary.stat().st_mtime_ns
+    again = run_network(SMALL, config, tmp_path / "again", simulator="verilator", backpressure=0.3)
+    assert binary.stat().st_mtime_ns == built and not (tmp_path / "again" / "build.log").exists()
+    assert not list(binary.parent.glob("*.gch"))  # 150 MB of precompiled headers, of no use once built
+    assert (again.cycles, again.compute_cycles) == (verilator.cycles, verilator.compute_cycles)
+    assert_exact(again, 3)

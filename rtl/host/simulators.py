@@ -7,6 +7,8 @@ Run as ``python -m rtl.host.simulators JOB.json``, this module is that child.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -14,8 +16,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+#: Verilator builds kept in the cache (:func:`verilator_build`), the most recently used.
+CACHED_BUILDS = 4
+#: The file that marks a cached build complete: its build step can be skipped.
+BUILT = ".built"
 
 
 def verilator() -> str | None:
@@ -41,6 +48,52 @@ def available(simulator: str) -> bool:
     return (verilator() if simulator == "verilator" else shutil.which("iverilog")) is not None
 
 
+def cache_root() -> Path:
+    """Where builds are cached: ``$XDG_CACHE_HOME/accel-sim`` (default ``~/.cache/accel-sim``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "accel-sim"
+
+
+@contextlib.contextmanager
+def verilator_build(sources: dict[str, str], args: list[str], inputs: list[Path]) -> Iterator[Path]:
+    """A Verilator build directory kept between runs: the same ``sources`` (file name -> text,
+    written into it), build ``args``, ``inputs`` (other source files) and Verilator compile once.
+
+    The directory (``cache_root()/verilator/<hash>``) is locked while the caller uses it, so runs
+    of the same design in parallel take turns. Once the caller's block succeeds, the build is
+    marked complete (:data:`BUILT`: skip its build step) and its precompiled headers (about
+    150 MB) are deleted. Only the :data:`CACHED_BUILDS` most recently used builds are kept.
+    """
+    version = subprocess.run([verilator() or "verilator", "--version"], capture_output=True, text=True).stdout
+    material = json.dumps([sources, args, [p.read_text() for p in inputs], version])
+    root = cache_root() / "verilator"
+    entry = root / hashlib.sha256(material.encode()).hexdigest()[:16]
+    entry.mkdir(parents=True, exist_ok=True)
+    with open(entry / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for name, text in sources.items():  # rewritten only if changed, for Verilator and make
+            path = entry / name
+            if not path.is_file() or path.read_text() != text:
+                path.write_text(text)
+        os.utime(entry)
+        yield entry
+        for header in entry.glob("*.gch"):
+            header.unlink()
+        (entry / BUILT).touch()
+    _prune(root)
+
+
+def _prune(root: Path) -> None:
+    """Remove all but the :data:`CACHED_BUILDS` most recently used builds under ``root`` (not one in use)."""
+    builds = sorted((d for d in root.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime, reverse=True)
+    for old in builds[CACHED_BUILDS:]:
+        with open(old / ".lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            shutil.rmtree(old, ignore_errors=True)
+
+
 class SimulatorFailed(RuntimeError):
     """A step of :func:`run_cocotb` failed: ``stage`` is ``"build"``, ``"test"`` or ``"runner"`` (the
     child itself; its output is in ``runner.log``)."""
@@ -53,8 +106,9 @@ class SimulatorFailed(RuntimeError):
 _EXIT_STAGE = {3: "build", 4: "test"}
 
 
-def run_cocotb(simulator: str, build: dict, test: dict, job: Path, poll: Callable[[], None]) -> None:
-    """``get_runner(simulator).build(**build)`` then ``.test(**test)``, in a child process.
+def run_cocotb(simulator: str, build: dict | None, test: dict, job: Path, poll: Callable[[], None]) -> None:
+    """``get_runner(simulator).build(**build)`` (unless ``build`` is None) then ``.test(**test)``,
+    in a child process.
 
     The child leads its own process group: Ctrl-C at a terminal reaches only this process (Icarus'
     ``vvp`` would otherwise stop at its interactive prompt), and on any exception here, Ctrl-C
@@ -96,7 +150,8 @@ def _child(job_path: str) -> int:
     job = json.loads(Path(job_path).read_text())
     runner = get_runner(job["simulator"])
     try:
-        runner.build(**{**job["build"], "timescale": tuple(job["build"]["timescale"])})
+        if job["build"] is not None:
+            runner.build(**{**job["build"], "timescale": tuple(job["build"]["timescale"])})
     except (RuntimeError, SystemExit) as err:  # e.g. "verilator executable not found", before any build log
         print(f"build failed: {err}", file=sys.stderr, flush=True)
         return 3

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from ..hw import axi
 from . import dram_model
 from .dram_image import DramImage, build_image, from_pixel_major
 from .program_image import decode_program
-from .simulators import SimulatorFailed, python_path, run_cocotb
+from .simulators import BUILT, SimulatorFailed, python_path, run_cocotb, verilator_build
 from ..hw.system_top import SystemTop
 
 #: Module names of the AXI top and of the bench top that puts it on the DRAM model.
@@ -100,17 +102,16 @@ def bench_verilog(config: AccelConfig, image_bytes: int, settle: bool = True,
 VERILATOR_CONFIG = f'`verilator_config\npublic_flat_rw -module "{BENCH_TOP}" -var "*"\n'
 
 
-def verilator_options(build: Path, trace: bool) -> tuple[list[str], list[str]]:
-    """Extra sources and build arguments of a Verilator build in ``build``.
+def verilator_options(trace: bool) -> tuple[dict[str, str], list[str]]:
+    """Extra sources (file name -> text) and build arguments of a Verilator build.
 
     ``-Wno-fatal``: the Amaranth and model Verilog has width warnings. ``--no-timing``: no delays
     (cocotb drives the clock). Unless ``trace`` (which reads signals inside the top), only the
     bench top's signals are public (:data:`VERILATOR_CONFIG`).
     """
     if trace:
-        return [], ["-Wno-fatal", "--no-timing"]
-    (build / "public.vlt").write_text(VERILATOR_CONFIG)
-    return [str(build / "public.vlt")], ["-Wno-fatal", "--no-timing", "--no-public-flat-rw"]
+        return {}, ["-Wno-fatal", "--no-timing"]
+    return {"public.vlt": VERILATOR_CONFIG}, ["-Wno-fatal", "--no-timing", "--no-public-flat-rw"]
 
 
 def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray], shapes: dict[str, tuple],
@@ -124,7 +125,6 @@ def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray
     build.mkdir(parents=True, exist_ok=True)
     verilator = simulator == "verilator"
     verilog, bus = bench_verilog(config, image.base + len(image.data), settle=not verilator, top=top)
-    (build / f"{BENCH_TOP}.v").write_text(verilog)
     dram_model.write_image(build / "dram.hex", {image.base: bytes(image.data)}, bus)
     spec = {"program_address": image.program_address, "program_bytes": image.program_bytes,
             "max_cycles": max_cycles, "result": str(build / "result.json"), "trace": trace}  # fmt: skip
@@ -134,17 +134,23 @@ def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray
                                    dump=build / "dump.hex", slverr=slverr)  # fmt: skip
     if verilator and "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
         os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include".strip()
-    config_files, build_args = verilator_options(build, trace) if verilator else ([], [])
-    build_step = dict(sources=[*config_files, str(build / f"{BENCH_TOP}.v"), str(dram_model.SOURCE)],
-                      hdl_toplevel=BENCH_TOP, build_dir=str(build), timescale=["1ns", "1ps"], build_args=build_args,
-                      log_file=str(build / "build.log"))  # fmt: skip
-    test_step = dict(test_module="rtl.host.system_bench", hdl_toplevel=BENCH_TOP, test_dir=str(build), build_dir=str(build),
-                     extra_env={"SYSTEM_SPEC": str(build / "spec.json"), "PYTHONPATH": python_path()},
-                     plusargs=plusargs, log_file=str(build / "test.log"))  # fmt: skip
-    try:
-        run_cocotb(simulator, build_step, test_step, build / "job.json", lambda: None)
-    except SimulatorFailed as err:
-        raise SystemRunError(f"the {err.stage} step of the {simulator} run failed; see {build}") from None
+    extra, build_args = verilator_options(trace) if verilator else ({}, [])
+    sources = {**extra, f"{BENCH_TOP}.v": verilog}
+    # Verilator's build (a minute or more) is cached by its sources (no build step once complete);
+    # Icarus builds in ``build``.
+    compiled = verilator_build(sources, build_args, [dram_model.SOURCE]) if verilator else _written(build, sources)
+    with compiled as built:
+        build_step = None if (built / BUILT).is_file() else dict(
+            sources=[*(str(built / name) for name in sources), str(dram_model.SOURCE)], hdl_toplevel=BENCH_TOP,
+            build_dir=str(built), timescale=["1ns", "1ps"], build_args=build_args, log_file=str(build / "build.log"))
+        test_step = dict(test_module="rtl.host.system_bench", hdl_toplevel=BENCH_TOP, hdl_toplevel_lang="verilog",
+                         test_dir=str(build), build_dir=str(built),
+                         extra_env={"SYSTEM_SPEC": str(build / "spec.json"), "PYTHONPATH": python_path()},
+                         plusargs=plusargs, log_file=str(build / "test.log"))  # fmt: skip
+        try:
+            run_cocotb(simulator, build_step, test_step, build / "job.json", lambda: None)
+        except SimulatorFailed as err:
+            raise SystemRunError(f"the {err.stage} step of the {simulator} run failed; see {build}") from None
     result = json.loads((build / "result.json").read_text())
     if "error" in result:
         return SystemRun(error=result["error"])
@@ -155,6 +161,14 @@ def run_on_rtl(image: DramImage, config: AccelConfig, gold: dict[str, np.ndarray
     per_layer = _layer_cycles(image, config.rows, segments) if trace else {}
     layers = check_layers(image, memory, 0, gold, shapes, per_layer)
     return SystemRun(result["cycles"], result["compute_cycles"], layers, segments=segments)
+
+
+@contextmanager
+def _written(build: Path, sources: dict[str, str]) -> Iterator[Path]:
+    """``build`` with ``sources`` (file name -> text) written into it."""
+    for name, text in sources.items():
+        (build / name).write_text(text)
+    yield build
 
 
 def check_layers(image: DramImage, memory, base: int, gold: dict[str, np.ndarray], shapes: dict[str, tuple],
