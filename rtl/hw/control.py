@@ -96,23 +96,30 @@ class FoldLoop(wiring.Component):
         stream, inner_n, outer_n, interval = (Signal.like(self.stream_len, name=n) for n in ("t", "fi", "fo", "i"))
         inner, outer = Signal.like(self.inner_folds), Signal.like(self.outer_folds)
         next_inner, next_outer = Signal.like(inner), Signal.like(outer)
-        last_inner = inner == inner_n - 1
+        # ``fold_end``, ``last_inner`` and ``last_fold`` are registered, computed from the next
+        # cycle's counters and counts (the new ones at ``start``): they end the tile and so
+        # drive ``next_running``, which clocks the address generator.
+        last_inner, outer_end, fold_end = Signal(), Signal(), Signal()
+        counts = {"t": self.stream_len, "fi": self.inner_folds, "fo": self.outer_folds,
+                  "i": Mux(self.stream_len > self.rows, self.stream_len, self.rows)}  # fmt: skip
+        latched = {"t": stream, "fi": inner_n, "fo": outer_n, "i": interval}
+        nxt = {name: Mux(self.start, counts[name], latched[name]) for name in counts}
+        m.d.sync += [
+            last_inner.eq(next_inner == nxt["fi"] - 1),
+            outer_end.eq(next_outer == nxt["fo"] - 1),
+            fold_end.eq(self.next_phase == nxt["i"] - 1),
+        ]
         m.d.comb += [
             self.read.eq(self.phase < stream),
             self.first.eq(self.phase == 0),
             self.last.eq(self.phase == stream - 1),
-            self.fold_end.eq(self.phase == interval - 1),
+            self.fold_end.eq(fold_end),
             self.first_inner.eq(inner == 0),
             self.last_inner.eq(last_inner),
-            self.last_fold.eq(last_inner & (outer == outer_n - 1)),
+            self.last_fold.eq(last_inner & outer_end),
         ]
         with m.If(self.start):
-            m.d.sync += [
-                stream.eq(self.stream_len),
-                inner_n.eq(self.inner_folds),
-                outer_n.eq(self.outer_folds),
-                interval.eq(Mux(self.stream_len > self.rows, self.stream_len, self.rows)),
-            ]
+            m.d.sync += [latched[name].eq(counts[name]) for name in counts]
             m.d.comb += self.next_running.eq(1)
         with m.Elif(self.running & ~(self.last_fold & self.fold_end)):
             m.d.comb += [
