@@ -24,7 +24,9 @@ class LayerReport:
     pe_ops: int  # operations on the PEs the layer needs (MACs, or compares/adds for pooling)
     cycles: int
     compute_cycles: int
-    stall_cycles: int
+    stall_cycles: int  # cycles - compute_cycles = dram_stall_cycles + overhead_cycles
+    dram_stall_cycles: int  # what an ideal DRAM (unlimited bandwidth, no latency) would save
+    overhead_cycles: int  # the rest: program fetch, descriptor and settling delays
     utilization: float  # pe_ops / (rows * cols * cycles)
     mapping_efficiency: float  # pe_ops / (rows * cols * cycles the folds stream)
     sram: dict
@@ -96,6 +98,7 @@ def totals(layers: list[LayerReport], pes: int, clock_mhz: float) -> dict:
     """Sum the layer reports; latency in ms at ``clock_mhz``."""
     cycles = sum(r.cycles for r in layers)
     compute = sum(r.compute_cycles for r in layers)
+    dram_stall = sum(r.dram_stall_cycles for r in layers)
     pe_ops = sum(r.pe_ops for r in layers)
     sram = {k: sum(r.sram[k] for r in layers) for k in SRAM_FIELDS}
     dram = {k: sum(r.dram[k] for r in layers) for k in DRAM_FIELDS}
@@ -105,6 +108,8 @@ def totals(layers: list[LayerReport], pes: int, clock_mhz: float) -> dict:
         "cycles": cycles,
         "compute_cycles": compute,
         "stall_cycles": cycles - compute,
+        "dram_stall_cycles": dram_stall,
+        "overhead_cycles": cycles - compute - dram_stall,
         "macs": sum(r.macs for r in layers),
         "pe_ops": pe_ops,
         "utilization": pe_ops / (pes * cycles) if cycles else 0.0,

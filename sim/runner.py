@@ -62,7 +62,8 @@ def simulate(
             sched = schedule(op, config)
             check_cycle_range(node.name, sched, config)
             layer_time = step(sched, config.dram_bandwidth, config.dram_latency)
-            reports.append(layer_report(node, op, sched, layer_time, config))
+            ideal = step(sched, float("inf"), 0).cycles  # the same tiles on an ideal DRAM
+            reports.append(layer_report(node, op, sched, layer_time, ideal, config))
         if values is not None:
             out = values.run(node, op)
             if op is not None:
@@ -89,8 +90,10 @@ def check_cycle_range(name: str, sched: TileSchedule, config: AccelConfig) -> No
         raise UserError(error)
 
 
-def layer_report(node: Node, op: Op, sched: TileSchedule, timing: Timing, cfg: AccelConfig) -> LayerReport:
-    """Combine a layer's schedule and timing into its report."""
+def layer_report(node: Node, op: Op, sched: TileSchedule, timing: Timing, ideal_cycles: int,
+                 cfg: AccelConfig) -> LayerReport:  # fmt: skip
+    """Combine a layer's schedule and timing into its report; ``ideal_cycles``: its cycles with
+    unlimited DRAM bandwidth and no latency."""
     ib = element_bytes(cfg.input_bits)
     loads_if, loads_f = int(sched.load_ifmap.sum()), int(sched.load_filter.sum())
     writes = int(sched.writeback.sum())
@@ -112,6 +115,8 @@ def layer_report(node: Node, op: Op, sched: TileSchedule, timing: Timing, cfg: A
         cycles=timing.cycles,
         compute_cycles=timing.compute_cycles,
         stall_cycles=timing.stall_cycles,
+        dram_stall_cycles=timing.cycles - ideal_cycles,
+        overhead_cycles=ideal_cycles - timing.compute_cycles,
         utilization=sched.pe_ops / (slots * timing.cycles) if timing.cycles else 0.0,
         mapping_efficiency=sched.pe_ops / (slots * sched.mapped_cycles) if sched.mapped_cycles else 0.0,
         sram={

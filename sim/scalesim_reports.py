@@ -67,7 +67,8 @@ def _layer_report(name: str, kind: str, macs: int, layer: ScaleSimLayer, count: 
     return LayerReport(
         name=name, type=kind, gemm={"groups": count, "m": row.pixels, "k": row.window, "n": row.filters, "packed": 1},
         tiles=count, folds=count * layer.folds, loop_order="-", macs=macs, pe_ops=count * layer.macs,
-        cycles=cycles, compute_cycles=cycles, stall_cycles=0, utilization=layer.utilization,
+        cycles=cycles, compute_cycles=cycles, stall_cycles=0, dram_stall_cycles=0, overhead_cycles=0,
+        utilization=layer.utilization,
         mapping_efficiency=layer.mapping_efficiency,
         sram={"ifmap_reads": count * layer.sram_reads["ifmap"], "ifmap_writes": count * size["ifmap"],
               "filter_reads": count * layer.sram_reads["filter"], "filter_writes": count * size["filter"],

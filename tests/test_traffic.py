@@ -146,6 +146,22 @@ def test_an_ideal_channel_leaves_only_the_fixed_delays():
         per_tile = DRAIN + PRIME
         fixed = 16 + descriptor_cycles(32, 16) - 1 + PRIME + per_tile * layer.tiles - PRIME + REQUEST_DELAY + WRITEBACK_DONE
         assert layer.stall_cycles == fixed and layer.cycles == layer.compute_cycles + fixed, layer.name
+        assert (layer.dram_stall_cycles, layer.overhead_cycles) == (0, fixed), layer.name
+
+
+@pytest.mark.parametrize("mode", ["analytic", "cycle"])
+def test_stall_splits_into_what_an_ideal_dram_saves_and_the_fixed_delays(mode):
+    """``dram_stall_cycles`` is the difference to the same network on an ideal DRAM (whose
+    stalls are ``overhead_cycles`` alone), layer by layer and in total."""
+    network = get_network("alexnet")
+    report = simulate(network, TIGHT, mode=mode)
+    ideal = simulate(network, TIGHT.replace(dram_bandwidth=math.inf, dram_latency=0), mode=mode)
+    for layer, free in zip(report.layers, ideal.layers):
+        assert layer.dram_stall_cycles == layer.cycles - free.cycles >= 0, layer.name
+        assert layer.overhead_cycles == free.stall_cycles == free.overhead_cycles, layer.name
+        assert layer.stall_cycles == layer.dram_stall_cycles + layer.overhead_cycles
+    assert report.total["dram_stall_cycles"] == report.total["cycles"] - ideal.total["cycles"] > 0
+    assert report.total["overhead_cycles"] == ideal.total["stall_cycles"] > 0
 
 
 # -- MappingError ------------------------------------------------------------------------------------
@@ -248,7 +264,8 @@ def test_json_report_structure_and_totals():
     assert {"network", "config", "layers", "total"} <= set(data)
     assert data["network"] == "resnet18" and data["config"] == AccelConfig(rows=16, cols=16).to_dict()
     for row in data["layers"]:
-        keys = {"name", "type", "macs", "cycles", "compute_cycles", "stall_cycles", "utilization", "sram", "dram"}
+        keys = {"name", "type", "macs", "cycles", "compute_cycles", "stall_cycles", "dram_stall_cycles",
+                "overhead_cycles", "utilization", "sram", "dram"}
         assert keys <= set(row)
         assert set(row["sram"]) == set(SRAM_FIELDS)
         assert set(DRAM_FIELDS) <= set(row["dram"])
@@ -256,7 +273,8 @@ def test_json_report_structure_and_totals():
     total = data["total"]
     assert total["cycles"] == sum(row["cycles"] for row in data["layers"])
     assert total["macs"] == network.macs
-    assert total["stall_cycles"] == sum(row["stall_cycles"] for row in data["layers"])
+    for key in ("stall_cycles", "dram_stall_cycles", "overhead_cycles"):
+        assert total[key] == sum(row[key] for row in data["layers"])
     for key in SRAM_FIELDS:
         assert total["sram"][key] == sum(row["sram"][key] for row in data["layers"])
     for key in DRAM_FIELDS:
