@@ -31,18 +31,24 @@ def wrap(value: int, bits: int) -> int:
 
 
 def ws_steps(dut, steps, weight, mode=Mode.MAC):
-    """Load ``weight``, then feed ``(a, psum_in)`` pairs; return each cycle's ``psum_out``."""
+    """Load ``weight``, then feed ``(a, psum_in)`` pairs; return each cycle's ``psum_out``.
+
+    ``a_ahead`` carries the next pair's ``a``, as the west neighbour's input would.
+    """
     out = []
+    ahead = [a for a, _ in steps[1:]] + [0]
 
     async def bench(ctx):
         ctx.set(dut.column, weight)
         ctx.set(dut.west_in.load, 1)
+        ctx.set(dut.a_ahead, steps[0][0])
         await ctx.tick()
         ctx.set(dut.west_in.load, 0)
         ctx.set(dut.column, 0)  # the bus changes; the PE must keep its latched weight
         ctx.set(dut.west_in.mode, mode)
-        for a, psum in steps:
+        for (a, psum), next_a in zip(steps, ahead):
             ctx.set(dut.west_in.a, a)
+            ctx.set(dut.a_ahead, next_a)
             ctx.set(dut.north_in.result, psum)
             await ctx.tick()
             assert ctx.get(dut.west_out.a) == a  # registered forwarding
@@ -57,6 +63,32 @@ def test_ws_pe_mac_matches_model():
     steps = [(int(a), int(p)) for a, p in zip(rng.integers(-128, 128, 20), rng.integers(-(10**6), 10**6, 20))]
     out = ws_steps(OperandStationaryPE(8, 8, 32), steps, weight=-77)
     assert out == [p + a * -77 for a, p in steps]
+
+
+def test_ws_pe_product_uses_a_weight_loaded_in_the_cycle_before():
+    """The product is registered a cycle early: a load must reach it in the same cycle."""
+    rng = np.random.default_rng(3)
+    cycles = [(int(a), int(p), bool(load), int(c)) for a, p, load, c in zip(
+        rng.integers(-128, 128, 40), rng.integers(-(10**6), 10**6, 40), rng.random(40) < 0.4, rng.integers(-128, 128, 40)
+    )]
+    dut, out = OperandStationaryPE(8, 8, 32), []
+
+    async def bench(ctx):
+        for index, (a, psum, load, column) in enumerate(cycles):
+            ctx.set(dut.west_in.a, a)
+            ctx.set(dut.a_ahead, cycles[index + 1][0] if index + 1 < len(cycles) else 0)
+            ctx.set(dut.north_in.result, psum)
+            ctx.set(dut.west_in.load, load)
+            ctx.set(dut.column, column)
+            await ctx.tick()
+            out.append(ctx.get(dut.south_out.result))
+
+    simulate(dut, bench)
+    weight, expected = 0, []
+    for a, psum, load, column in cycles:
+        expected.append(psum + a * weight)
+        weight = column if load else weight
+    assert out == expected
 
 
 def test_ws_pe_max_passes_larger_value_where_weight_selects():
