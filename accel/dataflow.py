@@ -17,12 +17,14 @@ Every count below follows from that table, so the three dataflows share one impl
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from accel.timing import tile_cycles
+from numba.extending import register_jitable
 
 OPERAND_DIMS = {"ifmap": "mk", "filter": "kn", "ofmap": "mn"}
+DATAFLOW_CODES = {"ws": 0, "os": 1, "is": 2}
+"""The integer code of each dataflow in compiled kernels."""
+WS, OS, IS = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -35,49 +37,56 @@ class Dataflow:
     stream: str
 
     @property
-    def stationary(self) -> str:
-        """The operand held in the PEs during a fold ('ifmap', 'filter' or 'ofmap')."""
-        return next(op for op, dims in OPERAND_DIMS.items() if set(dims) == {self.rows, self.cols})
-
-    def pack(self, groups: int, k: int, n: int, array_rows: int, array_cols: int) -> int:
-        """Groups packed block-diagonally into one GEMM so small groups fill the array.
-
-        ``p`` groups form a GEMM with ``p*K`` reduction and ``p*N`` outputs whose weight matrix is
-        block-diagonal (the zero blocks are generated, not stored). ``p`` is limited so the packed
-        K and N dims mapped onto the array still fit it.
-        """
-        if groups == 1:
-            return 1
-        limit = groups
-        for dim, size in ((self.rows, array_rows), (self.cols, array_cols)):
-            if dim in "kn":
-                limit = min(limit, size // (k if dim == "k" else n))
-        return max(1, limit)
-
-    def folds(self, dims: dict[str, int], array_rows: int, array_cols: int) -> int:
-        """Array-sized blocks of the stationary operand in a tile of ``dims`` (keys 'm','k','n')."""
-        return math.ceil(dims[self.rows] / array_rows) * math.ceil(dims[self.cols] / array_cols)
-
-    def cycles(self, dims: dict[str, int], array_rows: int, array_cols: int) -> int:
-        """Cycles of one tile from start to done (see accel.timing)."""
-        return tile_cycles(self.name, array_rows, array_cols, dims[self.stream], self.folds(dims, array_rows, array_cols))
+    def code(self) -> int:
+        """The dataflow's code in compiled kernels (:data:`DATAFLOW_CODES`)."""
+        return DATAFLOW_CODES[self.name]
 
     def sram_accesses(self, dims: dict[str, int], array_rows: int, array_cols: int) -> dict[str, int]:
-        """Elements read from each input buffer and written to the accumulator buffer in a tile.
+        """Elements read from each input buffer and written to the accumulator buffer in a tile
+        of ``dims`` (keys 'm', 'k', 'n'): :func:`tile_work`."""
+        _, _, ifmap, filt, ofmap = tile_work(self.code, array_rows, array_cols, dims["m"], dims["k"], dims["n"])
+        return {"ifmap": ifmap, "filter": filt, "ofmap": ofmap}
 
-        The stationary operand is moved once. Any other operand is moved once per fold along the
-        array dim it is not indexed by: streaming inputs are re-read for every column (or row)
-        block, and partial sums are written once per block of K rows, accumulating in the buffer.
-        """
-        extent = {self.rows: array_rows, self.cols: array_cols}
-        counts = {}
-        for operand, op_dims in OPERAND_DIMS.items():
-            size = dims[op_dims[0]] * dims[op_dims[1]]
-            if operand != self.stationary:
-                other = next(d for d in extent if d not in op_dims)
-                size *= math.ceil(dims[other] / extent[other])
-            counts[operand] = size
-        return counts
+
+@register_jitable
+def _cdiv(a, b):
+    return -(-a // b)
+
+
+@register_jitable
+def tile_work(df, rows, cols, m, k, n):
+    """Work of one tile of ``m x k x n`` on an ``rows x cols`` array in dataflow ``df`` (code).
+
+    Returns ``(folds, stream, ifmap, filter, ofmap)``: the array-sized blocks of the stationary
+    operand, the vectors each fold streams, and the elements read from each input buffer and
+    written to the accumulator buffer. The stationary operand is moved once; any other operand
+    once per fold along the array dim it is not indexed by: streaming inputs are re-read for
+    every column (or row) block, partial sums are written once per block of K rows.
+    """
+    if df == WS:  # rows K, cols N, stream M; weights stationary
+        return _cdiv(k, rows) * _cdiv(n, cols), m, m * k * _cdiv(n, cols), k * n, m * n * _cdiv(k, rows)
+    if df == OS:  # rows M, cols N, stream K; outputs stationary
+        return _cdiv(m, rows) * _cdiv(n, cols), k, m * k * _cdiv(n, cols), k * n * _cdiv(m, rows), m * n
+    # IS: rows K, cols M, stream N; inputs stationary
+    return _cdiv(k, rows) * _cdiv(m, cols), n, m * k, k * n * _cdiv(m, cols), m * n * _cdiv(k, rows)
+
+
+@register_jitable
+def pack_groups(df, groups, k, n, rows, cols):
+    """Groups packed block-diagonally into one GEMM so small groups fill the array.
+
+    ``p`` groups form a GEMM with ``p*K`` reduction and ``p*N`` outputs whose weight matrix is
+    block-diagonal (the zero blocks are generated, not stored). ``p`` is limited so the packed
+    K and N dims mapped onto the array still fit it.
+    """
+    if groups == 1:
+        return 1
+    limit = groups
+    if df != OS:  # K on the rows
+        limit = min(limit, rows // k)
+    if df != IS:  # N on the columns
+        limit = min(limit, cols // n)
+    return max(1, limit)
 
 
 DATAFLOW_STRATEGIES = {

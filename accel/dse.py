@@ -12,8 +12,8 @@ How a point is evaluated
 The network is lowered once (:class:`Workload`): identical layers (same GEMM shape and buffer
 needs, e.g. VGG's repeated 3x3 convs) are evaluated once and counted with their multiplicity.
 By default the closed-form model runs in the fused kernel of :mod:`accel.dse_kernel` (all layers
-of a point in one compiled call, equal to ``accel.tiling`` + ``accel.analytic`` by a tested
-contract). With ``timer=`` each layer is instead tiled by ``accel.tiling.schedule`` and timed by
+of a point in one compiled call: the tiler of :mod:`accel.tile_kernel` and the closed form,
+equal to ``accel.tiling`` + ``accel.analytic`` by a tested contract). With ``timer=`` each layer is instead tiled by ``accel.tiling.schedule`` and timed by
 the given function, e.g. ``sim.engine.run_layer`` for the cycle-level engine (``sim dse --mode
 cycle``) or ``accel.analytic.layer_timing`` for the NumPy reference path.
 
@@ -61,8 +61,6 @@ from accel.config import FIELD_NAMES, AccelConfig, ConfigError
 from accel.files import OutputError, write_atomic
 from accel.dse_kernel import (
     S_BEATS,
-    O_MAX_MODE,
-    O_VECTOR,
     S_COMPUTE,
     S_CYCLES,
     S_FILTER_READS,
@@ -75,9 +73,9 @@ from accel.dse_kernel import (
     S_TILES,
     S_WRITEBACK,
     STAT_FIELDS,
-    encode_op,
     evaluate_ops,
 )
+from accel.tile_kernel import O_MAX_MODE, O_VECTOR, encode_op
 from accel.energy import CATEGORIES, Actions, EnergyTable, energy
 from accel.lowering import Op, lower_network
 from accel.pareto import pareto_mask
@@ -205,7 +203,7 @@ class Workload:
     """
 
     name: str
-    ops: np.ndarray  # (distinct layers, OP_FIELDS) int64, see accel.dse_kernel
+    ops: np.ndarray  # (distinct layers, OP_FIELDS) int64, see accel.tile_kernel.encode_op
     counts: np.ndarray  # how many layers of the network each row stands for
     layer_ops: tuple[Op, ...]  # the lowered layer of each row (first of its kind)
     macs: int

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
+from numba.extending import register_jitable
 
 from workloads.layers import (
     Activation,
@@ -54,22 +55,13 @@ class Axis:
     pad: int = 0
     insert: int = 1
 
-    def touched(self, lo, hi):
-        """Input positions loaded for outputs ``lo .. hi-1`` (works on NumPy arrays): the
-        contiguous range from the first to the last real position their windows read.
+    def touched(self, lo: int, hi: int) -> int:
+        """Input positions loaded for outputs ``lo .. hi-1`` (:func:`axis_touched`)."""
+        return axis_touched(self.size, self.stride, self.span, self.pad, self.insert, lo, hi)
 
-        A stride larger than the window skips positions between windows; they are loaded too
-        (``docs/microarchitecture.md``: one run of rows per tile). :meth:`needed` skips them.
-        """
-        lo, hi = np.asarray(lo), np.asarray(hi)
-        first = np.maximum(lo * self.stride - self.pad, 0)
-        last = np.minimum((hi - 1) * self.stride - self.pad + self.span, (self.size - 1) * self.insert + 1)
-        count = (last - 1) // self.insert - (first + self.insert - 1) // self.insert + 1
-        return np.where(last > first, np.maximum(count, 0), 0)
-
-    def first_touched(self, lo):
+    def first_touched(self, lo: int) -> int:
         """The first input position :meth:`touched` loads for outputs from ``lo`` on."""
-        return -(-np.maximum(np.asarray(lo) * self.stride - self.pad, 0) // self.insert)
+        return axis_first_touched(self.stride, self.pad, self.insert, lo)
 
     def needed(self, lo, hi):
         """Real input positions some window of outputs ``lo .. hi-1`` reads (the compulsory ones)."""
@@ -82,7 +74,34 @@ class Axis:
 
     def most_touched(self, band: int) -> int:
         """Upper bound of :meth:`touched` over any run of ``band`` outputs (sizes the buffer)."""
-        return min(self.size, -(-((band - 1) * self.stride + self.span) // self.insert))
+        return axis_most_touched(self.size, self.stride, self.span, self.insert, band)
+
+
+@register_jitable
+def axis_touched(size, stride, span, pad, insert, lo, hi):
+    """Input positions of an :class:`Axis` loaded for outputs ``lo .. hi-1``: the contiguous
+    range from the first to the last real position their windows read.
+
+    A stride larger than the window skips positions between windows; they are loaded too
+    (``docs/microarchitecture.md``: one run of rows per tile). :meth:`Axis.needed` skips them.
+    """
+    first = max(lo * stride - pad, 0)
+    last = min((hi - 1) * stride - pad + span, (size - 1) * insert + 1)
+    if last <= first:
+        return 0
+    return max((last - 1) // insert - (first + insert - 1) // insert + 1, 0)
+
+
+@register_jitable
+def axis_first_touched(stride, pad, insert, lo):
+    """The first input position :func:`axis_touched` loads for outputs from ``lo`` on."""
+    return -(-max(lo * stride - pad, 0) // insert)
+
+
+@register_jitable
+def axis_most_touched(size, stride, span, insert, band):
+    """Upper bound of :func:`axis_touched` over any run of ``band`` outputs."""
+    return min(size, -(-((band - 1) * stride + span) // insert))
 
 
 FLAT = Axis(out=1, size=1)  # an axis with no sliding window
@@ -123,7 +142,7 @@ class ArrayOp:
     @cached_property
     def image_rows(self) -> int:
         """Input rows (times depth slices) a tile of whole images loads, per channel and image."""
-        return int(self.depth.touched(0, self.depth.out)) * int(self.rows.touched(0, self.rows.out))
+        return self.depth.touched(0, self.depth.out) * self.rows.touched(0, self.rows.out)
 
     @cached_property
     def needed_rows(self) -> int:

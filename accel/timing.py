@@ -15,12 +15,16 @@ a C-wide port).
 
 from __future__ import annotations
 
+from numba.extending import register_jitable
 
+
+@register_jitable
 def fold_interval(rows: int, cols: int, stream: int) -> int:
     """Cycles between the starts of two consecutive folds of a tile: ``max(T, R)``."""
     return max(stream, rows)
 
 
+@register_jitable
 def pipeline_latency(dataflow: str, rows: int, cols: int, stream: int) -> int:
     """Cycles from the start of a tile's last fold until the tile is done.
 
@@ -34,6 +38,7 @@ def pipeline_latency(dataflow: str, rows: int, cols: int, stream: int) -> int:
     return stream + rows + cols
 
 
+@register_jitable
 def tile_cycles(dataflow: str, rows: int, cols: int, stream: int, folds: int) -> int:
     """Cycles from ``start`` to ``done`` for ``folds`` folds that each stream ``stream`` vectors."""
     if folds <= 0:

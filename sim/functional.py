@@ -295,7 +295,7 @@ class FunctionalRun:
         p = self.params.layers.get(node.name)
         a, valid, b, counted = _group_gemms(node, x, p.weight if p else None)
         mode = MAX if op.pe_mode == "max" else MAC
-        pack, _ = plan_packing(op, cfg)
+        pack = plan_packing(op, cfg)
         acc = wrap(_packed_gemm(a, valid, b, cfg, mode, pack), cfg.acc_bits)  # (N*P, C_out)
         n, channels, spatial = node.out_shape[0], node.out_shape[1], node.out_shape[2:]
         acc = acc.reshape(n, math.prod(spatial), channels).transpose(0, 2, 1).reshape(node.out_shape)

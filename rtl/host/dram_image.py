@@ -22,7 +22,7 @@ import numpy as np
 
 from accel.config import AccelConfig
 from accel.dram_layout import ADDEND_BYTES, IMAGE_ALIGN, TENSOR_ALIGN
-from accel.tiling import accumulator_guard, bank_guard
+from accel.tile_kernel import accumulator_guard, bank_guard
 from workloads.forward import NetworkParams
 from workloads.network import INPUT
 
@@ -259,7 +259,7 @@ def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemor
             stage_bank = banks["stage"]
             stores = [_output_command(tile, result, view, config.cols, memories.bank("staging", stage_bank))]
         layer.tiles.append(TileTransfers(regs, loads, stores, banks["weights"], stage_bank))
-    # The simulator's guards (accel.tiling): the bank a fetch fills, the accumulator bank a tile reuses.
+    # The simulator's guards (accel.tile_kernel): the bank a fetch fills, the accumulator bank a tile reuses.
     guards = np.maximum(bank_guard(np.array(fetches["ifmap"])), bank_guard(np.array(fetches["filter"])))
     waits = accumulator_guard(np.array([tile.read for tile in plan.tiles]))
     for tile, load_after, wait_wb in zip(layer.tiles, guards, waits):

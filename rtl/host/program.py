@@ -19,7 +19,7 @@ from accel.addressing import OUTSIDE, PAD, window_index
 from accel.config import AccelConfig
 from accel.lowering import ArrayOp, lower_network
 from accel.pe_semantics import MAC, MAX
-from accel.tiling import m_tile_ranges, tile_grid
+from accel.tiling import tile_grid
 from accel.timing import tile_cycles
 from workloads.errors import UserError
 from workloads.forward import LayerParams, NetworkParams, calibrate, network_params, random_input
@@ -315,7 +315,7 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
     view = layer_view(node)
     out_regs, divisor = _output_registers(node, view, clamp, params, config)
     grid = tile_grid(op, config)
-    ranges = m_tile_ranges(op, grid.plan)
+    ranges = grid.m_tile_ranges()
     window = view.kernel[0] * view.kernel[1]
     R, C = config.rows, config.cols
     tiles = []
