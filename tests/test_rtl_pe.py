@@ -31,24 +31,18 @@ def wrap(value: int, bits: int) -> int:
 
 
 def ws_steps(dut, steps, weight, mode=Mode.MAC):
-    """Load ``weight``, then feed ``(a, psum_in)`` pairs; return each cycle's ``psum_out``.
-
-    ``a_ahead`` carries the next pair's ``a``, as the west neighbour's input would.
-    """
+    """Load ``weight``, then feed ``(a, psum_in)`` pairs; return each cycle's ``psum_out``."""
     out = []
-    ahead = [a for a, _ in steps[1:]] + [0]
 
     async def bench(ctx):
         ctx.set(dut.column, weight)
         ctx.set(dut.west_in.load, 1)
-        ctx.set(dut.a_ahead, steps[0][0])
         await ctx.tick()
         ctx.set(dut.west_in.load, 0)
         ctx.set(dut.column, 0)  # the bus changes; the PE must keep its latched weight
         ctx.set(dut.west_in.mode, mode)
-        for (a, psum), next_a in zip(steps, ahead):
+        for a, psum in steps:
             ctx.set(dut.west_in.a, a)
-            ctx.set(dut.a_ahead, next_a)
             ctx.set(dut.north_in.result, psum)
             await ctx.tick()
             assert ctx.get(dut.west_out.a) == a  # registered forwarding
@@ -65,8 +59,7 @@ def test_ws_pe_mac_matches_model():
     assert out == [p + a * -77 for a, p in steps]
 
 
-def test_ws_pe_product_uses_a_weight_loaded_in_the_cycle_before():
-    """The product is registered a cycle early: a load must reach it in the same cycle."""
+def test_ws_pe_uses_the_weight_latched_at_the_end_of_a_load_cycle():
     rng = np.random.default_rng(3)
     cycles = [(int(a), int(p), bool(load), int(c)) for a, p, load, c in zip(
         rng.integers(-128, 128, 40), rng.integers(-(10**6), 10**6, 40), rng.random(40) < 0.4, rng.integers(-128, 128, 40)
@@ -74,9 +67,8 @@ def test_ws_pe_product_uses_a_weight_loaded_in_the_cycle_before():
     dut, out = OperandStationaryPE(8, 8, 32), []
 
     async def bench(ctx):
-        for index, (a, psum, load, column) in enumerate(cycles):
+        for a, psum, load, column in cycles:
             ctx.set(dut.west_in.a, a)
-            ctx.set(dut.a_ahead, cycles[index + 1][0] if index + 1 < len(cycles) else 0)
             ctx.set(dut.north_in.result, psum)
             ctx.set(dut.west_in.load, load)
             ctx.set(dut.column, column)
@@ -218,3 +210,21 @@ def test_pe_kind_and_widths_follow_the_config():
     assert PE.kind(config) is OperandStationaryPE
     west, north, column = PE.config_layouts(config)  # IS streams weights from the west
     assert (west.members["a"].width, column.width, north.members["result"].width) == (6, 4, 20)
+
+
+@pytest.mark.parametrize("bits", [(8, 8, 32), (4, 6, 20), (8, 8, 17), (3, 3, 8), (16, 4, 24)])
+def test_multiply_add_wraps_like_the_plain_sum(bits):
+    """The carry-select multiply-add equals ``x + a*b`` modulo 2**acc_bits on extreme and random operands."""
+    a_bits, b_bits, acc_bits = bits
+    dut = OperandStationaryPE(a_bits, b_bits, acc_bits)
+    rng = np.random.default_rng(sum(bits))
+    lo_a, hi_a, lo_b, hi_b = -(1 << (a_bits - 1)), 1 << (a_bits - 1), -(1 << (b_bits - 1)), 1 << (b_bits - 1)
+    lo_x, hi_x = -(1 << (acc_bits - 1)), 1 << (acc_bits - 1)
+    edges = [(a, b, x) for a in (lo_a, -1, 0, 1, hi_a - 1) for b in (lo_b, -1, 0, 1, hi_b - 1)
+             for x in (lo_x, lo_x + 1, -1, 0, 1, hi_x - 2, hi_x - 1)]  # fmt: skip
+    randoms = zip(rng.integers(lo_a, hi_a, 300), rng.integers(lo_b, hi_b, 300), rng.integers(lo_x, hi_x, 300))
+    cases = edges + [tuple(int(v) for v in case) for case in randoms]
+    for weight in sorted({b for _, b, _ in cases}):
+        steps = [(a, x) for a, b, x in cases if b == weight]
+        out = ws_steps(dut, steps, weight=weight)
+        assert out == [wrap(x + a * weight, acc_bits) for a, x in steps], weight

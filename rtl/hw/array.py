@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth import Module, Signal
+from amaranth import Module
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -25,8 +25,7 @@ class SystolicArray(wiring.Component):
     Ports (all lanes must already be skewed: lane ``i`` one cycle behind lane ``i - 1``):
 
     ``west``: ``ArrayLayout(pe.west_in, rows)``
-        Row ``i`` operand and control bits, one cycle before they enter PE ``(i, 0)`` (the array
-        registers them; its operand-stationary PEs multiply the operand during that cycle).
+        Row ``i`` operand and control bits, entering PE ``(i, 0)``.
     ``north``: ``ArrayLayout(north_lane_layout(config), cols)``
         Column ``j`` input: broadcast to the column (weights / drain start) and, for OS, ``b``
         entering PE ``(0, j)``.
@@ -50,15 +49,10 @@ class SystolicArray(wiring.Component):
         rows, cols, drains = self.config.rows, self.config.cols, self.config.dataflow == "os"
         grid = [[PE.from_config(self.config, bottom=i == rows - 1) for _ in range(cols)] for i in range(rows)]
         for i, row in enumerate(grid):
-            entry = Signal.like(self.west[i], name=f"west_entry_{i}")
-            m.d.sync += entry.eq(self.west[i])
             for j, pe in enumerate(row):
                 m.submodules[f"pe_{i}_{j}"] = pe
                 lane = self.north[j]
-                m.d.comb += pe.west_in.eq(entry if j == 0 else row[j - 1].west_out)
-                if not drains:
-                    # What west_in carries next cycle: the west neighbour's input.
-                    m.d.comb += pe.a_ahead.eq(self.west[i].a if j == 0 else row[j - 1].west_in.a)
+                m.d.comb += pe.west_in.eq(self.west[i] if j == 0 else row[j - 1].west_out)
                 m.d.comb += pe.column.eq(lane.drain if drains else lane)
                 if i > 0:
                     m.d.comb += pe.north_in.eq(grid[i - 1][j].south_out)

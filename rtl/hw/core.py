@@ -116,11 +116,13 @@ def datapath(m: Module, config: AccelConfig, ctl: TileControl, west, north, host
     west_lane, _, _ = PE.config_layouts(config)
     m.submodules.west_skew = west_skew = Skew(west_lane, g.rows)
     m.submodules.north_skew = north_skew = Skew(north_lane_layout(config), g.cols)
-    # The array registers the west lanes as they enter (the controller addresses one cycle
-    # ahead, so this costs no latency): the BRAM clock-to-output delay never adds to an
-    # accumulate path, only to the first row's multiplier input.
+    # Operand words and their control bits are registered once after the memory: the
+    # BRAM clock-to-output delay then never adds to a multiply-add path. The controller
+    # addresses one cycle ahead, so this costs no latency.
+    west_lanes = Signal(west_skew.i.shape())
+    m.d.sync += west_skew.i.eq(west_lanes)
     for i in range(g.rows):
-        lane = west_skew.i[i]
+        lane = west_lanes[i]
         # Zero operands outside the stream so idle cycles add nothing (MAX: select nothing).
         m.d.comb += [lane.a.eq(Mux(ctl.lane_valid, west[i], 0)), lane.mode.eq(ctl.tile_mode)]
         if drains:

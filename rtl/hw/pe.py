@@ -11,10 +11,6 @@ kind the same way:
 ``column``
     A signal shared by all PEs of a column (the weight bus for WS/IS, "start draining" for OS).
 
-The operand-stationary PE has one more input, ``a_ahead``: the ``a`` that ``west_in`` will
-carry in the next cycle (the west neighbour's ``west_in.a``), so that it can register its
-product a cycle before the add needs it.
-
 Arithmetic is on signed two's-complement integers; results wrap modulo ``2**acc_bits``.
 In ``Mode.MAX`` (pooling) a PE passes ``max(x, a)`` where its ``b`` operand is non-zero and
 ``x`` unchanged where it is zero (``b`` is a 0/1 selection weight), instead of ``x + a * b``.
@@ -22,7 +18,7 @@ In ``Mode.MAX`` (pooling) a PE passes ``max(x, a)`` where its ``b`` operand is n
 
 from __future__ import annotations
 
-from amaranth import Const, Module, Mux, Signal, signed
+from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -52,13 +48,26 @@ def identity(mode, acc_bits: int):
 
 
 def step(mode, x, a, b):
-    """One PE update of the running value ``x`` by operands ``a``, ``b`` (full width; caller wraps)."""
-    return Mux(mode == Mode.MAX, select_max(x, a, b), x + a * b)
+    """One PE update of the running value ``x`` by operands ``a``, ``b`` (``len(x)`` bits, wrapping)."""
+    return Mux(mode == Mode.MAX, Mux((b != 0) & (a > x), a, x), multiply_add(x, a, b))
 
 
-def select_max(x, a, b):
-    """``Mode.MAX`` update of ``x`` by ``a`` where the selection weight ``b`` is non-zero."""
-    return Mux((b != 0) & (a > x), a, x)
+def multiply_add(x, a, b):
+    """``x + a * b`` modulo ``2**len(x)``, with a carry chain after the multiplier only as long as
+    the product.
+
+    With ``P`` the product's width, ``x + a*b`` has the low ``P`` bits of ``x[:P] + (a*b)[:P]`` and
+    above them ``x[P:] + carry - sign(a*b)``: ``x[P:]`` plus -1, 0 or +1. Those three sums wait
+    only for ``x``, so the path from the multiplier ends in a ``P``-bit adder and a select.
+    """
+    product = a * b
+    low, width = len(product), len(x)
+    if width <= low + 1:
+        return (x + product)[:width].as_signed()
+    total = x[:low] + product[:low]  # P + 1 bits: the low sum and its carry
+    carry, negative, high = total[low], product[low - 1], x[low:]
+    above = Mux(carry & ~negative, high + 1, Mux(negative & ~carry, high - 1, high))
+    return Cat(total[:low], above[: width - low]).as_signed()
 
 
 def merge(mode, x, y):
@@ -80,13 +89,15 @@ class PE(wiring.Component):
         _check_width("acc_bits", acc_bits, max(a_bits, b_bits))
         self.a_bits, self.b_bits, self.acc_bits, self.bottom = a_bits, b_bits, acc_bits, bottom
         west, north, column = self.layouts(a_bits, b_bits, acc_bits)
-        ports = {"west_in": In(west), "west_out": Out(west), "north_in": In(north), "south_out": Out(north)}
-        super().__init__(ports | {"column": In(column)} | self.extra_ports(a_bits))
-
-    @staticmethod
-    def extra_ports(a_bits: int) -> dict:
-        """Ports beyond the common five (none)."""
-        return {}
+        super().__init__(
+            {
+                "west_in": In(west),
+                "west_out": Out(west),
+                "north_in": In(north),
+                "south_out": Out(north),
+                "column": In(column),
+            }
+        )
 
     @staticmethod
     def kind(config: AccelConfig) -> type[PE]:
@@ -112,19 +123,10 @@ class OperandStationaryPE(PE):
     """PE holding one operand (the weight for WS, the input for IS); partial sums flow down.
 
     ``west_in``: ``a`` (streamed operand), ``load`` (latch ``column`` as the stationary operand
-    at the end of this cycle), ``mode``. ``a_ahead``: next cycle's ``west_in.a``.
-    ``north_in.result`` / ``south_out.result``: partial sum. ``south_out.result`` =
-    ``step(mode, north_in.result, a, w)`` one cycle later, where ``w`` is the stationary
-    operand held during this cycle.
-
-    The product ``a * w`` is registered a cycle early, from ``a_ahead`` and the operand the
-    PE will hold (``column`` if it loads now): the multiplier and the accumulate adder are
-    then two register-to-register paths instead of one, at no cost in latency.
+    at the end of this cycle), ``mode``. ``north_in.result`` / ``south_out.result``: partial sum.
+    ``south_out.result`` = ``step(mode, north_in.result, a, w)`` one cycle later, where ``w`` is
+    the stationary operand held during this cycle.
     """
-
-    @staticmethod
-    def extra_ports(a_bits: int) -> dict:
-        return {"a_ahead": In(signed(a_bits))}
 
     @staticmethod
     def layouts(a_bits: int, b_bits: int, acc_bits: int):
@@ -135,14 +137,11 @@ class OperandStationaryPE(PE):
     def elaborate(self, platform):
         m = Module()
         self._forward_west(m)
-        w = self.west_in
         weight = Signal(signed(self.b_bits))
-        held_next = Mux(w.load, self.column, weight)
-        m.d.sync += weight.eq(held_next)
-        product = Signal(signed(self.a_bits + self.b_bits))
-        m.d.sync += product.eq(self.a_ahead * held_next)
-        x = self.north_in.result
-        m.d.sync += self.south_out.result.eq(Mux(w.mode == Mode.MAX, select_max(x, w.a, weight), x + product))
+        with m.If(self.west_in.load):
+            m.d.sync += weight.eq(self.column)
+        w = self.west_in
+        m.d.sync += self.south_out.result.eq(step(w.mode, self.north_in.result, w.a, weight))
         return m
 
 
