@@ -12,7 +12,15 @@ either way (``tests/test_jit.py`` checks it); helpers the kernels call are
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import os
+import shutil
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+KERNEL_PACKAGES = ("accel", "sim")
+"""The packages whose sources compiled kernels are built from."""
+KEPT_CACHES = 3
 
 INTERPRET_BUDGET = 20_000
 """Work units (tiles) a process may interpret before it pays for the JIT: about 0.3 s."""
@@ -28,3 +36,43 @@ def choose(kernel: Callable, work: int) -> Callable:
         return kernel  # already loaded, too much work, or NUMBA_DISABLE_JIT made it plain Python
     _interpreted += work
     return py_func
+
+
+def cache_root() -> Path:
+    """Where builds are cached: ``$XDG_CACHE_HOME/accel-sim`` (default ``~/.cache/accel-sim``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "accel-sim"
+
+
+def source_hash(files: Iterable[Path]) -> str:
+    """A short hash of the names and contents of ``files``."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def use_source_keyed_cache() -> Path:
+    """Point Numba's on-disk cache at a directory named by a hash of the kernels' sources.
+
+    Numba checks a cached kernel only against its own file's timestamp: a kernel whose helper in
+    another file changed would load stale machine code and compute with the old rules. Every
+    source change gives a new directory (``cache_root()/numba/<hash>``, or under
+    ``$NUMBA_CACHE_DIR``); the :data:`KEPT_CACHES` most recently used are kept. Returns it.
+    """
+    import numba
+
+    root = Path(__file__).resolve().parent.parent
+    files = [path for package in KERNEL_PACKAGES for path in (root / package).glob("*.py")]
+    base = Path(os.environ["NUMBA_CACHE_DIR"]) if os.environ.get("NUMBA_CACHE_DIR") else cache_root() / "numba"
+    directory = base / source_hash(files)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.touch()
+        for stale in sorted(base.iterdir(), key=lambda path: path.stat().st_mtime)[:-KEPT_CACHES]:
+            if stale.is_dir() and len(stale.name) == 16:
+                shutil.rmtree(stale, ignore_errors=True)
+    except OSError:
+        return Path(numba.config.CACHE_DIR or "")  # read-only home: Numba's own choice
+    numba.config.CACHE_DIR = str(directory)
+    return directory
+

@@ -70,3 +70,24 @@ def test_interpreted_and_compiled_engine_agree(bandwidth):
         args = (*schedule_arrays(sched), kernel_bandwidth(bandwidth), 100, sched.rows)
         compiled = tuple(int(v) for v in _run_events(*args))
         assert tuple(int(v) for v in _run_events.py_func(*args)) == compiled, node.name
+
+
+def test_compiled_kernels_are_cached_under_a_hash_of_their_sources(tmp_path):
+    """A kernel whose helper in another file changed must not load stale machine code: the cache
+    directory is named by a hash of every source file of the kernel packages."""
+    from pathlib import Path
+
+    import numba
+
+    import accel
+
+    root = Path(accel.__file__).resolve().parent.parent
+    files = [path for package in accel.jit.KERNEL_PACKAGES for path in (root / package).glob("*.py")]
+    assert Path(numba.config.CACHE_DIR).name == accel.jit.source_hash(files)
+    assert Path(numba.config.CACHE_DIR).is_dir()
+    first, second = tmp_path / "helper.py", tmp_path / "kernel.py"
+    first.write_text("x = 1\n")
+    second.write_text("y = 2\n")
+    before = accel.jit.source_hash([first, second])
+    first.write_text("x = 3\n")
+    assert accel.jit.source_hash([first, second]) != before

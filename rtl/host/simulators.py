@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from accel.jit import cache_root
+
 #: Verilator builds kept in the cache (:func:`verilator_build`), the most recently used.
 CACHED_BUILDS = 4
 #: The file that marks a cached build complete: its build step can be skipped.
@@ -46,11 +48,6 @@ def verilator() -> str | None:
 def available(simulator: str) -> bool:
     """True if ``simulator`` ('icarus' or 'verilator') can run here."""
     return (verilator() if simulator == "verilator" else shutil.which("iverilog")) is not None
-
-
-def cache_root() -> Path:
-    """Where builds are cached: ``$XDG_CACHE_HOME/accel-sim`` (default ``~/.cache/accel-sim``)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "accel-sim"
 
 
 @contextlib.contextmanager
