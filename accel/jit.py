@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -56,14 +57,13 @@ def use_source_keyed_cache() -> Path:
 
     Numba checks a cached kernel only against its own file's timestamp: a kernel whose helper in
     another file changed would load stale machine code and compute with the old rules. Every
-    source change gives a new directory (``cache_root()/numba/<hash>``, or under
-    ``$NUMBA_CACHE_DIR``); the :data:`KEPT_CACHES` most recently used are kept. Returns it.
+    source change gives a new directory, ``cache_root()/numba/<hash>``; the :data:`KEPT_CACHES`
+    most recently used are kept. Sets ``NUMBA_CACHE_DIR`` (read when Numba is imported, so
+    importing this package does not import Numba) and, if Numba is loaded already, its config.
     """
-    import numba
-
     root = Path(__file__).resolve().parent.parent
     files = [path for package in KERNEL_PACKAGES for path in (root / package).glob("*.py")]
-    base = Path(os.environ["NUMBA_CACHE_DIR"]) if os.environ.get("NUMBA_CACHE_DIR") else cache_root() / "numba"
+    base = cache_root() / "numba"
     directory = base / source_hash(files)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -72,7 +72,8 @@ def use_source_keyed_cache() -> Path:
             if stale.is_dir() and len(stale.name) == 16:
                 shutil.rmtree(stale, ignore_errors=True)
     except OSError:
-        return Path(numba.config.CACHE_DIR or "")  # read-only home: Numba's own choice
-    numba.config.CACHE_DIR = str(directory)
+        return Path(os.environ.get("NUMBA_CACHE_DIR", ""))  # read-only home: Numba's own choice
+    os.environ["NUMBA_CACHE_DIR"] = str(directory)
+    if "numba" in sys.modules:
+        sys.modules["numba"].config.CACHE_DIR = str(directory)
     return directory
-
