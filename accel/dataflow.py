@@ -50,6 +50,7 @@ class Dataflow:
 
 @register_jitable
 def _cdiv(a, b):
+    """Ceiling of a / b for positive integers."""
     return -(-a // b)
 
 

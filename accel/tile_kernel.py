@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from accel.dataflow import OS, WS, pack_groups, tile_work
+from accel.dataflow import OS, WS, _cdiv, pack_groups, tile_work
 from accel.dram_channel import transfer_beats
 from accel.dram_layout import (addend_image_bytes, image_beats, input_load_beats, input_load_commands, output_store_beats,
                                 weight_image_bytes)  # fmt: skip
@@ -138,11 +138,6 @@ COUNTER_FIELDS = 10
 # ---------------------------------------------------------------------------------------------
 # Choosing tile sizes
 # ---------------------------------------------------------------------------------------------
-
-
-@register_jitable
-def _cdiv(a, b):
-    return -(-a // b)
 
 
 @register_jitable
