@@ -259,7 +259,11 @@ def merge_lanes(lanes: int, predicate, chosen: Value, other: Value) -> Value:
 class RegisterQueue(wiring.Component):
     """A first-word-fall-through queue of ``depth`` entries held in registers (no memory, no
     ``initial`` block), with :class:`amaranth.lib.fifo.SyncFIFO`'s port names: an entry written at
-    edge ``t`` is on ``r_data`` with ``r_rdy`` from edge ``t`` on (sampled at ``t + 1``)."""
+    edge ``t`` is on ``r_data`` with ``r_rdy`` from edge ``t`` on (sampled at ``t + 1``).
+
+    ``r_data`` is meaningful only while ``r_rdy`` is high: the free entry at the write pointer
+    takes ``w_data`` at every edge, whether or not ``w_en`` is high, so that the entries' enables
+    depend on the queue's own registers and not on the late ``w_en``."""
 
     def __init__(self, *, width: int, depth: int) -> None:
         self.width, self.depth = width, depth
@@ -281,8 +285,10 @@ class RegisterQueue(wiring.Component):
         level = Signal(range(self.depth + 1))
         written, taken = self.w_en & self.w_rdy, self.r_en & self.r_rdy
         m.d.comb += [self.w_rdy.eq(level != self.depth), self.r_rdy.eq(level != 0), self.r_data.eq(storage[read])]
+        with m.If(self.w_rdy):
+            m.d.sync += storage[write].eq(self.w_data)
         with m.If(written):
-            m.d.sync += [storage[write].eq(self.w_data), write.eq(Mux(write == self.depth - 1, 0, write + 1))]
+            m.d.sync += write.eq(Mux(write == self.depth - 1, 0, write + 1))
         with m.If(taken):
             m.d.sync += read.eq(Mux(read == self.depth - 1, 0, read + 1))
         m.d.sync += level.eq(level + written - taken)

@@ -122,8 +122,20 @@ class TileSequencer(wiring.Component):
         lands = self._completion(m, header, landed, load_done, queued_loads, self.reader_done, "loads")
         writes = self._completion(m, header, written, store_done, queued_stores, self.writer_done, "stores")
 
-        # The queue: L0, L1, W0, L2, W1, ..., then the last writebacks.
-        head = header(queue_tile)
+        # The queue: L0, L1, W0, L2, W1, ..., then the last writebacks. After entry L(j): L(1)
+        # for j = 0 unless tile 0 is the last (then W(0)), else W(j - 1); after W(j): L(j + 2),
+        # or W(j + 1) once every fetch is queued.
+        head = Signal(layout)  # the header of queue_tile, registered
+        next_tile, next_storing = Signal(index), Signal()  # the entry after this one
+        with m.If(storing):
+            with m.If(seen_last & (queue_tile + 2 >= count)):
+                m.d.comb += [next_tile.eq(queue_tile + 1), next_storing.eq(1)]
+            with m.Else():
+                m.d.comb += next_tile.eq(queue_tile + 2)
+        with m.Elif(queue_tile == 0):
+            m.d.comb += [next_tile.eq(~head.last), next_storing.eq(head.last)]
+        with m.Else():
+            m.d.comb += [next_tile.eq(queue_tile - 1), next_storing.eq(1)]
         present = queue_tile < received
         guard = Mux(storing, queue_tile.as_signed(), head.load_after)
         sent = Signal(self.count_bits)
@@ -142,26 +154,25 @@ class TileSequencer(wiring.Component):
         handed = self.dma.valid & self.dma.ready
         entry_done = eligible & ((sent == total) | (handed & (sent + 1 == total)))
         with m.If(entry_done):
-            m.d.sync += sent.eq(0)
+            m.d.sync += [sent.eq(0), queue_tile.eq(next_tile), storing.eq(next_storing)]
             with m.If(storing):
                 m.d.sync += queued_stores.eq(queued_stores + 1)
-                # W(j) is followed by L(j + 2), or by W(j + 1) once every fetch is queued.
-                with m.If(seen_last & (queue_tile + 2 >= count)):
-                    m.d.sync += queue_tile.eq(queue_tile + 1)
-                with m.Else():
-                    m.d.sync += [queue_tile.eq(queue_tile + 2), storing.eq(0)]
             with m.Else():
                 m.d.sync += queued_loads.eq(queued_loads + 1)
-                # L(0) is followed by L(1), L(j) by W(j - 1), the last fetch L(n - 1) by W(n - 2).
-                with m.If(queue_tile == 0):
-                    with m.If(~head.last):
-                        m.d.sync += queue_tile.eq(1)
-                    with m.Else():
-                        m.d.sync += storing.eq(1)
-                with m.Else():
-                    m.d.sync += [queue_tile.eq(queue_tile - 1), storing.eq(1)]
         with m.Elif(handed):
             m.d.sync += sent.eq(sent + 1)
+        # The head's header for the next cycle: selected from the ring by the early indices, the
+        # late ``entry_done`` choosing between them; a header entering its slot at this edge is
+        # taken from the stream. (After ``run`` it is stale until a header arrives, which it
+        # takes: the queue waits for that header.)
+        slot = (RING - 1).bit_length()
+        taking = self.headers.valid & self.headers.ready
+
+        def header_of(tile):
+            arriving = taking & (received[:slot] == tile[:slot])
+            return Mux(arriving, self.headers.payload, _select(m, ring, tile[:slot]))
+
+        m.d.sync += head.eq(Mux(entry_done, header_of(next_tile), header_of(queue_tile)))
 
         # Compute: the next tile starts when its fetch has landed, its accumulator bank is
         # written back and the core is idle with the tile's descriptor primed. The first two
