@@ -33,11 +33,12 @@ def layer_tiles(net: str, layer: int, config: AccelConfig, rng: random.Random) -
     } for j in range(sched.count)]  # fmt: skip
 
 
-def run(tiles: list[dict], rng: random.Random, latency: int = 30, max_cycles: int = 200_000, delays=None) -> dict:
+def run(tiles: list[dict], rng: random.Random, latency: int = 30, max_cycles: int = 200_000, delays=None,
+        index_bits: int = 12) -> dict:
     """Simulate the sequencer with stub engines (a command completes 1..``latency`` + 1 cycles
     after it is handed over, in order, or after the next of ``delays``) and core; returns the
     recorded events (cycles)."""
-    dut = TileSequencer(DmaParams(), index_bits=12, count_bits=4)
+    dut = TileSequencer(DmaParams(), index_bits=index_bits, count_bits=4)
     events = {"hand": [], "done": {"reader": [], "writer": []}, "start": [], "idle": [], "header": [], "finished": None}
     headers = list(tiles)
     commands = {
@@ -212,3 +213,12 @@ def test_a_completion_in_the_cycle_an_empty_fetch_is_passed():
     events = run(tiles, random.Random(0), delays=iter([10, 7, 0]))
     assert events["done"]["reader"] == [12, 13]
     check(tiles, events)
+
+
+def test_tile_indices_in_the_upper_half_of_their_range_keep_their_guards():
+    """With 4 index bits, tiles 8..14 have the top bit set: a writeback of such a tile still
+    waits for its compute (read as a signed index it would look like "no guard")."""
+    rng = random.Random(5)
+    tiles = [{"load_after": max(-1, j - 2), "wait_wb": j - 2 if j >= 2 else -1, "loads": int(j % 3 == 0),
+              "stores": 1, "compute": 60, "last": j == 14} for j in range(15)]  # fmt: skip
+    check(tiles, run(tiles, rng, latency=0, index_bits=4))

@@ -137,7 +137,7 @@ class TileSequencer(wiring.Component):
         with m.Else():
             m.d.comb += [next_tile.eq(queue_tile - 1), next_storing.eq(1)]
         present = queue_tile < received
-        guard = Mux(storing, queue_tile.as_signed(), head.load_after)
+        guard = Mux(storing, queue_tile, head.load_after)  # signed: a tile index is never negative
         sent = Signal(self.count_bits)
         total = Mux(storing, head.stores, head.loads)
         # An empty transfer moves nothing: it passes without waiting for its guard.
