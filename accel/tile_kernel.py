@@ -7,8 +7,10 @@ beats, DMA commands, compute cycles and bank guards, and the SRAM access counts.
 design-space exploration (:mod:`accel.dse_kernel`) all read its arrays, so they cannot disagree.
 
 A tile is the unit the controller runs from start to done with its operands on chip: a band of
-``b`` output rows (``M_t = b * row_len`` pixels) or a block of whole images, ``c`` input
-channels of a group (``K_t``) and ``N_t`` output channels, for one pack of groups. The loop nest
+``b`` output rows (``M_t = b * row_len`` pixels), a block of whole images, or, when not even one
+output row's accumulators fit their bank, a *segment* of one output row (``w`` consecutive
+outputs; the segments of a row share its input rows, fetched once); ``c`` input channels of a
+group (``K_t``) and ``N_t`` output channels, for one pack of groups. The loop nest
 is ``pack > outer > inner > k`` with K innermost, so partial sums stay in the accumulator buffer
 until the last K tile of an output tile, which is then written back once. ``outer``/``inner`` is
 M-then-N or N-then-M, whichever moves fewer bytes from DRAM. An operand tile is fetched only
@@ -106,9 +108,11 @@ def encode_op(op: Op, macs: int = 0) -> np.ndarray:
 
 # The plan: packed groups, band (output rows per M tile; 0: nothing fits), whole images per M
 # tile (0: bands), input channels per K tile, output channels per N tile, loop order (ORDER_*),
-# and the bytes per bank the smallest tile of the unpacked layer needs (for the error message).
-P_PACK, P_BAND, P_IMAGES, P_CHANNELS, P_N_TILE, P_ORDER, P_NEED_IFMAP, P_NEED_FILTER, P_NEED_OFMAP = range(9)
-PLAN_FIELDS = 9
+# the bytes per bank the smallest tile of the unpacked layer needs (for the error message), and
+# the outputs per row segment (the whole row unless one row's accumulators do not fit).
+(P_PACK, P_BAND, P_IMAGES, P_CHANNELS, P_N_TILE, P_ORDER, P_NEED_IFMAP, P_NEED_FILTER, P_NEED_OFMAP,
+ P_SEGMENT) = range(10)  # fmt: skip
+PLAN_FIELDS = 10
 ORDER_MN, ORDER_NM = 0, 1
 ORDER_NAMES = ("mn", "nm")
 
@@ -123,11 +127,12 @@ ORDER_NAMES = ("mn", "nm")
 TILE_FIELDS = 19
 
 # Per M tile: first image (or output plane, for bands: image * output depth + slice), images,
-# first output row, output rows; output pixels, input rows read per channel, image, the input
-# depth slices and rows it reads [Z0, Z1) x [R0, R1), first output pixel in DRAM.
-(M_PLANE, M_IMAGES, M_Y0, M_ROWS, M_PIXELS, M_TOUCHED, M_IMAGE, M_Z0, M_Z1, M_R0, M_R1,
- M_OUT_FIRST) = range(12)  # fmt: skip
-M_FIELDS = 12
+# first output row, output rows, first output column, output columns; output pixels, input rows
+# read per channel, image, the input depth slices and rows it reads [Z0, Z1) x [R0, R1), first
+# output pixel in DRAM, and the index of its input rows (equal for the segments of one row).
+(M_PLANE, M_IMAGES, M_Y0, M_ROWS, M_X0, M_COLS, M_PIXELS, M_TOUCHED, M_IMAGE, M_Z0, M_Z1, M_R0, M_R1,
+ M_OUT_FIRST, M_INPUT) = range(15)  # fmt: skip
+M_FIELDS = 15
 
 # Layer counters: SRAM element accesses, folds, cycles the PEs hold mapped work, DRAM bytes.
 (C_IFMAP_READS, C_FILTER_READS, C_FILTER_WRITES, C_OFMAP_READS, C_OFMAP_WRITES, C_FOLDS, C_MAPPED, C_LOAD_IFMAP,
@@ -158,8 +163,11 @@ def _most_touched(op, axis, band):
 
 
 @register_jitable
-def _best_order(op, band, images, ct, nt, pack, ib, filt):
-    """Estimated DRAM bytes of both loop orders: ``(order, bytes)`` of the cheaper one."""
+def _best_order(op, band, images, segments, ct, nt, pack, ib, filt):
+    """Estimated DRAM bytes of both loop orders: ``(order, bytes)`` of the cheaper one.
+
+    ``segments`` per output row: consecutive segments share their input rows, so they fetch
+    them again only when K is split (the K tiles between them replace the rows)."""
     if images > 0:
         tm = _cdiv(op[O_BATCH], images)
         ifmap_all = (
@@ -168,12 +176,13 @@ def _best_order(op, band, images, ct, nt, pack, ib, filt):
     else:
         tm = op[O_BATCH] * op[O_DEPTH + A_OUT] * _cdiv(op[O_ROWS + A_OUT], band)
         ifmap_all = tm * _most_touched(op, O_DEPTH, 1) * _most_touched(op, O_ROWS, band)
+        tm *= segments
     ifmap_all *= op[O_IN_ROW_LEN] * ib * op[O_CHANNELS] * pack
     tn = _cdiv(op[O_N] * pack, nt)
     tk = _cdiv(op[O_CHANNELS] * pack, ct) if pack == 1 else 1
     filter_all = filt * tn * tk
     if tk > 1:
-        mn = ifmap_all * tn + filter_all * tm
+        mn = ifmap_all * segments * tn + filter_all * tm
         nm = mn
     else:
         mn = ifmap_all + filter_all * (tm if tn > 1 else 1)
@@ -210,7 +219,7 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
     plan[P_PACK] = pack
     plan[P_BAND] = 0
     plan[P_NEED_IFMAP] = plan[P_NEED_FILTER] = plan[P_NEED_OFMAP] = -1
-    best_traffic, best_volume = 0, 0
+    best_split, best_traffic, best_volume = False, 0, 0
     nt = n_total
     while True:
         ct = channels if pack == 1 else channels * pack
@@ -226,7 +235,7 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
             row_bytes = ct * depth_slices * op[O_IN_ROW_LEN] * ib
             out_row_bytes = op[O_OUT_ROW_LEN] * lanes * ab
             for field, need in ((P_NEED_IFMAP, row_bytes * window_rows), (P_NEED_FILTER, held),
-                                (P_NEED_OFMAP, out_row_bytes)):  # fmt: skip
+                                (P_NEED_OFMAP, lanes * ab)):  # fmt: skip
                 if plan[field] < 0 or need < plan[field]:
                     plan[field] = need
             rows_fit = bank_if // row_bytes
@@ -234,22 +243,30 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
                 by_ifmap = r_out
             else:
                 by_ifmap = (rows_fit * op[O_ROWS + A_INSERT] - op[O_ROWS + A_SPAN]) // op[O_ROWS + A_STRIDE] + 1
-            band = min(r_out, by_ifmap, bank_of // out_row_bytes)
+            by_ofmap, segment = bank_of // out_row_bytes, op[O_OUT_ROW_LEN]
+            if by_ofmap == 0:  # not one output row: segments of one
+                segment = bank_of // (lanes * ab)
+                by_ofmap = min(segment, 1)
+            band = min(r_out, by_ifmap, by_ofmap)
             if band >= 1 and held <= bank_f:
                 images = 0
-                if band == r_out:  # whole images per tile when one fits: no depth slices fetched twice
+                if band == r_out and segment == op[O_OUT_ROW_LEN]:  # whole images per tile when one fits
                     image_in = max(1, ct * image_rows * op[O_IN_ROW_LEN] * ib)  # 0 if every window is padding
                     image_out = op[O_DEPTH + A_OUT] * r_out * out_row_bytes
                     images = min(op[O_BATCH], bank_if // image_in, bank_of // image_out)
-                order, traffic = _best_order(op, band, images, ct, nt, pack, ib, filt)
+                segments = _cdiv(op[O_OUT_ROW_LEN], segment)
+                order, traffic = _best_order(op, band, images, segments, ct, nt, pack, ib, filt)
                 if images > 0:
-                    volume = images * op[O_DEPTH + A_OUT] * r_out * ct * nt
+                    volume = images * op[O_DEPTH + A_OUT] * r_out * op[O_OUT_ROW_LEN] * ct * nt
                 else:
-                    volume = band * ct * nt
-                if plan[P_BAND] == 0 or traffic < best_traffic or (traffic == best_traffic and volume > best_volume):
+                    volume = band * segment * ct * nt
+                # Whole rows first: segments only where no whole row fits.
+                split = segments > 1
+                better = traffic < best_traffic or (traffic == best_traffic and volume > best_volume)
+                if plan[P_BAND] == 0 or split < best_split or (split == best_split and better):
                     plan[P_BAND], plan[P_IMAGES], plan[P_CHANNELS], plan[P_N_TILE] = band, images, ct, nt
-                    plan[P_ORDER] = order
-                    best_traffic, best_volume = traffic, volume
+                    plan[P_ORDER], plan[P_SEGMENT] = order, segment
+                    best_split, best_traffic, best_volume = split, traffic, volume
             if pack != 1 or ct <= 1:
                 break
             ct = max(1, _cdiv(ct, 2))
@@ -283,7 +300,8 @@ def plan_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of):
 def _m_tile_count(op, plan):
     if plan[P_IMAGES] > 0:
         return _cdiv(op[O_BATCH], plan[P_IMAGES])
-    return op[O_BATCH] * op[O_DEPTH + A_OUT] * _cdiv(op[O_ROWS + A_OUT], plan[P_BAND])
+    segments = _cdiv(op[O_OUT_ROW_LEN], plan[P_SEGMENT])
+    return op[O_BATCH] * op[O_DEPTH + A_OUT] * _cdiv(op[O_ROWS + A_OUT], plan[P_BAND]) * segments
 
 
 @register_jitable
@@ -314,7 +332,8 @@ def tile_count(op, plan):
 @register_jitable
 def _m_tiles(op, plan):
     """The M tiles (``M_*`` rows): blocks of whole images, or bands of output rows inside one
-    output plane (image, depth slice), in that order; padding is never fetched."""
+    output plane (image, depth slice), or the segments of each output row, in that order;
+    padding is never fetched."""
     batch, d_out, r_out, row_len = op[O_BATCH], op[O_DEPTH + A_OUT], op[O_ROWS + A_OUT], op[O_OUT_ROW_LEN]
     plane = r_out * row_len
     images, band = plan[P_IMAGES], plan[P_BAND]
@@ -328,12 +347,15 @@ def _m_tiles(op, plan):
         for t in range(count):
             block = images if t < count - 1 else batch - images * (count - 1)
             m[M_PLANE, t], m[M_IMAGES, t], m[M_Y0, t], m[M_ROWS, t] = t * images, block, 0, r_out
+            m[M_X0, t], m[M_COLS, t], m[M_INPUT, t] = 0, row_len, t
             m[M_PIXELS, t], m[M_TOUCHED, t] = block * d_out * plane, block * (z1 - z0) * (r1 - r0)
             m[M_IMAGE, t], m[M_Z0, t], m[M_Z1, t], m[M_R0, t], m[M_R1, t] = t * images, z0, z1, r0, r1
             m[M_OUT_FIRST, t] = t * images * d_out * plane
         return m
     bands = _cdiv(r_out, band)
-    t = 0
+    segment = plan[P_SEGMENT]
+    segments = _cdiv(row_len, segment)
+    t = inputs = 0
     for n in range(batch):
         for d in range(d_out):
             z0 = _first_touched(op, O_DEPTH, d)
@@ -343,11 +365,16 @@ def _m_tiles(op, plan):
                 size = band if b < bands - 1 else r_out - band * (bands - 1)
                 r0 = _first_touched(op, O_ROWS, y0)
                 r1 = r0 + _touched(op, O_ROWS, y0, y0 + size)
-                m[M_PLANE, t], m[M_IMAGES, t], m[M_Y0, t], m[M_ROWS, t] = n * d_out + d, 1, y0, size
-                m[M_PIXELS, t], m[M_TOUCHED, t] = size * row_len, (z1 - z0) * (r1 - r0)
-                m[M_IMAGE, t], m[M_Z0, t], m[M_Z1, t], m[M_R0, t], m[M_R1, t] = n, z0, z1, r0, r1
-                m[M_OUT_FIRST, t] = ((n * d_out + d) * r_out + y0) * row_len
-                t += 1
+                for s in range(segments):
+                    x0 = s * segment
+                    cols = segment if s < segments - 1 else last_chunk(row_len, segment, segments)
+                    m[M_PLANE, t], m[M_IMAGES, t], m[M_Y0, t], m[M_ROWS, t] = n * d_out + d, 1, y0, size
+                    m[M_X0, t], m[M_COLS, t], m[M_INPUT, t] = x0, cols, inputs
+                    m[M_PIXELS, t], m[M_TOUCHED, t] = size * cols, (z1 - z0) * (r1 - r0)
+                    m[M_IMAGE, t], m[M_Z0, t], m[M_Z1, t], m[M_R0, t], m[M_R1, t] = n, z0, z1, r0, r1
+                    m[M_OUT_FIRST, t] = ((n * d_out + d) * r_out + y0) * row_len + x0
+                    t += 1
+                inputs += 1
     return m
 
 
@@ -422,7 +449,7 @@ def array_tiles(op, plan, df, rows, cols, ib, wb, ab, bus):
                     t[T_KI, j], t[T_NI, j], t[T_LAST_K, j] = ki, ni, last_k
                     # Operand fetches: only when the operand tile changes.
                     first = j == 0 or t[T_GROUP0, j] != t[T_GROUP0, j - 1]
-                    new_if[j] = first or mi != t[T_MI, j - 1] or ki != t[T_KI, j - 1]
+                    new_if[j] = first or m[M_INPUT, mi] != m[M_INPUT, t[T_MI, j - 1]] or ki != t[T_KI, j - 1]
                     new_f[j] = (first or ni != t[T_NI, j - 1] or ki != t[T_KI, j - 1]) and (has_w or df == WS)
                     if new_if[j]:
                         c_first = p * pack * op[O_CHANNELS] + t[T_C0, j]

@@ -128,17 +128,17 @@ def test_row_matches_sim_run(vgg16):
 
 
 def test_failed_point_reports_the_layer_and_the_fix(vgg16):
-    row = evaluate(vgg16, AccelConfig(ofmap_kib=8))
+    row = evaluate(vgg16, AccelConfig(filter_kib=1))
     assert row["status"] == "failed"
     assert row["cycles"] is None and row["energy_uj"] is None
     with pytest.raises(Exception) as err:  # the message sim run prints
-        simulate(get_network("vgg16"), AccelConfig(ofmap_kib=8), mode="analytic")
+        simulate(get_network("vgg16"), AccelConfig(filter_kib=1), mode="analytic")
     assert row["error"] == str(err.value)
-    assert "ofmap_kib >=" in row["error"]
+    assert "filter_kib >=" in row["error"]
 
 
 def test_analytic_and_cycle_modes_agree_on_sampled_points(vgg16):
-    sweep = Sweep({"rows": [8, 32], "cols": [16, 64], "dataflow": ["ws", "os", "is"], "ifmap_kib": [64, 256],
+    sweep = Sweep({"rows": [8, 32], "cols": [16, 64], "dataflow": ["ws", "os", "is"], "ifmap_kib": [1, 256],
                    "ofmap_kib": [32, 128], "bandwidth": [4, 32]})  # fmt: skip
     analytic = run_sweep(vgg16, sweep)
     assert analytic.failed and analytic.ok  # the sweep has both kinds of points

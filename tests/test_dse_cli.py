@@ -37,7 +37,7 @@ SMALL = [
     "8,16",
     "--dataflow",
     "ws,os,is",
-    "--ofmap-kib",
+    "--filter-kib",
     "1,64",
 ]
 
@@ -47,15 +47,15 @@ def test_sweep_writes_results_front_and_plots(tmp_path, capsys):
     status, stdout, stderr = run(capsys, "dse", "lenet5", *SMALL, "--workers", "2", "-o", str(out))
     assert (status, stderr) == (0, "")
     assert "lenet5: 36 design points (analytic mode): 36 evaluated" in stdout
-    assert "0 resumed from the journal, 12 failed" in stdout
-    # WS accumulator words are C lanes wide, so its smallest conv1 tile needs more than OS/IS's.
-    groups = re.findall(r"failed \((\d+)\): layer 'conv1': the ofmap buffer is too small", stdout)
-    assert sum(map(int, groups)) == 12
+    assert "0 resumed from the journal, 2 failed" in stdout
+    # A WS filter bank holds whole R x C weight blocks: 1 KiB is too small for a 16-row array.
+    groups = re.findall(r"failed \((\d+)\): layer 'conv1': the filter buffer is too small", stdout)
+    assert sum(map(int, groups)) == 2
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert len(rows) == 36 and list(rows[0]) == list(COLUMNS)
-    assert sum(r["status"] == "failed" for r in rows) == 12
+    assert sum(r["status"] == "failed" for r in rows) == 2
     front = list(csv.DictReader((out / "pareto.csv").open()))
-    assert 0 < len(front) < 24 and all(r["status"] == "ok" for r in front)
+    assert 0 < len(front) < 34 and all(r["status"] == "ok" for r in front)
     for png in ("pareto_latency_energy.png", "pareto_latency_area.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     before = (out / "results.csv").read_bytes()

@@ -18,7 +18,7 @@ import pytest
 from accel.config import AccelConfig
 from accel.lowering import lower_network
 from accel.system_timing import layer_segments
-from accel.tiling import schedule
+from accel.tiling import schedule, tile_grid
 from rtl.host.system_run import run_network
 from sim.runner import simulate
 from tests.test_program import random_conv
@@ -106,4 +106,27 @@ def test_a_layer_of_several_program_segments_takes_the_simulated_cycles(tmp_path
     config = SMALL_4X4.replace(filter_kib=1, dram_bandwidth=16.0, dram_latency=5)
     sched = schedule(lower_network(network)[0][1], config)
     assert len(layer_segments(sched.commands, sched.rows, 16.0, 5, 16)) == 4
+    assert_cycle_exact(network, config, tmp_path)
+
+
+def test_row_segments_take_the_simulated_cycles(tmp_path):
+    """Output rows longer than an accumulator bank holds run in segments that share their input
+    rows: padding of every mode at both row ends, a stride larger than the kernel, dilation,
+    depthwise and pooling, bit-exact and in the simulated cycles."""
+    x = ("input",)
+    conv = dict(in_channels=4, inputs=x)
+    network = Network("segments", (1, 4, 3, 75), [
+        Conv(name="zeros", out_channels=6, kernel_size=3, padding=((1, 1), (2, 1)), **conv),
+        Conv(name="reflect", out_channels=3, kernel_size=3, padding=1, padding_mode="reflect", **conv),
+        Conv(name="circular_s2", out_channels=4, kernel_size=(2, 1), stride=(1, 2), padding=(0, 1),
+             padding_mode="circular", **conv),
+        Conv(name="replicate_d2", out_channels=5, kernel_size=3, dilation=(1, 2), padding=(1, 2),
+             padding_mode="replicate", **conv),
+        Conv(name="depthwise", out_channels=4, kernel_size=3, padding=1, groups=4, **conv),
+        Pool(name="maxpool", mode="max", kernel_size=(1, 3), stride=1, padding=(0, 1), inputs=x),
+    ])  # fmt: skip
+    config = AccelConfig(rows=4, cols=4, ifmap_kib=8, filter_kib=2, ofmap_kib=1, dram_bandwidth=4.0, dram_latency=7)
+    for _, op in lower_network(network):
+        widths = {cols for *_, cols in tile_grid(op, config).m_tile_ranges()}
+        assert max(widths) < op.out_row_len, op.name  # every layer runs in segments
     assert_cycle_exact(network, config, tmp_path)

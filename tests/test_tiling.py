@@ -15,7 +15,7 @@ from accel.analytic import kernel_bandwidth
 from accel.config import AccelConfig
 from accel.lowering import ArrayOp, lower_network
 from accel.analytic import transfer_cycles
-from accel.tiling import MappingError, TileSchedule, compulsory_bytes, element_bytes, schedule
+from accel.tiling import MappingError, TileSchedule, compulsory_bytes, element_bytes, schedule, tile_grid
 from workloads.layers import Add, Conv, GlobalAvgPool, Linear, Pool
 from workloads.network import Network
 
@@ -171,8 +171,8 @@ CONV_1D = Network("c", (1, 1, 4096), [Conv(name="c", in_channels=1, out_channels
         # One input channel: 11*11 weights (WS banks hold whole 32x32 blocks: 128 rows) for 32
         # columns of outputs + 32 int32 biases: 128 * 32 + 128 = 4,224 B.
         (CONV_11x11, AccelConfig(filter_kib=1), "filter", 4224, 9),
-        # A 1-D row is never split: 4094 outputs x 4 columns x 4 B accumulators = 65,504 B per bank.
-        (CONV_1D, AccelConfig(cols=4, ofmap_kib=127), "ofmap", 65504, 128),
+        # Rows split into segments down to one output: its 256 columns of 4 B accumulators.
+        (CONV_1D, AccelConfig(rows=8, cols=256, ofmap_kib=1), "ofmap", 1024, 2),
     ],
 )
 def test_mapping_error_names_the_buffer_and_size(network, config, buffer, need, kib):
@@ -185,6 +185,19 @@ def test_mapping_error_names_the_buffer_and_size(network, config, buffer, need, 
     )
     assert math.ceil(2 * need / 1024) == kib
     assert schedule(op, config.replace(**{f"{buffer}_kib": kib})).count >= 1
+
+
+def test_a_row_too_long_for_the_accumulators_runs_in_segments_that_share_its_input_rows():
+    # 4094 outputs x 4 columns x 4 B = 65,504 B: a whole row needs 128 KiB, the bank has 512 B.
+    op, config = only_op(CONV_1D), AccelConfig(cols=4, ofmap_kib=1)
+    sched, grid = schedule(op, config), tile_grid(op, config)
+    segments = [(x0, cols) for *_, x0, cols in grid.m_tile_ranges()]
+    width = segments[0][1]
+    assert segments == [(x0, min(width, 4094 - x0)) for x0 in range(0, 4094, width)]
+    lanes = -(-int(grid.nt.max()) // config.cols) * config.cols
+    assert width * lanes * 4 == config.bank_bytes("ofmap")  # as wide as the accumulator bank allows
+    assert int(sched.writeback.sum()) == compulsory_bytes(op, config)["ofmap"]
+    assert int(sched.load_ifmap.sum()) == compulsory_bytes(op, config)["ifmap"]  # the row is fetched once
 
 
 # Groups packed block-diagonally (pooling channels, depthwise convs) share one ifmap tile, but

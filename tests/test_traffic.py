@@ -169,7 +169,7 @@ def test_stall_splits_into_what_an_ideal_dram_saves_and_the_fixed_delays(mode):
 
 @pytest.mark.parametrize(
     "net, buffer, kib",
-    [("vgg16", "ifmap", 2), ("vgg16", "ofmap", 56), ("m5", "ofmap", 124)],
+    [("vgg16", "ifmap", 2), ("vgg16", "filter", 3), ("m5", "filter", 7)],
 )
 def test_too_small_buffer_names_buffer_and_size_and_that_size_maps(net, buffer, kib):
     network = get_network(net)
@@ -186,6 +186,18 @@ def test_too_small_buffer_names_buffer_and_size_and_that_size_maps(net, buffer, 
     assert only_layer(alone, AccelConfig(**{f"{buffer}_kib": kib}), mode="analytic").cycles > 0
     with pytest.raises(MappingError):
         only_layer(alone, AccelConfig(**{f"{buffer}_kib": kib - 1}), mode="analytic")
+
+
+@pytest.mark.parametrize("net", ["vgg16", "m5"])
+def test_the_smallest_accumulator_buffer_maps_every_layer_in_row_segments(net):
+    """One output row no longer needs to fit: with 512 B accumulator banks every layer runs, and
+    still writes each output once."""
+    network, config = get_network(net), AccelConfig(ofmap_kib=1)
+    report = simulate(network, config, mode="analytic")
+    assert report.total["cycles"] > 0
+    assert report.total["dram"]["ofmap_write_bytes"] == sum(
+        compulsory_bytes(op, config)["ofmap"] for _, op in lower_network(network) if op is not None
+    )
 
 
 # -- SRAM accesses of hand-worked tiles ------------------------------------------------------------

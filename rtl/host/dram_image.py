@@ -292,9 +292,10 @@ def _input_commands(tile: TilePlan, source: Tensor, view: LayerView, lo: int, hi
 def _output_command(tile: TilePlan, result: Tensor, view: LayerView, cols: int, chip: int) -> DmaCommand:
     """The store of a tile's results from its staging bank at byte ``chip``."""
     (image, images), (y0, rows), (g0, _), (n0, nt) = tile.images, tile.out_rows, tile.groups, tile.outputs
+    (x0, cols_out) = tile.out_cols  # a row segment (one row of one image) or whole rows: consecutive pixels
     pixel = result.channels
-    first = (image * result.rows + y0) * result.cols
-    pixels = images * rows * result.cols
+    first = (image * result.rows + y0) * result.cols + x0
+    pixels = images * rows * cols_out
     address = result.address + first * pixel
     if nt == pixel and pixel % cols == 0:
         return DmaCommand("staging", address, pixels * pixel, pixels * pixel, 1, chip, pixels * pixel)

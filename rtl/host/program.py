@@ -67,8 +67,9 @@ class TilePlan:
     """One descriptor of a layer: registers and the slices it loads and stores.
 
     ``images``: (first, count); ``in_rows``: input rows ``[lo, hi)`` loaded; ``out_rows``: (first,
-    count); ``groups``: (first, count); ``channels``: (first, count) per group (a packed tile
-    takes every channel); ``outputs``: (first, count) of the pack's ``count * nper`` outputs;
+    count); ``out_cols``: (first, count) output columns (all of them but in a row segment);
+    ``groups``: (first, count); ``channels``: (first, count) per group (a packed tile takes every
+    channel); ``outputs``: (first, count) of the pack's ``count * nper`` outputs;
     ``read``: the tile completes its outputs (read them through the output path).
     """
 
@@ -76,6 +77,7 @@ class TilePlan:
     images: tuple[int, int]
     in_rows: tuple[int, int]
     out_rows: tuple[int, int]
+    out_cols: tuple[int, int]
     groups: tuple[int, int]
     channels: tuple[int, int]
     outputs: tuple[int, int]
@@ -320,20 +322,20 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
     R, C = config.rows, config.cols
     tiles = []
     for i in range(len(grid.mi)):
-        img0, images, y0, out_rows = ranges[int(grid.mi[i])]
+        img0, images, y0, out_rows, x0, out_cols = ranges[int(grid.mi[i])]
         sources = _row_sources(view, y0, out_rows)
         lo, hi = (int(sources.min()), int(sources.max()) + 1) if len(sources) else (0, 0)
         gcount = int(grid.gcount[i])
         c0, ct = (int(grid.c0[i]), int(grid.ct[i])) if gcount == 1 else (0, view.cin)
-        t = images * out_rows * view.out_w
+        t = images * out_rows * out_cols
         inner = -(-(gcount * ct * window) // R)
         outer = -(-int(grid.nt[i]) // C)
-        row_start, col_start = y0 * view.stride[0] - view.pads[0][0], -view.pads[1][0]
+        row_start, col_start = y0 * view.stride[0] - view.pads[0][0], x0 * view.stride[1] - view.pads[1][0]
         pixel = gcount * ct  # the buffer holds pixels of all the tile's channels: image, row, column, channel
         row = view.in_w * pixel
         regs = {
             "T": t, "INNER": inner, "OUTER": outer, "MODE": view.mode, "ACCUMULATE": int(grid.ki[i] > 0),
-            "OUT_W": view.out_w, "OUT_ROWS": out_rows, "IMAGES": images, "IMG_STRIDE": (hi - lo) * row,
+            "OUT_W": out_cols, "OUT_ROWS": out_rows, "IMAGES": images, "IMG_STRIDE": (hi - lo) * row,
             "COL_START": col_start, "COL_STEP": view.stride[1], "ROW_START": row_start, "ROW_STEP": view.stride[0],
             "ROW_START_W": row_start * row, "ROW_STEP_W": view.stride[0] * row, "IN_W": view.in_w,
             "IN_H": view.in_h, "IN_HW": view.in_h * row, "ROW_BASE_W": lo * row, "ROW_PITCH": row,
@@ -342,7 +344,7 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
             **tap_registers(view.kernel, view.dilation, pixel, R, row, pixel, plane_carry=1),
         }  # fmt: skip
         tile = TilePlan(
-            regs=regs, images=(img0, images), in_rows=(lo, hi), out_rows=(y0, out_rows),
+            regs=regs, images=(img0, images), in_rows=(lo, hi), out_rows=(y0, out_rows), out_cols=(x0, out_cols),
             groups=(int(grid.group0[i]), gcount), channels=(c0, ct), outputs=(int(grid.n0[i]), int(grid.nt[i])),
             read=bool(grid.last_k[i]), cycles=tile_cycles("ws", R, C, t, inner * outer),
         )  # fmt: skip
