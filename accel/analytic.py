@@ -117,11 +117,12 @@ def cycle_bound_terms(beats: int, transfers: int, compute: int, bandwidth: float
     transfer's latency or one of the system's fixed delays (:func:`accel.system_timing.overhead_bound`,
     counted with computing, and its program fetches with the transfers). A transfer of ``b``
     beats of ``W`` bytes (:func:`bus_bytes`, at least the bandwidth) takes at most one cycle more
-    than ``b * W / bandwidth``. ``beats``: bus beats over the channel; ``transfers``: requests
-    (an upper bound will do); ``tiles``: the layer's tiles on an array of ``rows`` rows.
+    than ``b * W / bandwidth``. ``beats``: bus beats over the channel; ``transfers``: the DMA
+    commands that move them (at least the requests; the program holds them); ``tiles``: the
+    layer's tiles on an array of ``rows`` rows.
     Computed in floating point, so it can be checked before any engine counts in int64.
     """
-    program_beats, fetches, fixed = overhead_bound(tiles, rows, bus_bytes(kernel_bandwidth(bandwidth)))
+    program_beats, fetches, fixed = overhead_bound(tiles, transfers, rows, bus_bytes(kernel_bandwidth(bandwidth)))
     beats, transfers = beats + program_beats, transfers + fetches
     return {
         "moving": 0.0 if math.isinf(bandwidth) else beats * bus_bytes(bandwidth) / bandwidth + transfers,
@@ -146,9 +147,8 @@ def cycle_range_error(name: str, beats: int, transfers: int, compute: int, bandw
 
 
 def schedule_traffic(sched: TileSchedule) -> tuple[int, int]:
-    """Bus beats a layer moves over the DRAM channel, and the number of transfers that move them."""
-    beats = int(sched.load_beats.sum() + sched.writeback_beats.sum())
-    return beats, int((sched.load_beats > 0).sum() + (sched.writeback_beats > 0).sum())
+    """Bus beats a layer moves over the DRAM channel, and the DMA commands that move them."""
+    return int(sched.load_beats.sum() + sched.writeback_beats.sum()), int(sched.commands.sum())
 
 
 def layer_timing(sched: TileSchedule, bandwidth: float, latency: int) -> Timing:

@@ -114,6 +114,31 @@ def input_load_commands(depth, rows, images, z0, z1, y0, y1, channels, pixel_byt
 
 
 @register_jitable
+def output_store_commands(rows, width, row_len, pixel_bytes, channels, cols):
+    """DMA commands of a tile's writeback of ``rows`` output rows of ``width`` pixels each, in
+    rows of ``row_len`` pixels (consecutive pixels: ``rows = 1``, ``width = row_len``): one for
+    whole rows, or for dense pixels (every channel, ``cols`` dividing them: one run per row),
+    else one per output row (one run per pixel)."""
+    if width == row_len or (channels == pixel_bytes and pixel_bytes % cols == 0):
+        return 1
+    return rows
+
+
+@register_jitable
+def output_block_beats(first_pixel, rows, width, row_len, pixel_bytes, channel, channels, cols, bus):
+    """Beats of a tile's writeback of ``rows`` rows of ``width`` pixels from ``first_pixel`` in
+    rows of ``row_len`` pixels (:func:`output_store_commands` says how they are split)."""
+    if width == row_len:
+        return output_store_beats(first_pixel, rows * width, pixel_bytes, channel, channels, cols, bus)
+    if channels == pixel_bytes and pixel_bytes % cols == 0:
+        return strided_beats(first_pixel * pixel_bytes, row_len * pixel_bytes, rows, width * pixel_bytes, bus)
+    beats = 0
+    for r in range(rows):
+        beats += output_store_beats(first_pixel + r * row_len, width, pixel_bytes, channel, channels, cols, bus)
+    return beats
+
+
+@register_jitable
 def output_store_beats(first_pixel, pixels, pixel_bytes, channel, channels, cols, bus):
     """Beats of a tile's writeback: ``pixels`` consecutive output pixels from ``first_pixel``,
     channels ``[channel, channel + channels)`` of a tensor with ``pixel_bytes`` channels per

@@ -61,6 +61,7 @@ from accel.config import FIELD_NAMES, AccelConfig, ConfigError
 from accel.files import OutputError, write_atomic
 from accel.dse_kernel import (
     S_BEATS,
+    S_COMMANDS,
     S_COMPUTE,
     S_CYCLES,
     S_FILTER_READS,
@@ -290,9 +291,8 @@ def _mapping_error(op: Op, config: AccelConfig) -> str:
 def _cycle_range_error(workload: Workload, stats: np.ndarray, config: AccelConfig) -> str:
     """The first layer whose cycles could pass the engines' int64 range (its kernel counters saturated)."""
     for op, row in zip(workload.layer_ops, stats):
-        transfers = 2 * int(row[S_TILES])  # at most one fetch and one writeback per tile
-        error = cycle_range_error(op.name, int(row[S_BEATS]), transfers, int(row[S_COMPUTE]), config.dram_bandwidth,
-                                  config.dram_latency, int(row[S_TILES]), config.rows)  # fmt: skip
+        error = cycle_range_error(op.name, int(row[S_BEATS]), int(row[S_COMMANDS]), int(row[S_COMPUTE]),
+                                  config.dram_bandwidth, config.dram_latency, int(row[S_TILES]), config.rows)  # fmt: skip
         if error:
             return error
     return ""
@@ -316,7 +316,7 @@ def _schedule_stats(workload: Workload, config: AccelConfig, timer: Callable) ->
             t.cycles, t.compute_cycles, t.dram_busy_cycles, sched.sram["ifmap_reads"], sched.sram["filter_reads"],
             sched.sram["ofmap_reads"], sched.sram["ofmap_writes"], int(sched.load_ifmap.sum()),
             int(sched.load_filter.sum()), int(sched.writeback.sum()), sched.pe_ops, sched.folds,
-            sched.mapped_cycles, sched.count, int(sched.load_beats.sum() + sched.writeback_beats.sum()),
+            sched.mapped_cycles, sched.count, beats, transfers,
         ]  # fmt: skip
     return out, -1, ""
 

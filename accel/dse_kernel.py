@@ -28,11 +28,11 @@ from accel.tile_kernel import (C_FILTER_READS, C_FOLDS, C_IFMAP_READS, C_LOAD_FI
 
 # Columns of a layer's result.
 (S_CYCLES, S_COMPUTE, S_BUSY, S_IFMAP_READS, S_FILTER_READS, S_OFMAP_READS, S_OFMAP_WRITES, S_LOAD_IFMAP,
- S_LOAD_FILTER, S_WRITEBACK, S_PE_OPS, S_FOLDS, S_MAPPED, S_TILES, S_BEATS) = range(15)  # fmt: skip
-STAT_FIELDS = 15
+ S_LOAD_FILTER, S_WRITEBACK, S_PE_OPS, S_FOLDS, S_MAPPED, S_TILES, S_BEATS, S_COMMANDS) = range(16)  # fmt: skip
+STAT_FIELDS = 16
 STAT_NAMES = ("cycles", "compute_cycles", "dram_busy_cycles", "ifmap_reads", "filter_reads", "ofmap_reads",
               "ofmap_writes", "ifmap_read_bytes", "filter_read_bytes", "ofmap_write_bytes", "pe_ops", "folds",
-              "mapped_cycles", "tiles", "dram_beats")  # fmt: skip
+              "mapped_cycles", "tiles", "dram_beats", "dma_commands")  # fmt: skip
 # The counters that come straight from the tiler's (C_* columns).
 _FROM_TILER = ((S_IFMAP_READS, C_IFMAP_READS), (S_FILTER_READS, C_FILTER_READS), (S_OFMAP_READS, C_OFMAP_READS),
                (S_OFMAP_WRITES, C_OFMAP_WRITES), (S_LOAD_IFMAP, C_LOAD_IFMAP), (S_LOAD_FILTER, C_LOAD_FILTER),
@@ -83,4 +83,5 @@ def _evaluate(ops, rows, cols, df, ib, wb, ab, bank_if, bank_f, bank_of, bandwid
             out[i, stat] = counters[counter]
         out[i, S_TILES] = tiles.shape[1]
         out[i, S_BEATS] = tiles[T_LOAD_BEATS].sum() + tiles[T_WRITEBACK_BEATS].sum()
+        out[i, S_COMMANDS] = tiles[T_COMMANDS].sum()
     return -1

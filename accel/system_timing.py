@@ -144,11 +144,13 @@ def tile_primed(first, tile, starts, ends, rows, bus):
     return max(starts[tile - 1] + descriptor_cycles(rows, bus), ends[tile - 1]) + PRIME
 
 
-def overhead_bound(tiles: int, rows: int, bus: int) -> tuple[int, int, int]:
-    """Upper bounds on what the system adds to ``tiles`` tiles on an array of ``rows`` rows: the
-    program's bus beats, its fetches (transfers), and the fixed delays (cycles)."""
-    record_beats = transfer_beats(record_words(rows, 4) * WORD_BYTES, bus)  # at most four commands a tile
+def overhead_bound(tiles: int, commands: int, rows: int, bus: int) -> tuple[int, int, int]:
+    """Upper bounds on what the system adds to ``tiles`` tiles with ``commands`` DMA commands in
+    all on an array of ``rows`` rows: the program's bus beats, its fetches (transfers), and the
+    fixed delays (cycles)."""
+    record_beats = transfer_beats(record_words(rows, 0) * WORD_BYTES, bus)
+    command_beats = transfer_beats(COMMAND_WORDS * WORD_BYTES, bus)
     per_segment = HEADER_REQUEST + BODY_REQUEST + RUN_DELAY + first_request(bus)
     per_tile = DRAIN + PRIME + descriptor_cycles(rows, bus) + 2 * REQUEST_DELAY + LOAD_LANDED + WRITEBACK_DONE
     # A segment holds one tile at least and its header takes a beat and a word more.
-    return tiles * (record_beats + 2), 2 * tiles, tiles * (per_tile + per_segment)
+    return tiles * (record_beats + 2) + commands * command_beats, 2 * tiles, tiles * (per_tile + per_segment)

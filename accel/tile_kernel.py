@@ -34,9 +34,10 @@ from numba.extending import register_jitable
 
 from accel.dataflow import OS, WS, _cdiv, pack_groups, tile_work
 from accel.dram_channel import transfer_beats
-from accel.dram_layout import (addend_image_bytes, image_beats, input_load_beats, input_load_commands, output_store_beats,
-                                weight_image_bytes)  # fmt: skip
+from accel.dram_layout import (addend_image_bytes, image_beats, input_load_beats, input_load_commands,
+                                output_block_beats, output_store_commands, weight_image_bytes)  # fmt: skip
 from accel.lowering import ArrayOp, Axis, Op, VectorOp, axis_first_touched, axis_most_touched, axis_touched
+from accel.system_timing import COMMAND_WORDS, WORD_BYTES
 from accel.timing import tile_cycles
 
 ACC_BIAS_BYTES = 4  # a bias is stored at accumulator precision (int32)
@@ -163,6 +164,18 @@ def _most_touched(op, axis, band):
 
 
 @register_jitable
+def _band_rows(op, band):
+    """Input rows the bands of ``band`` output rows of one plane fetch in all: the first and the
+    last band as they are clipped by the padding, the ones between as the second."""
+    r_out = op[O_ROWS + A_OUT]
+    bands = _cdiv(r_out, band)
+    if bands == 1:
+        return _touched(op, O_ROWS, 0, r_out)
+    rows = _touched(op, O_ROWS, 0, band) + _touched(op, O_ROWS, (bands - 1) * band, r_out)
+    return rows + (bands - 2) * _touched(op, O_ROWS, band, 2 * band)
+
+
+@register_jitable
 def _best_order(op, band, images, segments, ct, nt, pack, ib, filt):
     """Estimated DRAM bytes of both loop orders: ``(order, bytes)`` of the cheaper one.
 
@@ -174,9 +187,9 @@ def _best_order(op, band, images, segments, ct, nt, pack, ib, filt):
             op[O_BATCH] * _touched(op, O_DEPTH, 0, op[O_DEPTH + A_OUT]) * _touched(op, O_ROWS, 0, op[O_ROWS + A_OUT])
         )
     else:
-        tm = op[O_BATCH] * op[O_DEPTH + A_OUT] * _cdiv(op[O_ROWS + A_OUT], band)
-        ifmap_all = tm * _most_touched(op, O_DEPTH, 1) * _most_touched(op, O_ROWS, band)
-        tm *= segments
+        planes = op[O_BATCH] * op[O_DEPTH + A_OUT]
+        tm = planes * _cdiv(op[O_ROWS + A_OUT], band) * segments
+        ifmap_all = planes * _most_touched(op, O_DEPTH, 1) * _band_rows(op, band)
     ifmap_all *= op[O_IN_ROW_LEN] * ib * op[O_CHANNELS] * pack
     tn = _cdiv(op[O_N] * pack, nt)
     tk = _cdiv(op[O_CHANNELS] * pack, ct) if pack == 1 else 1
@@ -219,7 +232,7 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
     plan[P_PACK] = pack
     plan[P_BAND] = 0
     plan[P_NEED_IFMAP] = plan[P_NEED_FILTER] = plan[P_NEED_OFMAP] = -1
-    best_split, best_traffic, best_volume = False, 0, 0
+    best_segments, best_traffic, best_volume = 0, 0, 0
     nt = n_total
     while True:
         ct = channels if pack == 1 else channels * pack
@@ -243,12 +256,15 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
                 by_ifmap = r_out
             else:
                 by_ifmap = (rows_fit * op[O_ROWS + A_INSERT] - op[O_ROWS + A_SPAN]) // op[O_ROWS + A_STRIDE] + 1
-            by_ofmap, segment = bank_of // out_row_bytes, op[O_OUT_ROW_LEN]
-            if by_ofmap == 0:  # not one output row: segments of one
-                segment = bank_of // (lanes * ab)
-                by_ofmap = min(segment, 1)
-            band = min(r_out, by_ifmap, by_ofmap)
-            if band >= 1 and held <= bank_f:
+            # Bands of whole rows as tall as both banks allow; then taller bands of row segments
+            # (2-D output tiles: the accumulators hold band x segment pixels), which share their
+            # input rows and so fetch fewer overlapping rows, up to the rows the ifmap bank holds.
+            limit = min(r_out, by_ifmap)
+            band = max(1, min(limit, bank_of // out_row_bytes))
+            while band <= limit and held <= bank_f:
+                segment = min(op[O_OUT_ROW_LEN], bank_of // (band * lanes * ab))
+                if segment == 0:
+                    break
                 images = 0
                 if band == r_out and segment == op[O_OUT_ROW_LEN]:  # whole images per tile when one fits
                     image_in = max(1, ct * image_rows * op[O_IN_ROW_LEN] * ib)  # 0 if every window is padding
@@ -256,17 +272,27 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
                     images = min(op[O_BATCH], bank_if // image_in, bank_of // image_out)
                 segments = _cdiv(op[O_OUT_ROW_LEN], segment)
                 order, traffic = _best_order(op, band, images, segments, ct, nt, pack, ib, filt)
+                stores = output_store_commands(band, segment, op[O_OUT_ROW_LEN], op[O_N] * op[O_GROUPS], nt, cols)
+                if stores > 1:  # the program holds a command per row of every output tile: DRAM bytes too
+                    output_tiles = op[O_BATCH] * op[O_DEPTH + A_OUT] * _cdiv(r_out, band) * segments
+                    output_tiles *= _cdiv(n_total, nt) * _cdiv(op[O_GROUPS], pack)
+                    traffic += output_tiles * (stores - 1) * COMMAND_WORDS * WORD_BYTES
                 if images > 0:
                     volume = images * op[O_DEPTH + A_OUT] * r_out * op[O_OUT_ROW_LEN] * ct * nt
                 else:
                     volume = band * segment * ct * nt
-                # Whole rows first: segments only where no whole row fits.
-                split = segments > 1
-                better = traffic < best_traffic or (traffic == best_traffic and volume > best_volume)
-                if plan[P_BAND] == 0 or split < best_split or (split == best_split and better):
+                # The fewest bytes, then whole rows (fewer tiles, fewer commands), then the largest tile.
+                if plan[P_BAND] == 0 or traffic != best_traffic:
+                    better = plan[P_BAND] == 0 or traffic < best_traffic
+                else:
+                    better = segments < best_segments or (segments == best_segments and volume > best_volume)
+                if better:
                     plan[P_BAND], plan[P_IMAGES], plan[P_CHANNELS], plan[P_N_TILE] = band, images, ct, nt
                     plan[P_ORDER], plan[P_SEGMENT] = order, segment
-                    best_split, best_traffic, best_volume = split, traffic, volume
+                    best_segments, best_traffic, best_volume = segments, traffic, volume
+                if band == limit:
+                    break
+                band = min(limit, 2 * band)
             if pack != 1 or ct <= 1:
                 break
             ct = max(1, _cdiv(ct, 2))
@@ -484,10 +510,14 @@ def array_tiles(op, plan, df, rows, cols, ib, wb, ab, bus):
                     c[C_OFMAP_READS] += a_of - (mt * nt if ki == 0 else 0) + (mt * nt if last_k else 0)
                     if last_k:  # the results, once
                         t[T_WRITEBACK, j] = mt * nt * ib
-                        t[T_WRITEBACK_BEATS, j] = output_store_beats(
-                            m[M_OUT_FIRST, mi], mt, out_pixel, (p * pack * op[O_N] + ni * n_size) * ib, nt * ib,
-                            cols * ib, bus)  # fmt: skip
-                        t[T_COMMANDS, j] += 1
+                        # Whole rows are consecutive pixels in DRAM: one row of them all.
+                        rows_out, width, row_len = 1, mt, mt
+                        if m[M_COLS, mi] < op[O_OUT_ROW_LEN]:
+                            rows_out, width, row_len = m[M_ROWS, mi], m[M_COLS, mi], op[O_OUT_ROW_LEN]
+                        t[T_WRITEBACK_BEATS, j] = output_block_beats(
+                            m[M_OUT_FIRST, mi], rows_out, width, row_len, out_pixel,
+                            (p * pack * op[O_N] + ni * n_size) * ib, nt * ib, cols * ib, bus)  # fmt: skip
+                        t[T_COMMANDS, j] += output_store_commands(rows_out, width, row_len, out_pixel, nt * ib, cols * ib)
                     j += 1
     t[T_LOAD_AFTER] = np.maximum(bank_guard(new_if), bank_guard(new_f))
     t[T_WAIT_WRITEBACK] = accumulator_guard(t[T_LAST_K])

@@ -190,7 +190,8 @@ def _best_order(op: ArrayOp, band: int, images: int, ct: int, nt: int, pack: int
         ifmap_all = op.batch * op.image_rows
     else:
         tm = op.planes * -(-op.rows.out // band)
-        ifmap_all = tm * op.depth.most_touched(1) * op.rows.most_touched(band)
+        bands = [(y0, min(y0 + band, op.rows.out)) for y0 in range(0, op.rows.out, band)]
+        ifmap_all = op.planes * op.depth.most_touched(1) * sum(op.rows.touched(lo, hi) for lo, hi in bands)
     ifmap_all *= op.in_row_len * ib * op.channels * pack
     tn = -(-(op.n * pack) // nt)
     tk = -(-(op.channels * pack) // ct) if pack == 1 else 1

@@ -27,7 +27,7 @@ from workloads.forward import NetworkParams
 from workloads.network import INPUT
 
 from ..accelerator_geometry import AcceleratorGeometry
-from .program import LayerPlan, LayerView, Program, ProgramError, TilePlan, weight_images, weight_view
+from .program import LayerPlan, LayerView, Program, ProgramError, TilePlan, layout_rows, weight_images, weight_view
 from .program_image import DmaCommand, TileTransfers, encode_program, to_bytes
 
 @dataclass(frozen=True)
@@ -202,16 +202,6 @@ def _viewed(tensor: Tensor, view: LayerView, input_side: bool) -> Tensor:
     return Tensor(tensor.address, images, rows, cols, channels)
 
 
-def layout_rows(view: LayerView, first: int, count: int) -> tuple[int, int]:
-    """Input rows ``[lo, hi)`` the DRAM layout loads for output rows ``first .. first+count-1``:
-    from the first to the last real row their windows read (``accel.lowering.Axis.touched``)."""
-    stride, pad = view.stride[0], view.pads[0][0]
-    span = view.dilation[0] * (view.kernel[0] - 1) + 1
-    lo = max(first * stride - pad, 0)
-    hi = min((first + count - 1) * stride - pad + span, view.in_h)
-    return (lo, hi) if hi > lo else (lo, lo)
-
-
 def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemories, dram: _Allocator,
                     weights: np.ndarray, addends: np.ndarray) -> None:  # fmt: skip
     plan, source, result = layer.plan, layer.source, layer.result
@@ -221,12 +211,6 @@ def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemor
     fetches: dict[str, list[bool]] = {"ifmap": [], "filter": []}
     for tile in plan.tiles:
         lo, hi = layout_rows(view, *tile.out_rows)
-        if tile.in_rows[1] > tile.in_rows[0] and (tile.in_rows[0] < lo or tile.in_rows[1] > hi):
-            raise ProgramError(
-                f"layer {plan.name!r}: a row band reads input rows {tile.in_rows[0]}..{tile.in_rows[1] - 1} "
-                f"({view.pad_mode} padding) beyond the rows {lo}..{hi - 1} the AXI system loads; raise ifmap_kib "
-                f"and ofmap_kib until a tile holds whole images"
-            )
         ifmap_key = (tile.groups[0], tile.images, tile.out_rows, tile.channels)
         filter_key = (tile.groups[0], tile.outputs, tile.channels)
         loads: list[DmaCommand] = []
@@ -257,7 +241,7 @@ def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemor
         if tile.read:
             banks["stage"] ^= 1
             stage_bank = banks["stage"]
-            stores = [_output_command(tile, result, view, config.cols, memories.bank("staging", stage_bank))]
+            stores = _output_commands(tile, result, view, config.cols, memories.bank("staging", stage_bank))
         layer.tiles.append(TileTransfers(regs, loads, stores, banks["weights"], stage_bank))
     # The simulator's guards (accel.tile_kernel): the bank a fetch fills, the accumulator bank a tile reuses.
     guards = np.maximum(bank_guard(np.array(fetches["ifmap"])), bank_guard(np.array(fetches["filter"])))
@@ -289,15 +273,24 @@ def _input_commands(tile: TilePlan, source: Tensor, view: LayerView, lo: int, hi
                        channels) for n in range(images)]  # fmt: skip
 
 
-def _output_command(tile: TilePlan, result: Tensor, view: LayerView, cols: int, chip: int) -> DmaCommand:
-    """The store of a tile's results from its staging bank at byte ``chip``."""
+def _output_commands(tile: TilePlan, result: Tensor, view: LayerView, cols: int, chip: int) -> list[DmaCommand]:
+    """The stores of a tile's results from its staging bank at byte ``chip``, split as
+    :func:`accel.dram_layout.output_store_commands` says: whole rows are consecutive pixels in
+    DRAM; a band of row segments is a run per row of dense pixels, else a command per row."""
     (image, images), (y0, rows), (g0, _), (n0, nt) = tile.images, tile.out_rows, tile.groups, tile.outputs
-    (x0, cols_out) = tile.out_cols  # a row segment (one row of one image) or whole rows: consecutive pixels
+    x0, width = tile.out_cols
     pixel = result.channels
     first = (image * result.rows + y0) * result.cols + x0
-    pixels = images * rows * cols_out
     address = result.address + first * pixel
-    if nt == pixel and pixel % cols == 0:
-        return DmaCommand("staging", address, pixels * pixel, pixels * pixel, 1, chip, pixels * pixel)
-    pitch = tile.regs["STAGE_PITCH"] * cols
-    return DmaCommand("staging", address + g0 * view.nper + n0, pixel, nt, pixels, chip, pitch)
+    if nt == pixel and pixel % cols == 0:  # dense pixels: the staging bank holds them as DRAM does
+        if width == result.cols:
+            size = images * rows * width * pixel
+            return [DmaCommand("staging", address, size, size, 1, chip, size)]
+        size = width * pixel
+        return [DmaCommand("staging", address, result.cols * pixel, size, rows, chip, size)]
+    pitch = tile.regs["STAGE_PITCH"] * cols  # staging bytes per pixel
+    address += g0 * view.nper + n0
+    if width == result.cols:
+        return [DmaCommand("staging", address, pixel, nt, images * rows * width, chip, pitch)]
+    return [DmaCommand("staging", address + r * result.cols * pixel, pixel, nt, width, chip + r * width * pitch, pitch)
+            for r in range(rows)]  # fmt: skip

@@ -201,6 +201,16 @@ def weight_view(view: LayerView, p: LayerParams | None) -> tuple[np.ndarray, np.
     return w, bias
 
 
+def layout_rows(view: LayerView, first: int, count: int) -> tuple[int, int]:
+    """Input rows ``[lo, hi)`` the DRAM layout loads for output rows ``first .. first+count-1``:
+    from the first to the last real row their windows read (``accel.lowering.Axis.touched``)."""
+    stride, pad = view.stride[0], view.pads[0][0]
+    span = view.dilation[0] * (view.kernel[0] - 1) + 1
+    lo = max(first * stride - pad, 0)
+    hi = min((first + count - 1) * stride - pad + span, view.in_h)
+    return (lo, hi) if hi > lo else (lo, lo)
+
+
 def _row_sources(view: LayerView, first: int, count: int) -> np.ndarray:
     """Input rows (after the padding mode's remap) that output rows ``first..first+count-1`` read."""
     ys = np.arange(first, first + count)[:, None] * view.stride[0] - view.pads[0][0]
@@ -325,6 +335,13 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
         img0, images, y0, out_rows, x0, out_cols = ranges[int(grid.mi[i])]
         sources = _row_sources(view, y0, out_rows)
         lo, hi = (int(sources.min()), int(sources.max()) + 1) if len(sources) else (0, 0)
+        loaded = layout_rows(view, y0, out_rows)
+        if hi > lo and (lo < loaded[0] or hi > loaded[1]):
+            raise ProgramError(
+                f"layer {node.name!r}: a row band reads input rows {lo}..{hi - 1} ({view.pad_mode} padding) beyond "
+                f"the rows {loaded[0]}..{loaded[1] - 1} the AXI system loads; raise ifmap_kib and ofmap_kib until a "
+                f"tile holds whole images"
+            )
         gcount = int(grid.gcount[i])
         c0, ct = (int(grid.c0[i]), int(grid.ct[i])) if gcount == 1 else (0, view.cin)
         t = images * out_rows * out_cols
