@@ -109,11 +109,12 @@ def encode_op(op: Op, macs: int = 0) -> np.ndarray:
 
 # The plan: packed groups, band (output rows per M tile; 0: nothing fits), whole images per M
 # tile (0: bands), input channels per K tile, output channels per N tile, loop order (ORDER_*),
-# the bytes per bank the smallest tile of the unpacked layer needs (for the error message), and
-# the outputs per row segment (the whole row unless one row's accumulators do not fit).
+# the bytes per bank the smallest tile of the unpacked layer needs (for the error message), the
+# outputs per row segment (the whole row, or less: 2-D tiles), and whether the ifmap tile holds
+# every channel while K tiles take slices of it (1: the ifmap is fetched once per M tile).
 (P_PACK, P_BAND, P_IMAGES, P_CHANNELS, P_N_TILE, P_ORDER, P_NEED_IFMAP, P_NEED_FILTER, P_NEED_OFMAP,
- P_SEGMENT) = range(10)  # fmt: skip
-PLAN_FIELDS = 10
+ P_SEGMENT, P_RESIDENT) = range(11)  # fmt: skip
+PLAN_FIELDS = 11
 ORDER_MN, ORDER_NM = 0, 1
 ORDER_NAMES = ("mn", "nm")
 
@@ -176,11 +177,12 @@ def _band_rows(op, band):
 
 
 @register_jitable
-def _best_order(op, band, images, segments, ct, nt, pack, ib, filt):
+def _best_order(op, band, images, segments, ct, nt, pack, ib, filt, resident):
     """Estimated DRAM bytes of both loop orders: ``(order, bytes)`` of the cheaper one.
 
     ``segments`` per output row: consecutive segments share their input rows, so they fetch
-    them again only when K is split (the K tiles between them replace the rows)."""
+    them again only when K is split (the K tiles between them replace the rows), unless the
+    ifmap tile is ``resident`` (every channel on chip: fetched once per M tile, M outermost)."""
     if images > 0:
         tm = _cdiv(op[O_BATCH], images)
         ifmap_all = (
@@ -194,6 +196,8 @@ def _best_order(op, band, images, segments, ct, nt, pack, ib, filt):
     tn = _cdiv(op[O_N] * pack, nt)
     tk = _cdiv(op[O_CHANNELS] * pack, ct) if pack == 1 else 1
     filter_all = filt * tn * tk
+    if resident:
+        return ORDER_MN, ifmap_all + filter_all * tm
     if tk > 1:
         mn = ifmap_all * segments * tn + filter_all * tm
         nm = mn
@@ -212,8 +216,11 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
 
     Candidate sizes of N and of the channels are all of it, then halvings (N down to the array
     dim it maps to, channels down to 1); packed groups share the K dim, so only a single,
-    unpacked group splits its channels. For each, the band is the most output rows whose input
-    rows and accumulators fit their banks, and whole images per tile when one fits.
+    unpacked group splits its channels, and then its ifmap tile may hold every channel (resident)
+    or only the K tile's. For each, bands of whole rows as tall as the banks allow (whole images
+    per tile when one fits), then bands twice, four times ... as tall, up to what the ifmap bank
+    holds, in row segments whose accumulators fit (2-D tiles). The estimate is
+    :func:`_best_order`'s, plus the program's bytes for writeback commands beyond one per tile.
 
     Weight-stationary banks are organised as the layer accelerator's memories: the filter bank
     holds the tile's weight and addend images (:mod:`accel.dram_layout`: whole ``R x C`` weight
@@ -251,48 +258,54 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
                                 (P_NEED_OFMAP, lanes * ab)):  # fmt: skip
                 if plan[field] < 0 or need < plan[field]:
                     plan[field] = need
-            rows_fit = bank_if // row_bytes
-            if rows_fit >= r_size:
-                by_ifmap = r_out
-            else:
-                by_ifmap = (rows_fit * op[O_ROWS + A_INSERT] - op[O_ROWS + A_SPAN]) // op[O_ROWS + A_STRIDE] + 1
-            # Bands of whole rows as tall as both banks allow; then taller bands of row segments
-            # (2-D output tiles: the accumulators hold band x segment pixels), which share their
-            # input rows and so fetch fewer overlapping rows, up to the rows the ifmap bank holds.
-            limit = min(r_out, by_ifmap)
-            band = max(1, min(limit, bank_of // out_row_bytes))
-            while band <= limit and held <= bank_f:
-                segment = min(op[O_OUT_ROW_LEN], bank_of // (band * lanes * ab))
-                if segment == 0:
-                    break
-                images = 0
-                if band == r_out and segment == op[O_OUT_ROW_LEN]:  # whole images per tile when one fits
-                    image_in = max(1, ct * image_rows * op[O_IN_ROW_LEN] * ib)  # 0 if every window is padding
-                    image_out = op[O_DEPTH + A_OUT] * r_out * out_row_bytes
-                    images = min(op[O_BATCH], bank_if // image_in, bank_of // image_out)
-                segments = _cdiv(op[O_OUT_ROW_LEN], segment)
-                order, traffic = _best_order(op, band, images, segments, ct, nt, pack, ib, filt)
-                stores = output_store_commands(band, segment, op[O_OUT_ROW_LEN], op[O_N] * op[O_GROUPS], nt, cols)
-                if stores > 1:  # the program holds a command per row of every output tile: DRAM bytes too
-                    output_tiles = op[O_BATCH] * op[O_DEPTH + A_OUT] * _cdiv(r_out, band) * segments
-                    output_tiles *= _cdiv(n_total, nt) * _cdiv(op[O_GROUPS], pack)
-                    traffic += output_tiles * (stores - 1) * COMMAND_WORDS * WORD_BYTES
-                if images > 0:
-                    volume = images * op[O_DEPTH + A_OUT] * r_out * op[O_OUT_ROW_LEN] * ct * nt
+            # The ifmap tile takes the K tile's channels, or every channel when K is split and
+            # they fit: then the K tiles slice it and it is fetched once per M tile.
+            for resident in range(2 if pack == 1 and ct < channels else 1):
+                held_channels = channels if resident else ct  # of the ifmap tile
+                rows_fit = bank_if // (held_channels * depth_slices * op[O_IN_ROW_LEN] * ib)
+                if rows_fit >= r_size:
+                    by_ifmap = r_out
                 else:
-                    volume = band * segment * ct * nt
-                # The fewest bytes, then whole rows (fewer tiles, fewer commands), then the largest tile.
-                if plan[P_BAND] == 0 or traffic != best_traffic:
-                    better = plan[P_BAND] == 0 or traffic < best_traffic
-                else:
-                    better = segments < best_segments or (segments == best_segments and volume > best_volume)
-                if better:
-                    plan[P_BAND], plan[P_IMAGES], plan[P_CHANNELS], plan[P_N_TILE] = band, images, ct, nt
-                    plan[P_ORDER], plan[P_SEGMENT] = order, segment
-                    best_segments, best_traffic, best_volume = segments, traffic, volume
-                if band == limit:
-                    break
-                band = min(limit, 2 * band)
+                    by_ifmap = (rows_fit * op[O_ROWS + A_INSERT] - op[O_ROWS + A_SPAN]) // op[O_ROWS + A_STRIDE] + 1
+                # Bands of whole rows as tall as both banks allow; then taller bands of row segments
+                # (2-D output tiles: the accumulators hold band x segment pixels), which share their
+                # input rows and so fetch fewer overlapping rows, up to the rows the ifmap bank holds.
+                limit = min(r_out, by_ifmap)
+                band = max(1, min(limit, bank_of // out_row_bytes))
+                while band <= limit and held <= bank_f:
+                    segment = min(op[O_OUT_ROW_LEN], bank_of // (band * lanes * ab))
+                    if segment == 0:
+                        break
+                    images = 0
+                    if band == r_out and segment == op[O_OUT_ROW_LEN]:  # whole images per tile when one fits
+                        image_in = max(1, held_channels * image_rows * op[O_IN_ROW_LEN] * ib)  # 0: all padding
+                        image_out = op[O_DEPTH + A_OUT] * r_out * out_row_bytes
+                        images = min(op[O_BATCH], bank_if // image_in, bank_of // image_out)
+                    segments = _cdiv(op[O_OUT_ROW_LEN], segment)
+                    order, traffic = _best_order(op, band, images, segments, ct, nt, pack, ib, held, resident)
+                    stores = output_store_commands(band, segment, op[O_OUT_ROW_LEN], op[O_N] * op[O_GROUPS], nt,
+                                                   cols)  # fmt: skip
+                    if stores > 1:  # the program holds a command per row of every output tile: DRAM bytes too
+                        output_tiles = op[O_BATCH] * op[O_DEPTH + A_OUT] * _cdiv(r_out, band) * segments
+                        output_tiles *= _cdiv(n_total, nt) * _cdiv(op[O_GROUPS], pack)
+                        traffic += output_tiles * (stores - 1) * COMMAND_WORDS * WORD_BYTES
+                    if images > 0:
+                        volume = images * op[O_DEPTH + A_OUT] * r_out * op[O_OUT_ROW_LEN] * ct * nt
+                    else:
+                        volume = band * segment * ct * nt
+                    # The fewest bytes, then whole rows (fewer tiles, fewer commands), then the largest tile.
+                    if plan[P_BAND] == 0 or traffic != best_traffic:
+                        better = plan[P_BAND] == 0 or traffic < best_traffic
+                    else:
+                        more = segments == best_segments and volume > best_volume
+                        better = segments < best_segments or more
+                    if better:
+                        plan[P_BAND], plan[P_IMAGES], plan[P_CHANNELS], plan[P_N_TILE] = band, images, ct, nt
+                        plan[P_ORDER], plan[P_SEGMENT], plan[P_RESIDENT] = order, segment, resident
+                        best_segments, best_traffic, best_volume = segments, traffic, volume
+                    if band == limit:
+                        break
+                    band = min(limit, 2 * band)
             if pack != 1 or ct <= 1:
                 break
             ct = max(1, _cdiv(ct, 2))
@@ -454,6 +467,7 @@ def array_tiles(op, plan, df, rows, cols, ib, wb, ab, bus):
     new_f = np.zeros(count, dtype=np.bool_)
     groups, pack, window = op[O_GROUPS], plan[P_PACK], op[O_WINDOW]
     has_w = op[O_HAS_WEIGHTS] != 0
+    resident = plan[P_RESIDENT] != 0
     in_pixel, out_pixel = op[O_CHANNELS] * groups * ib, op[O_N] * groups * ib
     m_count = m.shape[1]
     j = 0
@@ -475,18 +489,21 @@ def array_tiles(op, plan, df, rows, cols, ib, wb, ab, bus):
                     t[T_KI, j], t[T_NI, j], t[T_LAST_K, j] = ki, ni, last_k
                     # Operand fetches: only when the operand tile changes.
                     first = j == 0 or t[T_GROUP0, j] != t[T_GROUP0, j - 1]
-                    new_if[j] = first or m[M_INPUT, mi] != m[M_INPUT, t[T_MI, j - 1]] or ki != t[T_KI, j - 1]
+                    new_if[j] = first or m[M_INPUT, mi] != m[M_INPUT, t[T_MI, j - 1]]
+                    new_if[j] = new_if[j] or (ki != t[T_KI, j - 1] and not resident)
                     new_f[j] = (first or ni != t[T_NI, j - 1] or ki != t[T_KI, j - 1]) and (has_w or df == WS)
                     if new_if[j]:
-                        c_first = p * pack * op[O_CHANNELS] + t[T_C0, j]
-                        t[T_LOAD_IFMAP, j] = ct * m[M_TOUCHED, mi] * op[O_IN_ROW_LEN] * ib
+                        c_first = p * pack * op[O_CHANNELS] + (0 if resident else t[T_C0, j])
+                        c_load = c_total if resident else ct
+                        t[T_LOAD_IFMAP, j] = c_load * m[M_TOUCHED, mi] * op[O_IN_ROW_LEN] * ib
                         t[T_LOAD_BEATS, j] += input_load_beats(
                             op[O_DEPTH + A_SIZE], op[O_ROWS + A_SIZE], op[O_IN_ROW_LEN], in_pixel, m[M_IMAGE, mi],
-                            m[M_IMAGES, mi], m[M_Z0, mi], m[M_Z1, mi], m[M_R0, mi], m[M_R1, mi], c_first * ib, ct * ib,
+                            m[M_IMAGES, mi], m[M_Z0, mi], m[M_Z1, mi], m[M_R0, mi], m[M_R1, mi], c_first * ib,
+                            c_load * ib,
                             bus)  # fmt: skip
                         t[T_COMMANDS, j] += input_load_commands(
                             op[O_DEPTH + A_SIZE], op[O_ROWS + A_SIZE], m[M_IMAGES, mi], m[M_Z0, mi], m[M_Z1, mi],
-                            m[M_R0, mi], m[M_R1, mi], ct * ib, in_pixel)  # fmt: skip
+                            m[M_R0, mi], m[M_R1, mi], c_load * ib, in_pixel)  # fmt: skip
                     if new_f[j]:
                         if df == WS:  # accel.dram_layout: weight and addend images (pooling's unit weights too)
                             weights = weight_image_bytes(kt, nt, rows, cols, wb)

@@ -19,11 +19,11 @@ from accel.jit import choose
 from accel.lowering import ArrayOp, VectorOp
 from accel.tile_kernel import (ACC_BIAS_BYTES, C_FILTER_READS, C_FILTER_WRITES, C_FOLDS, C_IFMAP_READS, C_MAPPED,
                                C_OFMAP_READS, C_OFMAP_WRITES, M_COLS, M_IMAGES, M_PIXELS, M_PLANE, M_ROWS, M_X0, M_Y0,
-                               ORDER_NAMES, P_BAND, P_NEED_FILTER, P_NEED_IFMAP, P_NEED_OFMAP, P_ORDER, P_PACK, T_C0,
-                               T_COMMANDS, T_COMPUTE, T_CT, T_GCOUNT, T_GROUP0, T_KI, T_LAST_K, T_LOAD_AFTER,
-                               T_LOAD_BEATS, T_LOAD_FILTER, T_LOAD_IFMAP, T_MI, T_N0, T_NI, T_NT, T_WAIT_WRITEBACK,
-                               T_WRITEBACK, T_WRITEBACK_BEATS, array_tiles, element_bytes, encode_op, plan_layer,
-                               tile_count, vector_chunk, vector_tiles)  # fmt: skip
+                               ORDER_NAMES, P_BAND, P_NEED_FILTER, P_NEED_IFMAP, P_NEED_OFMAP, P_ORDER, P_PACK,
+                               P_RESIDENT, T_C0, T_COMMANDS, T_COMPUTE, T_CT, T_GCOUNT, T_GROUP0, T_KI, T_LAST_K,
+                               T_LOAD_AFTER, T_LOAD_BEATS, T_LOAD_FILTER, T_LOAD_IFMAP, T_MI, T_N0, T_NI, T_NT,
+                               T_WAIT_WRITEBACK, T_WRITEBACK, T_WRITEBACK_BEATS, array_tiles, element_bytes, encode_op,
+                               plan_layer, tile_count, vector_chunk, vector_tiles)  # fmt: skip
 
 
 class MappingError(ConfigError):
@@ -76,10 +76,12 @@ class TileGrid:
     the pack's GEMM; ``c0`` / ``ct``: first input channel and channels of a group (a packed GEMM
     takes all of them); ``ki`` / ``ni``: K and N tile index; ``last_k``: the tile completes its
     outputs. ``m_tiles``: per M tile, ``(first image, images, first output row, output rows,
-    first output column, output columns)``.
+    first output column, output columns)``. ``resident``: the ifmap tile holds every channel and
+    the K tiles read their channels from it (an unpacked layer whose K is split).
     """
 
     pack: int
+    resident: bool
     group0: np.ndarray
     gcount: np.ndarray
     mi: np.ndarray
@@ -144,7 +146,7 @@ def tile_grid(op: ArrayOp, cfg: AccelConfig) -> TileGrid:
     plan, tiles, m_tiles, _ = _array_tiles(op, cfg)
     rows = {"group0": T_GROUP0, "gcount": T_GCOUNT, "mi": T_MI, "n0": T_N0, "nt": T_NT, "c0": T_C0, "ct": T_CT,
             "ki": T_KI, "ni": T_NI}  # fmt: skip
-    return TileGrid(pack=int(plan[P_PACK]), last_k=tiles[T_LAST_K].astype(bool),
+    return TileGrid(pack=int(plan[P_PACK]), resident=bool(plan[P_RESIDENT]), last_k=tiles[T_LAST_K].astype(bool),
                     m_tiles=m_tiles[[M_PLANE, M_IMAGES, M_Y0, M_ROWS, M_X0, M_COLS]],
                     **{name: tiles[index] for name, index in rows.items()})  # fmt: skip
 

@@ -132,3 +132,20 @@ def test_row_segments_take_the_simulated_cycles(tmp_path):
         assert max(widths) < op.out_row_len, op.name  # every layer runs in segments
     assert max(rows for *_, rows, _, _ in tile_grid(lower_network(network)[0][1], config).m_tile_ranges()) == 3
     assert_cycle_exact(network, config, tmp_path)
+
+
+def test_k_tiles_read_their_channels_from_a_resident_ifmap_tile(tmp_path):
+    """K split by the filter bank while every channel of the input fits the ifmap bank: the input
+    is fetched once and each K tile reads its channels from it (also with a stride, dilation and
+    a rectangular kernel)."""
+    x = ("input",)
+    network = Network("resident", (1, 24, 6, 10), [
+        Conv(name="resident", in_channels=24, out_channels=8, kernel_size=3, padding=1, inputs=x),
+        Conv(name="strided", in_channels=24, out_channels=6, kernel_size=(3, 2), stride=2, padding=(1, 0),
+             dilation=(1, 2), inputs=x),
+    ])  # fmt: skip
+    config = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=1, ofmap_kib=1, dram_bandwidth=4.0, dram_latency=7)
+    grids = [tile_grid(op, config) for _, op in lower_network(network)]
+    assert [grid.resident for grid in grids] == [True, True]
+    assert all(len(set(grid.ki.tolist())) > 1 for grid in grids)  # K is split in both
+    assert_cycle_exact(network, config, tmp_path)

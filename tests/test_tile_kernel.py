@@ -53,9 +53,10 @@ def check(network: Network, config: AccelConfig) -> int:
             check_segments(op, config, got)
             continue
         assert not isinstance(got, str), f"{where}: {got}"
-        ranges = tile_grid(op, config).m_tile_ranges() if isinstance(op, ArrayOp) else []
-        if any(width < op.out_row_len for *_, width in ranges):
-            check_segments(op, config, got)  # 2-D tiles, chosen where they are estimated to move fewer bytes
+        grid = tile_grid(op, config) if isinstance(op, ArrayOp) else None
+        if grid is not None and (grid.resident or any(width < op.out_row_len for *_, width in grid.m_tile_ranges())):
+            # 2-D tiles or a resident ifmap, chosen where they are estimated to move fewer bytes
+            check_segments(op, config, got)
             moved = [int(sched.load_ifmap.sum() + sched.load_filter.sum()) for sched in (got, want)]
             assert moved[0] <= moved[1], where
             continue
@@ -96,8 +97,10 @@ def check_segments(op: ArrayOp, config: AccelConfig, sched) -> None:
     rows_of = [(ranges[int(grid.mi[j])][0], ranges[int(grid.mi[j])][2], int(grid.ki[j]), int(grid.group0[j]))
                for j in fetches]
     tiles_of = {(r[0], r[2]) for r in ranges}
-    if len(set(grid.ki.tolist())) == 1 and grid.pack == 1 and len(set(grid.ni.tolist())) == 1:
+    if grid.resident or (len(set(grid.ki.tolist())) == 1 and grid.pack == 1 and len(set(grid.ni.tolist())) == 1):
         assert len(rows_of) == len(tiles_of) * len(set(grid.group0.tolist())), "the segments of a band fetch its rows once"
+    if grid.resident:  # every channel of the band at once
+        assert set(sched.load_ifmap[fetches] % op.channels) == {0} and len(set(grid.ki.tolist())) > 1
 
 
 @pytest.mark.parametrize("name", list(ZOO))

@@ -148,7 +148,7 @@ def _plan(op: ArrayOp, df: Dataflow, cfg: AccelConfig, pack: int) -> _Plan:
             image_in = max(1, ct * channel_image_bytes)  # 0 if every window is padding
             image_out = image_rows_out * out_row_bytes
             images = min(op.batch, bank_ifmap // image_in, bank_ofmap // image_out) if band == rows.out else 0
-            order, traffic = _best_order(op, band, images, ct, nt, pack, ib, filt)
+            order, traffic = _best_order(op, band, images, ct, nt, pack, ib, held)
             volume = (images * image_rows_out if images else band) * ct * nt
             if best is None or (traffic, -volume) < best[:2]:
                 best = (traffic, -volume, band, images, ct, nt, order)

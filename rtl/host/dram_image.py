@@ -211,7 +211,7 @@ def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemor
     fetches: dict[str, list[bool]] = {"ifmap": [], "filter": []}
     for tile in plan.tiles:
         lo, hi = layout_rows(view, *tile.out_rows)
-        ifmap_key = (tile.groups[0], tile.images, tile.out_rows, tile.channels)
+        ifmap_key = (tile.groups[0], tile.images, tile.out_rows, tile.ifmap_channels)
         filter_key = (tile.groups[0], tile.outputs, tile.channels)
         loads: list[DmaCommand] = []
         regs = dict(tile.regs)
@@ -235,7 +235,8 @@ def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemor
         previous.update(ifmap=ifmap_key, filter=filter_key)
         row_pitch = regs["ROW_PITCH"]  # the tile's rows [lo, hi) of each image, from the bank's start
         regs["IMG_STRIDE"] = (hi - lo) * row_pitch
-        regs["ROW_BASE_W"] = lo * row_pitch - memories.bank("ifmap", banks["ifmap"])
+        skip = tile.channels[0] - tile.ifmap_channels[0]  # the K tile's first channel within a held pixel
+        regs["ROW_BASE_W"] = lo * row_pitch - skip - memories.bank("ifmap", banks["ifmap"])
         stores: list[DmaCommand] = []
         stage_bank = banks["stage"]
         if tile.read:
@@ -254,7 +255,7 @@ def _input_commands(tile: TilePlan, source: Tensor, view: LayerView, lo: int, hi
     """The loads of a tile's input rows ``[lo, hi)`` into the ifmap bank at byte ``chip``."""
     if hi <= lo:
         return []
-    (image, images), (g0, gcount), (c0, ct) = tile.images, tile.groups, tile.channels
+    (image, images), (g0, gcount), (c0, ct) = tile.images, tile.groups, tile.ifmap_channels
     channel, channels = g0 * view.cin + (c0 if gcount == 1 else 0), gcount * ct
     pixel = source.channels
     plane = source.rows * source.cols

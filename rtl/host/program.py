@@ -69,7 +69,9 @@ class TilePlan:
     ``images``: (first, count); ``in_rows``: input rows ``[lo, hi)`` loaded; ``out_rows``: (first,
     count); ``out_cols``: (first, count) output columns (all of them but in a row segment);
     ``groups``: (first, count); ``channels``: (first, count) per group (a packed tile takes every
-    channel); ``outputs``: (first, count) of the pack's ``count * nper`` outputs;
+    channel); ``ifmap_channels``: (first, count) per group in the ifmap bank (every channel when
+    the tile reads its channels from a resident ifmap tile, else ``channels``); ``outputs``:
+    (first, count) of the pack's ``count * nper`` outputs;
     ``read``: the tile completes its outputs (read them through the output path).
     """
 
@@ -80,6 +82,7 @@ class TilePlan:
     out_cols: tuple[int, int]
     groups: tuple[int, int]
     channels: tuple[int, int]
+    ifmap_channels: tuple[int, int]
     outputs: tuple[int, int]
     read: bool
     cycles: int
@@ -348,21 +351,25 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
         inner = -(-(gcount * ct * window) // R)
         outer = -(-int(grid.nt[i]) // C)
         row_start, col_start = y0 * view.stride[0] - view.pads[0][0], x0 * view.stride[1] - view.pads[1][0]
-        pixel = gcount * ct  # the buffer holds pixels of all the tile's channels: image, row, column, channel
+        # The buffer holds pixels of the ifmap tile's channels (image, row, column, channel); the
+        # K tile's channels start at `skip` within a pixel.
+        held = (0, view.cin) if grid.resident else (c0, ct)
+        pixel, skip = gcount * held[1], c0 - held[0]
         row = view.in_w * pixel
         regs = {
             "T": t, "INNER": inner, "OUTER": outer, "MODE": view.mode, "ACCUMULATE": int(grid.ki[i] > 0),
             "OUT_W": out_cols, "OUT_ROWS": out_rows, "IMAGES": images, "IMG_STRIDE": (hi - lo) * row,
             "COL_START": col_start, "COL_STEP": view.stride[1], "ROW_START": row_start, "ROW_STEP": view.stride[0],
             "ROW_START_W": row_start * row, "ROW_STEP_W": view.stride[0] * row, "IN_W": view.in_w,
-            "IN_H": view.in_h, "IN_HW": view.in_h * row, "ROW_BASE_W": lo * row, "ROW_PITCH": row,
+            "IN_H": view.in_h, "IN_HW": view.in_h * row, "ROW_BASE_W": lo * row - skip, "ROW_PITCH": row,
             "PIXEL_PITCH": pixel, "COL_START_P": col_start * pixel, "COL_STEP_P": view.stride[1] * pixel,
             "PAD_MODE": PAD_MODES[view.pad_mode], "FINAL": int(grid.last_k[i]), "STAGE_PITCH": outer, **out_regs,
-            **tap_registers(view.kernel, view.dilation, pixel, R, row, pixel, plane_carry=1),
+            **tap_registers(view.kernel, view.dilation, gcount * ct, R, row, pixel, plane_carry=1),
         }  # fmt: skip
         tile = TilePlan(
             regs=regs, images=(img0, images), in_rows=(lo, hi), out_rows=(y0, out_rows), out_cols=(x0, out_cols),
-            groups=(int(grid.group0[i]), gcount), channels=(c0, ct), outputs=(int(grid.n0[i]), int(grid.nt[i])),
+            groups=(int(grid.group0[i]), gcount), channels=(c0, ct), ifmap_channels=held,
+            outputs=(int(grid.n0[i]), int(grid.nt[i])),
             read=bool(grid.last_k[i]), cycles=tile_cycles("ws", R, C, t, inner * outer),
         )  # fmt: skip
         check_tile(node.name, view, tile, geometry)
