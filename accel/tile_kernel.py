@@ -210,6 +210,29 @@ def _best_order(op, band, images, segments, ct, nt, pack, ib, filt, resident):
 
 
 @register_jitable
+def _rows_by_ifmap(op, row_bytes, bank_if):
+    """Output rows whose input rows, ``row_bytes`` each, fit the ifmap bank ``bank_if`` (< 1: none)."""
+    rows_fit = bank_if // row_bytes
+    if rows_fit >= op[O_ROWS + A_SIZE]:
+        return op[O_ROWS + A_OUT]
+    return (rows_fit * op[O_ROWS + A_INSERT] - op[O_ROWS + A_SPAN]) // op[O_ROWS + A_STRIDE] + 1
+
+
+@register_jitable
+def _estimate(op, band, segment, images, ct, nt, pack, ib, held, resident, cols):
+    """``(order, bytes)`` of a candidate tile: :func:`_best_order`'s estimate, plus the program's
+    32 bytes for every writeback command beyond one per output tile."""
+    segments = _cdiv(op[O_OUT_ROW_LEN], segment)
+    order, traffic = _best_order(op, band, images, segments, ct, nt, pack, ib, held, resident)
+    stores = output_store_commands(band, segment, op[O_OUT_ROW_LEN], op[O_N] * op[O_GROUPS], nt, cols)
+    if stores > 1:
+        output_tiles = op[O_BATCH] * op[O_DEPTH + A_OUT] * _cdiv(op[O_ROWS + A_OUT], band) * segments
+        output_tiles *= _cdiv(op[O_N] * pack, nt) * _cdiv(op[O_GROUPS], pack)
+        traffic += output_tiles * (stores - 1) * COMMAND_WORDS * WORD_BYTES
+    return order, traffic
+
+
+@register_jitable
 def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack, plan):
     """Fill ``plan`` with the tile sizes that move the fewest DRAM bytes (then the largest tile)
     for ``pack`` packed groups; ``plan[P_BAND]`` is 0 when no tile fits.
@@ -232,7 +255,6 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
     window = op[O_WINDOW]
     step_n = min(cols if df != 2 else 1, n_total)  # the array dim N maps to (IS: none)
     r_out = op[O_ROWS + A_OUT]
-    r_size = op[O_ROWS + A_SIZE]
     depth_slices = _most_touched(op, O_DEPTH, 1)
     window_rows = _most_touched(op, O_ROWS, 1)
     image_rows = _touched(op, O_DEPTH, 0, op[O_DEPTH + A_OUT]) * _touched(op, O_ROWS, 0, op[O_ROWS + A_OUT])
@@ -262,11 +284,7 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
             # they fit: then the K tiles slice it and it is fetched once per M tile.
             for resident in range(2 if pack == 1 and ct < channels else 1):
                 held_channels = channels if resident else ct  # of the ifmap tile
-                rows_fit = bank_if // (held_channels * depth_slices * op[O_IN_ROW_LEN] * ib)
-                if rows_fit >= r_size:
-                    by_ifmap = r_out
-                else:
-                    by_ifmap = (rows_fit * op[O_ROWS + A_INSERT] - op[O_ROWS + A_SPAN]) // op[O_ROWS + A_STRIDE] + 1
+                by_ifmap = _rows_by_ifmap(op, held_channels * depth_slices * op[O_IN_ROW_LEN] * ib, bank_if)
                 # Bands of whole rows as tall as both banks allow; then taller bands of row segments
                 # (2-D output tiles: the accumulators hold band x segment pixels), which share their
                 # input rows and so fetch fewer overlapping rows, up to the rows the ifmap bank holds.
@@ -282,13 +300,7 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
                         image_out = op[O_DEPTH + A_OUT] * r_out * out_row_bytes
                         images = min(op[O_BATCH], bank_if // image_in, bank_of // image_out)
                     segments = _cdiv(op[O_OUT_ROW_LEN], segment)
-                    order, traffic = _best_order(op, band, images, segments, ct, nt, pack, ib, held, resident)
-                    stores = output_store_commands(band, segment, op[O_OUT_ROW_LEN], op[O_N] * op[O_GROUPS], nt,
-                                                   cols)  # fmt: skip
-                    if stores > 1:  # the program holds a command per row of every output tile: DRAM bytes too
-                        output_tiles = op[O_BATCH] * op[O_DEPTH + A_OUT] * _cdiv(r_out, band) * segments
-                        output_tiles *= _cdiv(n_total, nt) * _cdiv(op[O_GROUPS], pack)
-                        traffic += output_tiles * (stores - 1) * COMMAND_WORDS * WORD_BYTES
+                    order, traffic = _estimate(op, band, segment, images, ct, nt, pack, ib, held, resident, cols)
                     if images > 0:
                         volume = images * op[O_DEPTH + A_OUT] * r_out * op[O_OUT_ROW_LEN] * ct * nt
                     else:
