@@ -114,12 +114,19 @@ def input_load_commands(depth, rows, images, z0, z1, y0, y1, channels, pixel_byt
 
 
 @register_jitable
+def dense_pixels(pixel_bytes, channels, cols):
+    """Whether a tile's results are whole pixels laid out on chip as in DRAM: every channel, and
+    ``cols`` (the staging word) dividing them."""
+    return channels == pixel_bytes and pixel_bytes % cols == 0
+
+
+@register_jitable
 def output_store_commands(rows, width, row_len, pixel_bytes, channels, cols):
     """DMA commands of a tile's writeback of ``rows`` output rows of ``width`` pixels each, in
     rows of ``row_len`` pixels (consecutive pixels: ``rows = 1``, ``width = row_len``): one for
     whole rows, or for dense pixels (every channel, ``cols`` dividing them: one run per row),
     else one per output row (one run per pixel)."""
-    if width == row_len or (channels == pixel_bytes and pixel_bytes % cols == 0):
+    if width == row_len or dense_pixels(pixel_bytes, channels, cols):
         return 1
     return rows
 
@@ -130,7 +137,7 @@ def output_block_beats(first_pixel, rows, width, row_len, pixel_bytes, channel, 
     rows of ``row_len`` pixels (:func:`output_store_commands` says how they are split)."""
     if width == row_len:
         return output_store_beats(first_pixel, rows * width, pixel_bytes, channel, channels, cols, bus)
-    if channels == pixel_bytes and pixel_bytes % cols == 0:
+    if dense_pixels(pixel_bytes, channels, cols):
         return strided_beats(first_pixel * pixel_bytes, row_len * pixel_bytes, rows, width * pixel_bytes, bus)
     beats = 0
     for r in range(rows):
@@ -144,7 +151,7 @@ def output_store_beats(first_pixel, pixels, pixel_bytes, channel, channels, cols
     channels ``[channel, channel + channels)`` of a tensor with ``pixel_bytes`` channels per
     pixel. One run when the tile holds every channel and they are dense on chip (``cols``
     divides them), else one run per pixel."""
-    if channels == pixel_bytes and pixel_bytes % cols == 0:
+    if dense_pixels(pixel_bytes, channels, cols):
         return run_beats(first_pixel * pixel_bytes, pixels * pixel_bytes, bus)
     return strided_beats(first_pixel * pixel_bytes + channel, pixel_bytes, pixels, channels, bus)
 

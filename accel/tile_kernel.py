@@ -7,10 +7,11 @@ beats, DMA commands, compute cycles and bank guards, and the SRAM access counts.
 design-space exploration (:mod:`accel.dse_kernel`) all read its arrays, so they cannot disagree.
 
 A tile is the unit the controller runs from start to done with its operands on chip: a band of
-``b`` output rows (``M_t = b * row_len`` pixels), a block of whole images, or, when not even one
-output row's accumulators fit their bank, a *segment* of one output row (``w`` consecutive
-outputs; the segments of a row share its input rows, fetched once); ``c`` input channels of a
-group (``K_t``) and ``N_t`` output channels, for one pack of groups. The loop nest
+``b`` output rows (``M_t = b * row_len`` pixels), a block of whole images, or a band cut into
+*row segments* of ``w`` consecutive outputs per row (a 2-D tile: the segments of a band share
+its input rows, fetched once); ``c`` input channels of a group (``K_t``), read from an ifmap
+tile of those channels or, when K is split, possibly of every channel (*resident*: fetched once
+per M tile), and ``N_t`` output channels, for one pack of groups. The loop nest
 is ``pack > outer > inner > k`` with K innermost, so partial sums stay in the accumulator buffer
 until the last K tile of an output tile, which is then written back once. ``outer``/``inner`` is
 M-then-N or N-then-M, whichever moves fewer bytes from DRAM. An operand tile is fetched only

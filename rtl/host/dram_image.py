@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from accel.config import AccelConfig
-from accel.dram_layout import ADDEND_BYTES, IMAGE_ALIGN, TENSOR_ALIGN
+from accel.dram_layout import ADDEND_BYTES, IMAGE_ALIGN, TENSOR_ALIGN, dense_pixels
 from accel.tile_kernel import accumulator_guard, bank_guard
 from workloads.forward import NetworkParams
 from workloads.network import INPUT
@@ -283,7 +283,7 @@ def _output_commands(tile: TilePlan, result: Tensor, view: LayerView, cols: int,
     pixel = result.channels
     first = (image * result.rows + y0) * result.cols + x0
     address = result.address + first * pixel
-    if nt == pixel and pixel % cols == 0:  # dense pixels: the staging bank holds them as DRAM does
+    if dense_pixels(pixel, nt, cols):  # the staging bank holds them as DRAM does
         if width == result.cols:
             size = images * rows * width * pixel
             return [DmaCommand("staging", address, size, size, 1, chip, size)]
