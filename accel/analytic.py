@@ -34,8 +34,8 @@ from accel.dram_channel import (  # noqa: F401 (re-exported: the timing kernels'
     transfer_cycles,
 )
 from accel.jit import choose
-from accel.system_timing import (DRAIN, LOAD_LANDED, REQUEST_DELAY, WRITEBACK_DONE, first_request, layer_segments,
-                                 overhead_bound, tile_primed)  # fmt: skip
+from accel.system_timing import (BANK_FREED, DRAIN, LOAD_LANDED, REQUEST_DELAY, WRITEBACK_DONE,
+                                 first_request, layer_segments, overhead_bound, tile_primed)  # fmt: skip
 from accel.tiling import TileSchedule
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def _segment(load, load_after, compute, writeback, wait_writeback, first, end, b
             continue
         begin = max(ldone[i], tile_primed(first, i, start, cend, rows, w))
         if wait_writeback[i] >= first:
-            begin = max(begin, wdone[wait_writeback[i]])
+            begin = max(begin, wdone[wait_writeback[i]] + BANK_FREED)
         start[i] = begin
         cend[i] = begin + compute[i] + DRAIN
         if writeback[i] > 0:  # the writeback of tile i, behind the fetch of tile i + 1

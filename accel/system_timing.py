@@ -20,8 +20,9 @@ Within a segment:
 - the first transfers (a fetch whose bank no tile of the segment reads) are requested
   :func:`first_request` cycles after the run; any other transfer :data:`REQUEST_DELAY` cycles
   after the compute of the tile it waits for has ended; requests keep the queue's order;
-- a tile may start :data:`LOAD_LANDED` cycles after its fetch has landed and once the
-  writeback it waits for is done, :data:`WRITEBACK_DONE` cycles after that writeback landed;
+- a tile may start :data:`LOAD_LANDED` cycles after its fetch has landed and :data:`BANK_FREED`
+  cycles after the writeback it waits for is done (:data:`WRITEBACK_DONE` cycles after that
+  writeback landed);
 - a tile's compute ends :data:`DRAIN` cycles after its ``compute`` cycles (its last results
   reach the staging memory), and the next tile starts at least :data:`PRIME` cycles after the
   later of that end and :func:`descriptor_cycles` after the previous start (the first tile: that
@@ -56,10 +57,11 @@ HEADER_REQUEST = 3  # previous segment finished -> header requested
 BODY_REQUEST = 9  # header landed -> segment requested
 RUN_DELAY = 4  # segment landed -> run
 REQUEST_DELAY = 4  # compute of the tile a transfer waits for ended -> transfer requested
-LOAD_LANDED = 4  # fetch landed -> its tile may start
+LOAD_LANDED = 5  # fetch landed -> its tile may start
 WRITEBACK_DONE = 3  # writeback landed -> done (its accumulator bank free, the segment may finish)
+BANK_FREED = 1  # writeback done -> a tile that reuses its accumulator bank may start
 DRAIN = 5  # compute cycles over -> compute ended (the last results staged)
-PRIME = 5  # descriptor loaded and the core idle -> the tile may start
+PRIME = 6  # descriptor loaded and the core idle -> the tile may start
 
 
 @register_jitable
@@ -151,6 +153,7 @@ def overhead_bound(tiles: int, commands: int, rows: int, bus: int) -> tuple[int,
     record_beats = transfer_beats(record_words(rows, 0) * WORD_BYTES, bus)
     command_beats = transfer_beats(COMMAND_WORDS * WORD_BYTES, bus)
     per_segment = HEADER_REQUEST + BODY_REQUEST + RUN_DELAY + first_request(bus)
-    per_tile = DRAIN + PRIME + descriptor_cycles(rows, bus) + 2 * REQUEST_DELAY + LOAD_LANDED + WRITEBACK_DONE
+    per_tile = (DRAIN + PRIME + descriptor_cycles(rows, bus) + 2 * REQUEST_DELAY + LOAD_LANDED + WRITEBACK_DONE
+                + BANK_FREED)
     # A segment holds one tile at least and its header takes a beat and a word more.
     return tiles * (record_beats + 2) + commands * command_beats, 2 * tiles, tiles * (per_tile + per_segment)

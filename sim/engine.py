@@ -27,8 +27,8 @@ from numba.extending import register_jitable
 from accel.analytic import Timing, kernel_bandwidth, make_timing, schedule_arrays
 from accel.dram_channel import bus_bytes, serve
 from accel.jit import choose
-from accel.system_timing import (DRAIN, LOAD_LANDED, REQUEST_DELAY, WRITEBACK_DONE, first_request, layer_segments,
-                                 tile_primed)  # fmt: skip
+from accel.system_timing import (BANK_FREED, DRAIN, LOAD_LANDED, REQUEST_DELAY, WRITEBACK_DONE,
+                                 first_request, layer_segments, tile_primed)  # fmt: skip
 from accel.tiling import TileSchedule
 
 NEVER = np.iinfo(np.int64).max
@@ -114,7 +114,7 @@ def _segment_events(load, load_after, compute, writeback, wait_writeback, first,
         if running < 0 and next_tile < end:
             primed = tile_primed(first, next_tile, started, cend, rows, w)
             guard = int(wait_writeback[next_tile])
-            if arrival[next_tile] <= t and primed <= t and (guard < first or wdone[guard] <= t):
+            if arrival[next_tile] <= t and primed <= t and (guard < first or wdone[guard] <= t - BANK_FREED):
                 running = next_tile
                 started[running] = t
                 cend[running] = t + int(compute[running]) + DRAIN
@@ -138,8 +138,8 @@ def _segment_events(load, load_after, compute, writeback, wait_writeback, first,
             if primed > t:
                 nxt = min(nxt, primed)
             guard = int(wait_writeback[next_tile])
-            if guard >= first and wdone[guard] > t:
-                nxt = min(nxt, int(wdone[guard]))
+            if guard >= first and t - BANK_FREED < wdone[guard] < NEVER:
+                nxt = min(nxt, int(wdone[guard]) + BANK_FREED)
         if nxt == NEVER:
             raise RuntimeError("tile schedule deadlocks: a guard names a tile that never runs")
         t = nxt

@@ -16,8 +16,8 @@ from numba import njit
 from numba.extending import register_jitable
 
 from accel.dram_channel import bus_bytes
-from accel.system_timing import (DRAIN, LOAD_LANDED, REQUEST_DELAY, WRITEBACK_DONE, first_request, layer_segments,
-                                 tile_primed)  # fmt: skip
+from accel.system_timing import (BANK_FREED, DRAIN, LOAD_LANDED, REQUEST_DELAY, WRITEBACK_DONE,
+                                 first_request, layer_segments, tile_primed)  # fmt: skip
 
 
 @njit(cache=True)
@@ -107,7 +107,7 @@ def _step_segment(load, load_after, compute, writeback, wait_writeback, first, e
         if running < 0 and next_tile < end:
             guard = wait_writeback[next_tile]
             primed = tile_primed(first, next_tile, started, cend, rows, w)
-            if arrival[next_tile] <= t and primed <= t and (guard < first or wdone[guard] <= t):
+            if arrival[next_tile] <= t and primed <= t and (guard < first or wdone[guard] <= t - BANK_FREED):
                 running = next_tile
                 started[running] = t
                 remaining = compute[next_tile] + DRAIN

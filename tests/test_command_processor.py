@@ -32,7 +32,7 @@ from rtl.hw.dma import DmaParams
 from rtl.host.dram_image import build_image
 from rtl.hw.layer_core import STAGING_LATENCY, LayerCore
 from rtl.host.program_image import DmaCommand, decode_program, encode_program, record_words, to_bytes
-from rtl.hw.sequencer import TileSequencer
+from rtl.hw.sequencer import START_DELAY, TileSequencer
 from rtl.spec import DESCRIPTOR_REGISTERS, TAP_FIELDS, TARGETS
 from rtl.host.verify import prepare
 from workloads.zoo import get_network
@@ -390,7 +390,7 @@ def test_the_descriptor_set_fits_the_core_and_converts_to_verilog():
 def test_the_timing_constants_are_the_hardware_s(rows, bus):
     """The delays ``accel/system_timing.py`` states are the ones the RTL's modules publish."""
     assert descriptor_cycles(rows, bus) == CommandProcessor.load_cycles(rows, bus)
-    assert PRIME == CommandProcessor.PRIME_CYCLES
+    assert PRIME == CommandProcessor.PRIME_CYCLES + START_DELAY
     assert DRAIN == STAGING_LATENCY + 1
     words = len(spec.TILE_RECORD) + len(DESCRIPTOR_REGISTERS) + len(TAP_FIELDS) * rows
     assert [record_words(rows, c) for c in range(4)] == [words + len(spec.COMMAND_WORDS) * c for c in range(4)]

@@ -3,7 +3,8 @@
 An Amaranth simulation drives it with the tiles of real layer schedules (``accel.tiling``) and
 stub DMA engines and core whose latencies are drawn at random; the test records every command
 hand-over, ``done`` pulse and compute start and checks them against the documented rules: the
-queue order, each guard, and the exact cycle of every event given the events it waits for.
+queue order, each guard, and the exact cycle of every event given the events it waits for (a
+start comes in the cycle after its conditions all hold: ``start`` is a register).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from accel.config import AccelConfig
 from accel.lowering import ArrayOp, lower_network
 from accel.tiling import schedule_array_op
 from rtl.hw.dma import DmaParams
-from rtl.hw.sequencer import TileSequencer
+from rtl.hw.sequencer import START_DELAY, TileSequencer
 from workloads.zoo import get_network
 
 
@@ -153,7 +154,7 @@ def check(tiles: list[dict], events: dict) -> None:
     assert [t for _, t in events["start"]] == list(range(n))
     for j, t in enumerate(tiles):
         ready = max(idle[j - 1] if j else 0, landed[j], written[t["wait_wb"]] if t["wait_wb"] >= 0 else 0)
-        assert starts[j] == ready, f"tile {j} started in cycle {starts[j]}, ready in {ready}"
+        assert starts[j] == ready + START_DELAY, f"tile {j} started in cycle {starts[j]}, ready in {ready}"
     assert events["finished"] == max(computed[-1], written[-1])
 
 
@@ -178,7 +179,7 @@ def test_a_single_tile_layer():
     events = run(tiles, rng)
     check(tiles, events)
     assert [k for _, k, _, _ in events["hand"]] == ["load", "load", "store"]
-    assert events["start"] == [(events["done"]["reader"][-1] + 1, 0)]
+    assert events["start"] == [(events["done"]["reader"][-1] + 1 + START_DELAY, 0)]
 
 
 @pytest.mark.parametrize("latency", [0, 30, 300])

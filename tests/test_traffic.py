@@ -137,9 +137,10 @@ def test_starved_channel_stalls_and_bandwidth_or_buffers_relieve_it():
 
 def test_an_ideal_channel_leaves_only_the_fixed_delays():
     """Infinite bandwidth, no latency: a layer's stalls are the system's fixed delays alone
-    (accel/system_timing.py): 16 cycles of program fetch, the first descriptor (81 - 1 + 5 on a
-    32x32 array), 10 cycles a tile (5 to stage its results, 5 to settle on the next descriptor)
-    and the last writeback's 7; every LeNet-5 layer is one segment of compute-bound tiles."""
+    (accel/system_timing.py): 16 cycles of program fetch, the first descriptor (81 - 1 + 6 on a
+    32x32 array), 11 cycles a tile (5 to stage its results, 6 to settle on the next descriptor
+    and start) and the last writeback's 7; every LeNet-5 layer is one segment of compute-bound
+    tiles."""
     config = AccelConfig(dram_bandwidth=math.inf, dram_latency=0)
     assert (config.rows, descriptor_cycles(config.rows, 16)) == (32, 3 + -(-(53 + 8 * 32) * 4 // 16))
     for layer in simulate(get_network("lenet5"), config).layers:

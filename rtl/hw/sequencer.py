@@ -28,7 +28,8 @@ Timing, in clock edges (an event "at edge ``t``" is sampled by edge ``t``):
 - a fetch (writeback) counts as complete in the cycle after the ``done`` of its last command,
   tiles in order, at most one per cycle;
 - a tile whose conditions all hold in the cycle after edge ``t`` (``busy`` low and ``primed``
-  high included) has ``start`` high in that cycle, sampled at edge ``t + 1``.
+  high included) has ``start`` high in the next cycle, sampled at edge ``t + 2``: ``start`` is
+  a register, so the core's wide clock enables hang off a flip-flop, not off this logic.
 
 ``primed`` (from :class:`rtl.hw.command_processor.CommandProcessor`) is high while the core's
 descriptor registers and lane table hold the next tile and have settled; no tile starts without it.
@@ -47,6 +48,8 @@ from .dma import DmaParams, command_layout, handed_layout
 #: Tiles whose headers the sequencer holds at once (a power of two): the queue runs at most two
 #: tiles ahead of the compute, and a writeback's tile stays until its commands are handed over.
 RING = 8
+#: Cycles from the cycle a tile's conditions all hold to its ``start`` (``start`` is a register).
+START_DELAY = 1
 
 
 def header_layout(index_bits: int, count_bits: int) -> data.StructLayout:
@@ -181,10 +184,13 @@ class TileSequencer(wiring.Component):
         # current values, as the steps come late in the cycle.
         tile, was_busy = Signal(index), Signal()
         landed_ok, bank_ok = Signal(), Signal()  # tile < landed; its accumulator bank written back
-        for value, step in ((tile, self.start), (landed, lands), (written, writes)):
+        # ``fire``: the tile's conditions hold; ``start`` follows a cycle later, when ``busy`` and
+        # ``primed`` have not yet seen it, so ``fire`` waits for it.
+        fire = Signal()
+        for value, step in ((tile, fire), (landed, lands), (written, writes)):
             m.d.sync += value.eq(Mux(self.run, 0, (value + step)[: len(value)]))
-        # tile + start < landed + lands:
-        landed_next_ok = Mux(self.start, Mux(lands, tile < landed, tile + 1 < landed),
+        # tile + fire < landed + lands:
+        landed_next_ok = Mux(fire, Mux(lands, tile < landed, tile + 1 < landed),
                              Mux(lands, tile <= landed, tile < landed))  # fmt: skip
 
         def bank_written(wait_wb):
@@ -195,12 +201,10 @@ class TileSequencer(wiring.Component):
         # The ring as it is: a header written at this edge is too late for it to matter, as its
         # tile cannot have landed before its fetch's queue entry has passed, cycles later.
         # After ``run`` the flags are 0 until recomputed: nothing has landed.
-        bank_next_ok = Mux(self.start, bank_written(header(tile + 1).wait_wb), bank_written(header(tile).wait_wb))
+        bank_next_ok = Mux(fire, bank_written(header(tile + 1).wait_wb), bank_written(header(tile).wait_wb))
         m.d.sync += [landed_ok.eq(~self.run & landed_next_ok), bank_ok.eq(~self.run & bank_next_ok)]
-        m.d.comb += [
-            self.start.eq(landed_ok & bank_ok & ~self.busy & self.primed & ~self.run),
-            self.tile.eq(tile),
-        ]
+        m.d.comb += fire.eq(landed_ok & bank_ok & ~self.busy & self.primed & ~self.run & ~self.start)
+        m.d.sync += [self.start.eq(fire), self.tile.eq(tile)]
         m.d.sync += was_busy.eq(self.busy)
         with m.If(was_busy & ~self.busy):
             m.d.sync += computed.eq(computed + 1)
