@@ -184,17 +184,11 @@ def lower_node(node: Node, fused: bool = False) -> Op | None:
     out = node.out_shape
     ins = node.in_shapes[0]
     if isinstance(layer, Conv):
-        return _window_op(node, "conv", layer.groups, layer.kernel_size, layer.stride, layer.dilation,
-                          layer.pads(ins[2:]), bias=layer.bias)  # fmt: skip
+        return _window_op(node, "conv", layer.groups, bias=layer.bias)
     if isinstance(layer, ConvTranspose):
-        # Zero insertion turns it into a stride-1 conv over the zero-inserted input padded by
-        # d*(k-1) - p (plus output_padding on the high side).
-        pads = [(d * (k - 1) - p, 0) for k, d, p in zip(layer.kernel_size, layer.dilation, layer.padding)]
-        return _window_op(node, "conv_transpose", layer.groups, layer.kernel_size, (1,) * layer.ndim,
-                          layer.dilation, pads, bias=layer.bias, insert=layer.stride)  # fmt: skip
+        return _window_op(node, "conv_transpose", layer.groups, bias=layer.bias)
     if isinstance(layer, Pool):
-        op = _window_op(node, f"{layer.mode}pool", ins[1], layer.kernel_size, layer.stride, layer.dilation,
-                        layer.pads(ins[2:]), bias=False)  # fmt: skip
+        op = _window_op(node, f"{layer.mode}pool", ins[1], bias=False)
         return replace(op, pe_mode="max" if layer.mode == "max" else "mac", has_weights=False,
                        useful_macs=math.prod(out) * math.prod(layer.kernel_size))  # fmt: skip
     if isinstance(layer, (Linear, GlobalAvgPool)):
@@ -222,10 +216,25 @@ def lower_node(node: Node, fused: bool = False) -> Op | None:
     raise TypeError(f"no lowering for layer type {type(layer).__name__}")
 
 
-def _window_op(node, kind, groups, kernel, stride, dilation, pads, bias, insert=None) -> ArrayOp:
+def window_geometry(node: Node) -> tuple | None:
+    """``(kernel, stride, dilation, pads, insert)`` per spatial dim of a sliding-window layer
+    (conv, transposed conv, pooling), else None: ``pads`` as (low, high) pairs, ``insert - 1``
+    zeros between input elements."""
+    layer, ins = node.layer, node.in_shapes[0]
+    if isinstance(layer, ConvTranspose):
+        # Zero insertion turns it into a stride-1 conv over the zero-inserted input padded by
+        # d*(k-1) - p (plus output_padding on the high side).
+        pads = [(d * (k - 1) - p, 0) for k, d, p in zip(layer.kernel_size, layer.dilation, layer.padding)]
+        return layer.kernel_size, (1,) * layer.ndim, layer.dilation, pads, layer.stride
+    if isinstance(layer, (Conv, Pool)):
+        return layer.kernel_size, layer.stride, layer.dilation, layer.pads(ins[2:]), (1,) * len(layer.kernel_size)
+    return None
+
+
+def _window_op(node, kind, groups, bias) -> ArrayOp:
     """A sliding-window layer (conv, transposed conv, pooling) of a bound node."""
     ins, out = node.in_shapes[0], node.out_shape
-    insert = insert or (1,) * len(kernel)
+    kernel, stride, dilation, pads, insert = window_geometry(node)
     axes = [
         Axis(out=o, size=n, stride=s, span=d * (k - 1) + 1, pad=lo, insert=z)
         for o, n, k, s, d, (lo, _), z in zip(out[2:], ins[2:], kernel, stride, dilation, pads, insert)

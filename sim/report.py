@@ -7,7 +7,8 @@ import io
 from dataclasses import asdict, dataclass, field
 
 SRAM_FIELDS = ("ifmap_reads", "ifmap_writes", "filter_reads", "filter_writes", "ofmap_reads", "ofmap_writes")
-DRAM_FIELDS = ("ifmap_read_bytes", "filter_read_bytes", "ofmap_write_bytes", "total_bytes", "compulsory_bytes")
+DRAM_FIELDS = ("ifmap_read_bytes", "filter_read_bytes", "ofmap_write_bytes", "total_bytes", "compulsory_bytes",
+               "lower_bound_bytes")
 
 
 @dataclass
@@ -30,7 +31,8 @@ class LayerReport:
     utilization: float  # pe_ops / (rows * cols * cycles)
     mapping_efficiency: float  # pe_ops / (rows * cols * cycles the folds stream)
     sram: dict
-    # DRAM bytes per operand, total and compulsory (each tensor once), plus two bandwidths in
+    # DRAM bytes per operand, total, compulsory (each tensor once) and a lower bound for the
+    # SRAM capacities (accel.traffic_bound), plus two bandwidths in
     # bytes/cycle: average_bytes_per_cycle (total bytes / cycles) and fetch_hiding_bytes_per_cycle
     # (the largest tile fetch / compute cycles of the tile before it: what would hide every fetch).
     dram: dict

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from accel.config import AccelConfig
 from accel.lowering import ArrayOp, Op, lower_network
 from accel.tiling import TileSchedule, compulsory_bytes, element_bytes, schedule
+from accel.traffic_bound import lower_bound_bytes
 from sim.report import LayerReport, NetworkReport, totals
 from workloads.errors import UserError
 from workloads.network import Network, Node
@@ -133,6 +134,7 @@ def layer_report(node: Node, op: Op, sched: TileSchedule, timing: Timing, ideal_
             "ofmap_write_bytes": writes,
             "total_bytes": total_bytes,
             "compulsory_bytes": sum(compulsory_bytes(op, cfg).values()),
+            "lower_bound_bytes": lower_bound_bytes(node, op, cfg),
             "average_bytes_per_cycle": total_bytes / timing.cycles if timing.cycles else 0.0,
             "fetch_hiding_bytes_per_cycle": timing.peak_bandwidth,
         },

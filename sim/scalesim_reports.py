@@ -73,8 +73,8 @@ def _layer_report(name: str, kind: str, macs: int, layer: ScaleSimLayer, count: 
         sram={"ifmap_reads": count * layer.sram_reads["ifmap"], "ifmap_writes": count * size["ifmap"],
               "filter_reads": count * layer.sram_reads["filter"], "filter_writes": count * size["filter"],
               "ofmap_reads": 0, "ofmap_writes": count * layer.ofmap_writes},
-        dram={**dram, "total_bytes": total, "compulsory_bytes": total, "average_bytes_per_cycle": per_cycle,
-              "fetch_hiding_bytes_per_cycle": per_cycle},
+        dram={**dram, "total_bytes": total, "compulsory_bytes": total, "lower_bound_bytes": total,
+              "average_bytes_per_cycle": per_cycle, "fetch_hiding_bytes_per_cycle": per_cycle},
     )  # fmt: skip
 
 
