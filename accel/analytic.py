@@ -34,7 +34,7 @@ from accel.dram_channel import (  # noqa: F401 (re-exported: the timing kernels'
     transfer_cycles,
 )
 from accel.jit import choose
-from accel.system_timing import (BANK_FREED, DRAIN, LOAD_LANDED, REQUEST_DELAY, WRITEBACK_DONE,
+from accel.system_timing import (BANK_FREED, DRAIN, FETCH_REQUEST, LOAD_LANDED, WRITEBACK_DONE, WRITEBACK_REQUEST,
                                  first_request, layer_segments, overhead_bound, tile_primed)  # fmt: skip
 from accel.tiling import TileSchedule
 
@@ -82,7 +82,7 @@ def _segment(load, load_after, compute, writeback, wait_writeback, first, end, b
     for j in range(first, end + 1):
         if j < end and load[j] > 0:  # the fetch of tile j
             guard = load_after[j]
-            requested = max(requested, opening if guard < first else cend[guard] + REQUEST_DELAY)
+            requested = max(requested, opening if guard < first else cend[guard] + FETCH_REQUEST)
             begin = max(free, requested)
             free, period, moved = serve(begin, load[j], free, period, moved, bandwidth, w)
             busy += free - begin
@@ -96,7 +96,7 @@ def _segment(load, load_after, compute, writeback, wait_writeback, first, end, b
         start[i] = begin
         cend[i] = begin + compute[i] + DRAIN
         if writeback[i] > 0:  # the writeback of tile i, behind the fetch of tile i + 1
-            requested = max(requested, cend[i] + REQUEST_DELAY)
+            requested = max(requested, cend[i] + WRITEBACK_REQUEST)
             begin = max(free, requested)
             free, period, moved = serve(begin, writeback[i], free, period, moved, bandwidth, w)
             busy += free - begin

@@ -13,7 +13,9 @@ simulator times, so the two agree beat for beat:
 - A tile loads the input rows ``[lo, hi)`` its windows read (contiguous rows: rows a stride
   larger than the window skips are loaded too) of its images, for its contiguous range of
   channels: one run of bytes per image if it takes every channel of a pixel (one run for all
-  its images if the rows are all of them), else one run per pixel.
+  its images if the rows are all of them), else one run per pixel. A row segment that loads
+  only its *column window* ``[x0, x1)`` (the columns it reads, contiguous in the same way)
+  takes one run per row if it takes every channel, else one run per pixel.
 - A weight-stationary tile that fetches weights loads their image: ``ceil(K_t / R)`` blocks of
   ``R`` rows of ``C`` bytes per output block of ``C`` channels (zero rows and columns included),
   and, if it completes its outputs, a row of ``C`` int32 addends per output block. Each image
@@ -75,14 +77,28 @@ def pixel_block_beats(first_pixel, pixels, pixel_bytes, channel, channels, bus):
 
 
 @register_jitable
-def input_load_beats(depth, rows, row_len, pixel_bytes, image, images, z0, z1, y0, y1, channel, channels, bus):
-    """Beats of a tile's input load: depth slices ``[z0, z1)`` and rows ``[y0, y1)`` of images
-    ``[image, image + images)`` of a tensor of ``depth x rows x row_len`` pixels per image,
-    channels ``[channel, channel + channels)``. Blocks of consecutive pixels are merged: all rows
-    of a slice continue into the next slice, all slices of an image into the next image."""
-    if y1 <= y0 or z1 <= z0 or channels <= 0:
+def input_load_beats(depth, rows, row_len, pixel_bytes, image, images, z0, z1, y0, y1, x0, x1, channel, channels,
+                     bus):  # fmt: skip
+    """Beats of a tile's input load: depth slices ``[z0, z1)``, rows ``[y0, y1)`` and columns
+    ``[x0, x1)`` of images ``[image, image + images)`` of a tensor of ``depth x rows x row_len``
+    pixels per image, channels ``[channel, channel + channels)``. Blocks of consecutive pixels
+    are merged: all rows of a slice continue into the next slice, all slices of an image into
+    the next image; a column window is a run per row (every channel) or per pixel."""
+    if y1 <= y0 or z1 <= z0 or x1 <= x0 or channels <= 0:
         return 0
     plane = rows * row_len
+    if x1 - x0 < row_len:
+        beats = 0
+        for n in range(image, image + images):
+            for z in range(z0, z1):
+                first = (n * depth + z) * plane + y0 * row_len + x0
+                if channels == pixel_bytes:
+                    stride = row_len * pixel_bytes
+                    beats += strided_beats(first * pixel_bytes, stride, y1 - y0, (x1 - x0) * pixel_bytes, bus)
+                    continue
+                for y in range(y1 - y0):
+                    beats += pixel_block_beats(first + y * row_len, x1 - x0, pixel_bytes, channel, channels, bus)
+        return beats
     if y1 - y0 == rows and z1 - z0 == depth:
         return pixel_block_beats(image * depth * plane, images * depth * plane, pixel_bytes, channel, channels, bus)
     beats = 0
@@ -98,12 +114,15 @@ def input_load_beats(depth, rows, row_len, pixel_bytes, image, images, z0, z1, y
 
 
 @register_jitable
-def input_load_commands(depth, rows, images, z0, z1, y0, y1, channels, pixel_bytes):
+def input_load_commands(depth, rows, row_len, images, z0, z1, y0, y1, x0, x1, channels, pixel_bytes):
     """DMA commands of the input load :func:`input_load_beats` times: one for a single block of
     pixels, or for a band of rows that takes every channel (one strided command over the images
-    of a 2-D layer), else one per block."""
-    if y1 <= y0 or z1 <= z0 or channels <= 0:
+    of a 2-D layer), else one per block; a column window takes one strided command per depth
+    slice (every channel) or one per row."""
+    if y1 <= y0 or z1 <= z0 or x1 <= x0 or channels <= 0:
         return 0
+    if x1 - x0 < row_len:
+        return images * (z1 - z0) * (1 if channels == pixel_bytes else y1 - y0)
     if y1 - y0 == rows and z1 - z0 == depth:
         return 1
     if y1 - y0 == rows:

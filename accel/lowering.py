@@ -111,9 +111,12 @@ FLAT = Axis(out=1, size=1)  # an axis with no sliding window
 class ArrayOp:
     """A layer as grouped GEMMs on the PE array, plus the input geometry tiling needs.
 
-    Output pixels are ``M = batch * depth.out * rows.out * out_row_len``. The ifmap of a group
+    Output pixels are ``M = batch * depth.out * rows.out * cols.out``. The ifmap of a group
     is ``channels`` planes; an output row band reads ``rows.touched(...)`` input rows of
-    ``in_row_len`` elements from ``depth.touched(...)`` input depth slices (3-D only).
+    ``cols.size`` elements (a row segment: ``cols.touched(...)`` of them) from
+    ``depth.touched(...)`` input depth slices (3-D only). ``zero_padding``: the padding reads
+    zeros (or is skipped, max pooling); else it repeats input values (reflect, replicate,
+    circular padding), which a tile must then hold.
     """
 
     name: str
@@ -128,11 +131,21 @@ class ArrayOp:
     batch: int
     depth: Axis
     rows: Axis
-    out_row_len: int
-    in_row_len: int
+    cols: Axis
+    zero_padding: bool
     has_weights: bool
     bias: bool
     useful_macs: int  # arithmetic the layer needs (excludes injected zeros)
+
+    @property
+    def out_row_len(self) -> int:
+        """Output pixels per output row."""
+        return self.cols.out
+
+    @property
+    def in_row_len(self) -> int:
+        """Input pixels per input row."""
+        return self.cols.size
 
     @property
     def planes(self) -> int:
@@ -148,6 +161,11 @@ class ArrayOp:
     def needed_rows(self) -> int:
         """Input rows (times depth slices) that one whole image's windows read, per channel."""
         return int(self.depth.needed(0, self.depth.out)) * int(self.rows.needed(0, self.rows.out))
+
+    @cached_property
+    def needed_cols(self) -> int:
+        """Input columns of a row that some window reads (a stride larger than the kernel skips some)."""
+        return int(self.cols.needed(0, self.cols.out))
 
 
 @dataclass(frozen=True)
@@ -199,7 +217,8 @@ def lower_node(node: Node, fused: bool = False) -> Op | None:
             name=node.name, kind=layer.kind, pe_mode="mac", groups=1 if linear else ins[1], m=ins[0],
             k=features, n=layer.out_features if linear else 1, channels=features if linear else 1,
             window=1 if linear else features, batch=1, depth=FLAT, rows=Axis(out=ins[0], size=ins[0]),
-            out_row_len=1, in_row_len=1 if linear else features, has_weights=linear, bias=linear and layer.bias,
+            cols=FLAT if linear else Axis(out=1, size=features, span=features), zero_padding=True,
+            has_weights=linear, bias=linear and layer.bias,
             useful_macs=node.macs if linear else math.prod(ins),
         )  # fmt: skip
     if isinstance(layer, (Flatten, Concat)):
@@ -243,10 +262,11 @@ def _window_op(node, kind, groups, bias) -> ArrayOp:
     # depth slices are separate planes, each reading the slices its window spans.
     depth = axes[0] if len(axes) == 3 else FLAT
     rows = axes[-2] if len(axes) >= 2 else FLAT
+    zero_padding = getattr(node.layer, "padding_mode", "zeros") == "zeros"
     cin = ins[1] // groups
     window = math.prod(kernel)
     return ArrayOp(
         name=node.name, kind=kind, pe_mode="mac", groups=groups, m=math.prod(out[:1] + out[2:]), k=cin * window,
-        n=out[1] // groups, channels=cin, window=window, batch=out[0], depth=depth, rows=rows,
-        out_row_len=out[-1], in_row_len=ins[-1], has_weights=True, bias=bias, useful_macs=node.macs,
+        n=out[1] // groups, channels=cin, window=window, batch=out[0], depth=depth, rows=rows, cols=axes[-1],
+        zero_padding=zero_padding, has_weights=True, bias=bias, useful_macs=node.macs,
     )  # fmt: skip

@@ -18,8 +18,10 @@ A segment, from the cycle after the previous one finished (the program's start f
 Within a segment:
 
 - the first transfers (a fetch whose bank no tile of the segment reads) are requested
-  :func:`first_request` cycles after the run; any other transfer :data:`REQUEST_DELAY` cycles
-  after the compute of the tile it waits for has ended; requests keep the queue's order;
+  :func:`first_request` cycles after the run; any other fetch :data:`FETCH_REQUEST` cycles and
+  any writeback :data:`WRITEBACK_REQUEST` cycles after the compute of the tile it waits for has
+  ended (the DMA's write engine issues one cycle later than its read engine); requests keep the
+  queue's order;
 - a tile may start :data:`LOAD_LANDED` cycles after its fetch has landed and :data:`BANK_FREED`
   cycles after the writeback it waits for is done (:data:`WRITEBACK_DONE` cycles after that
   writeback landed);
@@ -56,7 +58,8 @@ WORD_BYTES = 4
 HEADER_REQUEST = 3  # previous segment finished -> header requested
 BODY_REQUEST = 9  # header landed -> segment requested
 RUN_DELAY = 4  # segment landed -> run
-REQUEST_DELAY = 4  # compute of the tile a transfer waits for ended -> transfer requested
+FETCH_REQUEST = 3  # compute of the tile a fetch waits for ended -> fetch requested
+WRITEBACK_REQUEST = 4  # compute of the tile ended -> its writeback requested
 LOAD_LANDED = 5  # fetch landed -> its tile may start
 WRITEBACK_DONE = 3  # writeback landed -> done (its accumulator bank free, the segment may finish)
 BANK_FREED = 1  # writeback done -> a tile that reuses its accumulator bank may start
@@ -153,7 +156,7 @@ def overhead_bound(tiles: int, commands: int, rows: int, bus: int) -> tuple[int,
     record_beats = transfer_beats(record_words(rows, 0) * WORD_BYTES, bus)
     command_beats = transfer_beats(COMMAND_WORDS * WORD_BYTES, bus)
     per_segment = HEADER_REQUEST + BODY_REQUEST + RUN_DELAY + first_request(bus)
-    per_tile = (DRAIN + PRIME + descriptor_cycles(rows, bus) + 2 * REQUEST_DELAY + LOAD_LANDED + WRITEBACK_DONE
+    per_tile = (DRAIN + PRIME + descriptor_cycles(rows, bus) + FETCH_REQUEST + WRITEBACK_REQUEST + LOAD_LANDED + WRITEBACK_DONE
                 + BANK_FREED)
     # A segment holds one tile at least and its header takes a beat and a word more.
     return tiles * (record_beats + 2) + commands * command_beats, 2 * tiles, tiles * (per_tile + per_segment)

@@ -9,12 +9,14 @@ design-space exploration (:mod:`accel.dse_kernel`) all read its arrays, so they 
 A tile is the unit the controller runs from start to done with its operands on chip: a band of
 ``b`` output rows (``M_t = b * row_len`` pixels), a block of whole images, or a band cut into
 *row segments* of ``w`` consecutive outputs per row (a 2-D tile: the segments of a band share
-its input rows, fetched once); ``c`` input channels of a group (``K_t``), read from an ifmap
-tile of those channels or, when K is split, possibly of every channel (*resident*: fetched once
-per M tile), and ``N_t`` output channels, for one pack of groups. The loop nest
-is ``pack > outer > inner > k`` with K innermost, so partial sums stay in the accumulator buffer
-until the last K tile of an output tile, which is then written back once. ``outer``/``inner`` is
-M-then-N or N-then-M, whichever moves fewer bytes from DRAM. An operand tile is fetched only
+its whole input rows, fetched once, or each fetch only their *column window*, the input columns
+they read); ``c`` input channels of a group, or a *piece* of one channel's window of taps
+(whole ``R``-tap blocks) when one channel's weights overflow the filter bank (``K_t``), read
+from an ifmap tile of those channels or, when K is split, possibly of every channel
+(*resident*: fetched once per M tile), and ``N_t`` output channels, for one pack of groups.
+The loop nest is ``pack > outer > inner > k`` with K innermost, so partial sums stay in the
+accumulator buffer until the last K tile of an output tile, which is then written back once.
+``outer``/``inner`` is M-then-N or N-then-M, whichever moves fewer bytes from DRAM. An operand tile is fetched only
 when it differs from the one already on chip. Each operand buffer has two banks: a tile that
 fetches an operand fills the bank its previous fetch did not use, so it may only start once the
 last tile reading that bank has finished.
@@ -59,14 +61,16 @@ O_DEPTH = 8
 O_ROWS = 14
 (O_OUT_ROW_LEN, O_IN_ROW_LEN, O_HAS_WEIGHTS, O_BIAS, O_PE_OPS, O_MAX_MODE, O_IN_ELEMS, O_OUT_ELEMS, O_PASSES,
  O_MACS) = range(20, 30)  # fmt: skip
-OP_FIELDS = 30
+O_COLS = 30
+O_ZERO_PAD = 36
+OP_FIELDS = 37
 AXIS_FIELDS = 6
 A_OUT, A_SIZE, A_STRIDE, A_SPAN, A_PAD, A_INSERT = range(AXIS_FIELDS)
 
 # The fields the encoding knows. A new field of the lowered form may change what tiling does
 # with a layer; encode_op fails until it (and this list) are updated to match.
 _ARRAY_FIELDS = {"name", "kind", "pe_mode", "groups", "m", "k", "n", "channels", "window", "batch", "depth", "rows",
-                 "out_row_len", "in_row_len", "has_weights", "bias", "useful_macs"}  # fmt: skip
+                 "cols", "zero_padding", "has_weights", "bias", "useful_macs"}  # fmt: skip
 _AXIS_FIELDS = ("out", "size", "stride", "span", "pad", "insert")
 _VECTOR_FIELDS = {"name", "kind", "in_elems", "out_elems", "passes"}
 
@@ -99,7 +103,8 @@ def encode_op(op: Op, macs: int = 0) -> np.ndarray:
         op.groups, op.m, op.k, op.n, op.channels, op.window, op.batch, op.out_row_len, op.in_row_len,
         int(op.has_weights), int(op.bias), op.useful_macs, int(op.pe_mode == "max"),
     ]  # fmt: skip
-    for base, axis in ((O_DEPTH, op.depth), (O_ROWS, op.rows)):
+    row[O_ZERO_PAD] = int(op.zero_padding)
+    for base, axis in ((O_DEPTH, op.depth), (O_ROWS, op.rows), (O_COLS, op.cols)):
         row[base : base + AXIS_FIELDS] = [getattr(axis, name) for name in _AXIS_FIELDS]
     return row
 
@@ -112,10 +117,12 @@ def encode_op(op: Op, macs: int = 0) -> np.ndarray:
 # tile (0: bands), input channels per K tile, output channels per N tile, loop order (ORDER_*),
 # the bytes per bank the smallest tile of the unpacked layer needs (for the error message), the
 # outputs per row segment (the whole row, or less: 2-D tiles), and whether the ifmap tile holds
-# every channel while K tiles take slices of it (1: the ifmap is fetched once per M tile).
+# every channel while K tiles take slices of it (1: the ifmap is fetched once per M tile), whether
+# each row segment fetches its own column window (1) or shares its band's whole rows (0), and
+# the taps of a channel's window per K tile (the whole window, or whole R-tap blocks of it).
 (P_PACK, P_BAND, P_IMAGES, P_CHANNELS, P_N_TILE, P_ORDER, P_NEED_IFMAP, P_NEED_FILTER, P_NEED_OFMAP,
- P_SEGMENT, P_RESIDENT) = range(11)  # fmt: skip
-PLAN_FIELDS = 11
+ P_SEGMENT, P_RESIDENT, P_WINDOWED, P_TAPS) = range(13)  # fmt: skip
+PLAN_FIELDS = 13
 ORDER_MN, ORDER_NM = 0, 1
 ORDER_NAMES = ("mn", "nm")
 
@@ -124,18 +131,21 @@ ORDER_NAMES = ("mn", "nm")
 # channels of a group (a packed GEMM takes all of them), K and N tile index, "completes its
 # outputs". Schedule: bytes fetched (0 when resident), the tile whose compute must end before
 # the fetch (-1: none), compute cycles, bytes written back, the tile whose writeback frees the
-# accumulator bank (-1: none), bus beats of fetch and writeback, DMA commands.
+# accumulator bank (-1: none), bus beats of fetch and writeback, DMA commands; the first tap of
+# the channels' windows the tile takes, and its K (taps of every channel it takes).
 (T_GROUP0, T_GCOUNT, T_MI, T_N0, T_NT, T_C0, T_CT, T_KI, T_NI, T_LAST_K, T_LOAD_IFMAP, T_LOAD_FILTER, T_LOAD_AFTER,
- T_COMPUTE, T_WRITEBACK, T_WAIT_WRITEBACK, T_LOAD_BEATS, T_WRITEBACK_BEATS, T_COMMANDS) = range(19)  # fmt: skip
-TILE_FIELDS = 19
+ T_COMPUTE, T_WRITEBACK, T_WAIT_WRITEBACK, T_LOAD_BEATS, T_WRITEBACK_BEATS, T_COMMANDS, T_TAP0,
+ T_KT) = range(21)  # fmt: skip
+TILE_FIELDS = 21
 
 # Per M tile: first image (or output plane, for bands: image * output depth + slice), images,
 # first output row, output rows, first output column, output columns; output pixels, input rows
 # read per channel, image, the input depth slices and rows it reads [Z0, Z1) x [R0, R1), first
-# output pixel in DRAM, and the index of its input rows (equal for the segments of one row).
+# output pixel in DRAM, the index of its input (equal for the segments of one band that share
+# its whole rows), and the input columns [C0, C1) it loads of each row (all of them, or a window).
 (M_PLANE, M_IMAGES, M_Y0, M_ROWS, M_X0, M_COLS, M_PIXELS, M_TOUCHED, M_IMAGE, M_Z0, M_Z1, M_R0, M_R1,
- M_OUT_FIRST, M_INPUT) = range(15)  # fmt: skip
-M_FIELDS = 15
+ M_OUT_FIRST, M_INPUT, M_C0, M_C1) = range(17)  # fmt: skip
+M_FIELDS = 17
 
 # Layer counters: SRAM element accesses, folds, cycles the PEs hold mapped work, DRAM bytes.
 (C_IFMAP_READS, C_FILTER_READS, C_FILTER_WRITES, C_OFMAP_READS, C_OFMAP_WRITES, C_FOLDS, C_MAPPED, C_LOAD_IFMAP,
@@ -166,24 +176,27 @@ def _most_touched(op, axis, band):
 
 
 @register_jitable
-def _band_rows(op, band):
-    """Input rows the bands of ``band`` output rows of one plane fetch in all: the first and the
-    last band as they are clipped by the padding, the ones between as the second."""
-    r_out = op[O_ROWS + A_OUT]
-    bands = _cdiv(r_out, band)
+def _band_inputs(op, axis, band):
+    """Input positions along ``axis`` that its runs of ``band`` outputs fetch in all: the first
+    and the last run as they are clipped by the padding, the ones between as the second."""
+    out = op[axis + A_OUT]
+    bands = _cdiv(out, band)
     if bands == 1:
-        return _touched(op, O_ROWS, 0, r_out)
-    rows = _touched(op, O_ROWS, 0, band) + _touched(op, O_ROWS, (bands - 1) * band, r_out)
-    return rows + (bands - 2) * _touched(op, O_ROWS, band, 2 * band)
+        return _touched(op, axis, 0, out)
+    inputs = _touched(op, axis, 0, band) + _touched(op, axis, (bands - 1) * band, out)
+    return inputs + (bands - 2) * _touched(op, axis, band, 2 * band)
 
 
 @register_jitable
-def _best_order(op, band, images, segments, ct, nt, pack, ib, filt, resident):
+def _best_order(op, band, images, segment, windowed, ct, pieces, nt, pack, ib, filt, resident):
     """Estimated DRAM bytes of both loop orders: ``(order, bytes)`` of the cheaper one.
 
-    ``segments`` per output row: consecutive segments share their input rows, so they fetch
-    them again only when K is split (the K tiles between them replace the rows), unless the
-    ifmap tile is ``resident`` (every channel on chip: fetched once per M tile, M outermost)."""
+    Row segments of ``segment`` outputs either share their band's whole input rows
+    (``windowed`` 0: consecutive segments fetch them again only when K is split, the K tiles
+    between them replacing the rows) or each fetch their own column window. An ifmap tile that
+    is ``resident`` (every channel on chip) is fetched once per M tile, M outermost. ``pieces``
+    K tiles split each channel's window of taps."""
+    segments = _cdiv(op[O_OUT_ROW_LEN], segment)
     if images > 0:
         tm = _cdiv(op[O_BATCH], images)
         ifmap_all = (
@@ -192,15 +205,15 @@ def _best_order(op, band, images, segments, ct, nt, pack, ib, filt, resident):
     else:
         planes = op[O_BATCH] * op[O_DEPTH + A_OUT]
         tm = planes * _cdiv(op[O_ROWS + A_OUT], band) * segments
-        ifmap_all = planes * _most_touched(op, O_DEPTH, 1) * _band_rows(op, band)
-    ifmap_all *= op[O_IN_ROW_LEN] * ib * op[O_CHANNELS] * pack
+        ifmap_all = planes * _most_touched(op, O_DEPTH, 1) * _band_inputs(op, O_ROWS, band)
+    ifmap_all *= (_band_inputs(op, O_COLS, segment) if windowed else op[O_IN_ROW_LEN]) * ib * op[O_CHANNELS] * pack
     tn = _cdiv(op[O_N] * pack, nt)
-    tk = _cdiv(op[O_CHANNELS] * pack, ct) if pack == 1 else 1
+    tk = _cdiv(op[O_CHANNELS] * pack, ct) * pieces if pack == 1 else 1
     filter_all = filt * tn * tk
     if resident:
         return ORDER_MN, ifmap_all + filter_all * tm
     if tk > 1:
-        mn = ifmap_all * segments * tn + filter_all * tm
+        mn = ifmap_all * (1 if windowed else segments) * tn + filter_all * tm
         nm = mn
     else:
         mn = ifmap_all + filter_all * (tm if tn > 1 else 1)
@@ -211,26 +224,50 @@ def _best_order(op, band, images, segments, ct, nt, pack, ib, filt, resident):
 
 
 @register_jitable
-def _rows_by_ifmap(op, row_bytes, bank_if):
-    """Output rows whose input rows, ``row_bytes`` each, fit the ifmap bank ``bank_if`` (< 1: none)."""
-    rows_fit = bank_if // row_bytes
-    if rows_fit >= op[O_ROWS + A_SIZE]:
-        return op[O_ROWS + A_OUT]
-    return (rows_fit * op[O_ROWS + A_INSERT] - op[O_ROWS + A_SPAN]) // op[O_ROWS + A_STRIDE] + 1
+def _outputs_fitting(op, axis, inputs):
+    """Outputs along ``axis`` whose input positions fit ``inputs`` of them (< 1: none)."""
+    if inputs >= op[axis + A_SIZE]:
+        return op[axis + A_OUT]
+    return (inputs * op[axis + A_INSERT] - op[axis + A_SPAN]) // op[axis + A_STRIDE] + 1
 
 
 @register_jitable
-def _estimate(op, band, segment, images, ct, nt, pack, ib, held, resident, cols):
+def _estimate(op, band, segment, windowed, images, ct, pieces, nt, pack, ib, held, resident, cols):
     """``(order, bytes)`` of a candidate tile: :func:`_best_order`'s estimate, plus the program's
     32 bytes for every writeback command beyond one per output tile."""
-    segments = _cdiv(op[O_OUT_ROW_LEN], segment)
-    order, traffic = _best_order(op, band, images, segments, ct, nt, pack, ib, held, resident)
+    order, traffic = _best_order(op, band, images, segment, windowed, ct, pieces, nt, pack, ib, held, resident)
     stores = output_store_commands(band, segment, op[O_OUT_ROW_LEN], op[O_N] * op[O_GROUPS], nt, cols)
     if stores > 1:
+        segments = _cdiv(op[O_OUT_ROW_LEN], segment)
         output_tiles = op[O_BATCH] * op[O_DEPTH + A_OUT] * _cdiv(op[O_ROWS + A_OUT], band) * segments
         output_tiles *= _cdiv(op[O_N] * pack, nt) * _cdiv(op[O_GROUPS], pack)
         traffic += output_tiles * (stores - 1) * COMMAND_WORDS * WORD_BYTES
     return order, traffic
+
+
+@register_jitable
+def _consider(op, plan, best, shape, pack, ib, held, cols):
+    """Keep the tile ``shape`` (band, segment, windowed, images, channels, taps, N, resident) in
+    ``plan`` if it is better than the plan's (``best``: its bytes, segments per row, volume):
+    the fewest bytes, then whole rows (fewer tiles, fewer commands), then the largest tile."""
+    band, segment, windowed, images, ct, taps, nt, resident = shape
+    pieces = _cdiv(op[O_WINDOW], taps)
+    order, traffic = _estimate(op, band, segment, windowed, images, ct, pieces, nt, pack, ib, held, resident, cols)
+    segments = _cdiv(op[O_OUT_ROW_LEN], segment)
+    kt = ct * taps
+    if images > 0:
+        volume = images * op[O_DEPTH + A_OUT] * op[O_ROWS + A_OUT] * op[O_OUT_ROW_LEN] * kt * nt
+    else:
+        volume = band * segment * kt * nt
+    if plan[P_BAND] == 0 or traffic != best[0]:
+        better = plan[P_BAND] == 0 or traffic < best[0]
+    else:
+        better = segments < best[1] or (segments == best[1] and volume > best[2])
+    if better:
+        plan[P_BAND], plan[P_IMAGES], plan[P_CHANNELS], plan[P_N_TILE] = band, images, ct, nt
+        plan[P_ORDER], plan[P_SEGMENT], plan[P_RESIDENT] = order, segment, resident
+        plan[P_WINDOWED], plan[P_TAPS] = windowed, taps
+        best[0], best[1], best[2] = traffic, segments, volume
 
 
 @register_jitable
@@ -239,11 +276,13 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
     for ``pack`` packed groups; ``plan[P_BAND]`` is 0 when no tile fits.
 
     Candidate sizes of N and of the channels are all of it, then halvings (N down to the array
-    dim it maps to, channels down to 1); packed groups share the K dim, so only a single,
-    unpacked group splits its channels, and then its ifmap tile may hold every channel (resident)
-    or only the K tile's. For each, bands of whole rows as tall as the banks allow (whole images
-    per tile when one fits), then bands twice, four times ... as tall, up to what the ifmap bank
-    holds, in row segments whose accumulators fit (2-D tiles). The estimate is
+    dim it maps to, channels down to 1, then a channel's taps down to ``R``: whole ``R``-tap
+    blocks); packed groups share the K dim, so only a single, unpacked group splits its K, and
+    then its ifmap tile may hold every channel (resident) or only the K tile's. For each, bands
+    of whole rows as tall as the banks allow (whole images per tile when one fits), then bands
+    twice, four times ... as tall, up to what the ifmap bank holds, in row segments whose
+    accumulators fit (2-D tiles): segments that share their band's whole rows, or (zero
+    padding only) that each fetch the column window they read. The estimate is
     :func:`_best_order`'s, plus the program's bytes for writeback commands beyond one per tile.
 
     Weight-stationary banks are organised as the layer accelerator's memories: the filter bank
@@ -255,29 +294,34 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
     channels = op[O_CHANNELS]
     window = op[O_WINDOW]
     step_n = min(cols if df != 2 else 1, n_total)  # the array dim N maps to (IS: none)
-    r_out = op[O_ROWS + A_OUT]
+    r_out, row_len = op[O_ROWS + A_OUT], op[O_OUT_ROW_LEN]
     depth_slices = _most_touched(op, O_DEPTH, 1)
     window_rows = _most_touched(op, O_ROWS, 1)
     image_rows = _touched(op, O_DEPTH, 0, op[O_DEPTH + A_OUT]) * _touched(op, O_ROWS, 0, op[O_ROWS + A_OUT])
+    # Column windows: a segment's window holds at least one window's columns.
+    windows = op[O_ZERO_PAD] != 0 and row_len > 1
+    least_cols = min(op[O_IN_ROW_LEN], _most_touched(op, O_COLS, 1)) if windows else op[O_IN_ROW_LEN]
     plan[P_PACK] = pack
     plan[P_BAND] = 0
     plan[P_NEED_IFMAP] = plan[P_NEED_FILTER] = plan[P_NEED_OFMAP] = -1
-    best_segments, best_traffic, best_volume = 0, 0, 0
+    best = np.zeros(3, dtype=np.int64)  # the plan's estimated bytes, segments per row, volume
     nt = n_total
     while True:
         ct = channels if pack == 1 else channels * pack
+        taps = window
         while True:
-            kt_real = ct * window if pack == 1 else op[O_K]
+            kt = ct * taps
+            kt_real = kt if pack == 1 else op[O_K]
             filt = 0
             if op[O_HAS_WEIGHTS]:
                 filt = kt_real * nt * wb + (nt * ACC_BIAS_BYTES if op[O_BIAS] else 0)
             held, lanes = filt, nt
             if df == WS:
                 lanes = _cdiv(nt, cols) * cols
-                held = weight_image_bytes(ct * window, nt, rows, cols, wb) + addend_image_bytes(nt, cols)
-            row_bytes = ct * depth_slices * op[O_IN_ROW_LEN] * ib
-            out_row_bytes = op[O_OUT_ROW_LEN] * lanes * ab
-            for field, need in ((P_NEED_IFMAP, row_bytes * window_rows), (P_NEED_FILTER, held),
+                held = weight_image_bytes(kt, nt, rows, cols, wb) + addend_image_bytes(nt, cols)
+            pixel_bytes = ct * depth_slices * ib  # of one input column of a row
+            out_row_bytes = row_len * lanes * ab
+            for field, need in ((P_NEED_IFMAP, pixel_bytes * least_cols * window_rows), (P_NEED_FILTER, held),
                                 (P_NEED_OFMAP, lanes * ab)):  # fmt: skip
                 if plan[field] < 0 or need < plan[field]:
                     plan[field] = need
@@ -285,43 +329,41 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
             # they fit: then the K tiles slice it and it is fetched once per M tile.
             for resident in range(2 if pack == 1 and ct < channels else 1):
                 held_channels = channels if resident else ct  # of the ifmap tile
-                by_ifmap = _rows_by_ifmap(op, held_channels * depth_slices * op[O_IN_ROW_LEN] * ib, bank_if)
+                column_bytes = held_channels * depth_slices * ib
+                by_rows = _outputs_fitting(op, O_ROWS, bank_if // (column_bytes * op[O_IN_ROW_LEN]))
+                by_windows = _outputs_fitting(op, O_ROWS, bank_if // (column_bytes * least_cols))
                 # Bands of whole rows as tall as both banks allow; then taller bands of row segments
-                # (2-D output tiles: the accumulators hold band x segment pixels), which share their
-                # input rows and so fetch fewer overlapping rows, up to the rows the ifmap bank holds.
-                limit = min(r_out, by_ifmap)
-                band = max(1, min(limit, bank_of // out_row_bytes))
-                while band <= limit and held <= bank_f:
-                    segment = min(op[O_OUT_ROW_LEN], bank_of // (band * lanes * ab))
-                    if segment == 0:
-                        break
-                    images = 0
-                    if band == r_out and segment == op[O_OUT_ROW_LEN]:  # whole images per tile when one fits
-                        image_in = max(1, held_channels * image_rows * op[O_IN_ROW_LEN] * ib)  # 0: all padding
-                        image_out = op[O_DEPTH + A_OUT] * r_out * out_row_bytes
-                        images = min(op[O_BATCH], bank_if // image_in, bank_of // image_out)
-                    segments = _cdiv(op[O_OUT_ROW_LEN], segment)
-                    order, traffic = _estimate(op, band, segment, images, ct, nt, pack, ib, held, resident, cols)
-                    if images > 0:
-                        volume = images * op[O_DEPTH + A_OUT] * r_out * op[O_OUT_ROW_LEN] * ct * nt
-                    else:
-                        volume = band * segment * ct * nt
-                    # The fewest bytes, then whole rows (fewer tiles, fewer commands), then the largest tile.
-                    if plan[P_BAND] == 0 or traffic != best_traffic:
-                        better = plan[P_BAND] == 0 or traffic < best_traffic
-                    else:
-                        more = segments == best_segments and volume > best_volume
-                        better = segments < best_segments or more
-                    if better:
-                        plan[P_BAND], plan[P_IMAGES], plan[P_CHANNELS], plan[P_N_TILE] = band, images, ct, nt
-                        plan[P_ORDER], plan[P_SEGMENT], plan[P_RESIDENT] = order, segment, resident
-                        best_segments, best_traffic, best_volume = segments, traffic, volume
-                    if band == limit:
-                        break
-                    band = min(limit, 2 * band)
-            if pack != 1 or ct <= 1:
+                # (2-D output tiles: the accumulators hold band x segment pixels), which fetch fewer
+                # overlapping rows, up to the rows the ifmap bank holds: whole rows, or windows.
+                for windowed in range(2 if windows else 1):
+                    limit = min(r_out, by_windows if windowed else by_rows)
+                    band = max(1, min(limit, bank_of // out_row_bytes))
+                    while band <= limit and held <= bank_f:
+                        segment = min(row_len, bank_of // (band * lanes * ab))
+                        if windowed:  # the widest segment whose column window fits with the band's rows
+                            band_bytes = column_bytes * _most_touched(op, O_ROWS, band)
+                            segment = min(segment, _outputs_fitting(op, O_COLS, bank_if // band_bytes))
+                        if segment < 1:
+                            break
+                        if not windowed or segment < row_len:  # (a window of whole rows is the band's rows)
+                            images = 0
+                            if band == r_out and segment == row_len:  # whole images per tile when one fits
+                                image_in = max(1, held_channels * image_rows * op[O_IN_ROW_LEN] * ib)  # 0: all padding
+                                image_out = op[O_DEPTH + A_OUT] * r_out * out_row_bytes
+                                images = min(op[O_BATCH], bank_if // image_in, bank_of // image_out)
+                            shape = (band, segment, windowed, images, ct, taps, nt, resident)
+                            _consider(op, plan, best, shape, pack, ib, held, cols)
+                        if band == limit:
+                            break
+                        band = min(limit, 2 * band)
+            if pack != 1:
                 break
-            ct = max(1, _cdiv(ct, 2))
+            if ct > 1:
+                ct = _cdiv(ct, 2)
+            elif taps > rows:  # K tiles of whole R-tap blocks of one channel's window
+                taps = _cdiv(_cdiv(taps, rows), 2) * rows
+            else:
+                break
         if nt <= step_n:
             break
         nt = max(step_n, _cdiv(nt, 2))
@@ -358,7 +400,8 @@ def _m_tile_count(op, plan):
 
 @register_jitable
 def _pack_shape(op, plan, p):
-    """Pack ``p``: ``(groups, output channels, N tile size, N tiles, input channels, K tile size, K tiles)``."""
+    """Pack ``p``: ``(groups, output channels, N tile size, N tiles, input channels, K tile size
+    in channels, K tiles)``; the K tiles of a channel split its window (:func:`_pieces`)."""
     groups, pack = op[O_GROUPS], plan[P_PACK]
     packs = _cdiv(groups, pack)
     g = pack if p < packs - 1 else groups - pack * (packs - 1)
@@ -368,7 +411,13 @@ def _pack_shape(op, plan, p):
         c_total, c_size = op[O_CHANNELS], plan[P_CHANNELS]
     else:
         c_total = c_size = op[O_CHANNELS] * g
-    return g, n_total, n_size, _cdiv(n_total, n_size), c_total, c_size, _cdiv(c_total, c_size)
+    return g, n_total, n_size, _cdiv(n_total, n_size), c_total, c_size, _cdiv(c_total, c_size) * _pieces(op, plan)
+
+
+@register_jitable
+def _pieces(op, plan):
+    """K tiles per channel: its window of taps in pieces of ``P_TAPS`` (1: whole channels)."""
+    return _cdiv(op[O_WINDOW], plan[P_TAPS])
 
 
 @register_jitable
@@ -385,7 +434,8 @@ def tile_count(op, plan):
 def _m_tiles(op, plan):
     """The M tiles (``M_*`` rows): blocks of whole images, or bands of output rows inside one
     output plane (image, depth slice), or the segments of each output row, in that order;
-    padding is never fetched."""
+    padding is never fetched. Segments share their band's whole input rows, or (windowed) each
+    load the columns they read."""
     batch, d_out, r_out, row_len = op[O_BATCH], op[O_DEPTH + A_OUT], op[O_ROWS + A_OUT], op[O_OUT_ROW_LEN]
     plane = r_out * row_len
     images, band = plan[P_IMAGES], plan[P_BAND]
@@ -400,12 +450,13 @@ def _m_tiles(op, plan):
             block = images if t < count - 1 else batch - images * (count - 1)
             m[M_PLANE, t], m[M_IMAGES, t], m[M_Y0, t], m[M_ROWS, t] = t * images, block, 0, r_out
             m[M_X0, t], m[M_COLS, t], m[M_INPUT, t] = 0, row_len, t
+            m[M_C0, t], m[M_C1, t] = 0, op[O_IN_ROW_LEN]
             m[M_PIXELS, t], m[M_TOUCHED, t] = block * d_out * plane, block * (z1 - z0) * (r1 - r0)
             m[M_IMAGE, t], m[M_Z0, t], m[M_Z1, t], m[M_R0, t], m[M_R1, t] = t * images, z0, z1, r0, r1
             m[M_OUT_FIRST, t] = t * images * d_out * plane
         return m
     bands = _cdiv(r_out, band)
-    segment = plan[P_SEGMENT]
+    segment, windowed = plan[P_SEGMENT], plan[P_WINDOWED]
     segments = _cdiv(row_len, segment)
     t = inputs = 0
     for n in range(batch):
@@ -425,8 +476,13 @@ def _m_tiles(op, plan):
                     m[M_PIXELS, t], m[M_TOUCHED, t] = size * cols, (z1 - z0) * (r1 - r0)
                     m[M_IMAGE, t], m[M_Z0, t], m[M_Z1, t], m[M_R0, t], m[M_R1, t] = n, z0, z1, r0, r1
                     m[M_OUT_FIRST, t] = ((n * d_out + d) * r_out + y0) * row_len + x0
+                    m[M_C0, t], m[M_C1, t] = 0, op[O_IN_ROW_LEN]
+                    if windowed:
+                        m[M_C0, t] = _first_touched(op, O_COLS, x0)
+                        m[M_C1, t] = m[M_C0, t] + _touched(op, O_COLS, x0, x0 + cols)
+                        inputs += 1
                     t += 1
-                inputs += 1
+                inputs += 1 - windowed
     return m
 
 
@@ -484,8 +540,10 @@ def array_tiles(op, plan, df, rows, cols, ib, wb, ab, bus):
     in_pixel, out_pixel = op[O_CHANNELS] * groups * ib, op[O_N] * groups * ib
     m_count = m.shape[1]
     j = 0
+    pieces, taps = _pieces(op, plan), min(plan[P_TAPS], window)
     for p in range(_cdiv(groups, pack)):
         g, _, n_size, nn, c_total, c_size, nk = _pack_shape(op, plan, p)
+        nc = nk // pieces
         outer, inner = (m_count, nn) if plan[P_ORDER] == ORDER_MN else (nn, m_count)
         for o in range(outer):
             for i in range(inner):
@@ -493,30 +551,31 @@ def array_tiles(op, plan, df, rows, cols, ib, wb, ab, bus):
                 nt = n_size if ni < nn - 1 else last_chunk(op[O_N] * g, n_size, nn)
                 mt = m[M_PIXELS, mi]
                 for ki in range(nk):
-                    ct = c_size if ki < nk - 1 else last_chunk(c_total, c_size, nk)
+                    kc, tap0 = ki // pieces, ki % pieces * taps  # channel tile, first tap of its window
+                    ct = c_size if kc < nc - 1 else last_chunk(c_total, c_size, nc)
                     last_k = ki == nk - 1
-                    kt = ct * window
+                    kt = ct * min(taps, window - tap0)
                     t[T_GROUP0, j], t[T_GCOUNT, j], t[T_MI, j], t[T_N0, j], t[T_NT, j] = p * pack, g, mi, ni * n_size, nt
-                    t[T_C0, j] = ki * c_size if pack == 1 else 0
+                    t[T_C0, j] = kc * c_size if pack == 1 else 0
                     t[T_CT, j] = ct if g == 1 else op[O_CHANNELS]
-                    t[T_KI, j], t[T_NI, j], t[T_LAST_K, j] = ki, ni, last_k
+                    t[T_KI, j], t[T_NI, j], t[T_LAST_K, j], t[T_TAP0, j], t[T_KT, j] = ki, ni, last_k, tap0, kt
                     # Operand fetches: only when the operand tile changes.
                     first = j == 0 or t[T_GROUP0, j] != t[T_GROUP0, j - 1]
                     new_if[j] = first or m[M_INPUT, mi] != m[M_INPUT, t[T_MI, j - 1]]
-                    new_if[j] = new_if[j] or (ki != t[T_KI, j - 1] and not resident)
+                    new_if[j] = new_if[j] or (t[T_C0, j] != t[T_C0, j - 1] and not resident)
                     new_f[j] = (first or ni != t[T_NI, j - 1] or ki != t[T_KI, j - 1]) and (has_w or df == WS)
                     if new_if[j]:
                         c_first = p * pack * op[O_CHANNELS] + (0 if resident else t[T_C0, j])
                         c_load = c_total if resident else ct
-                        t[T_LOAD_IFMAP, j] = c_load * m[M_TOUCHED, mi] * op[O_IN_ROW_LEN] * ib
+                        t[T_LOAD_IFMAP, j] = c_load * m[M_TOUCHED, mi] * (m[M_C1, mi] - m[M_C0, mi]) * ib
                         t[T_LOAD_BEATS, j] += input_load_beats(
                             op[O_DEPTH + A_SIZE], op[O_ROWS + A_SIZE], op[O_IN_ROW_LEN], in_pixel, m[M_IMAGE, mi],
-                            m[M_IMAGES, mi], m[M_Z0, mi], m[M_Z1, mi], m[M_R0, mi], m[M_R1, mi], c_first * ib,
-                            c_load * ib,
-                            bus)  # fmt: skip
+                            m[M_IMAGES, mi], m[M_Z0, mi], m[M_Z1, mi], m[M_R0, mi], m[M_R1, mi], m[M_C0, mi],
+                            m[M_C1, mi], c_first * ib, c_load * ib, bus)  # fmt: skip
                         t[T_COMMANDS, j] += input_load_commands(
-                            op[O_DEPTH + A_SIZE], op[O_ROWS + A_SIZE], m[M_IMAGES, mi], m[M_Z0, mi], m[M_Z1, mi],
-                            m[M_R0, mi], m[M_R1, mi], c_load * ib, in_pixel)  # fmt: skip
+                            op[O_DEPTH + A_SIZE], op[O_ROWS + A_SIZE], op[O_IN_ROW_LEN], m[M_IMAGES, mi], m[M_Z0, mi],
+                            m[M_Z1, mi], m[M_R0, mi], m[M_R1, mi], m[M_C0, mi], m[M_C1, mi], c_load * ib,
+                            in_pixel)  # fmt: skip
                     if new_f[j]:
                         if df == WS:  # accel.dram_layout: weight and addend images (pooling's unit weights too)
                             weights = weight_image_bytes(kt, nt, rows, cols, wb)

@@ -18,12 +18,12 @@ from accel.dram_channel import bus_bytes, kernel_bandwidth
 from accel.jit import choose
 from accel.lowering import ArrayOp, VectorOp
 from accel.tile_kernel import (ACC_BIAS_BYTES, C_FILTER_READS, C_FILTER_WRITES, C_FOLDS, C_IFMAP_READS, C_MAPPED,
-                               C_OFMAP_READS, C_OFMAP_WRITES, M_COLS, M_IMAGES, M_PIXELS, M_PLANE, M_ROWS, M_X0, M_Y0,
-                               ORDER_NAMES, P_BAND, P_NEED_FILTER, P_NEED_IFMAP, P_NEED_OFMAP, P_ORDER, P_PACK,
-                               P_RESIDENT, T_C0, T_COMMANDS, T_COMPUTE, T_CT, T_GCOUNT, T_GROUP0, T_KI, T_LAST_K,
-                               T_LOAD_AFTER, T_LOAD_BEATS, T_LOAD_FILTER, T_LOAD_IFMAP, T_MI, T_N0, T_NI, T_NT,
-                               T_WAIT_WRITEBACK, T_WRITEBACK, T_WRITEBACK_BEATS, array_tiles, element_bytes, encode_op,
-                               plan_layer, tile_count, vector_chunk, vector_tiles)  # fmt: skip
+                               C_OFMAP_READS, C_OFMAP_WRITES, M_C0, M_C1, M_COLS, M_IMAGES, M_PIXELS, M_PLANE, M_ROWS,
+                               M_X0, M_Y0, ORDER_NAMES, P_BAND, P_NEED_FILTER, P_NEED_IFMAP, P_NEED_OFMAP, P_ORDER,
+                               P_PACK, P_RESIDENT, T_C0, T_COMMANDS, T_COMPUTE, T_CT, T_GCOUNT, T_GROUP0, T_KI, T_KT,
+                               T_LAST_K, T_LOAD_AFTER, T_LOAD_BEATS, T_LOAD_FILTER, T_LOAD_IFMAP, T_MI, T_N0, T_NI,
+                               T_NT, T_TAP0, T_WAIT_WRITEBACK, T_WRITEBACK, T_WRITEBACK_BEATS, array_tiles,
+                               element_bytes, encode_op, plan_layer, tile_count, vector_chunk, vector_tiles)  # fmt: skip
 
 
 class MappingError(ConfigError):
@@ -74,10 +74,14 @@ class TileGrid:
     ``group0`` / ``gcount``: first group and groups of the tile's pack; ``mi``: M tile index
     (see :meth:`m_tile_ranges`); ``n0`` / ``nt``: first output channel and output channels within
     the pack's GEMM; ``c0`` / ``ct``: first input channel and channels of a group (a packed GEMM
-    takes all of them); ``ki`` / ``ni``: K and N tile index; ``last_k``: the tile completes its
+    takes all of them); ``tap0`` / ``kt``: the first tap of each channel's window the tile
+    takes (0, or a piece of one channel's window: whole ``R``-tap blocks) and its K (taps of
+    all its channels); ``ki`` / ``ni``: K and N tile index; ``last_k``: the tile completes its
     outputs. ``m_tiles``: per M tile, ``(first image, images, first output row, output rows,
-    first output column, output columns)``. ``resident``: the ifmap tile holds every channel and
-    the K tiles read their channels from it (an unpacked layer whose K is split).
+    first output column, output columns)``; ``in_cols``: per M tile, the input columns
+    ``[first, end)`` it loads of each row (all of them, or a row segment's column window).
+    ``resident``: the ifmap tile holds every channel and the K tiles read their channels from it
+    (an unpacked layer whose K is split).
     """
 
     pack: int
@@ -89,10 +93,13 @@ class TileGrid:
     nt: np.ndarray
     c0: np.ndarray
     ct: np.ndarray
+    tap0: np.ndarray
+    kt: np.ndarray
     ki: np.ndarray
     ni: np.ndarray
     last_k: np.ndarray
     m_tiles: np.ndarray  # (6, M tiles): first image, images, first output row, rows, first column, columns
+    in_cols: np.ndarray  # (2, M tiles): first input column loaded, end
 
     def m_tile_ranges(self) -> list[tuple[int, int, int, int, int, int]]:
         """Per M tile: ``(first image, images, first output row, output rows, first output column,
@@ -145,9 +152,9 @@ def tile_grid(op: ArrayOp, cfg: AccelConfig) -> TileGrid:
     """The tiles of ``op`` in loop order: pack > outer > inner > k."""
     plan, tiles, m_tiles, _ = _array_tiles(op, cfg)
     rows = {"group0": T_GROUP0, "gcount": T_GCOUNT, "mi": T_MI, "n0": T_N0, "nt": T_NT, "c0": T_C0, "ct": T_CT,
-            "ki": T_KI, "ni": T_NI}  # fmt: skip
+            "tap0": T_TAP0, "kt": T_KT, "ki": T_KI, "ni": T_NI}  # fmt: skip
     return TileGrid(pack=int(plan[P_PACK]), resident=bool(plan[P_RESIDENT]), last_k=tiles[T_LAST_K].astype(bool),
-                    m_tiles=m_tiles[[M_PLANE, M_IMAGES, M_Y0, M_ROWS, M_X0, M_COLS]],
+                    m_tiles=m_tiles[[M_PLANE, M_IMAGES, M_Y0, M_ROWS, M_X0, M_COLS]], in_cols=m_tiles[[M_C0, M_C1]],
                     **{name: tiles[index] for name, index in rows.items()})  # fmt: skip
 
 
@@ -165,8 +172,7 @@ def _schedule(tiles: np.ndarray, counters: np.ndarray, cfg: AccelConfig, **summa
 def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
     """Tile ``op`` for ``cfg`` and return its schedule."""
     plan, tiles, m_tiles, counters = _array_tiles(op, cfg)
-    channels = tiles[T_CT, 0] * (tiles[T_GCOUNT, 0] if tiles[T_GCOUNT, 0] > 1 else 1)  # packed: every group's
-    shape = {"m": int(m_tiles[M_PIXELS, tiles[T_MI, 0]]), "k": int(channels * op.window), "n": int(tiles[T_NT, 0]),
+    shape = {"m": int(m_tiles[M_PIXELS, tiles[T_MI, 0]]), "k": int(tiles[T_KT, 0]), "n": int(tiles[T_NT, 0]),
              "groups_packed": int(plan[P_PACK])}  # fmt: skip
     return _schedule(tiles, counters, cfg, folds=int(counters[C_FOLDS]), mapped_cycles=int(counters[C_MAPPED]),
                      pe_ops=op.useful_macs, tile_shape=shape, loop_order=ORDER_NAMES[plan[P_ORDER]])  # fmt: skip
@@ -196,7 +202,8 @@ def schedule(op: ArrayOp | VectorOp, cfg: AccelConfig) -> TileSchedule:
 def compulsory_bytes(op: ArrayOp | VectorOp, cfg: AccelConfig) -> dict[str, int]:
     """DRAM bytes if each tensor moved exactly once: ifmap, filter (+bias), ofmap.
 
-    The ifmap counts the input rows some window reads (a stride larger than the kernel skips rows).
+    The ifmap counts the input rows and columns some window reads (a stride larger than the kernel
+    skips some).
     """
     ib, wb = element_bytes(cfg.input_bits), element_bytes(cfg.weight_bits)
     if isinstance(op, VectorOp):
@@ -205,7 +212,7 @@ def compulsory_bytes(op: ArrayOp | VectorOp, cfg: AccelConfig) -> dict[str, int]
     if op.has_weights:
         filt = op.groups * op.k * op.n * wb + (op.groups * op.n * ACC_BIAS_BYTES if op.bias else 0)
     return {
-        "ifmap": op.groups * op.channels * op.batch * op.needed_rows * op.in_row_len * ib,
+        "ifmap": op.groups * op.channels * op.batch * op.needed_rows * op.needed_cols * ib,
         "filter": filt,
         "ofmap": op.groups * op.m * op.n * ib,
     }

@@ -27,7 +27,7 @@ from numba.extending import register_jitable
 from accel.analytic import Timing, kernel_bandwidth, make_timing, schedule_arrays
 from accel.dram_channel import bus_bytes, serve
 from accel.jit import choose
-from accel.system_timing import (BANK_FREED, DRAIN, LOAD_LANDED, REQUEST_DELAY, WRITEBACK_DONE,
+from accel.system_timing import (BANK_FREED, DRAIN, FETCH_REQUEST, LOAD_LANDED, WRITEBACK_DONE, WRITEBACK_REQUEST,
                                  first_request, layer_segments, tile_primed)  # fmt: skip
 from accel.tiling import TileSchedule
 
@@ -94,7 +94,7 @@ def _segment_events(load, load_after, compute, writeback, wait_writeback, first,
             if guard < first:
                 due = max(requested, opening)
             elif cend[guard] <= t:
-                due = max(requested, int(cend[guard]) + REQUEST_DELAY)
+                due = max(requested, int(cend[guard]) + (FETCH_REQUEST if is_load else WRITEBACK_REQUEST))
             else:
                 break  # its time is not known yet
             if due > t or channel_free > t:

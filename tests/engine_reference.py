@@ -16,7 +16,7 @@ from numba import njit
 from numba.extending import register_jitable
 
 from accel.dram_channel import bus_bytes
-from accel.system_timing import (BANK_FREED, DRAIN, LOAD_LANDED, REQUEST_DELAY, WRITEBACK_DONE,
+from accel.system_timing import (BANK_FREED, DRAIN, FETCH_REQUEST, LOAD_LANDED, WRITEBACK_DONE, WRITEBACK_REQUEST,
                                  first_request, layer_segments, tile_primed)  # fmt: skip
 
 
@@ -84,7 +84,7 @@ def _step_segment(load, load_after, compute, writeback, wait_writeback, first, e
             if guard < first:
                 due = max(requested, first_request(w))
             elif cend[guard] <= t:
-                due = max(requested, cend[guard] + REQUEST_DELAY)
+                due = max(requested, cend[guard] + (FETCH_REQUEST if is_load else WRITEBACK_REQUEST))
             else:
                 break
             if due > t:

@@ -222,7 +222,7 @@ BAD_RUNS = [
     (["lenet5", "--config", "{tmp}/malformed.toml"], "is not valid TOML"),
     (["lenet5", "--config", "{tmp}/unknown.toml"], "unknown field 'row'"),
     (["lenet5", "--config", "{tmp}/wrongtype.toml"], "rows must be an integer"),
-    (["vgg16", "--ifmap-kib", "1"], "layer 'conv1_1': the ifmap buffer is too small"),
+    (["vgg16", "--filter-kib", "1"], "layer 'conv1_1': the filter buffer is too small"),
 ]
 
 
@@ -247,12 +247,12 @@ def test_user_error_exits_2_with_one_line_and_no_output(capsys, tmp_path, args, 
 def test_user_error_in_a_real_process_has_no_traceback(tmp_path):
     json_path = tmp_path / "r.json"
     result = subprocess.run(
-        [sys.executable, "-m", "sim", "run", "vgg16", "--ifmap-kib", "1", "--json", str(json_path)],
+        [sys.executable, "-m", "sim", "run", "vgg16", "--filter-kib", "1", "--json", str(json_path)],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr == (
-        "error: layer 'conv1_1': the ifmap buffer is too small: the smallest tile needs 672 bytes per bank; "
-        "set ifmap_kib >= 2\n"
+        "error: layer 'conv1_1': the filter buffer is too small: the smallest tile needs 1,152 bytes per bank; "
+        "set filter_kib >= 3\n"
     )
     assert result.stdout == "" and not json_path.exists()

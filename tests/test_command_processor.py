@@ -25,10 +25,10 @@ from amaranth.lib import data, wiring
 from amaranth.sim import Simulator
 
 from accel.config import AccelConfig
-from accel.system_timing import DRAIN, PRIME, SEGMENT_WORDS, descriptor_cycles
+from accel.system_timing import DRAIN, FETCH_REQUEST, PRIME, SEGMENT_WORDS, WRITEBACK_REQUEST, descriptor_cycles
 from rtl import spec
 from rtl.hw.command_processor import BAD_PROGRAM, CommandProcessor
-from rtl.hw.dma import DmaParams
+from rtl.hw.dma import DmaParams, DmaReader, DmaWriter
 from rtl.host.dram_image import build_image
 from rtl.hw.layer_core import STAGING_LATENCY, LayerCore
 from rtl.host.program_image import DmaCommand, decode_program, encode_program, record_words, to_bytes
@@ -392,6 +392,7 @@ def test_the_timing_constants_are_the_hardware_s(rows, bus):
     assert descriptor_cycles(rows, bus) == CommandProcessor.load_cycles(rows, bus)
     assert PRIME == CommandProcessor.PRIME_CYCLES + START_DELAY
     assert DRAIN == STAGING_LATENCY + 1
+    assert WRITEBACK_REQUEST - FETCH_REQUEST == DmaWriter.ISSUE_CYCLES - DmaReader.ISSUE_CYCLES
     words = len(spec.TILE_RECORD) + len(DESCRIPTOR_REGISTERS) + len(TAP_FIELDS) * rows
     assert [record_words(rows, c) for c in range(4)] == [words + len(spec.COMMAND_WORDS) * c for c in range(4)]
     assert record_words(rows, 4) < SEGMENT_WORDS

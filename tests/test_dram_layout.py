@@ -38,21 +38,24 @@ def input_loads(draw):
     channels = draw(st.integers(1, pixel_bytes - channel))
     z0 = draw(st.integers(0, depth - 1))
     y0 = draw(st.integers(0, rows - 1))
+    x0 = draw(st.integers(0, row_len - 1))
     return (depth, rows, row_len, pixel_bytes, draw(st.integers(0, 3)), draw(st.integers(1, 3)), z0,
-            draw(st.integers(z0 + 1, depth)), y0, draw(st.integers(y0 + 1, rows)), channel, channels)  # fmt: skip
+            draw(st.integers(z0 + 1, depth)), y0, draw(st.integers(y0 + 1, rows)), x0, draw(st.integers(x0 + 1, row_len)),
+            channel, channels)  # fmt: skip
 
 
 @settings(max_examples=400, deadline=None, derandomize=True)
 @given(input_loads(), BUSES)
 def test_input_load_beats_are_the_beats_of_its_runs(load, bus):
-    """Merging adjacent runs is what the layout promises when it takes every channel; per-pixel
-    runs are never merged (their channel slices are separate DMA runs)."""
-    depth, rows, row_len, pixel_bytes, image, images, z0, z1, y0, y1, channel, channels = load
+    """Merging adjacent runs is what the layout promises when it takes every channel (a column
+    window's rows are not adjacent); per-pixel runs are never merged (their channel slices are
+    separate DMA runs)."""
+    depth, rows, row_len, pixel_bytes, image, images, z0, z1, y0, y1, x0, x1, channel, channels = load
     runs = []
     for n in range(image, image + images):
         for z in range(z0, z1):
-            first = ((n * depth + z) * rows + y0) * row_len
-            runs += pixel_runs(first, (y1 - y0) * row_len, pixel_bytes, channel, channels)
+            for y in range(y0, y1):
+                runs += pixel_runs(((n * depth + z) * rows + y) * row_len + x0, x1 - x0, pixel_bytes, channel, channels)
     if channels == pixel_bytes:  # one run per image, or one for all when the rows are all of them
         merged: list[list[int]] = []
         for address, nbytes in runs:
@@ -64,7 +67,7 @@ def test_input_load_beats_are_the_beats_of_its_runs(load, bus):
     else:
         expected = sum(
             run_beats(((n * depth + z) * rows + y) * row_len * pixel_bytes + x * pixel_bytes + channel, channels, bus)
-            for n in range(image, image + images) for z in range(z0, z1) for y in range(y0, y1) for x in range(row_len)
+            for n in range(image, image + images) for z in range(z0, z1) for y in range(y0, y1) for x in range(x0, x1)
         )  # fmt: skip
     assert input_load_beats(*load, bus) == expected
 

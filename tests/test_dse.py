@@ -138,7 +138,7 @@ def test_failed_point_reports_the_layer_and_the_fix(vgg16):
 
 
 def test_analytic_and_cycle_modes_agree_on_sampled_points(vgg16):
-    sweep = Sweep({"rows": [8, 32], "cols": [16, 64], "dataflow": ["ws", "os", "is"], "ifmap_kib": [1, 256],
+    sweep = Sweep({"rows": [8, 32], "cols": [16, 64], "dataflow": ["ws", "os", "is"], "filter_kib": [1, 256],
                    "ofmap_kib": [32, 128], "bandwidth": [4, 32]})  # fmt: skip
     analytic = run_sweep(vgg16, sweep)
     assert analytic.failed and analytic.ok  # the sweep has both kinds of points

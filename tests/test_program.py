@@ -180,6 +180,27 @@ def test_stepped_taps_equal_the_direct_formula(seed, layout):
     assert partial > 10  # most tiles end with lanes past K
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_lane_table_from_the_middle_of_a_channel_steps_through_its_piece(seed):
+    """A K tile that is a piece of one channel's window (whole R-tap blocks from tap ``first``):
+    its lane table starts at that tap, and stepping gives the piece's taps; past the window
+    (the last piece) the lanes are not valid."""
+    rng = np.random.default_rng(seed)
+    for _ in range(30):
+        (kh, kw), (dil_y, dil_x) = rng.integers(2, 12, 2), rng.integers(1, 3, 2)
+        rows, in_w = int(rng.integers(2, 9)), int(rng.integers(12, 40))
+        window = int(kh * kw)
+        first = rows * int(rng.integers(0, -(-window // rows)))
+        kt = min(rows * int(rng.integers(1, 4)), window - first)
+        regs = tap_registers((int(kh), int(kw)), (int(dil_y), int(dil_x)), 1, rows, in_w, 1, 1)
+        inner = -(-kt // rows)
+        taps = block_taps(lane_table(regs, rows, first), {**regs, "INNER": inner})
+        k = first + np.arange(inner * rows)
+        ky, kx = k // kw % kh, k % kw
+        assert np.array_equal(taps["dx"], kx * dil_x) and np.array_equal(taps["dyw"], ky * dil_y * in_w)
+        assert np.array_equal(taps["valid"], k < window)
+
+
 @pytest.mark.parametrize("divisor, window", [(1, 1), (3, 3), (4, 4), (9, 9), (49, 49), (6, 9)])
 def test_average_divide_is_exact_over_every_window_sum(divisor, window):
     offset, mult, shift = divide_constants(divisor, window, 8)

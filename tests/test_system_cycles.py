@@ -149,3 +149,26 @@ def test_k_tiles_read_their_channels_from_a_resident_ifmap_tile(tmp_path):
     assert [grid.resident for grid in grids] == [True, True]
     assert all(len(set(grid.ki.tolist())) > 1 for grid in grids)  # K is split in both
     assert_cycle_exact(network, config, tmp_path)
+
+
+def test_column_windows_and_split_channels_take_the_simulated_cycles(tmp_path):
+    """Input rows too long for the ifmap bank and a channel's weights too many for the filter
+    bank: row segments fetch only their column windows (zero padding at both row ends, a
+    stride larger than the kernel, dilation, depthwise and pooling), and an 11x11 kernel's taps
+    are split into pieces of whole R-tap blocks; bit-exact and in the simulated cycles."""
+    x = ("input",)
+    network = Network("windows", (1, 3, 11, 180), [
+        Conv(name="split_taps", in_channels=3, out_channels=8, kernel_size=11, stride=4, padding=2, inputs=x),
+        Conv(name="zeros", in_channels=3, out_channels=6, kernel_size=3, padding=(1, 2), inputs=x),
+        Conv(name="stride_3_kernel_2", in_channels=3, out_channels=5, kernel_size=(1, 2), stride=(1, 3), inputs=x),
+        Conv(name="dilated", in_channels=3, out_channels=4, kernel_size=3, dilation=(1, 3), padding=(1, 3), inputs=x),
+        Conv(name="depthwise", in_channels=3, out_channels=3, kernel_size=3, padding=1, groups=3, inputs=x),
+        Pool(name="maxpool", mode="max", kernel_size=3, stride=2, padding=1, inputs=x),
+    ])  # fmt: skip
+    config = AccelConfig(rows=4, cols=8, ifmap_kib=1, filter_kib=1, ofmap_kib=1, dram_bandwidth=4.0, dram_latency=7)
+    for _, op in lower_network(network):
+        grid = tile_grid(op, config)
+        assert np.all(grid.in_cols[1] - grid.in_cols[0] < op.in_row_len), op.name  # every tile in a window
+    split = tile_grid(lower_network(network)[0][1], config)
+    assert sorted(set(split.kt.tolist())) == [25, 32] and set(split.tap0.tolist()) == {0, 32, 64, 96}
+    assert_cycle_exact(network, config, tmp_path)

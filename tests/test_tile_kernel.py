@@ -54,8 +54,9 @@ def check(network: Network, config: AccelConfig) -> int:
             continue
         assert not isinstance(got, str), f"{where}: {got}"
         grid = tile_grid(op, config) if isinstance(op, ArrayOp) else None
-        if grid is not None and (grid.resident or any(width < op.out_row_len for *_, width in grid.m_tile_ranges())):
-            # 2-D tiles or a resident ifmap, chosen where they are estimated to move fewer bytes
+        split = grid is not None and bool(np.any(grid.kt < grid.ct * op.window))
+        if grid is not None and (grid.resident or split or any(w < op.out_row_len for *_, w in grid.m_tile_ranges())):
+            # 2-D tiles, windows, split channels or a resident ifmap, where they are estimated to move fewer bytes
             check_segments(op, config, got)
             moved = [int(sched.load_ifmap.sum() + sched.load_filter.sum()) for sched in (got, want)]
             assert moved[0] <= moved[1], where
@@ -77,30 +78,48 @@ def check(network: Network, config: AccelConfig) -> int:
 
 
 def check_segments(op: ArrayOp, config: AccelConfig, sched) -> None:
-    """A layer tiled with row segments: each output pixel of every plane once, in bands of
-    segments that fit the accumulator bank, each band's input rows fetched once per K tile."""
+    """A layer tiled with row segments, column windows or pieces of a channel's window: each
+    output pixel of every plane once, in bands of segments that fit the accumulator bank, each
+    band's whole input rows fetched once per K tile or each segment's window (the columns it
+    reads) once, every ifmap and filter fetch within its bank, and the K tiles of every output
+    tile covering its K once, in whole ``R``-tap blocks of a channel when they split one."""
     grid = tile_grid(op, config)
     ranges = grid.m_tile_ranges()
     lanes = -(-int(grid.nt.max()) // config.cols) * config.cols if config.dataflow == "ws" else int(grid.nt.max())
-    assert all(images == 1 for _, images, *_ in ranges)
     acc_bytes = -(-config.acc_bits // 8)
-    assert max(rows * cols for *_, rows, _, cols in ranges) * lanes * acc_bytes <= config.bank_bytes("ofmap")
-    covered = {}
-    for plane, _, y0, rows, x0, cols in ranges:
-        for y in range(y0, y0 + rows):
-            covered.setdefault((plane, y), []).append((x0, cols))
-    assert len(covered) == op.planes * op.rows.out
-    for pieces in covered.values():
-        assert sum(cols for _, cols in pieces) == op.out_row_len
-        assert [x0 for x0, _ in pieces] == list(np.cumsum([0] + [cols for _, cols in pieces[:-1]]))
+    if all(images == 1 for _, images, *_ in ranges):  # bands, or segments of them
+        assert max(rows * cols for *_, rows, _, cols in ranges) * lanes * acc_bytes <= config.bank_bytes("ofmap")
+        covered = {}
+        for plane, _, y0, rows, x0, cols in ranges:
+            for y in range(y0, y0 + rows):
+                covered.setdefault((plane, y), []).append((x0, cols))
+        assert len(covered) == op.planes * op.rows.out
+        for pieces in covered.values():
+            assert sum(cols for _, cols in pieces) == op.out_row_len
+            assert [x0 for x0, _ in pieces] == list(np.cumsum([0] + [cols for _, cols in pieces[:-1]]))
+    else:
+        assert all(width == op.out_row_len for *_, width in ranges)
+    windowed = any((c0, c1) != (0, op.in_row_len) for c0, c1 in grid.in_cols.T.tolist())
+    for (*_, x0, cols), (c0, c1) in zip(ranges, grid.in_cols.T.tolist()):
+        if windowed:
+            assert op.zero_padding
+            assert (c0, c1 - c0) == (op.cols.first_touched(x0), op.cols.touched(x0, x0 + cols))
+    assert sched.load_ifmap.max() <= config.bank_bytes("ifmap") and sched.load_filter.max() <= config.bank_bytes("filter")
     fetches = np.flatnonzero(sched.load_ifmap)
-    rows_of = [(ranges[int(grid.mi[j])][0], ranges[int(grid.mi[j])][2], int(grid.ki[j]), int(grid.group0[j]))
-               for j in fetches]
-    tiles_of = {(r[0], r[2]) for r in ranges}
-    if grid.resident or (len(set(grid.ki.tolist())) == 1 and grid.pack == 1 and len(set(grid.ni.tolist())) == 1):
-        assert len(rows_of) == len(tiles_of) * len(set(grid.group0.tolist())), "the segments of a band fetch its rows once"
+    inputs_of = [(*ranges[int(grid.mi[j])][:3], *(ranges[int(grid.mi[j])][4:] if windowed else ()), int(grid.c0[j]),
+                  int(grid.group0[j])) for j in fetches]  # fmt: skip
+    inputs = {(*r[:3], *(r[4:] if windowed else ())) for r in ranges}
+    if grid.resident or (len(set(grid.c0.tolist())) == 1 and grid.pack == 1 and len(set(grid.ni.tolist())) == 1):
+        assert len(inputs_of) == len(inputs) * len(set(grid.group0.tolist())), "each input is fetched once"
     if grid.resident:  # every channel of the band at once
         assert set(sched.load_ifmap[fetches] % op.channels) == {0} and len(set(grid.ki.tolist())) > 1
+    ends = np.flatnonzero(grid.last_k)
+    for first, last in zip(np.concatenate([[0], ends[:-1] + 1]), ends):
+        k_of_tile = op.k * int(grid.gcount[first]) if grid.gcount[first] > 1 else op.k
+        assert int(grid.kt[first : last + 1].sum()) == k_of_tile
+    split = grid.kt < grid.ct * op.window
+    assert np.all(grid.ct[split] == 1) and np.all(grid.tap0 % config.rows == 0)
+    assert np.all((grid.kt[split] % config.rows == 0) | (grid.tap0[split] + grid.kt[split] == op.window))
 
 
 @pytest.mark.parametrize("name", list(ZOO))

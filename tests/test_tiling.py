@@ -3,6 +3,7 @@ compulsory traffic and the DRAM transfer time of a request."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 
@@ -15,9 +16,12 @@ from accel.analytic import kernel_bandwidth
 from accel.config import AccelConfig
 from accel.lowering import ArrayOp, lower_network
 from accel.analytic import transfer_cycles
+from accel.dse import Workload
+from accel.dse_kernel import evaluate_ops
 from accel.tiling import MappingError, TileSchedule, compulsory_bytes, element_bytes, schedule, tile_grid
 from workloads.layers import Add, Conv, GlobalAvgPool, Linear, Pool
 from workloads.network import Network
+from workloads.zoo import get_network
 
 
 def only_op(network: Network):
@@ -158,7 +162,7 @@ def test_following_the_mapping_error_advice_maps_and_tiles_fit_their_banks(case)
     assert int(sched.writeback.sum()) == compulsory_bytes(op, config)["ofmap"]  # each output written once
 
 
-CONV_224 = Network("c", (1, 3, 224, 224), [Conv(name="c", in_channels=3, out_channels=64, kernel_size=3, padding=1)])
+CONV_WIDE = Network("c", (1, 3, 8, 224), [Conv(name="c", in_channels=3, out_channels=64, kernel_size=(3, 200))])
 CONV_11x11 = Network("c", (1, 1, 32, 32), [Conv(name="c", in_channels=1, out_channels=64, kernel_size=11)])
 CONV_1D = Network("c", (1, 1, 4096), [Conv(name="c", in_channels=1, out_channels=32, kernel_size=(3,))])
 
@@ -166,11 +170,11 @@ CONV_1D = Network("c", (1, 1, 4096), [Conv(name="c", in_channels=1, out_channels
 @pytest.mark.parametrize(
     "network, config, buffer, need, kib",
     [
-        # One input channel, 3 rows of 224 int8 (a 3x3 window needs 3 rows): 672 B per bank.
-        (CONV_224, AccelConfig(ifmap_kib=1), "ifmap", 672, 2),
-        # One input channel: 11*11 weights (WS banks hold whole 32x32 blocks: 128 rows) for 32
-        # columns of outputs + 32 int32 biases: 128 * 32 + 128 = 4,224 B.
-        (CONV_11x11, AccelConfig(filter_kib=1), "filter", 4224, 9),
+        # One window of one input channel, in a column window: 3 x 200 int8, 600 B per bank.
+        (CONV_WIDE, AccelConfig(ifmap_kib=1), "ifmap", 600, 2),
+        # One 32 x 32 weight block (32 of one channel's 121 taps) for 32 columns of outputs,
+        # + 32 int32 biases: 32 * 32 + 128 = 1,152 B.
+        (CONV_11x11, AccelConfig(filter_kib=1), "filter", 1152, 3),
         # Rows split into segments down to one output: its 256 columns of 4 B accumulators.
         (CONV_1D, AccelConfig(rows=8, cols=256, ofmap_kib=1), "ofmap", 1024, 2),
     ],
@@ -287,3 +291,15 @@ def test_lowered_conv_is_a_grouped_gemm():
     # Output (2, 4, 4, 6): M = 2*4*6 = 48; K = 6/2 * 3*2 = 18; N = 4/2 = 2 per group.
     assert isinstance(op, ArrayOp) and (op.groups, op.m, op.k, op.n) == (2, 48, 18, 2)
 
+
+
+@pytest.mark.parametrize("name", ["alexnet", "vgg11", "resnet18"])
+def test_every_layer_runs_with_4_kib_per_buffer(name):
+    """Edge-sized buffers: 4 KiB per SRAM (2 KiB banks) on arrays of 8 and 32 rows and columns,
+    every dataflow. AlexNet's 11x11 stride-4 conv1 on 224-pixel rows needs column windows (its
+    11 input rows of one channel overflow the bank) and pieces of its 121 taps."""
+    workload = Workload.from_network(get_network(name))
+    for rows, cols, dataflow in itertools.product((8, 32), (8, 32), ("ws", "os", "is")):
+        config = AccelConfig(rows=rows, cols=cols, dataflow=dataflow, ifmap_kib=4, filter_kib=4, ofmap_kib=4)
+        stats, failed = evaluate_ops(workload.ops, config)
+        assert failed == -1 and stats[:, 0].min() > 0, (name, config)

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from accel.config import AccelConfig
-from accel.system_timing import DRAIN, PRIME, REQUEST_DELAY, WRITEBACK_DONE, descriptor_cycles
+from accel.system_timing import DRAIN, PRIME, WRITEBACK_DONE, WRITEBACK_REQUEST, descriptor_cycles
 from accel.dram_layout import addend_image_bytes, weight_image_bytes
 from accel.lowering import ArrayOp, lower_network
 from accel.tiling import MappingError, compulsory_bytes, tile_grid
@@ -74,10 +74,11 @@ def test_whole_ifmap_is_fetched_when_every_row_is_read(network):
 
 
 @pytest.mark.parametrize("dataflow", ["os", "is"])
-@pytest.mark.parametrize("name", ["lenet5", "alexnet", "vgg16", "mobilenet_v1", "m5"])
+@pytest.mark.parametrize("name", ["lenet5", "alexnet", "vgg16", "mobilenet_v1"])
 def test_dram_traffic_equals_compulsory_when_everything_fits(name, dataflow):
-    # (resnet18 is left out: its 1x1 stride-2 shortcuts skip input rows, which a tile loads
-    # anyway; see test_dram_traffic_at_least_compulsory.)
+    # (resnet18 and m5 are left out: resnet18's 1x1 stride-2 shortcuts skip input rows and
+    # columns, and m5's pooling windows end before its input rows do; a whole-row tile loads
+    # those anyway; see test_dram_traffic_at_least_compulsory.)
     config = AccelConfig(ifmap_kib=HUGE_KIB, filter_kib=HUGE_KIB, ofmap_kib=HUGE_KIB, dataflow=dataflow)
     for layer, moved, need in per_operand(get_network(name), config):
         assert moved == need, (layer, moved, need)
@@ -145,7 +146,7 @@ def test_an_ideal_channel_leaves_only_the_fixed_delays():
     assert (config.rows, descriptor_cycles(config.rows, 16)) == (32, 3 + -(-(53 + 8 * 32) * 4 // 16))
     for layer in simulate(get_network("lenet5"), config).layers:
         per_tile = DRAIN + PRIME
-        fixed = 16 + descriptor_cycles(32, 16) - 1 + PRIME + per_tile * layer.tiles - PRIME + REQUEST_DELAY + WRITEBACK_DONE
+        fixed = 16 + descriptor_cycles(32, 16) - 1 + PRIME + per_tile * layer.tiles - PRIME + WRITEBACK_REQUEST + WRITEBACK_DONE
         assert layer.stall_cycles == fixed and layer.cycles == layer.compute_cycles + fixed, layer.name
         assert (layer.dram_stall_cycles, layer.overhead_cycles) == (0, fixed), layer.name
 
@@ -170,7 +171,7 @@ def test_stall_splits_into_what_an_ideal_dram_saves_and_the_fixed_delays(mode):
 
 @pytest.mark.parametrize(
     "net, buffer, kib",
-    [("vgg16", "ifmap", 2), ("vgg16", "filter", 3), ("m5", "filter", 7)],
+    [("vgg16", "filter", 3), ("m5", "filter", 3)],
 )
 def test_too_small_buffer_names_buffer_and_size_and_that_size_maps(net, buffer, kib):
     network = get_network(net)

@@ -470,10 +470,11 @@ def _tile_beats(mi, fetch_ifmap, c_first, c_count, weight_fetch, addend_fetch, s
         beats = image_beats(int(weight_fetch[j]), bus) + image_beats(int(addend_fetch[j]), bus)
         if fetch_ifmap[j]:
             beats += input_load_beats(depth, rows, row_len, in_pixel, int(image[i]), int(images[i]), int(z0[i]),
-                                      int(z1[i]), int(r0[i]), int(r1[i]), int(c_first[j]) * ib, int(c_count[j]) * ib,
-                                      bus)  # fmt: skip
-            commands[j] = input_load_commands(depth, rows, int(images[i]), int(z0[i]), int(z1[i]), int(r0[i]),
-                                              int(r1[i]), int(c_count[j]) * ib, in_pixel)  # fmt: skip
+                                      int(z1[i]), int(r0[i]), int(r1[i]), 0, row_len, int(c_first[j]) * ib,
+                                      int(c_count[j]) * ib, bus)  # fmt: skip
+            commands[j] = input_load_commands(depth, rows, row_len, int(images[i]), int(z0[i]), int(z1[i]),
+                                              int(r0[i]), int(r1[i]), 0, row_len, int(c_count[j]) * ib,
+                                              in_pixel)  # fmt: skip
         load[j] = beats
         if store[j]:
             writeback[j] = output_store_beats(int(out_first[i]), int(out_pixels[i]), out_pixel, int(n_first[j]) * ib,

@@ -211,8 +211,8 @@ def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemor
     fetches: dict[str, list[bool]] = {"ifmap": [], "filter": []}
     for tile in plan.tiles:
         lo, hi = layout_rows(view, *tile.out_rows)
-        ifmap_key = (tile.groups[0], tile.images, tile.out_rows, tile.ifmap_channels)
-        filter_key = (tile.groups[0], tile.outputs, tile.channels)
+        ifmap_key = (tile.groups[0], tile.images, tile.out_rows, tile.in_cols, tile.ifmap_channels)
+        filter_key = (tile.groups[0], tile.outputs, tile.channels, tile.taps)
         loads: list[DmaCommand] = []
         regs = dict(tile.regs)
         fetches["ifmap"].append(previous.get("ifmap") != ifmap_key)
@@ -243,7 +243,7 @@ def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemor
             banks["stage"] ^= 1
             stage_bank = banks["stage"]
             stores = _output_commands(tile, result, view, config.cols, memories.bank("staging", stage_bank))
-        layer.tiles.append(TileTransfers(regs, loads, stores, banks["weights"], stage_bank))
+        layer.tiles.append(TileTransfers(regs, loads, stores, banks["weights"], stage_bank, first_tap=tile.taps[0]))
     # The simulator's guards (accel.tile_kernel): the bank a fetch fills, the accumulator bank a tile reuses.
     guards = np.maximum(bank_guard(np.array(fetches["ifmap"])), bank_guard(np.array(fetches["filter"])))
     waits = accumulator_guard(np.array([tile.read for tile in plan.tiles]))
@@ -252,14 +252,22 @@ def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemor
 
 
 def _input_commands(tile: TilePlan, source: Tensor, view: LayerView, lo: int, hi: int, chip: int) -> list[DmaCommand]:
-    """The loads of a tile's input rows ``[lo, hi)`` into the ifmap bank at byte ``chip``."""
-    if hi <= lo:
+    """The loads of a tile's input rows ``[lo, hi)`` (its columns ``tile.in_cols`` of them) into
+    the ifmap bank at byte ``chip``."""
+    (x0, x1) = tile.in_cols
+    if hi <= lo or x1 <= x0:
         return []
     (image, images), (g0, gcount), (c0, ct) = tile.images, tile.groups, tile.ifmap_channels
     channel, channels = g0 * view.cin + (c0 if gcount == 1 else 0), gcount * ct
     pixel = source.channels
     plane = source.rows * source.cols
     first = source.address + image * plane * pixel
+    if x1 - x0 < source.cols:  # a row segment's column window (bands of one image): a run per row, or per pixel
+        start, width = first + (lo * source.cols + x0) * pixel, x1 - x0
+        if channels == pixel:
+            return [DmaCommand("ifmap", start, source.cols * pixel, width * pixel, hi - lo, chip, width * pixel)]
+        return [DmaCommand("ifmap", start + r * source.cols * pixel + channel, pixel, channels, width,
+                           chip + r * width * channels, channels) for r in range(hi - lo)]  # fmt: skip
     if hi - lo == source.rows:  # whole images: their pixels are consecutive
         pixels = images * plane
         if channels == pixel:

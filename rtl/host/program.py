@@ -66,22 +66,27 @@ class LayerView:
 class TilePlan:
     """One descriptor of a layer: registers and the slices it loads and stores.
 
-    ``images``: (first, count); ``in_rows``: input rows ``[lo, hi)`` loaded; ``out_rows``: (first,
-    count); ``out_cols``: (first, count) output columns (all of them but in a row segment);
-    ``groups``: (first, count); ``channels``: (first, count) per group (a packed tile takes every
-    channel); ``ifmap_channels``: (first, count) per group in the ifmap bank (every channel when
-    the tile reads its channels from a resident ifmap tile, else ``channels``); ``outputs``:
-    (first, count) of the pack's ``count * nper`` outputs;
-    ``read``: the tile completes its outputs (read them through the output path).
+    ``images``: (first, count); ``in_rows``: input rows ``[lo, hi)`` loaded; ``in_cols``: input
+    columns ``[lo, hi)`` loaded of each row (all of them, or a row segment's column window);
+    ``out_rows``: (first, count); ``out_cols``: (first, count) output columns (all of them but in
+    a row segment); ``groups``: (first, count); ``channels``: (first, count) per group (a packed
+    tile takes every channel); ``taps``: (first, count) K indices of the tile (the first tap of
+    its channels' windows, 0 unless it takes a piece of one channel's window, and its K);
+    ``ifmap_channels``: (first, count) per group in the ifmap bank (every channel when the tile
+    reads its channels from a resident ifmap tile, else ``channels``); ``outputs``: (first,
+    count) of the pack's ``count * nper`` outputs; ``read``: the tile completes its outputs (read
+    them through the output path).
     """
 
     regs: dict[str, int]
     images: tuple[int, int]
     in_rows: tuple[int, int]
+    in_cols: tuple[int, int]
     out_rows: tuple[int, int]
     out_cols: tuple[int, int]
     groups: tuple[int, int]
     channels: tuple[int, int]
+    taps: tuple[int, int]
     ifmap_channels: tuple[int, int]
     outputs: tuple[int, int]
     read: bool
@@ -331,11 +336,12 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
     out_regs, divisor = _output_registers(node, view, clamp, params, config)
     grid = tile_grid(op, config)
     ranges = grid.m_tile_ranges()
-    window = view.kernel[0] * view.kernel[1]
     R, C = config.rows, config.cols
     tiles = []
     for i in range(len(grid.mi)):
-        img0, images, y0, out_rows, x0, out_cols = ranges[int(grid.mi[i])]
+        mi = int(grid.mi[i])
+        img0, images, y0, out_rows, x0, out_cols = ranges[mi]
+        first_col, end_col = (int(v) for v in grid.in_cols[:, mi])
         sources = _row_sources(view, y0, out_rows)
         lo, hi = (int(sources.min()), int(sources.max()) + 1) if len(sources) else (0, 0)
         loaded = layout_rows(view, y0, out_rows)
@@ -348,27 +354,29 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
         gcount = int(grid.gcount[i])
         c0, ct = (int(grid.c0[i]), int(grid.ct[i])) if gcount == 1 else (0, view.cin)
         t = images * out_rows * out_cols
-        inner = -(-(gcount * ct * window) // R)
+        tap0, kt = int(grid.tap0[i]), int(grid.kt[i])
+        inner = -(-kt // R)
         outer = -(-int(grid.nt[i]) // C)
         row_start, col_start = y0 * view.stride[0] - view.pads[0][0], x0 * view.stride[1] - view.pads[1][0]
-        # The buffer holds pixels of the ifmap tile's channels (image, row, column, channel); the
-        # K tile's channels start at `skip` within a pixel.
+        # The buffer holds pixels of the ifmap tile's channels (image, row, column of its window,
+        # channel); the K tile's channels start at `skip` within a pixel.
         held = (0, view.cin) if grid.resident else (c0, ct)
         pixel, skip = gcount * held[1], c0 - held[0]
-        row = view.in_w * pixel
+        row = (end_col - first_col) * pixel
         regs = {
             "T": t, "INNER": inner, "OUTER": outer, "MODE": view.mode, "ACCUMULATE": int(grid.ki[i] > 0),
             "OUT_W": out_cols, "OUT_ROWS": out_rows, "IMAGES": images, "IMG_STRIDE": (hi - lo) * row,
             "COL_START": col_start, "COL_STEP": view.stride[1], "ROW_START": row_start, "ROW_STEP": view.stride[0],
             "ROW_START_W": row_start * row, "ROW_STEP_W": view.stride[0] * row, "IN_W": view.in_w,
             "IN_H": view.in_h, "IN_HW": view.in_h * row, "ROW_BASE_W": lo * row - skip, "ROW_PITCH": row,
-            "PIXEL_PITCH": pixel, "COL_START_P": col_start * pixel, "COL_STEP_P": view.stride[1] * pixel,
+            "PIXEL_PITCH": pixel, "COL_START_P": (col_start - first_col) * pixel, "COL_STEP_P": view.stride[1] * pixel,
             "PAD_MODE": PAD_MODES[view.pad_mode], "FINAL": int(grid.last_k[i]), "STAGE_PITCH": outer, **out_regs,
             **tap_registers(view.kernel, view.dilation, gcount * ct, R, row, pixel, plane_carry=1),
         }  # fmt: skip
         tile = TilePlan(
-            regs=regs, images=(img0, images), in_rows=(lo, hi), out_rows=(y0, out_rows), out_cols=(x0, out_cols),
-            groups=(int(grid.group0[i]), gcount), channels=(c0, ct), ifmap_channels=held,
+            regs=regs, images=(img0, images), in_rows=(lo, hi), in_cols=(first_col, end_col), out_rows=(y0, out_rows),
+            out_cols=(x0, out_cols), groups=(int(grid.group0[i]), gcount), channels=(c0, ct), taps=(tap0, kt),
+            ifmap_channels=held,
             outputs=(int(grid.n0[i]), int(grid.nt[i])),
             read=bool(grid.last_k[i]), cycles=tile_cycles("ws", R, C, t, inner * outer),
         )  # fmt: skip
@@ -397,10 +405,11 @@ def tap_registers(kernel: tuple[int, int], dilation: tuple[int, int], channels: 
     }  # fmt: skip
 
 
-def lane_table(regs: dict[str, int], rows: int) -> np.ndarray:
+def lane_table(regs: dict[str, int], rows: int, first: int = 0) -> np.ndarray:
     """The lane table ``[R, 8]`` (fields :data:`~rtl.host.emulator.TAP_FIELDS`): the taps of K indices
-    ``0 .. R-1`` as the tap registers ``regs`` describe them (lanes past K have ``c >= CHANNELS``)."""
-    k = np.arange(rows)
+    ``first .. first+R-1`` as the tap registers ``regs`` describe them (lanes past K have
+    ``c >= CHANNELS``; ``first`` > 0: the tile's K starts at that tap of one channel's window)."""
+    k = first + np.arange(rows)
     kw, kh = regs["KW"], regs["KH"]
     kx, ky, c = k % kw, k // kw % kh, k // (kw * kh)
     fields = {"kx": kx, "ky": ky, "c": c, "dx": kx * (regs["DX_WRAP"] // kw), "dy": ky * regs["DY_CARRY"],
@@ -453,14 +462,14 @@ def weight_images(plan: LayerPlan, tile: TilePlan, weights: np.ndarray, bias: np
     """The weight memory image ``[OUTER * INNER * R, C]`` of ``tile`` and its addends ``[OUTER, C]``
     (int64), from the layer's weights (groups, nper, cin, window) and per-channel addends."""
     v = plan.view
-    (g0, gcount), (c0, ct), (n0, nt) = tile.groups, tile.channels, tile.outputs
+    (g0, gcount), (c0, ct), (n0, nt), (tap0, kt) = tile.groups, tile.channels, tile.outputs, tile.taps
     window = v.kernel[0] * v.kernel[1]
     group_of = np.repeat(np.arange(gcount), ct)
     chan_of = np.tile(np.arange(c0, c0 + ct), gcount)
     inner, outer = tile.regs["INNER"], tile.regs["OUTER"]
     k = np.arange(inner * rows)
-    real = k < gcount * ct * window
-    cc, tap = np.where(real, k // window, 0), k % window
+    real = k < kt
+    cc, tap = np.where(real, (tap0 + k) // window, 0), (tap0 + k) % window
 
     n = n0 + np.arange(outer * cols)
     n_real = n < n0 + nt

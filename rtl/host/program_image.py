@@ -62,6 +62,7 @@ class TileTransfers:
     stage_bank: int
     load_after: int = -1  # the tile whose compute must end before this tile's fetch starts
     wait_wb: int = -1  # the tile whose writeback must end before this tile computes
+    first_tap: int = 0  # the K index of the lane table's first lane (a piece of one channel's window)
 
 
 
@@ -103,7 +104,7 @@ def _record(tile: TileTransfers, rows: int, first: int, last: bool) -> list[int]
     guards = [g - first if g >= first else -1 for g in (tile.load_after, tile.wait_wb)]
     words = [header, (guards[0] & 0xFFFF) | (guards[1] & 0xFFFF) << 16, tile.weight_bank | tile.stage_bank << 1]
     words += [tile.regs[name] & MASK for name in DESCRIPTOR_REGISTERS]
-    words += [int(v) & MASK for v in lane_table(tile.regs, rows).reshape(-1)]
+    words += [int(v) & MASK for v in lane_table(tile.regs, rows, tile.first_tap).reshape(-1)]
     for command in tile.loads + tile.stores:
         words += [TARGETS.index(command.target), command.dram_addr & MASK, command.dram_addr >> 32,
                   command.dram_stride & MASK, command.run_bytes, command.runs, command.chip_addr, command.chip_stride]  # fmt: skip
