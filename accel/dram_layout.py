@@ -67,6 +67,25 @@ def strided_beats(first, stride, runs, nbytes, bus):
 
 
 @register_jitable
+def lattice_beats(first, outer_stride, outer, stride, runs, nbytes, bus):
+    """Beats of ``outer`` rows of :func:`strided_beats` runs, row ``r`` from ``first + r *
+    outer_stride``; the rows' lanes repeat every ``W / gcd(outer_stride, W)`` rows, summed once."""
+    if outer <= 0:
+        return 0
+    period = bus // math.gcd(outer_stride % bus, bus)
+    if period > outer:
+        period = outer
+    per_period, partial = 0, 0
+    tail = outer % period
+    for r in range(period):
+        beats = strided_beats(first + r * outer_stride, stride, runs, nbytes, bus)
+        per_period += beats
+        if r < tail:
+            partial += beats
+    return (outer // period) * per_period + partial
+
+
+@register_jitable
 def pixel_block_beats(first_pixel, pixels, pixel_bytes, channel, channels, bus):
     """Beats of channels ``[channel, channel + channels)`` of ``pixels`` consecutive pixels from
     pixel ``first_pixel`` of a tensor with ``pixel_bytes`` channels per pixel: one run if they
@@ -91,13 +110,12 @@ def input_load_beats(depth, rows, row_len, pixel_bytes, image, images, z0, z1, y
         beats = 0
         for n in range(image, image + images):
             for z in range(z0, z1):
-                first = (n * depth + z) * plane + y0 * row_len + x0
+                first = ((n * depth + z) * plane + y0 * row_len + x0) * pixel_bytes
+                stride = row_len * pixel_bytes
                 if channels == pixel_bytes:
-                    stride = row_len * pixel_bytes
-                    beats += strided_beats(first * pixel_bytes, stride, y1 - y0, (x1 - x0) * pixel_bytes, bus)
-                    continue
-                for y in range(y1 - y0):
-                    beats += pixel_block_beats(first + y * row_len, x1 - x0, pixel_bytes, channel, channels, bus)
+                    beats += strided_beats(first, stride, y1 - y0, (x1 - x0) * pixel_bytes, bus)
+                else:
+                    beats += lattice_beats(first + channel, stride, y1 - y0, pixel_bytes, x1 - x0, channels, bus)
         return beats
     if y1 - y0 == rows and z1 - z0 == depth:
         return pixel_block_beats(image * depth * plane, images * depth * plane, pixel_bytes, channel, channels, bus)

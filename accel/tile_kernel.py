@@ -334,13 +334,16 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
                 by_windows = _outputs_fitting(op, O_ROWS, bank_if // (column_bytes * least_cols))
                 # Bands of whole rows as tall as both banks allow; then taller bands of row segments
                 # (2-D output tiles: the accumulators hold band x segment pixels), which fetch fewer
-                # overlapping rows, up to the rows the ifmap bank holds: whole rows, or windows.
+                # overlapping rows, up to the rows the ifmap bank holds; then bands taller than
+                # whole rows fit, in segments that each fetch their column window.
                 for windowed in range(2 if windows else 1):
                     limit = min(r_out, by_windows if windowed else by_rows)
                     band = max(1, min(limit, bank_of // out_row_bytes))
+                    if windowed:
+                        band = max(band, by_rows + 1)
                     while band <= limit and held <= bank_f:
                         segment = min(row_len, bank_of // (band * lanes * ab))
-                        if windowed:  # the widest segment whose column window fits with the band's rows
+                        if windowed:  # the widest segment whose window fits with the band's rows
                             band_bytes = column_bytes * _most_touched(op, O_ROWS, band)
                             segment = min(segment, _outputs_fitting(op, O_COLS, bank_if // band_bytes))
                         if segment < 1:
@@ -356,11 +359,14 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
                         if band == limit:
                             break
                         band = min(limit, 2 * band)
-            if pack != 1:
+            # Fewer channels per K tile move no fewer bytes once the filter bank holds the tile and
+            # the ifmap bank a whole image of its channels (of a single image and plane).
+            whole = op[O_BATCH] * op[O_DEPTH + A_OUT] == 1 and bank_if >= pixel_bytes * image_rows * op[O_IN_ROW_LEN]
+            if pack != 1 or (held <= bank_f and whole):
                 break
             if ct > 1:
                 ct = _cdiv(ct, 2)
-            elif taps > rows:  # K tiles of whole R-tap blocks of one channel's window
+            elif taps > rows and held > bank_f:  # K tiles of whole R-tap blocks of one channel's window
                 taps = _cdiv(_cdiv(taps, rows), 2) * rows
             else:
                 break
@@ -551,7 +557,9 @@ def array_tiles(op, plan, df, rows, cols, ib, wb, ab, bus):
                 nt = n_size if ni < nn - 1 else last_chunk(op[O_N] * g, n_size, nn)
                 mt = m[M_PIXELS, mi]
                 for ki in range(nk):
-                    kc, tap0 = ki // pieces, ki % pieces * taps  # channel tile, first tap of its window
+                    kc, tap0 = ki, 0  # the channel tile, and the first tap of its window
+                    if pieces > 1:
+                        kc, tap0 = ki // pieces, ki % pieces * taps
                     ct = c_size if kc < nc - 1 else last_chunk(c_total, c_size, nc)
                     last_k = ki == nk - 1
                     kt = ct * min(taps, window - tap0)
