@@ -46,43 +46,30 @@ ADDEND_BYTES = 4
 
 @register_jitable
 def strided_beats(first, stride, runs, nbytes, bus):
-    """Beats of ``runs`` runs of ``nbytes`` bytes starting at ``first + r * stride``.
-
-    The lanes ``(first + r * stride) mod W`` repeat every ``W / gcd(stride, W)`` runs; the sum
-    over one period is counted once.
-    """
-    if runs <= 0 or nbytes <= 0:
-        return 0
-    period = bus // math.gcd(stride % bus, bus)
-    if period > runs:
-        period = runs
-    per_period, partial = 0, 0
-    tail = runs % period
-    for r in range(period):
-        beats = run_beats(first + r * stride, nbytes, bus)
-        per_period += beats
-        if r < tail:
-            partial += beats
-    return (runs // period) * per_period + partial
+    """Beats of ``runs`` runs of ``nbytes`` bytes starting at ``first + r * stride``."""
+    return lattice_beats(first, 0, 1, stride, runs, nbytes, bus)
 
 
 @register_jitable
 def lattice_beats(first, outer_stride, outer, stride, runs, nbytes, bus):
-    """Beats of ``outer`` rows of :func:`strided_beats` runs, row ``r`` from ``first + r *
-    outer_stride``; the rows' lanes repeat every ``W / gcd(outer_stride, W)`` rows, summed once."""
-    if outer <= 0:
+    """Beats of ``outer`` rows of ``runs`` runs of ``nbytes`` bytes, run ``i`` of row ``r`` at
+    ``first + r * outer_stride + i * stride``.
+
+    The lanes ``(first + i * stride) mod W`` repeat every ``W / gcd(stride, W)`` runs, and a
+    row's lanes every ``W / gcd(outer_stride, W)`` rows: each distinct run is counted once, times
+    how often it repeats.
+    """
+    if outer <= 0 or runs <= 0 or nbytes <= 0:
         return 0
-    period = bus // math.gcd(outer_stride % bus, bus)
-    if period > outer:
-        period = outer
-    per_period, partial = 0, 0
-    tail = outer % period
-    for r in range(period):
-        beats = strided_beats(first + r * outer_stride, stride, runs, nbytes, bus)
-        per_period += beats
-        if r < tail:
-            partial += beats
-    return (outer // period) * per_period + partial
+    outer_period = min(outer, bus // math.gcd(outer_stride % bus, bus))
+    period = min(runs, bus // math.gcd(stride % bus, bus))
+    beats = 0
+    for r in range(outer_period):
+        row = 0
+        for i in range(period):
+            row += (runs - i + period - 1) // period * run_beats(first + r * outer_stride + i * stride, nbytes, bus)
+        beats += (outer - r + outer_period - 1) // outer_period * row
+    return beats
 
 
 @register_jitable
