@@ -156,7 +156,7 @@ def overhead_bound(tiles: int, commands: int, rows: int, bus: int) -> tuple[int,
     record_beats = transfer_beats(record_words(rows, 0) * WORD_BYTES, bus)
     command_beats = transfer_beats(COMMAND_WORDS * WORD_BYTES, bus)
     per_segment = HEADER_REQUEST + BODY_REQUEST + RUN_DELAY + first_request(bus)
-    per_tile = (DRAIN + PRIME + descriptor_cycles(rows, bus) + FETCH_REQUEST + WRITEBACK_REQUEST + LOAD_LANDED + WRITEBACK_DONE
-                + BANK_FREED)
+    per_tile = (DRAIN + PRIME + descriptor_cycles(rows, bus) + FETCH_REQUEST + WRITEBACK_REQUEST + LOAD_LANDED
+                + WRITEBACK_DONE + BANK_FREED)
     # A segment holds one tile at least and its header takes a beat and a word more.
     return tiles * (record_beats + 2) + commands * command_beats, 2 * tiles, tiles * (per_tile + per_segment)

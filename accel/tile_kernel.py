@@ -16,10 +16,10 @@ from an ifmap tile of those channels or, when K is split, possibly of every chan
 (*resident*: fetched once per M tile), and ``N_t`` output channels, for one pack of groups.
 The loop nest is ``pack > outer > inner > k`` with K innermost, so partial sums stay in the
 accumulator buffer until the last K tile of an output tile, which is then written back once.
-``outer``/``inner`` is M-then-N or N-then-M, whichever moves fewer bytes from DRAM. An operand tile is fetched only
-when it differs from the one already on chip. Each operand buffer has two banks: a tile that
-fetches an operand fills the bank its previous fetch did not use, so it may only start once the
-last tile reading that bank has finished.
+``outer``/``inner`` is M-then-N or N-then-M, whichever moves fewer bytes from DRAM. An operand
+tile is fetched only when it differs from the one already on chip. Each operand buffer has two
+banks: a tile that fetches an operand fills the bank its previous fetch did not use, so it may
+only start once the last tile reading that bank has finished.
 
 A layer enters as a row of int64 fields (:func:`encode_op`); results are int64 arrays whose rows
 are named by the ``P_*`` (plan), ``T_*`` (per tile), ``M_*`` (per M tile) and ``C_*`` (layer
@@ -278,12 +278,14 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
     Candidate sizes of N and of the channels are all of it, then halvings (N down to the array
     dim it maps to, channels down to 1, then a channel's taps down to ``R``: whole ``R``-tap
     blocks); packed groups share the K dim, so only a single, unpacked group splits its K, and
-    then its ifmap tile may hold every channel (resident) or only the K tile's. For each, bands
+    then its ifmap tile may hold every channel (resident) or only the K tile's; fewer channels
+    are not tried once the tile's weights and a whole image of its channels fit. For each, bands
     of whole rows as tall as the banks allow (whole images per tile when one fits), then bands
     twice, four times ... as tall, up to what the ifmap bank holds, in row segments whose
-    accumulators fit (2-D tiles): segments that share their band's whole rows, or (zero
-    padding only) that each fetch the column window they read. The estimate is
-    :func:`_best_order`'s, plus the program's bytes for writeback commands beyond one per tile.
+    accumulators fit (2-D tiles) that share their band's whole rows; then (zero padding only)
+    bands taller than whole rows fit, in segments that each fetch the column window they read.
+    The estimate is :func:`_best_order`'s, plus the program's bytes for writeback commands
+    beyond one per tile.
 
     Weight-stationary banks are organised as the layer accelerator's memories: the filter bank
     holds the tile's weight and addend images (:mod:`accel.dram_layout`: whole ``R x C`` weight
