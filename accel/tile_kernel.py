@@ -485,12 +485,13 @@ def _m_tiles(op, plan):
                     m[M_IMAGE, t], m[M_Z0, t], m[M_Z1, t], m[M_R0, t], m[M_R1, t] = n, z0, z1, r0, r1
                     m[M_OUT_FIRST, t] = ((n * d_out + d) * r_out + y0) * row_len + x0
                     m[M_C0, t], m[M_C1, t] = 0, op[O_IN_ROW_LEN]
-                    if windowed:
+                    if windowed:  # each segment loads its own window
                         m[M_C0, t] = _first_touched(op, O_COLS, x0)
                         m[M_C1, t] = m[M_C0, t] + _touched(op, O_COLS, x0, x0 + cols)
                         inputs += 1
                     t += 1
-                inputs += 1 - windowed
+                if not windowed:  # the band's segments share its rows
+                    inputs += 1
     return m
 
 
@@ -548,7 +549,7 @@ def array_tiles(op, plan, df, rows, cols, ib, wb, ab, bus):
     in_pixel, out_pixel = op[O_CHANNELS] * groups * ib, op[O_N] * groups * ib
     m_count = m.shape[1]
     j = 0
-    pieces, taps = _pieces(op, plan), min(plan[P_TAPS], window)
+    pieces, taps = _pieces(op, plan), plan[P_TAPS]
     for p in range(_cdiv(groups, pack)):
         g, _, n_size, nn, c_total, c_size, nk = _pack_shape(op, plan, p)
         nc = nk // pieces
