@@ -31,10 +31,16 @@ MAX_ARRAY_SIDE = 2**16
 products (PEs x cycles, a fold's fill of rows + cols per tile) stay far inside int64."""
 MAX_BUFFER_KIB = 2**20
 """Most KiB per SRAM buffer (1 GiB, more than a whole IPU's 900 MB of on-chip memory): a transfer
-fills at most a bank of two buffers, so it moves at most 2**30 bytes."""
-MIN_BANDWIDTH = 2.0**-32
-"""Least DRAM bandwidth in bytes/cycle (about 2.3e-10): the largest transfer (2**30 bytes) then
+fills at most two buffers (both banks of each with single-buffered tiles), so it moves at most
+2**31 bytes."""
+MIN_BANDWIDTH = 2.0**-31
+"""Least DRAM bandwidth in bytes/cycle (about 4.7e-10): the largest transfer (2**31 bytes) then
 occupies the channel for at most 2**62 cycles, which every timing kernel counts in int64."""
+BUFFERINGS = ("double", "whole")
+"""How tiles use the two banks of the ifmap and filter buffers: ``double``, each tile's operands in
+one bank while the DMA fills the other; ``whole``, a layer's ifmap or filter tiles may take both
+banks (single-buffered: that operand's fetches wait for the tiles reading the previous one) when
+that moves fewer DRAM bytes."""
 MAX_LATENCY = 2**40
 """Most cycles of DRAM latency (about 45 minutes at 400 MHz): a million transfers of this latency
 still count in int64."""
@@ -54,8 +60,11 @@ class AccelConfig:
         Operand and accumulator widths in bits (signed integers).
     ifmap_kib, filter_kib, ofmap_kib : int
         On-chip SRAM per buffer in KiB (1 ... 2**20), split into two equal banks (double buffering).
+    buffering : str
+        ``'double'`` (every tile's operands in one bank) or ``'whole'`` (a layer's ifmap or filter
+        tiles may take both banks, single-buffered, when that moves fewer DRAM bytes).
     dram_bandwidth : float
-        DRAM channel bandwidth in bytes/cycle, at least 2**-32 (``inf`` for an ideal channel); a
+        DRAM channel bandwidth in bytes/cycle, at least 2**-31 (``inf`` for an ideal channel); a
         run refuses a layer whose cycles at this bandwidth could exceed 2**62.
     dram_latency : int
         Cycles from a DRAM request to its first byte, 0 ... 2**40.
@@ -72,6 +81,7 @@ class AccelConfig:
     ifmap_kib: int = 256
     filter_kib: int = 256
     ofmap_kib: int = 128
+    buffering: str = "double"
     dram_bandwidth: float = 16.0
     dram_latency: int = 100
     clock_mhz: float = 400.0
@@ -87,12 +97,14 @@ class AccelConfig:
         _require_int("acc_bits", self.acc_bits, minimum=max(self.input_bits, self.weight_bits), maximum=64)
         if self.dataflow not in DATAFLOWS:
             raise ConfigError(f"dataflow must be one of {', '.join(DATAFLOWS)}, not {self.dataflow!r}")
+        if self.buffering not in BUFFERINGS:
+            raise ConfigError(f"buffering must be one of {', '.join(BUFFERINGS)}, not {self.buffering!r}")
         for name in ("dram_bandwidth", "clock_mhz"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value <= 0:
                 raise ConfigError(f"{name} must be a positive number, not {value!r}")
         if self.dram_bandwidth < MIN_BANDWIDTH:
-            raise ConfigError(f"dram_bandwidth must be at least 2**-32 bytes/cycle, not {self.dram_bandwidth!r}")
+            raise ConfigError(f"dram_bandwidth must be at least 2**-31 bytes/cycle, not {self.dram_bandwidth!r}")
         if math.isinf(self.clock_mhz):
             raise ConfigError("clock_mhz must be finite, not inf")
 

@@ -44,8 +44,8 @@ def config_scalars(config: AccelConfig) -> tuple:
     return (
         config.rows, config.cols, DATAFLOW_CODES[config.dataflow], element_bytes(config.input_bits),
         element_bytes(config.weight_bits), element_bytes(config.acc_bits), config.bank_bytes("ifmap"),
-        config.bank_bytes("filter"), config.bank_bytes("ofmap"), kernel_bandwidth(config.dram_bandwidth),
-        int(config.dram_latency),
+        config.bank_bytes("filter"), config.bank_bytes("ofmap"), config.buffering == "whole",
+        kernel_bandwidth(config.dram_bandwidth), int(config.dram_latency),
     )  # fmt: skip
 
 
@@ -61,7 +61,7 @@ def evaluate_ops(ops: np.ndarray, config: AccelConfig) -> tuple[np.ndarray, int]
 
 
 @njit(cache=True, nogil=True)
-def _evaluate(ops, rows, cols, df, ib, wb, ab, bank_if, bank_f, bank_of, bandwidth, latency, out):
+def _evaluate(ops, rows, cols, df, ib, wb, ab, bank_if, bank_f, bank_of, whole_banks, bandwidth, latency, out):
     bus = bus_bytes(bandwidth)
     for i in range(ops.shape[0]):
         op = ops[i]
@@ -71,7 +71,7 @@ def _evaluate(ops, rows, cols, df, ib, wb, ab, bank_if, bank_f, bank_of, bandwid
                 return i
             tiles, counters = vector_tiles(op, chunk, cols, ib, bus)
         else:
-            plan = plan_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of)
+            plan = plan_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, whole_banks)
             if plan[P_BAND] == 0:
                 return i
             tiles, _, counters = array_tiles(op, plan, df, rows, cols, ib, wb, ab, bus)

@@ -118,11 +118,14 @@ def encode_op(op: Op, macs: int = 0) -> np.ndarray:
 # the bytes per bank the smallest tile of the unpacked layer needs (for the error message), the
 # outputs per row segment (the whole row, or less: 2-D tiles), and whether the ifmap tile holds
 # every channel while K tiles take slices of it (1: the ifmap is fetched once per M tile), whether
-# each row segment fetches its own column window (1) or shares its band's whole rows (0), and
-# the taps of a channel's window per K tile (the whole window, or whole R-tap blocks of it).
+# each row segment fetches its own column window (1) or shares its band's whole rows (0), the
+# taps of a channel's window per K tile (the whole window, or whole R-tap blocks of it), the bytes
+# of the largest ifmap and filter tile, and which operands are single-buffered (SINGLE_* bits:
+# their tiles take both banks of the buffer).
 (P_PACK, P_BAND, P_IMAGES, P_CHANNELS, P_N_TILE, P_ORDER, P_NEED_IFMAP, P_NEED_FILTER, P_NEED_OFMAP,
- P_SEGMENT, P_RESIDENT, P_WINDOWED, P_TAPS) = range(13)  # fmt: skip
-PLAN_FIELDS = 13
+ P_SEGMENT, P_RESIDENT, P_WINDOWED, P_TAPS, P_HELD_IFMAP, P_HELD_FILTER, P_SINGLE) = range(16)  # fmt: skip
+PLAN_FIELDS = 16
+SINGLE_IFMAP, SINGLE_FILTER = 1, 2
 ORDER_MN, ORDER_NM = 0, 1
 ORDER_NAMES = ("mn", "nm")
 
@@ -267,7 +270,20 @@ def _consider(op, plan, best, shape, pack, ib, held, cols):
         plan[P_BAND], plan[P_IMAGES], plan[P_CHANNELS], plan[P_N_TILE] = band, images, ct, nt
         plan[P_ORDER], plan[P_SEGMENT], plan[P_RESIDENT] = order, segment, resident
         plan[P_WINDOWED], plan[P_TAPS] = windowed, taps
+        plan[P_HELD_IFMAP], plan[P_HELD_FILTER] = _ifmap_tile_bytes(op, shape, ib), held
         best[0], best[1], best[2] = traffic, segments, volume
+
+
+@register_jitable
+def _ifmap_tile_bytes(op, shape, ib):
+    """Bytes of the largest ifmap tile of the tile ``shape`` (as :func:`_consider` takes it)."""
+    band, segment, windowed, images, ct, _, _, resident = shape
+    channels = op[O_CHANNELS] if resident else ct
+    if images > 0:
+        rows = images * _touched(op, O_DEPTH, 0, op[O_DEPTH + A_OUT]) * _touched(op, O_ROWS, 0, op[O_ROWS + A_OUT])
+        return channels * rows * op[O_IN_ROW_LEN] * ib
+    cols = min(op[O_IN_ROW_LEN], _most_touched(op, O_COLS, segment)) if windowed else op[O_IN_ROW_LEN]
+    return channels * _most_touched(op, O_DEPTH, 1) * _most_touched(op, O_ROWS, band) * cols * ib
 
 
 @register_jitable
@@ -375,22 +391,33 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
         if nt <= step_n:
             break
         nt = max(step_n, _cdiv(nt, 2))
+    return best[0]
 
 
 @register_jitable
-def plan_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of):
+def plan_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, whole_banks):
     """The tile plan of an encoded array layer (``P_*`` fields; ``P_BAND`` 0: nothing fits).
 
     Groups are packed as the dataflow allows (:func:`accel.dataflow.pack_groups`), halving the
-    packing until a tile fits; when none does, the needs reported are the unpacked layer's.
+    packing until a tile fits; when none does, the needs reported are the unpacked layer's. With
+    ``whole_banks`` (buffering 'whole'), when tiles that may take both banks of the ifmap and
+    filter buffers move fewer bytes, the plan is theirs, single-buffered (``P_SINGLE``) for each
+    operand whose largest tile needs both banks.
     """
     plan = np.zeros(PLAN_FIELDS, dtype=np.int64)
     pack = pack_groups(df, op[O_GROUPS], op[O_K], op[O_N], rows, cols)
     while True:
-        _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack, plan)
-        if plan[P_BAND] > 0 or pack == 1:
+        traffic = _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack, plan)
+        if plan[P_BAND] > 0:
+            break
+        if pack == 1:
             return plan
         pack //= 2
+    whole = np.zeros(PLAN_FIELDS, dtype=np.int64)
+    if not whole_banks or _plan_packed(op, df, rows, cols, ib, wb, ab, 2 * bank_if, 2 * bank_f, bank_of, pack, whole) >= traffic:
+        return plan
+    whole[P_SINGLE] = SINGLE_IFMAP * (whole[P_HELD_IFMAP] > bank_if) + SINGLE_FILTER * (whole[P_HELD_FILTER] > bank_f)
+    return whole
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,18 +523,19 @@ def _m_tiles(op, plan):
 
 
 @register_jitable
-def bank_guard(fetches):
+def bank_guard(fetches, single=False):
     """For each fetching tile, the last tile that reads the bank it overwrites (-1: none).
 
     Fetches alternate banks; fetch ``j3`` reuses the bank of fetch ``j1`` two fetches back,
-    read by tiles ``j1 .. j2 - 1`` where ``j2`` is the fetch in between.
+    read by tiles ``j1 .. j2 - 1`` where ``j2`` is the fetch in between. A ``single``-buffered
+    operand's fetch ``j`` overwrites the previous one, read by tiles up to ``j - 1``.
     """
     guard = np.full(len(fetches), -1, dtype=np.int64)
     previous = -1
     for j in range(len(fetches)):
         if fetches[j]:
             if previous >= 0:
-                guard[j] = previous - 1
+                guard[j] = j - 1 if single else previous - 1
             previous = j
     return guard
 
@@ -619,7 +647,8 @@ def array_tiles(op, plan, df, rows, cols, ib, wb, ab, bus):
                             (p * pack * op[O_N] + ni * n_size) * ib, nt * ib, cols * ib, bus)  # fmt: skip
                         t[T_COMMANDS, j] += output_store_commands(rows_out, width, row_len, out_pixel, nt * ib, cols * ib)
                     j += 1
-    t[T_LOAD_AFTER] = np.maximum(bank_guard(new_if), bank_guard(new_f))
+    single = plan[P_SINGLE]
+    t[T_LOAD_AFTER] = np.maximum(bank_guard(new_if, single & SINGLE_IFMAP), bank_guard(new_f, single & SINGLE_FILTER))
     t[T_WAIT_WRITEBACK] = accumulator_guard(t[T_LAST_K])
     c[C_LOAD_IFMAP], c[C_LOAD_FILTER], c[C_WRITEBACK] = t[T_LOAD_IFMAP].sum(), t[T_LOAD_FILTER].sum(), t[T_WRITEBACK].sum()
     return t, m, c

@@ -20,8 +20,8 @@ from accel.lowering import ArrayOp, VectorOp
 from accel.tile_kernel import (ACC_BIAS_BYTES, C_FILTER_READS, C_FILTER_WRITES, C_FOLDS, C_IFMAP_READS, C_MAPPED,
                                C_OFMAP_READS, C_OFMAP_WRITES, M_C0, M_C1, M_COLS, M_IMAGES, M_PIXELS, M_PLANE, M_ROWS,
                                M_X0, M_Y0, ORDER_NAMES, P_BAND, P_NEED_FILTER, P_NEED_IFMAP, P_NEED_OFMAP, P_ORDER,
-                               P_PACK, P_RESIDENT, T_C0, T_COMMANDS, T_COMPUTE, T_CT, T_GCOUNT, T_GROUP0, T_KI, T_KT,
-                               T_LAST_K, T_LOAD_AFTER, T_LOAD_BEATS, T_LOAD_FILTER, T_LOAD_IFMAP, T_MI, T_N0, T_NI,
+                               P_PACK, P_RESIDENT, P_SINGLE, SINGLE_FILTER, SINGLE_IFMAP, T_C0, T_COMMANDS, T_COMPUTE,
+                               T_CT, T_GCOUNT, T_GROUP0, T_KI, T_KT, T_LAST_K, T_LOAD_AFTER, T_LOAD_BEATS, T_LOAD_FILTER, T_LOAD_IFMAP, T_MI, T_N0, T_NI,
                                T_NT, T_TAP0, T_WAIT_WRITEBACK, T_WRITEBACK, T_WRITEBACK_BEATS, array_tiles,
                                element_bytes, encode_op, plan_layer, tile_count, vector_chunk, vector_tiles)  # fmt: skip
 
@@ -81,11 +81,15 @@ class TileGrid:
     first output column, output columns)``; ``in_cols``: per M tile, the input columns
     ``[first, end)`` it loads of each row (all of them, or a row segment's column window).
     ``resident``: the ifmap tile holds every channel and the K tiles read their channels from it
-    (an unpacked layer whose K is split).
+    (an unpacked layer whose K is split). ``single_ifmap`` / ``single_filter``: that operand's
+    tiles take both banks of its buffer (buffering 'whole'), so each fetch of it waits for the
+    tiles reading the previous one.
     """
 
     pack: int
     resident: bool
+    single_ifmap: bool
+    single_filter: bool
     group0: np.ndarray
     gcount: np.ndarray
     mi: np.ndarray
@@ -122,7 +126,7 @@ def _plan(op: ArrayOp, cfg: AccelConfig) -> tuple[np.ndarray, np.ndarray]:
     """The encoded layer and its tile plan (:func:`accel.tile_kernel.plan_layer`), or MappingError."""
     row = encode_op(op)
     banks = {key: cfg.bank_bytes(key) for key in ("ifmap", "filter", "ofmap")}
-    plan = plan_layer(row, *_kernel_config(cfg), *banks.values())
+    plan = plan_layer(row, *_kernel_config(cfg), *banks.values(), cfg.buffering == "whole")
     if plan[P_BAND] == 0:
         needs = {"ifmap": plan[P_NEED_IFMAP], "filter": plan[P_NEED_FILTER], "ofmap": plan[P_NEED_OFMAP]}
         for key, need in needs.items():
@@ -153,7 +157,9 @@ def tile_grid(op: ArrayOp, cfg: AccelConfig) -> TileGrid:
     plan, tiles, m_tiles, _ = _array_tiles(op, cfg)
     rows = {"group0": T_GROUP0, "gcount": T_GCOUNT, "mi": T_MI, "n0": T_N0, "nt": T_NT, "c0": T_C0, "ct": T_CT,
             "tap0": T_TAP0, "kt": T_KT, "ki": T_KI, "ni": T_NI}  # fmt: skip
-    return TileGrid(pack=int(plan[P_PACK]), resident=bool(plan[P_RESIDENT]), last_k=tiles[T_LAST_K].astype(bool),
+    single = int(plan[P_SINGLE])
+    return TileGrid(pack=int(plan[P_PACK]), resident=bool(plan[P_RESIDENT]), single_ifmap=bool(single & SINGLE_IFMAP),
+                    single_filter=bool(single & SINGLE_FILTER), last_k=tiles[T_LAST_K].astype(bool),
                     m_tiles=m_tiles[[M_PLANE, M_IMAGES, M_Y0, M_ROWS, M_X0, M_COLS]], in_cols=m_tiles[[M_C0, M_C1]],
                     **{name: tiles[index] for name, index in rows.items()})  # fmt: skip
 

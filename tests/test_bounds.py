@@ -50,7 +50,7 @@ def test_a_starved_channel_stays_valid_down_to_the_bound():
     assert AccelConfig(dram_bandwidth=1e-9).dram_bandwidth == 1e-9
     assert AccelConfig(dram_bandwidth=MIN_BANDWIDTH).dram_bandwidth == MIN_BANDWIDTH
     for bandwidth in (MIN_BANDWIDTH / 2, 1e-300, 5e-324):
-        message = rf"^dram_bandwidth must be at least 2\*\*-32 bytes/cycle, not {bandwidth!r}$"
+        message = rf"^dram_bandwidth must be at least 2\*\*-31 bytes/cycle, not {bandwidth!r}$"
         with pytest.raises(ConfigError, match=message):
             AccelConfig(dram_bandwidth=bandwidth)
 
@@ -165,7 +165,7 @@ def test_a_starved_channel_gives_the_analytic_cycles():
 
 @pytest.mark.parametrize(
     "tiles, size, message",
-    [(4, 2**30, "it moves 4,294,967,296 bytes at dram_bandwidth 2.32831e-10 bytes/cycle; raise dram_bandwidth"),
+    [(4, 2**30, "it moves 4,294,967,296 bytes at dram_bandwidth 4.65661e-10 bytes/cycle; raise dram_bandwidth"),
      (2**22, 1, "it makes 4,194,304 transfers of dram_latency 1,099,511,627,776 cycles; lower dram_latency"),
      (1, 2**62, "it computes for 4.61e+18 cycles; use a larger array or a smaller batch")],
 )  # fmt: skip
@@ -186,8 +186,8 @@ def test_the_refusal_names_the_largest_part_of_the_bound(tiles, size, message):
 
 @pytest.mark.parametrize("mode", ["cycle", "analytic", "dse"])
 def test_a_real_layer_past_the_bound_is_refused_before_it_runs(mode):
-    """A 1 GiB weight matrix over a 2**-32 bytes/cycle channel: 2**62 cycles of transfer alone."""
-    network = Network("big_fc", (1, 2**15), [Linear(name="fc", in_features=2**15, out_features=2**15)])
+    """A 2 GiB weight matrix over a 2**-31 bytes/cycle channel: 2**62 cycles of transfer alone."""
+    network = Network("big_fc", (1, 2**15), [Linear(name="fc", in_features=2**15, out_features=2**16)])
     config = AccelConfig(dram_bandwidth=MIN_BANDWIDTH)
     expected = "layer 'fc' could take more than 2**62 cycles: it moves "
     if mode == "dse":
@@ -223,7 +223,7 @@ def sim_run(capsys, *args: str) -> tuple[int, str, str]:
         (["--batch", "100000000000"], "batch must be at most 233,739,716 for network 'lenet5'"),
         (["--rows", "100000"], "rows must be between 1 and 2**16"),
         (["--ifmap-kib", "99999999999999"], "ifmap_kib must be between 1 and 2**20 KiB"),
-        (["--bandwidth", "1e-300"], "dram_bandwidth must be at least 2**-32 bytes/cycle"),
+        (["--bandwidth", "1e-300"], "dram_bandwidth must be at least 2**-31 bytes/cycle"),
     ],
 )
 def test_absurd_flags_are_one_error_line(capsys, args, message):

@@ -172,3 +172,20 @@ def test_column_windows_and_split_channels_take_the_simulated_cycles(tmp_path):
     split = tile_grid(lower_network(network)[0][1], config)
     assert sorted(set(split.kt.tolist())) == [25, 32] and set(split.tap0.tolist()) == {0, 32, 64, 96}
     assert_cycle_exact(network, config, tmp_path)
+
+
+def test_single_buffered_tiles_take_the_simulated_cycles(tmp_path):
+    """With buffering 'whole', tiles that take both banks of the ifmap or filter memory (every
+    fetch from bank 0, waiting for the tiles reading the previous one) beside double-buffered
+    layers: bit-exact and in the simulated cycles."""
+    x = ("input",)
+    network = Network("single", (1, 16, 12, 12), [
+        Conv(name="both", in_channels=16, out_channels=24, kernel_size=3, padding=1, inputs=x),
+        Conv(name="double", in_channels=16, out_channels=40, kernel_size=1, inputs=x),
+        Conv(name="ifmap", in_channels=16, out_channels=12, kernel_size=3, stride=2, padding=1, inputs=x),
+    ])  # fmt: skip
+    config = AccelConfig(rows=4, cols=4, ifmap_kib=1, filter_kib=2, ofmap_kib=4, buffering="whole",
+                         dram_bandwidth=4.0, dram_latency=7)  # fmt: skip
+    single = [(grid.single_ifmap, grid.single_filter) for grid in (tile_grid(op, config) for _, op in lower_network(network))]
+    assert single == [(True, True), (False, False), (True, False)]
+    assert_cycle_exact(network, config, tmp_path)

@@ -8,9 +8,10 @@ and the stores that write its results back. The simulator times exactly these tr
 beats of a tile's commands are its ``load_beats`` / ``writeback_beats`` (``tests/test_dram_image.py``).
 
 On chip every memory has two banks (:class:`ChipMemories`). Fetches of each operand alternate
-banks, as the simulator's bank guards assume; addends share their weights' bank; output tiles
-alternate staging banks. A command's ``chip_addr`` is a byte address in its target memory,
-bank included.
+banks, as the simulator's bank guards assume, except in a layer whose tiles of that operand take
+both banks (single-buffered: every fetch fills the memory from bank 0 on); addends share their
+weights' bank; output tiles alternate staging banks. A command's ``chip_addr`` is a byte address
+in its target memory, bank included.
 """
 
 from __future__ import annotations
@@ -206,7 +207,8 @@ def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemor
                     weights: np.ndarray, addends: np.ndarray) -> None:  # fmt: skip
     plan, source, result = layer.plan, layer.source, layer.result
     view = plan.view
-    banks = {"ifmap": 1, "weights": 1, "stage": 1}  # the bank of the last fetch / output tile
+    flip = {"ifmap": int(not plan.single_ifmap), "weights": int(not plan.single_filter)}  # 0: always bank 0
+    banks = {**flip, "stage": 1}  # the bank of the last fetch / output tile
     previous: dict[str, tuple] = {}
     fetches: dict[str, list[bool]] = {"ifmap": [], "filter": []}
     for tile in plan.tiles:
@@ -218,10 +220,10 @@ def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemor
         fetches["ifmap"].append(previous.get("ifmap") != ifmap_key)
         fetches["filter"].append(previous.get("filter") != filter_key)
         if fetches["ifmap"][-1]:
-            banks["ifmap"] ^= 1
+            banks["ifmap"] ^= flip["ifmap"]
             loads += _input_commands(tile, source, view, lo, hi, memories.bank("ifmap", banks["ifmap"]))
         if fetches["filter"][-1]:
-            banks["weights"] ^= 1
+            banks["weights"] ^= flip["weights"]
             weight_words, addend_words = weight_images(plan, tile, weights, addends, config.rows, config.cols)
             image = weight_words.astype(np.int8).tobytes()
             chip = memories.bank("weights", banks["weights"])
@@ -245,7 +247,8 @@ def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemor
             stores = _output_commands(tile, result, view, config.cols, memories.bank("staging", stage_bank))
         layer.tiles.append(TileTransfers(regs, loads, stores, banks["weights"], stage_bank, first_tap=tile.taps[0]))
     # The simulator's guards (accel.tile_kernel): the bank a fetch fills, the accumulator bank a tile reuses.
-    guards = np.maximum(bank_guard(np.array(fetches["ifmap"])), bank_guard(np.array(fetches["filter"])))
+    guards = np.maximum(bank_guard(np.array(fetches["ifmap"]), plan.single_ifmap),
+                        bank_guard(np.array(fetches["filter"]), plan.single_filter))
     waits = accumulator_guard(np.array([tile.read for tile in plan.tiles]))
     for tile, load_after, wait_wb in zip(layer.tiles, guards, waits):
         tile.load_after, tile.wait_wb = int(load_after), int(wait_wb)

@@ -95,7 +95,11 @@ class TilePlan:
 
 @dataclass
 class LayerPlan:
-    """All descriptors of one array layer, plus the layers fused into its output path."""
+    """All descriptors of one array layer, plus the layers fused into its output path.
+
+    ``single_ifmap`` / ``single_filter``: that operand's tiles take both banks of its memory
+    (:attr:`accel.tiling.TileGrid.single_ifmap`).
+    """
 
     name: str
     kind: str
@@ -103,6 +107,8 @@ class LayerPlan:
     tiles: list[TilePlan]
     fused: list[str] = field(default_factory=list)
     divisor: int = 0  # average pooling: the window size the output path divides by
+    single_ifmap: bool = False
+    single_filter: bool = False
 
     @property
     def cycles(self) -> int:
@@ -380,9 +386,9 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
             outputs=(int(grid.n0[i]), int(grid.nt[i])),
             read=bool(grid.last_k[i]), cycles=tile_cycles("ws", R, C, t, inner * outer),
         )  # fmt: skip
-        check_tile(node.name, view, tile, geometry)
+        check_tile(node.name, view, tile, geometry, grid.single_ifmap, grid.single_filter)
         tiles.append(tile)
-    return LayerPlan(node.name, node.layer.kind, view, tiles, fused, divisor)
+    return LayerPlan(node.name, node.layer.kind, view, tiles, fused, divisor, grid.single_ifmap, grid.single_filter)
 
 
 def tap_registers(kernel: tuple[int, int], dilation: tuple[int, int], channels: int, rows: int, row_pitch: int,
@@ -417,8 +423,10 @@ def lane_table(regs: dict[str, int], rows: int, first: int = 0) -> np.ndarray:
     return np.stack([fields[f] for f in TAP_FIELDS], axis=-1).astype(np.int64)
 
 
-def check_tile(layer: str, view: LayerView, tile: TilePlan, geometry: AcceleratorGeometry) -> None:
-    """Reject a descriptor the accelerator cannot hold or run, naming the field and the fix."""
+def check_tile(layer: str, view: LayerView, tile: TilePlan, geometry: AcceleratorGeometry, single_ifmap: bool = False,
+               single_filter: bool = False) -> None:  # fmt: skip
+    """Reject a descriptor the accelerator cannot hold or run, naming the field and the fix; a
+    ``single_ifmap`` / ``single_filter`` tile may fill both banks of that memory."""
     r = tile.regs
     where = f"layer {layer!r}: descriptor"
     for name in ("T", "INNER", "OUTER", "OUT_W", "OUT_ROWS", "IMAGES", "IN_W", "IN_H", "ROW_STEP", "COL_STEP"):
@@ -441,11 +449,12 @@ def check_tile(layer: str, view: LayerView, tile: TilePlan, geometry: Accelerato
                 f"{where}: kernel {axis} offsets reach {d * (k - 1)} (dilation {d}), beyond the "
                 f"{(1 << geometry.ifmap_address_bits) - 1} the tap generator holds; raise ifmap_kib"
             )
+    banks_if, banks_f = 1 + single_ifmap, 1 + single_filter
     needs = {
-        "ifmap": (r["IMG_STRIDE"] * r["IMAGES"], geometry.ifmap_depth, "ifmap_kib"),
+        "ifmap": (r["IMG_STRIDE"] * r["IMAGES"], banks_if * geometry.ifmap_depth, "ifmap_kib"),
         "accumulator": (r["OUTER"] * r["T"], geometry.acc_depth, "ofmap_kib"),
-        "weight": (r["OUTER"] * r["INNER"] * geometry.rows, geometry.weight_depth, "filter_kib"),
-        "bias": (r["OUTER"], geometry.bias_depth, "ofmap_kib"),
+        "weight": (r["OUTER"] * r["INNER"] * geometry.rows, banks_f * geometry.weight_depth, "filter_kib"),
+        "bias": (r["OUTER"], banks_f * geometry.bias_depth, "ofmap_kib"),
     }
     for memory, (need, have, knob) in needs.items():
         if need > have:

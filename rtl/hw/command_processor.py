@@ -71,7 +71,7 @@ from accel.system_timing import record_words
 
 from .dma import DmaParams, chip_write_signature, command_layout
 from ..geometry import CoreGeometry
-from .layer_core import SETTLE_CYCLES, lane_layout, register_shapes
+from .layer_core import SETTLE_CYCLES, core_geometry, lane_layout, register_shapes
 from .sequencer import header_layout
 from ..spec import (COMMAND_WORDS, DESCRIPTOR_REGISTERS, ERROR_CODES, PROGRAM_MAGIC, RECORD_OPCODES, SEGMENT_ALIGN,
                    SEGMENT_HEADER, SEGMENT_WORDS, TAP_FIELDS, TARGETS, TILE_RECORD)  # fmt: skip
@@ -265,7 +265,7 @@ class CommandProcessor(wiring.Component):
         if not 0 <= target < 2**params.target_width:
             raise ValueError(f"target {target} does not fit target_width {params.target_width}")
         commands = stream.Signature(command_layout(params))
-        core = CoreGeometry.from_config(config)
+        core = core_geometry(config)
         super().__init__({
             "start": In(1),
             "prog_addr": In(params.address_width),

@@ -13,6 +13,8 @@ until ``busy`` falls.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from amaranth import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -42,6 +44,19 @@ COORD = signed(32)
 def lanes(n: int) -> int:
     """``n`` rounded up to a power of two: lanes per memory row (LANES_R, LANES_C)."""
     return 1 << (n - 1).bit_length()
+
+
+def tile_banks(config: AccelConfig) -> int:
+    """Banks of the ifmap and weight memories one tile may fill: both with buffering 'whole'
+    (single-buffered tiles), else one."""
+    return LayerCore.BANKS if config.buffering == "whole" else 1
+
+
+def core_geometry(config: AccelConfig) -> CoreGeometry:
+    """The controller's geometry in the layer core: its operand memories as deep as a tile may
+    fill them (:func:`tile_banks`)."""
+    core, banks = CoreGeometry.from_config(config), tile_banks(config)
+    return replace(core, west_depth=banks * core.west_depth, north_depth=banks * core.north_depth)
 
 
 def register_shapes(core: CoreGeometry) -> dict:
@@ -83,7 +98,7 @@ class LayerCore(wiring.Component):
     def __init__(self, config: AccelConfig, word_bytes: int) -> None:
         self.config, self.word_bytes = config, word_bytes
         self.geometry = g = AcceleratorGeometry.from_config(config)
-        self.core = CoreGeometry.from_config(config)
+        self.core = core_geometry(config)
         self.lanes_c = c = lanes(g.cols)
         # Rows per bank (each bank starts on a DMA word).
         self.bank_rows = {name: g.bank_rows(name) for name in ("ifmap", "weights", "addends", "staging")}
@@ -156,7 +171,7 @@ class LayerCore(wiring.Component):
         g, regs, count = self.geometry, self.regs, self.regs.T.shape()
         final = Signal()
         m.d.comb += final.eq(result_write.en & ctl.out_final & regs.FINAL)
-        pixel, block = Signal(count), Signal(address_shape(g.bias_depth))
+        pixel, block = Signal(count), Signal(address_shape(tile_banks(self.config) * g.bias_depth))
         row = Signal(address_shape(g.acc_depth))  # pixel * STAGE_PITCH
         with m.If(ctl.start & ~ctl.busy):
             m.d.sync += [pixel.eq(0), block.eq(0), row.eq(0)]
