@@ -121,10 +121,11 @@ def encode_op(op: Op, macs: int = 0) -> np.ndarray:
 # each row segment fetches its own column window (1) or shares its band's whole rows (0), the
 # taps of a channel's window per K tile (the whole window, or whole R-tap blocks of it), the bytes
 # of the largest ifmap and filter tile, and which operands are single-buffered (SINGLE_* bits:
-# their tiles take both banks of the buffer).
+# their tiles take both banks of the buffer), and whether the bands of an output plane share its
+# whole input (1: fetched once per plane).
 (P_PACK, P_BAND, P_IMAGES, P_CHANNELS, P_N_TILE, P_ORDER, P_NEED_IFMAP, P_NEED_FILTER, P_NEED_OFMAP,
- P_SEGMENT, P_RESIDENT, P_WINDOWED, P_TAPS, P_HELD_IFMAP, P_HELD_FILTER, P_SINGLE) = range(16)  # fmt: skip
-PLAN_FIELDS = 16
+ P_SEGMENT, P_RESIDENT, P_WINDOWED, P_TAPS, P_HELD_IFMAP, P_HELD_FILTER, P_SINGLE, P_SHARED) = range(17)  # fmt: skip
+PLAN_FIELDS = 17
 SINGLE_IFMAP, SINGLE_FILTER = 1, 2
 ORDER_MN, ORDER_NM = 0, 1
 ORDER_NAMES = ("mn", "nm")
@@ -191,27 +192,32 @@ def _band_inputs(op, axis, band):
 
 
 @register_jitable
-def _best_order(op, band, images, segment, windowed, ct, pieces, nt, pack, ib, filt, resident):
-    """Estimated DRAM bytes of both loop orders: ``(order, bytes)`` of the cheaper one.
+def _best_order(op, shape, pack, ib, filt):
+    """Estimated DRAM bytes of both loop orders of the tile ``shape`` (as :func:`_consider` takes
+    it): ``(order, bytes)`` of the cheaper one.
 
-    Row segments of ``segment`` outputs either share their band's whole input rows
-    (``windowed`` 0: consecutive segments fetch them again only when K is split, the K tiles
-    between them replacing the rows) or each fetch their own column window. An ifmap tile that
-    is ``resident`` (every channel on chip) is fetched once per M tile, M outermost. ``pieces``
-    K tiles split each channel's window of taps."""
+    Row segments either share their band's whole input rows (consecutive segments fetch them
+    again only when K is split, the K tiles between them replacing the rows) or each fetch their
+    own column window; ``shared`` bands share their output plane's whole input instead. An
+    ifmap tile that is ``resident`` (every channel on chip) is fetched once per input tile, M
+    outermost. ``taps`` below the window: K tiles split each channel's window."""
+    band, segment, windowed, images, ct, taps, nt, resident, shared = shape
     segments = _cdiv(op[O_OUT_ROW_LEN], segment)
     if images > 0:
-        tm = _cdiv(op[O_BATCH], images)
+        tm = inputs = _cdiv(op[O_BATCH], images)
         ifmap_all = (
             op[O_BATCH] * _touched(op, O_DEPTH, 0, op[O_DEPTH + A_OUT]) * _touched(op, O_ROWS, 0, op[O_ROWS + A_OUT])
         )
     else:
         planes = op[O_BATCH] * op[O_DEPTH + A_OUT]
-        tm = planes * _cdiv(op[O_ROWS + A_OUT], band) * segments
-        ifmap_all = planes * _most_touched(op, O_DEPTH, 1) * _band_inputs(op, O_ROWS, band)
+        bands = _cdiv(op[O_ROWS + A_OUT], band)
+        tm = planes * bands * segments
+        inputs = planes * (1 if shared else bands) * (segments if windowed else 1)
+        rows_in = _touched(op, O_ROWS, 0, op[O_ROWS + A_OUT]) if shared else _band_inputs(op, O_ROWS, band)
+        ifmap_all = planes * _most_touched(op, O_DEPTH, 1) * rows_in
     ifmap_all *= (_band_inputs(op, O_COLS, segment) if windowed else op[O_IN_ROW_LEN]) * ib * op[O_CHANNELS] * pack
     tn = _cdiv(op[O_N] * pack, nt)
-    tk = _cdiv(op[O_CHANNELS] * pack, ct) * pieces if pack == 1 else 1
+    tk = _cdiv(op[O_CHANNELS] * pack, ct) * _cdiv(op[O_WINDOW], taps) if pack == 1 else 1
     filter_all = filt * tn * tk
     if resident:
         return ORDER_MN, ifmap_all + filter_all * tm
@@ -220,7 +226,7 @@ def _best_order(op, band, images, segment, windowed, ct, pieces, nt, pack, ib, f
         nm = mn
     else:
         mn = ifmap_all + filter_all * (tm if tn > 1 else 1)
-        nm = filter_all + ifmap_all * (tn if tm > 1 else 1)
+        nm = filter_all + ifmap_all * (tn if inputs > 1 else 1)
     if mn <= nm:
         return ORDER_MN, mn
     return ORDER_NM, nm
@@ -235,10 +241,11 @@ def _outputs_fitting(op, axis, inputs):
 
 
 @register_jitable
-def _estimate(op, band, segment, windowed, images, ct, pieces, nt, pack, ib, held, resident, cols):
+def _estimate(op, shape, pack, ib, held, cols):
     """``(order, bytes)`` of a candidate tile: :func:`_best_order`'s estimate, plus the program's
     32 bytes for every writeback command beyond one per output tile."""
-    order, traffic = _best_order(op, band, images, segment, windowed, ct, pieces, nt, pack, ib, held, resident)
+    band, segment, nt = shape[0], shape[1], shape[6]
+    order, traffic = _best_order(op, shape, pack, ib, held)
     stores = output_store_commands(band, segment, op[O_OUT_ROW_LEN], op[O_N] * op[O_GROUPS], nt, cols)
     if stores > 1:
         segments = _cdiv(op[O_OUT_ROW_LEN], segment)
@@ -250,12 +257,12 @@ def _estimate(op, band, segment, windowed, images, ct, pieces, nt, pack, ib, hel
 
 @register_jitable
 def _consider(op, plan, best, shape, pack, ib, held, cols):
-    """Keep the tile ``shape`` (band, segment, windowed, images, channels, taps, N, resident) in
-    ``plan`` if it is better than the plan's (``best``: its bytes, segments per row, volume):
-    the fewest bytes, then whole rows (fewer tiles, fewer commands), then the largest tile."""
-    band, segment, windowed, images, ct, taps, nt, resident = shape
-    pieces = _cdiv(op[O_WINDOW], taps)
-    order, traffic = _estimate(op, band, segment, windowed, images, ct, pieces, nt, pack, ib, held, resident, cols)
+    """Keep the tile ``shape`` (band, segment, windowed, images, channels, taps, N, resident,
+    shared) in ``plan`` if it is better than the plan's (``best``: its bytes, segments per row,
+    volume): the fewest bytes, then whole rows (fewer tiles, fewer commands), then the largest
+    tile."""
+    band, segment, windowed, images, ct, taps, nt, resident, shared = shape
+    order, traffic = _estimate(op, shape, pack, ib, held, cols)
     segments = _cdiv(op[O_OUT_ROW_LEN], segment)
     kt = ct * taps
     if images > 0:
@@ -269,7 +276,7 @@ def _consider(op, plan, best, shape, pack, ib, held, cols):
     if better:
         plan[P_BAND], plan[P_IMAGES], plan[P_CHANNELS], plan[P_N_TILE] = band, images, ct, nt
         plan[P_ORDER], plan[P_SEGMENT], plan[P_RESIDENT] = order, segment, resident
-        plan[P_WINDOWED], plan[P_TAPS] = windowed, taps
+        plan[P_WINDOWED], plan[P_TAPS], plan[P_SHARED] = windowed, taps, shared
         plan[P_HELD_IFMAP], plan[P_HELD_FILTER] = _ifmap_tile_bytes(op, shape, ib), held
         best[0], best[1], best[2] = traffic, segments, volume
 
@@ -277,13 +284,14 @@ def _consider(op, plan, best, shape, pack, ib, held, cols):
 @register_jitable
 def _ifmap_tile_bytes(op, shape, ib):
     """Bytes of the largest ifmap tile of the tile ``shape`` (as :func:`_consider` takes it)."""
-    band, segment, windowed, images, ct, _, _, resident = shape
+    band, segment, windowed, images, ct, _, _, resident, shared = shape
     channels = op[O_CHANNELS] if resident else ct
+    plane_rows = _touched(op, O_ROWS, 0, op[O_ROWS + A_OUT])
     if images > 0:
-        rows = images * _touched(op, O_DEPTH, 0, op[O_DEPTH + A_OUT]) * _touched(op, O_ROWS, 0, op[O_ROWS + A_OUT])
-        return channels * rows * op[O_IN_ROW_LEN] * ib
+        return channels * images * _touched(op, O_DEPTH, 0, op[O_DEPTH + A_OUT]) * plane_rows * op[O_IN_ROW_LEN] * ib
     cols = min(op[O_IN_ROW_LEN], _most_touched(op, O_COLS, segment)) if windowed else op[O_IN_ROW_LEN]
-    return channels * _most_touched(op, O_DEPTH, 1) * _most_touched(op, O_ROWS, band) * cols * ib
+    rows = plane_rows if shared else _most_touched(op, O_ROWS, band)
+    return channels * _most_touched(op, O_DEPTH, 1) * rows * cols * ib
 
 
 @register_jitable
@@ -298,7 +306,8 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
     are not tried once the tile's weights and a whole image of its channels fit. For each, bands
     of whole rows as tall as the banks allow (whole images per tile when one fits), then bands
     twice, four times ... as tall, up to what the ifmap bank holds, in row segments whose
-    accumulators fit (2-D tiles) that share their band's whole rows; then (zero padding only)
+    accumulators fit (2-D tiles) that share their band's whole rows, or bands that share their
+    output plane's whole input when it fits; then (zero padding only)
     bands taller than whole rows fit, in segments that each fetch the column window they read.
     The estimate is :func:`_best_order`'s, plus the program's bytes for writeback commands
     beyond one per tile.
@@ -315,7 +324,8 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
     r_out, row_len = op[O_ROWS + A_OUT], op[O_OUT_ROW_LEN]
     depth_slices = _most_touched(op, O_DEPTH, 1)
     window_rows = _most_touched(op, O_ROWS, 1)
-    image_rows = _touched(op, O_DEPTH, 0, op[O_DEPTH + A_OUT]) * _touched(op, O_ROWS, 0, op[O_ROWS + A_OUT])
+    plane_rows = _touched(op, O_ROWS, 0, r_out)
+    image_rows = _touched(op, O_DEPTH, 0, op[O_DEPTH + A_OUT]) * plane_rows
     # Column windows: a segment's window holds at least one window's columns.
     windows = op[O_ZERO_PAD] != 0 and row_len > 1
     least_cols = min(op[O_IN_ROW_LEN], _most_touched(op, O_COLS, 1)) if windows else op[O_IN_ROW_LEN]
@@ -338,6 +348,7 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
                 lanes = _cdiv(nt, cols) * cols
                 held = weight_image_bytes(kt, nt, rows, cols, wb) + addend_image_bytes(nt, cols)
             pixel_bytes = ct * depth_slices * ib  # of one input column of a row
+            k_split = pack == 1 and (ct < channels or taps < window)
             out_row_bytes = row_len * lanes * ab
             for field, need in ((P_NEED_IFMAP, pixel_bytes * least_cols * window_rows), (P_NEED_FILTER, held),
                                 (P_NEED_OFMAP, lanes * ab)):  # fmt: skip
@@ -350,6 +361,9 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
                 column_bytes = held_channels * depth_slices * ib
                 by_rows = _outputs_fitting(op, O_ROWS, bank_if // (column_bytes * op[O_IN_ROW_LEN]))
                 by_windows = _outputs_fitting(op, O_ROWS, bank_if // (column_bytes * least_cols))
+                # Bands may share their output plane's whole input when it fits (and K is not
+                # split, or the ifmap tile holds every channel).
+                plane_fits = column_bytes * plane_rows * op[O_IN_ROW_LEN] <= bank_if
                 # Bands of whole rows as tall as both banks allow; then taller bands of row segments
                 # (2-D output tiles: the accumulators hold band x segment pixels), which fetch fewer
                 # overlapping rows, up to the rows the ifmap bank holds; then bands taller than
@@ -372,8 +386,11 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
                                 image_in = max(1, held_channels * image_rows * op[O_IN_ROW_LEN] * ib)  # 0: all padding
                                 image_out = op[O_DEPTH + A_OUT] * r_out * out_row_bytes
                                 images = min(op[O_BATCH], bank_if // image_in, bank_of // image_out)
-                            shape = (band, segment, windowed, images, ct, taps, nt, resident)
+                            shape = (band, segment, windowed, images, ct, taps, nt, resident, 0)
                             _consider(op, plan, best, shape, pack, ib, held, cols)
+                            if band < r_out and not windowed and plane_fits and (resident or not k_split):
+                                shape = (band, segment, windowed, images, ct, taps, nt, resident, 1)
+                                _consider(op, plan, best, shape, pack, ib, held, cols)
                         if band == limit:
                             break
                         band = min(limit, 2 * band)
@@ -413,8 +430,10 @@ def plan_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, whole_b
         if pack == 1:
             return plan
         pack //= 2
+    if not whole_banks:
+        return plan
     whole = np.zeros(PLAN_FIELDS, dtype=np.int64)
-    if not whole_banks or _plan_packed(op, df, rows, cols, ib, wb, ab, 2 * bank_if, 2 * bank_f, bank_of, pack, whole) >= traffic:
+    if _plan_packed(op, df, rows, cols, ib, wb, ab, 2 * bank_if, 2 * bank_f, bank_of, pack, whole) >= traffic:
         return plan
     whole[P_SINGLE] = SINGLE_IFMAP * (whole[P_HELD_IFMAP] > bank_if) + SINGLE_FILTER * (whole[P_HELD_FILTER] > bank_f)
     return whole
@@ -470,7 +489,7 @@ def _m_tiles(op, plan):
     """The M tiles (``M_*`` rows): blocks of whole images, or bands of output rows inside one
     output plane (image, depth slice), or the segments of each output row, in that order;
     padding is never fetched. Segments share their band's whole input rows, or (windowed) each
-    load the columns they read."""
+    load the columns they read; ``P_SHARED`` bands share their plane's whole input rows."""
     batch, d_out, r_out, row_len = op[O_BATCH], op[O_DEPTH + A_OUT], op[O_ROWS + A_OUT], op[O_OUT_ROW_LEN]
     plane = r_out * row_len
     images, band = plan[P_IMAGES], plan[P_BAND]
@@ -491,7 +510,7 @@ def _m_tiles(op, plan):
             m[M_OUT_FIRST, t] = t * images * d_out * plane
         return m
     bands = _cdiv(r_out, band)
-    segment, windowed = plan[P_SEGMENT], plan[P_WINDOWED]
+    segment, windowed, shared = plan[P_SEGMENT], plan[P_WINDOWED], plan[P_SHARED]
     segments = _cdiv(row_len, segment)
     t = inputs = 0
     for n in range(batch):
@@ -501,8 +520,8 @@ def _m_tiles(op, plan):
             for b in range(bands):
                 y0 = b * band
                 size = band if b < bands - 1 else r_out - band * (bands - 1)
-                r0 = _first_touched(op, O_ROWS, y0)
-                r1 = r0 + _touched(op, O_ROWS, y0, y0 + size)
+                r0 = _first_touched(op, O_ROWS, 0 if shared else y0)  # the rows the input tile holds
+                r1 = r0 + (_touched(op, O_ROWS, 0, r_out) if shared else _touched(op, O_ROWS, y0, y0 + size))
                 for s in range(segments):
                     x0 = s * segment
                     cols = segment if s < segments - 1 else last_chunk(row_len, segment, segments)
@@ -517,8 +536,10 @@ def _m_tiles(op, plan):
                         m[M_C1, t] = m[M_C0, t] + _touched(op, O_COLS, x0, x0 + cols)
                         inputs += 1
                     t += 1
-                if not windowed:  # the band's segments share its rows
+                if not windowed and not shared:  # the band's segments share its rows
                     inputs += 1
+            if shared:  # the plane's bands share its rows
+                inputs += 1
     return m
 
 

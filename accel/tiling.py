@@ -20,10 +20,11 @@ from accel.lowering import ArrayOp, VectorOp
 from accel.tile_kernel import (ACC_BIAS_BYTES, C_FILTER_READS, C_FILTER_WRITES, C_FOLDS, C_IFMAP_READS, C_MAPPED,
                                C_OFMAP_READS, C_OFMAP_WRITES, M_C0, M_C1, M_COLS, M_IMAGES, M_PIXELS, M_PLANE, M_ROWS,
                                M_X0, M_Y0, ORDER_NAMES, P_BAND, P_NEED_FILTER, P_NEED_IFMAP, P_NEED_OFMAP, P_ORDER,
-                               P_PACK, P_RESIDENT, P_SINGLE, SINGLE_FILTER, SINGLE_IFMAP, T_C0, T_COMMANDS, T_COMPUTE,
-                               T_CT, T_GCOUNT, T_GROUP0, T_KI, T_KT, T_LAST_K, T_LOAD_AFTER, T_LOAD_BEATS, T_LOAD_FILTER, T_LOAD_IFMAP, T_MI, T_N0, T_NI,
-                               T_NT, T_TAP0, T_WAIT_WRITEBACK, T_WRITEBACK, T_WRITEBACK_BEATS, array_tiles,
-                               element_bytes, encode_op, plan_layer, tile_count, vector_chunk, vector_tiles)  # fmt: skip
+                               P_PACK, P_RESIDENT, P_SHARED, P_SINGLE, SINGLE_FILTER, SINGLE_IFMAP, T_C0, T_COMMANDS,
+                               T_COMPUTE, T_CT, T_GCOUNT, T_GROUP0, T_KI, T_KT, T_LAST_K, T_LOAD_AFTER, T_LOAD_BEATS,
+                               T_LOAD_FILTER, T_LOAD_IFMAP, T_MI, T_N0, T_NI, T_NT, T_TAP0, T_WAIT_WRITEBACK,
+                               T_WRITEBACK, T_WRITEBACK_BEATS, array_tiles, element_bytes, encode_op, plan_layer, tile_count,
+                               vector_chunk, vector_tiles)  # fmt: skip
 
 
 class MappingError(ConfigError):
@@ -83,13 +84,15 @@ class TileGrid:
     ``resident``: the ifmap tile holds every channel and the K tiles read their channels from it
     (an unpacked layer whose K is split). ``single_ifmap`` / ``single_filter``: that operand's
     tiles take both banks of its buffer (buffering 'whole'), so each fetch of it waits for the
-    tiles reading the previous one.
+    tiles reading the previous one. ``shared``: the bands of an output plane share its whole input,
+    fetched once.
     """
 
     pack: int
     resident: bool
     single_ifmap: bool
     single_filter: bool
+    shared: bool
     group0: np.ndarray
     gcount: np.ndarray
     mi: np.ndarray
@@ -159,7 +162,8 @@ def tile_grid(op: ArrayOp, cfg: AccelConfig) -> TileGrid:
             "tap0": T_TAP0, "kt": T_KT, "ki": T_KI, "ni": T_NI}  # fmt: skip
     single = int(plan[P_SINGLE])
     return TileGrid(pack=int(plan[P_PACK]), resident=bool(plan[P_RESIDENT]), single_ifmap=bool(single & SINGLE_IFMAP),
-                    single_filter=bool(single & SINGLE_FILTER), last_k=tiles[T_LAST_K].astype(bool),
+                    single_filter=bool(single & SINGLE_FILTER), shared=bool(plan[P_SHARED]),
+                    last_k=tiles[T_LAST_K].astype(bool),
                     m_tiles=m_tiles[[M_PLANE, M_IMAGES, M_Y0, M_ROWS, M_X0, M_COLS]], in_cols=m_tiles[[M_C0, M_C1]],
                     **{name: tiles[index] for name, index in rows.items()})  # fmt: skip
 

@@ -189,3 +189,31 @@ def test_single_buffered_tiles_take_the_simulated_cycles(tmp_path):
     single = [(grid.single_ifmap, grid.single_filter) for grid in (tile_grid(op, config) for _, op in lower_network(network))]
     assert single == [(True, True), (False, False), (True, False)]
     assert_cycle_exact(network, config, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "config, single",
+    [(AccelConfig(rows=4, cols=4, ifmap_kib=8, filter_kib=2, ofmap_kib=1, dram_bandwidth=4.0, dram_latency=7),
+      (False, False)),
+     (AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=1, ofmap_kib=1, buffering="whole", dram_bandwidth=4.0,
+                  dram_latency=7), (True, True))],
+    ids=["double", "whole"],
+)  # fmt: skip
+def test_bands_sharing_their_plane_take_the_simulated_cycles(config, single, tmp_path):
+    """Outputs too many for the accumulators while the whole input fits the ifmap memory: the
+    bands of the plane read it from one fetch (zero and reflect padding, a stride, pooling),
+    double- and single-buffered; bit-exact and in the simulated cycles."""
+    x = ("input",)
+    network = Network("shared", (1, 16, 12, 12), [
+        Conv(name="zeros", in_channels=16, out_channels=32, kernel_size=3, padding=1, inputs=x),
+        Conv(name="stride_2", in_channels=16, out_channels=24, kernel_size=3, stride=2, padding=1, inputs=x),
+        Conv(name="reflect", in_channels=16, out_channels=16, kernel_size=3, padding=1, padding_mode="reflect",
+             inputs=x),
+        Pool(name="maxpool", mode="max", kernel_size=3, stride=2, padding=1, inputs=x),
+    ])  # fmt: skip
+    for _, op in lower_network(network):
+        grid = tile_grid(op, config)
+        assert grid.shared and len(set(grid.mi.tolist())) > 1, op.name  # several bands, one input
+    grid = tile_grid(lower_network(network)[0][1], config)
+    assert (grid.single_ifmap, grid.single_filter) == single
+    assert_cycle_exact(network, config, tmp_path)

@@ -212,8 +212,8 @@ def _plan_transfers(layer: SystemLayer, config: AccelConfig, memories: ChipMemor
     previous: dict[str, tuple] = {}
     fetches: dict[str, list[bool]] = {"ifmap": [], "filter": []}
     for tile in plan.tiles:
-        lo, hi = layout_rows(view, *tile.out_rows)
-        ifmap_key = (tile.groups[0], tile.images, tile.out_rows, tile.in_cols, tile.ifmap_channels)
+        lo, hi = layout_rows(view, *tile.held_rows)
+        ifmap_key = (tile.groups[0], tile.images, tile.held_rows, tile.in_cols, tile.ifmap_channels)
         filter_key = (tile.groups[0], tile.outputs, tile.channels, tile.taps)
         loads: list[DmaCommand] = []
         regs = dict(tile.regs)

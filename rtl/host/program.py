@@ -66,7 +66,9 @@ class LayerView:
 class TilePlan:
     """One descriptor of a layer: registers and the slices it loads and stores.
 
-    ``images``: (first, count); ``in_rows``: input rows ``[lo, hi)`` loaded; ``in_cols``: input
+    ``images``: (first, count); ``in_rows``: input rows ``[lo, hi)`` read; ``held_rows``:
+    (first, count) output rows whose input rows the ifmap tile holds (``out_rows``, or the whole
+    plane when the bands of a plane share its input); ``in_cols``: input
     columns ``[lo, hi)`` loaded of each row (all of them, or a row segment's column window);
     ``out_rows``: (first, count); ``out_cols``: (first, count) output columns (all of them but in
     a row segment); ``groups``: (first, count); ``channels``: (first, count) per group (a packed
@@ -81,6 +83,7 @@ class TilePlan:
     regs: dict[str, int]
     images: tuple[int, int]
     in_rows: tuple[int, int]
+    held_rows: tuple[int, int]
     in_cols: tuple[int, int]
     out_rows: tuple[int, int]
     out_cols: tuple[int, int]
@@ -350,7 +353,8 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
         first_col, end_col = (int(v) for v in grid.in_cols[:, mi])
         sources = _row_sources(view, y0, out_rows)
         lo, hi = (int(sources.min()), int(sources.max()) + 1) if len(sources) else (0, 0)
-        loaded = layout_rows(view, y0, out_rows)
+        held_rows = (0, view.out_h) if grid.shared else (y0, out_rows)
+        loaded = layout_rows(view, *held_rows)
         if hi > lo and (lo < loaded[0] or hi > loaded[1]):
             raise ProgramError(
                 f"layer {node.name!r}: a row band reads input rows {lo}..{hi - 1} ({view.pad_mode} padding) beyond "
@@ -380,8 +384,8 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
             **tap_registers(view.kernel, view.dilation, gcount * ct, R, row, pixel, plane_carry=1),
         }  # fmt: skip
         tile = TilePlan(
-            regs=regs, images=(img0, images), in_rows=(lo, hi), in_cols=(first_col, end_col), out_rows=(y0, out_rows),
-            out_cols=(x0, out_cols), groups=(int(grid.group0[i]), gcount), channels=(c0, ct), taps=(tap0, kt),
+            regs=regs, images=(img0, images), in_rows=(lo, hi), held_rows=held_rows, in_cols=(first_col, end_col),
+            out_rows=(y0, out_rows), out_cols=(x0, out_cols), groups=(int(grid.group0[i]), gcount), channels=(c0, ct), taps=(tap0, kt),
             ifmap_channels=held,
             outputs=(int(grid.n0[i]), int(grid.nt[i])),
             read=bool(grid.last_k[i]), cycles=tile_cycles("ws", R, C, t, inner * outer),
