@@ -87,6 +87,9 @@ CONFIGS = [
         acc_bits=24,
         ifmap_kib=128,
     ),
+    AccelConfig(rows=8, cols=8, dataflow="ws", ifmap_kib=8, filter_kib=4, ofmap_kib=4, buffering="whole"),
+    AccelConfig(rows=16, cols=8, dataflow="os", ifmap_kib=16, filter_kib=8, ofmap_kib=8, buffering="whole",
+                dram_bandwidth=3.0),
 ]
 
 
@@ -169,11 +172,13 @@ def random_layers(seed: int, count: int) -> list[Network]:
 
 
 def random_config(rng: random.Random) -> AccelConfig:
-    """A small random configuration: any dataflow, tiny to ample buffers, starved to ideal DRAM."""
+    """A small random configuration: any dataflow, tiny to ample buffers, either buffering,
+    starved to ideal DRAM."""
     return AccelConfig(
         rows=rng.choice([1, 2, 3, 4, 8]), cols=rng.choice([1, 2, 5, 8]), dataflow=rng.choice(["ws", "os", "is"]),
         ifmap_kib=rng.choice([1, 2, 4, 64]), filter_kib=rng.choice([1, 2, 64]), ofmap_kib=rng.choice([1, 2, 4, 64]),
         dram_bandwidth=rng.choice([0.5, 1.0, 3.0, float("inf")]), dram_latency=rng.choice([0, 5, 100]),
+        buffering=rng.choice(["double", "whole"]),
     )  # fmt: skip
 
 

@@ -55,8 +55,10 @@ def check(network: Network, config: AccelConfig) -> int:
         assert not isinstance(got, str), f"{where}: {got}"
         grid = tile_grid(op, config) if isinstance(op, ArrayOp) else None
         split = grid is not None and bool(np.any(grid.kt < grid.ct * op.window))
-        if grid is not None and (grid.resident or split or any(w < op.out_row_len for *_, w in grid.m_tile_ranges())):
-            # 2-D tiles, windows, split channels or a resident ifmap, where they are estimated to move fewer bytes
+        beyond = grid is not None and (grid.resident or split or grid.shared or grid.single_ifmap or grid.single_filter)
+        if beyond or (grid is not None and any(w < op.out_row_len for *_, w in grid.m_tile_ranges())):
+            # 2-D tiles, windows, split channels, a resident or shared ifmap or single-buffered
+            # tiles, where they are estimated to move fewer bytes
             check_segments(op, config, got)
             moved = [int(sched.load_ifmap.sum() + sched.load_filter.sum()) for sched in (got, want)]
             assert moved[0] <= moved[1], where
@@ -81,7 +83,8 @@ def check_segments(op: ArrayOp, config: AccelConfig, sched) -> None:
     """A layer tiled with row segments, column windows or pieces of a channel's window: each
     output pixel of every plane once, in bands of segments that fit the accumulator bank, each
     band's whole input rows fetched once per K tile or each segment's window (the columns it
-    reads) once, every ifmap and filter fetch within its bank, and the K tiles of every output
+    reads) once (a plane's whole input once, when its bands share it), every ifmap and filter
+    fetch within its bank (both banks when single-buffered), and the K tiles of every output
     tile covering its K once, in whole ``R``-tap blocks of a channel when they split one."""
     grid = tile_grid(op, config)
     ranges = grid.m_tile_ranges()
@@ -104,11 +107,21 @@ def check_segments(op: ArrayOp, config: AccelConfig, sched) -> None:
         if windowed:
             assert op.zero_padding
             assert (c0, c1 - c0) == (op.cols.first_touched(x0), op.cols.touched(x0, x0 + cols))
-    assert sched.load_ifmap.max() <= config.bank_bytes("ifmap") and sched.load_filter.max() <= config.bank_bytes("filter")
+    banks_if, banks_f = 1 + grid.single_ifmap, 1 + grid.single_filter
+    assert sched.load_ifmap.max() <= banks_if * config.bank_bytes("ifmap")
+    assert sched.load_filter.max() <= banks_f * config.bank_bytes("filter")
     fetches = np.flatnonzero(sched.load_ifmap)
-    inputs_of = [(*ranges[int(grid.mi[j])][:3], *(ranges[int(grid.mi[j])][4:] if windowed else ()), int(grid.c0[j]),
-                  int(grid.group0[j])) for j in fetches]  # fmt: skip
-    inputs = {(*r[:3], *(r[4:] if windowed else ())) for r in ranges}
+    key = 1 if grid.shared else 3  # an input tile is a plane's, or a band's (image, first row)
+
+    def input_of(r):
+        return (*r[:key], *(r[4:] if windowed else ()))
+
+    inputs_of = [(*input_of(ranges[int(grid.mi[j])]), int(grid.c0[j]), int(grid.group0[j])) for j in fetches]
+    inputs = {input_of(r) for r in ranges}
+    for single, loads in ((grid.single_ifmap, sched.load_ifmap), (grid.single_filter, sched.load_filter)):
+        if single:  # a fetch into both banks waits for the tile before it
+            later = np.flatnonzero(loads)[1:]
+            assert np.array_equal(sched.load_after[later], later - 1)
     if grid.resident or (len(set(grid.c0.tolist())) == 1 and grid.pack == 1 and len(set(grid.ni.tolist())) == 1):
         assert len(inputs_of) == len(inputs) * len(set(grid.group0.tolist())), "each input is fetched once"
     if grid.resident:  # every channel of the band at once
