@@ -192,7 +192,7 @@ def _band_inputs(op, axis, band):
 
 
 @register_jitable
-def _best_order(op, shape, pack, ib, filt):
+def _best_order(op, shape, pack, ib, filt, addends):
     """Estimated DRAM bytes of both loop orders of the tile ``shape`` (as :func:`_consider` takes
     it): ``(order, bytes)`` of the cheaper one.
 
@@ -200,7 +200,8 @@ def _best_order(op, shape, pack, ib, filt):
     again only when K is split, the K tiles between them replacing the rows) or each fetch their
     own column window; ``shared`` bands share their output plane's whole input instead. An
     ifmap tile that is ``resident`` (every channel on chip) is fetched once per input tile, M
-    outermost. ``taps`` below the window: K tiles split each channel's window."""
+    outermost. ``taps`` below the window: K tiles split each channel's window. ``filt``: bytes of
+    a filter tile, ``addends`` of them fetched once per output tile (not per K tile)."""
     band, segment, windowed, images, ct, taps, nt, resident, shared = shape
     segments = _cdiv(op[O_OUT_ROW_LEN], segment)
     if images > 0:
@@ -218,7 +219,7 @@ def _best_order(op, shape, pack, ib, filt):
     ifmap_all *= (_band_inputs(op, O_COLS, segment) if windowed else op[O_IN_ROW_LEN]) * ib * op[O_CHANNELS] * pack
     tn = _cdiv(op[O_N] * pack, nt)
     tk = _cdiv(op[O_CHANNELS] * pack, ct) * _cdiv(op[O_WINDOW], taps) if pack == 1 else 1
-    filter_all = filt * tn * tk
+    filter_all = ((filt - addends) * tk + addends) * tn
     if resident:
         return ORDER_MN, ifmap_all + filter_all * tm
     if tk > 1:
@@ -241,11 +242,11 @@ def _outputs_fitting(op, axis, inputs):
 
 
 @register_jitable
-def _estimate(op, shape, pack, ib, held, cols):
+def _estimate(op, shape, pack, ib, held, addends, cols):
     """``(order, bytes)`` of a candidate tile: :func:`_best_order`'s estimate, plus the program's
     32 bytes for every writeback command beyond one per output tile."""
     band, segment, nt = shape[0], shape[1], shape[6]
-    order, traffic = _best_order(op, shape, pack, ib, held)
+    order, traffic = _best_order(op, shape, pack, ib, held, addends)
     stores = output_store_commands(band, segment, op[O_OUT_ROW_LEN], op[O_N] * op[O_GROUPS], nt, cols)
     if stores > 1:
         segments = _cdiv(op[O_OUT_ROW_LEN], segment)
@@ -256,13 +257,13 @@ def _estimate(op, shape, pack, ib, held, cols):
 
 
 @register_jitable
-def _consider(op, plan, best, shape, pack, ib, held, cols):
+def _consider(op, plan, best, shape, pack, ib, held, addends, cols):
     """Keep the tile ``shape`` (band, segment, windowed, images, channels, taps, N, resident,
     shared) in ``plan`` if it is better than the plan's (``best``: its bytes, segments per row,
     volume): the fewest bytes, then whole rows (fewer tiles, fewer commands), then the largest
     tile."""
     band, segment, windowed, images, ct, taps, nt, resident, shared = shape
-    order, traffic = _estimate(op, shape, pack, ib, held, cols)
+    order, traffic = _estimate(op, shape, pack, ib, held, addends, cols)
     segments = _cdiv(op[O_OUT_ROW_LEN], segment)
     kt = ct * taps
     if images > 0:
@@ -340,13 +341,15 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
         while True:
             kt = ct * taps
             kt_real = kt if pack == 1 else op[O_K]
-            filt = 0
+            held = addends = 0
             if op[O_HAS_WEIGHTS]:
-                filt = kt_real * nt * wb + (nt * ACC_BIAS_BYTES if op[O_BIAS] else 0)
-            held, lanes = filt, nt
+                addends = nt * ACC_BIAS_BYTES if op[O_BIAS] else 0
+                held = kt_real * nt * wb + addends
+            lanes = nt
             if df == WS:
                 lanes = _cdiv(nt, cols) * cols
-                held = weight_image_bytes(kt, nt, rows, cols, wb) + addend_image_bytes(nt, cols)
+                addends = addend_image_bytes(nt, cols)
+                held = weight_image_bytes(kt, nt, rows, cols, wb) + addends
             pixel_bytes = ct * depth_slices * ib  # of one input column of a row
             k_split = pack == 1 and (ct < channels or taps < window)
             out_row_bytes = row_len * lanes * ab
@@ -387,10 +390,10 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
                                 image_out = op[O_DEPTH + A_OUT] * r_out * out_row_bytes
                                 images = min(op[O_BATCH], bank_if // image_in, bank_of // image_out)
                             shape = (band, segment, windowed, images, ct, taps, nt, resident, 0)
-                            _consider(op, plan, best, shape, pack, ib, held, cols)
+                            _consider(op, plan, best, shape, pack, ib, held, addends, cols)
                             if band < r_out and not windowed and plane_fits and (resident or not k_split):
                                 shape = (band, segment, windowed, images, ct, taps, nt, resident, 1)
-                                _consider(op, plan, best, shape, pack, ib, held, cols)
+                                _consider(op, plan, best, shape, pack, ib, held, addends, cols)
                         if band == limit:
                             break
                         band = min(limit, 2 * band)

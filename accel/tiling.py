@@ -62,6 +62,7 @@ class TileSchedule:
     pe_ops: int  # operations the PEs perform that the layer needs (utilization numerator)
     tile_shape: dict[str, int]
     loop_order: str
+    single_buffered: str = ""  # operands whose tiles take both banks: '', 'ifmap', 'filter', 'ifmap+filter'
 
     @property
     def count(self) -> int:
@@ -184,8 +185,10 @@ def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
     plan, tiles, m_tiles, counters = _array_tiles(op, cfg)
     shape = {"m": int(m_tiles[M_PIXELS, tiles[T_MI, 0]]), "k": int(tiles[T_KT, 0]), "n": int(tiles[T_NT, 0]),
              "groups_packed": int(plan[P_PACK])}  # fmt: skip
+    single = "+".join(name for name, bit in (("ifmap", SINGLE_IFMAP), ("filter", SINGLE_FILTER)) if plan[P_SINGLE] & bit)
     return _schedule(tiles, counters, cfg, folds=int(counters[C_FOLDS]), mapped_cycles=int(counters[C_MAPPED]),
-                     pe_ops=op.useful_macs, tile_shape=shape, loop_order=ORDER_NAMES[plan[P_ORDER]])  # fmt: skip
+                     pe_ops=op.useful_macs, tile_shape=shape, loop_order=ORDER_NAMES[plan[P_ORDER]],
+                     single_buffered=single)  # fmt: skip
 
 
 def schedule_vector_op(op: VectorOp, cfg: AccelConfig) -> TileSchedule:

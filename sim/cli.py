@@ -122,6 +122,7 @@ ColsOpt = Annotated[Optional[int], Opt(help=with_default("PE array columns.", "c
 IfmapOpt = Annotated[Optional[int], Opt(help=with_default("Ifmap SRAM in KiB (two banks).", "ifmap_kib"))]
 FilterOpt = Annotated[Optional[int], Opt(help=with_default("Filter SRAM in KiB (two banks).", "filter_kib"))]
 OfmapOpt = Annotated[Optional[int], Opt(help=with_default("Accumulator SRAM in KiB (two banks).", "ofmap_kib"))]
+BufferingOpt = Annotated[Optional[str], Opt(help=with_default("double (tiles take one bank) or whole (a layer's ifmap or filter tiles may take both banks, single-buffered, when that moves fewer DRAM bytes).", "buffering"))]
 QuietOpt = Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")]
 BandwidthOpt = Annotated[Optional[float], Opt("--bandwidth", help=with_default("DRAM bytes/cycle ('inf': ideal).", "dram_bandwidth"))]
 LatencyOpt = Annotated[Optional[int], Opt("--latency", help=with_default("DRAM latency in cycles.", "dram_latency"))]
@@ -140,6 +141,7 @@ def run(
     ifmap_kib: IfmapOpt = None,
     filter_kib: FilterOpt = None,
     ofmap_kib: OfmapOpt = None,
+    buffering: BufferingOpt = None,
     bandwidth: BandwidthOpt = None,
     latency: LatencyOpt = None,
     clock_mhz: Annotated[Optional[float], Opt(help=with_default("Clock in MHz.", "clock_mhz"))] = None,
@@ -175,7 +177,7 @@ def run(
     config = load_config(
         config_file,
         dict(rows=rows, cols=cols, dataflow=dataflow, input_bits=input_bits, weight_bits=weight_bits,
-             acc_bits=acc_bits, ifmap_kib=ifmap_kib, filter_kib=filter_kib, ofmap_kib=ofmap_kib,
+             acc_bits=acc_bits, ifmap_kib=ifmap_kib, filter_kib=filter_kib, ofmap_kib=ofmap_kib, buffering=buffering,
              dram_bandwidth=bandwidth, dram_latency=latency, clock_mhz=clock_mhz),
     )  # fmt: skip
     network = load_net(net, skip_unsupported).with_batch(batch)
@@ -247,6 +249,7 @@ def gen(
     ifmap_kib: IfmapOpt = None,
     filter_kib: FilterOpt = None,
     ofmap_kib: OfmapOpt = None,
+    buffering: BufferingOpt = None,
     core_only: Annotated[bool, Opt("--core-only", help="Emit the bare systolic array (any dataflow) instead of the AXI accelerator.")] = False,
     fit: Annotated[bool, Opt("--fit", help="Size the buffers so no layer of NET is split into tiles; report the cost.")] = False,
     batch: Annotated[int, Opt(help="Batch size N of NET's DRAM image.")] = 1,
@@ -267,7 +270,7 @@ def gen(
         raise UserError("missing option -o/--out DIR: where to write the Verilog")
     check_out_dir(out_dir)
     sizes = dict(rows=rows, cols=cols, ifmap_kib=ifmap_kib, filter_kib=filter_kib, ofmap_kib=ofmap_kib)
-    config = load_config(config_file, dict(sizes, dataflow=dataflow))
+    config = load_config(config_file, dict(sizes, dataflow=dataflow, buffering=buffering))
     if synth is not None and synth not in FAMILIES:
         raise UserError(f"--synth must be one of {', '.join(FAMILIES)}, not {synth!r}")
     given = {name for name, value in sizes.items() if value is not None} | config_file_fields(config_file)
@@ -377,6 +380,7 @@ def verify(
     ifmap_kib: IfmapOpt = None,
     filter_kib: FilterOpt = None,
     ofmap_kib: OfmapOpt = None,
+    buffering: BufferingOpt = None,
     bandwidth: BandwidthOpt = None,
     latency: LatencyOpt = None,
     backpressure: Annotated[float, Opt(help="Chance (0 <= P < 1) that the DRAM model withholds ready/valid, per cycle and channel; cycles are then not compared.")] = 0.0,
@@ -403,7 +407,8 @@ def verify(
     if simulator not in ("icarus", "verilator"):
         raise UserError(f"--simulator must be icarus or verilator, not {simulator!r}")
     check_outputs(files={"--json": json_out})
-    sizes = dict(rows=rows, cols=cols, ifmap_kib=ifmap_kib, filter_kib=filter_kib, ofmap_kib=ofmap_kib)
+    sizes = dict(rows=rows, cols=cols, ifmap_kib=ifmap_kib, filter_kib=filter_kib, ofmap_kib=ofmap_kib,
+                 buffering=buffering)
     dram = {k: v for k, v in dict(dram_bandwidth=bandwidth, dram_latency=latency).items() if v is not None}
     if is_generated_dir(net):
         if config_file or batch != 1 or seed != 0 or any(v is not None for v in sizes.values()):

@@ -138,6 +138,10 @@ def dse_command(
         Optional[str],
         Opt(help=with_default("Accumulator SRAM sizes in KiB.", "ofmap_kib"), metavar="LIST"),
     ] = None,
+    buffering: Annotated[
+        Optional[str],
+        Opt(help=with_default("Bufferings: double, whole (see sim run --help).", "buffering"), metavar="LIST"),
+    ] = None,
     bandwidth: Annotated[
         Optional[str],
         Opt(help=with_default("DRAM bytes/cycle values ('inf': ideal).", "dram_bandwidth"), metavar="LIST"),
@@ -223,6 +227,7 @@ def dse_command(
         "rows": parse_list(rows, "--rows", int), "cols": parse_list(cols, "--cols", int),
         "dataflow": parse_list(dataflow, "--dataflow", str), "ifmap_kib": parse_list(ifmap_kib, "--ifmap-kib", int),
         "filter_kib": parse_list(filter_kib, "--filter-kib", int), "ofmap_kib": parse_list(ofmap_kib, "--ofmap-kib", int),
+        "buffering": parse_list(buffering, "--buffering", str),
         "dram_bandwidth": parse_list(bandwidth, "--bandwidth", float), "dram_latency": parse_list(latency, "--latency", int),
         "clock_mhz": parse_list(clock_mhz, "--clock-mhz", float),
     }  # fmt: skip

@@ -26,6 +26,7 @@ DETAILS = (
     (("ifmap_kib", "filter_kib", "ofmap_kib"),
      lambda r: f"{r['ifmap_kib']}/{r['filter_kib']}/{r['ofmap_kib']} KiB",
      lambda r: f"SRAM ifmap/filter/ofmap {r['ifmap_kib']}/{r['filter_kib']}/{r['ofmap_kib']} KiB"),
+    (("buffering",), lambda r: f"buf {r['buffering']}", lambda r: f"buffering {r['buffering']}"),
     (("dram_bandwidth",), lambda r: f"{si(r['dram_bandwidth'])} B/cyc",
      lambda r: f"DRAM {si(r['dram_bandwidth'])} B/cycle"),
     (("dram_latency",), lambda r: f"lat {r['dram_latency']}", lambda r: f"latency {r['dram_latency']} cycles"),

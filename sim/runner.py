@@ -111,6 +111,7 @@ def layer_report(node: Node, op: Op, sched: TileSchedule, timing: Timing, ideal_
         tiles=sched.count,
         folds=sched.folds,
         loop_order=sched.loop_order,
+        single_buffered=sched.single_buffered,
         macs=node.macs,
         pe_ops=sched.pe_ops,
         cycles=timing.cycles,

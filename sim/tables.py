@@ -163,7 +163,8 @@ def run_table(report: dict) -> FittedTable:
     cfg, total = report["config"], report["total"]
     title = (
         f"{report['network']} on {cfg['rows']}x{cfg['cols']} {cfg['dataflow'].upper()}, "
-        f"SRAM {cfg['ifmap_kib']}/{cfg['filter_kib']}/{cfg['ofmap_kib']} KiB, "
+        f"SRAM {cfg['ifmap_kib']}/{cfg['filter_kib']}/{cfg['ofmap_kib']} KiB"
+        f"{' (whole-buffer tiles)' if cfg.get('buffering') == 'whole' else ''}, "
         f"DRAM {cfg['dram_bandwidth']} B/cycle + {cfg['dram_latency']} cycles, {cfg['clock_mhz']} MHz "
         f"({report['mode']} mode)"
     )
