@@ -80,6 +80,13 @@ def _segment(load, load_after, compute, writeback, wait_writeback, first, end, b
     busy = 0
     opening = first_request(w)
     for j in range(first, end + 1):
+        i = j - 1  # the tile before: its compute is known before the fetch of tile j, which may wait for it
+        if i >= first:
+            begin = max(ldone[i], tile_primed(first, i, start, cend, rows, w))
+            if wait_writeback[i] >= first:
+                begin = max(begin, wdone[wait_writeback[i]] + BANK_FREED)
+            start[i] = begin
+            cend[i] = begin + compute[i] + DRAIN
         if j < end and load[j] > 0:  # the fetch of tile j
             guard = load_after[j]
             requested = max(requested, opening if guard < first else cend[guard] + FETCH_REQUEST)
@@ -87,14 +94,8 @@ def _segment(load, load_after, compute, writeback, wait_writeback, first, end, b
             free, period, moved = serve(begin, load[j], free, period, moved, bandwidth, w)
             busy += free - begin
             ldone[j] = free + latency + LOAD_LANDED
-        i = j - 1
         if i < first:
             continue
-        begin = max(ldone[i], tile_primed(first, i, start, cend, rows, w))
-        if wait_writeback[i] >= first:
-            begin = max(begin, wdone[wait_writeback[i]] + BANK_FREED)
-        start[i] = begin
-        cend[i] = begin + compute[i] + DRAIN
         if writeback[i] > 0:  # the writeback of tile i, behind the fetch of tile i + 1
             requested = max(requested, cend[i] + WRITEBACK_REQUEST)
             begin = max(free, requested)

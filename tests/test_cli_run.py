@@ -169,18 +169,28 @@ def test_save_outputs_needs_functional_mode(capsys, tmp_path):
 def test_every_config_flag_is_applied(capsys):
     data = json_run(
         capsys, "lenet5", "--rows", "4", "--cols", "6", "--dataflow", "is", "--input-bits", "8", "--weight-bits", "4",
-        "--acc-bits", "24", "--ifmap-kib", "32", "--filter-kib", "16", "--ofmap-kib", "64", "--bandwidth", "2.5",
-        "--latency", "7", "--clock-mhz", "250", "--batch", "2", "--mode", "analytic",
+        "--acc-bits", "24", "--ifmap-kib", "32", "--filter-kib", "16", "--ofmap-kib", "64", "--buffering", "whole",
+        "--bandwidth", "2.5", "--latency", "7", "--clock-mhz", "250", "--batch", "2", "--mode", "analytic",
     )  # fmt: skip
     expected = AccelConfig(
         rows=4, cols=6, dataflow="is", input_bits=8, weight_bits=4, acc_bits=24, ifmap_kib=32, filter_kib=16,
-        ofmap_kib=64, dram_bandwidth=2.5, dram_latency=7, clock_mhz=250.0,
+        ofmap_kib=64, buffering="whole", dram_bandwidth=2.5, dram_latency=7, clock_mhz=250.0,
     )  # fmt: skip
     assert data["config"] == expected.to_dict()
     assert data["mode"] == "analytic"
     assert data["total"]["macs"] == 2 * get_network("lenet5").macs  # --batch 2
     assert data["total"]["latency_ms"] == pytest.approx(data["total"]["cycles"] / 250e3)
     assert data == json.loads(json.dumps(simulate(get_network("lenet5").with_batch(2), expected, "analytic").to_dict()))
+
+
+def test_whole_buffer_tiles_are_named_per_layer_and_in_the_title(capsys):
+    """With --buffering whole the layers whose tiles take both banks say which operands do."""
+    layers = json_run(capsys, "vgg16", "--buffering", "whole")["layers"]
+    single = {layer["name"]: layer["single_buffered"] for layer in layers}
+    assert [single[name] for name in ("conv1_2", "conv4_1", "conv5_1", "pool1")] == ["ifmap", "ifmap+filter", "", ""]
+    assert not any(layer["single_buffered"] for layer in json_run(capsys, "vgg16")["layers"])
+    code, out, _ = sim_run(capsys, "lenet5", "--buffering", "whole", "--quiet")
+    assert code == 0 and "(whole-buffer tiles)" in " ".join(out.split())
 
 
 def test_ideal_bandwidth_flag(capsys):

@@ -51,6 +51,8 @@ def test_config_error_is_a_user_error():
         ("clock_mhz", 0.0),
         ("clock_mhz", math.inf),
         ("clock_mhz", math.nan),
+        ("buffering", "single"),
+        ("buffering", None),
     ],
 )
 def test_invalid_field_is_rejected_by_name(field, value):
@@ -82,7 +84,8 @@ def test_frozen():
     [
         AccelConfig(),
         AccelConfig(rows=8, cols=16, dataflow="os", input_bits=4, weight_bits=4, acc_bits=16, ifmap_kib=1,
-                    filter_kib=2, ofmap_kib=3, dram_bandwidth=2.5, dram_latency=0, clock_mhz=123.456),
+                    filter_kib=2, ofmap_kib=3, buffering="whole", dram_bandwidth=2.5, dram_latency=0,
+                    clock_mhz=123.456),
         AccelConfig(dram_bandwidth=math.inf),
     ],
 )  # fmt: skip

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from accel.config import AccelConfig
+from accel.config import BUFFERINGS, AccelConfig
 from accel.tiling import MappingError
 from sim.runner import simulate
 from workloads.errors import WorkloadError
@@ -154,7 +154,7 @@ def configs(draw):
     return AccelConfig(
         rows=draw(st.integers(1, 16)), cols=draw(st.integers(1, 16)),
         dataflow=draw(st.sampled_from(["ws", "os", "is"])),
-        ifmap_kib=draw(kib), filter_kib=draw(kib), ofmap_kib=draw(kib),
+        ifmap_kib=draw(kib), filter_kib=draw(kib), ofmap_kib=draw(kib), buffering=draw(st.sampled_from(BUFFERINGS)),
         dram_bandwidth=bandwidth, dram_latency=draw(st.integers(0, 200)),
     )  # fmt: skip
 
@@ -202,6 +202,7 @@ def test_analytic_equals_cycle_with_roomy_buffers(layer, config):
 
 ZOO_CONFIGS = [
     pytest.param(AccelConfig(), id="default-32x32-ws"),
+    pytest.param(AccelConfig(buffering="whole"), id="default-32x32-ws-whole"),
     pytest.param(
         AccelConfig(rows=8, cols=16, dataflow="os", ifmap_kib=64, filter_kib=48, ofmap_kib=64, dram_bandwidth=4.5,
                     dram_latency=37),

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from accel.config import AccelConfig
+from accel.config import FIELD_NAMES, AccelConfig
 from accel.dse import COLUMNS, Sweep, SweepError, Workload, evaluate, run_sweep
 from accel.energy import EnergyTable
 from sim.engine import run_layer
@@ -139,14 +139,22 @@ def test_failed_point_reports_the_layer_and_the_fix(vgg16):
 
 def test_analytic_and_cycle_modes_agree_on_sampled_points(vgg16):
     sweep = Sweep({"rows": [8, 32], "cols": [16, 64], "dataflow": ["ws", "os", "is"], "filter_kib": [1, 256],
-                   "ofmap_kib": [32, 128], "bandwidth": [4, 32]})  # fmt: skip
+                   "ofmap_kib": [32, 128], "buffering": ["double", "whole"], "bandwidth": [4, 32]})  # fmt: skip
     analytic = run_sweep(vgg16, sweep)
     assert analytic.failed and analytic.ok  # the sweep has both kinds of points
     rng = random.Random(3)
     sample = rng.sample(analytic.ok, 4) + rng.sample(analytic.failed, 1)
     for row in sample:
-        config = AccelConfig(*(row[name] for name in COLUMNS[:12]))
+        config = AccelConfig(*(row[name] for name in FIELD_NAMES))
         assert evaluate(vgg16, config, timer=run_layer) == row
+
+
+def test_whole_buffer_tiles_move_fewer_bytes_and_take_more_cycles(vgg16):
+    """On the default machine, buffering 'whole' moves fewer DRAM bytes than 'double' and takes
+    more cycles (single-buffered fetches wait for the tile before them)."""
+    rows = run_sweep(vgg16, Sweep({"buffering": ["double", "whole"]})).ok
+    double, whole = sorted(rows, key=lambda row: row["buffering"])
+    assert whole["dram_bytes"] < 0.92 * double["dram_bytes"] and whole["cycles"] > double["cycles"]
 
 
 def test_reference_path_agrees_with_fused_kernel(lenet):

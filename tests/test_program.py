@@ -127,7 +127,7 @@ def test_fc_and_global_pool_with_fused_relu(config):
 def test_lenet5_end_to_end_is_exact_and_matches_sim_run():
     config = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=16, ofmap_kib=16)
     plans = run(get_network("lenet5"), config)
-    assert sum(plan.cycles for plan in plans) == 42_925  # `sim run lenet5` with these flags: compute cycles
+    assert sum(plan.cycles for plan in plans) == 42_795  # `sim run lenet5` with these flags: compute cycles
     assert max(len(plan.tiles) for plan in plans if plan.kind == "linear") > 1  # fc1's weights need 8 tiles
 
 

@@ -186,7 +186,8 @@ def test_single_buffered_tiles_take_the_simulated_cycles(tmp_path):
     ])  # fmt: skip
     config = AccelConfig(rows=4, cols=4, ifmap_kib=1, filter_kib=2, ofmap_kib=4, buffering="whole",
                          dram_bandwidth=4.0, dram_latency=7)  # fmt: skip
-    single = [(grid.single_ifmap, grid.single_filter) for grid in (tile_grid(op, config) for _, op in lower_network(network))]
+    grids = [tile_grid(op, config) for _, op in lower_network(network)]
+    single = [(grid.single_ifmap, grid.single_filter) for grid in grids]
     assert single == [(True, True), (False, False), (True, False)]
     assert_cycle_exact(network, config, tmp_path)
 

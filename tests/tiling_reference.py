@@ -148,7 +148,10 @@ def _plan(op: ArrayOp, df: Dataflow, cfg: AccelConfig, pack: int) -> _Plan:
             image_in = max(1, ct * channel_image_bytes)  # 0 if every window is padding
             image_out = image_rows_out * out_row_bytes
             images = min(op.batch, bank_ifmap // image_in, bank_ofmap // image_out) if band == rows.out else 0
-            order, traffic = _best_order(op, band, images, ct, nt, pack, ib, held)
+            addends = nt * ACC_BIAS_BYTES if op.bias and op.has_weights else 0
+            if df.name == "ws":
+                addends = addend_image_bytes(nt, cfg.cols)
+            order, traffic = _best_order(op, band, images, ct, nt, pack, ib, held, addends)
             volume = (images * image_rows_out if images else band) * ct * nt
             if best is None or (traffic, -volume) < best[:2]:
                 best = (traffic, -volume, band, images, ct, nt, order)
@@ -183,8 +186,9 @@ def _bank_words(df: Dataflow, cfg: AccelConfig, op: ArrayOp, kt: int, nt: int, f
 
 
 def _best_order(op: ArrayOp, band: int, images: int, ct: int, nt: int, pack: int, ib: int,
-                filt: int) -> tuple[str, int]:  # fmt: skip
-    """Estimated DRAM bytes of both loop orders: the cheaper order and its bytes."""
+                filt: int, addends: int) -> tuple[str, int]:  # fmt: skip
+    """Estimated DRAM bytes of both loop orders: the cheaper order and its bytes (``addends`` of
+    the filter tile's ``filt`` bytes are fetched once per output tile, not per K tile)."""
     if images:
         tm = -(-op.batch // images)
         ifmap_all = op.batch * op.image_rows
@@ -195,7 +199,7 @@ def _best_order(op: ArrayOp, band: int, images: int, ct: int, nt: int, pack: int
     ifmap_all *= op.in_row_len * ib * op.channels * pack
     tn = -(-(op.n * pack) // nt)
     tk = -(-(op.channels * pack) // ct) if pack == 1 else 1
-    filter_all = filt * tn * tk
+    filter_all = ((filt - addends) * tk + addends) * tn
     if tk > 1:
         mn = nm = ifmap_all * tn + filter_all * tm
     else:
