@@ -23,8 +23,8 @@ from accel.tile_kernel import (ACC_BIAS_BYTES, C_FILTER_READS, C_FILTER_WRITES, 
                                P_PACK, P_RESIDENT, P_SHARED, P_SINGLE, SINGLE_FILTER, SINGLE_IFMAP, T_C0, T_COMMANDS,
                                T_COMPUTE, T_CT, T_GCOUNT, T_GROUP0, T_KI, T_KT, T_LAST_K, T_LOAD_AFTER, T_LOAD_BEATS,
                                T_LOAD_FILTER, T_LOAD_IFMAP, T_MI, T_N0, T_NI, T_NT, T_TAP0, T_WAIT_WRITEBACK,
-                               T_WRITEBACK, T_WRITEBACK_BEATS, array_tiles, element_bytes, encode_op, plan_layer, tile_count,
-                               vector_chunk, vector_tiles)  # fmt: skip
+                               T_WRITEBACK, T_WRITEBACK_BEATS, array_tiles, element_bytes, encode_op, plan_layer,
+                               tile_count, vector_chunk, vector_tiles)  # fmt: skip
 
 
 class MappingError(ConfigError):
@@ -185,7 +185,8 @@ def schedule_array_op(op: ArrayOp, cfg: AccelConfig) -> TileSchedule:
     plan, tiles, m_tiles, counters = _array_tiles(op, cfg)
     shape = {"m": int(m_tiles[M_PIXELS, tiles[T_MI, 0]]), "k": int(tiles[T_KT, 0]), "n": int(tiles[T_NT, 0]),
              "groups_packed": int(plan[P_PACK])}  # fmt: skip
-    single = "+".join(name for name, bit in (("ifmap", SINGLE_IFMAP), ("filter", SINGLE_FILTER)) if plan[P_SINGLE] & bit)
+    operands = (("ifmap", SINGLE_IFMAP), ("filter", SINGLE_FILTER))
+    single = "+".join(name for name, bit in operands if plan[P_SINGLE] & bit)
     return _schedule(tiles, counters, cfg, folds=int(counters[C_FOLDS]), mapped_cycles=int(counters[C_MAPPED]),
                      pe_ops=op.useful_macs, tile_shape=shape, loop_order=ORDER_NAMES[plan[P_ORDER]],
                      single_buffered=single)  # fmt: skip

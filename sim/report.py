@@ -21,7 +21,7 @@ class LayerReport:
     tiles: int
     folds: int
     loop_order: str
-    single_buffered: str  # operands whose tiles take both banks (buffering 'whole'): '', 'ifmap', 'filter', 'ifmap+filter'
+    single_buffered: str  # operands whose tiles take both banks (buffering 'whole'): '', 'ifmap', 'filter' or both
     macs: int  # the layer's multiply-accumulates (0 for pooling and elementwise layers)
     pe_ops: int  # operations on the PEs the layer needs (MACs, or compares/adds for pooling)
     cycles: int

@@ -66,8 +66,9 @@ def _layer_report(name: str, kind: str, macs: int, layer: ScaleSimLayer, count: 
     per_cycle = total / max(cycles, 1)  # no tiles: fetches spread evenly over the layer
     return LayerReport(
         name=name, type=kind, gemm={"groups": count, "m": row.pixels, "k": row.window, "n": row.filters, "packed": 1},
-        tiles=count, folds=count * layer.folds, loop_order="-", single_buffered="", macs=macs, pe_ops=count * layer.macs,
-        cycles=cycles, compute_cycles=cycles, stall_cycles=0, dram_stall_cycles=0, overhead_cycles=0,
+        tiles=count, folds=count * layer.folds, loop_order="-", single_buffered="", macs=macs,
+        pe_ops=count * layer.macs, cycles=cycles, compute_cycles=cycles, stall_cycles=0, dram_stall_cycles=0,
+        overhead_cycles=0,
         utilization=layer.utilization,
         mapping_efficiency=layer.mapping_efficiency,
         sram={"ifmap_reads": count * layer.sram_reads["ifmap"], "ifmap_writes": count * size["ifmap"],

@@ -385,9 +385,8 @@ def _compile_layer(node, op: ArrayOp, config, geometry, fused, clamp, params) ->
         }  # fmt: skip
         tile = TilePlan(
             regs=regs, images=(img0, images), in_rows=(lo, hi), held_rows=held_rows, in_cols=(first_col, end_col),
-            out_rows=(y0, out_rows), out_cols=(x0, out_cols), groups=(int(grid.group0[i]), gcount), channels=(c0, ct), taps=(tap0, kt),
-            ifmap_channels=held,
-            outputs=(int(grid.n0[i]), int(grid.nt[i])),
+            out_rows=(y0, out_rows), out_cols=(x0, out_cols), groups=(int(grid.group0[i]), gcount), channels=(c0, ct),
+            taps=(tap0, kt), ifmap_channels=held, outputs=(int(grid.n0[i]), int(grid.nt[i])),
             read=bool(grid.last_k[i]), cycles=tile_cycles("ws", R, C, t, inner * outer),
         )  # fmt: skip
         check_tile(node.name, view, tile, geometry, grid.single_ifmap, grid.single_filter)
