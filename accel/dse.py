@@ -11,9 +11,10 @@ How a point is evaluated
 ------------------------
 The network is lowered once (:class:`Workload`): identical layers (same GEMM shape and buffer
 needs, e.g. VGG's repeated 3x3 convs) are evaluated once and counted with their multiplicity.
-By default the closed-form model runs in the fused kernel of :mod:`accel.dse_kernel` (all layers
-of a point in one compiled call: the tiler of :mod:`accel.tile_kernel` and the closed form,
-equal to ``accel.tiling`` + ``accel.analytic`` by a tested contract). With ``timer=`` each layer is instead tiled by ``accel.tiling.schedule`` and timed by
+By default the closed-form model runs in the kernels of :mod:`accel.dse_kernel` (all layers of
+a point in one compiled call of the tiler of :mod:`accel.tile_kernel`, reused while only the
+DRAM timing changes, and one of the closed form; equal to ``accel.tiling`` + ``accel.analytic``
+by a tested contract). With ``timer=`` each layer is instead tiled by ``accel.tiling.schedule`` and timed by
 the given function, e.g. ``sim.engine.run_layer`` for the cycle-level engine (``sim dse --mode
 cycle``) or ``accel.analytic.layer_timing`` for the NumPy reference path.
 
@@ -608,7 +609,7 @@ def _identity_difference(stored: Any, current: dict) -> str:
 
 
 def timer_name(timer: Callable | None) -> str:
-    """The mode name recorded for a timing function (``analytic`` for the fused kernel)."""
+    """The mode name recorded for a timing function (``analytic`` for the DSE kernels)."""
     if timer is None:
         return "analytic"
     name = f"{timer.__module__}.{timer.__qualname__}"
@@ -649,8 +650,8 @@ def run_sweep(
     client : dask.distributed.Client, optional
         An existing Dask client (instead of ``scheduler``).
     timer : callable, optional
-        ``f(schedule, bandwidth, latency) -> Timing`` per layer; ``None``: the fused analytic
-        kernel. ``sim.engine.run_layer`` gives cycle-level results.
+        ``f(schedule, bandwidth, latency) -> Timing`` per layer; ``None``: the analytic DSE
+        kernels. ``sim.engine.run_layer`` gives cycle-level results.
     energy_table, area_table : optional
         Per-action energies and area figures (defaults: 45 nm tables, LPDDR4).
     batch_size : int, optional

@@ -1,9 +1,11 @@
-"""The fused evaluation kernel of design-space exploration: tiling + closed form in one Numba call.
+"""The evaluation kernels of design-space exploration: tiling, then the closed form, each one Numba call.
 
-A sweep evaluates every layer of a network at thousands of configurations. Per layer, this
-kernel runs the tiler (:mod:`accel.tile_kernel`, the same compiled code ``sim run`` tiles with)
-and the closed-form recurrence (``accel.analytic._recurrence``) and keeps only the counters, for
-all layers of a network in one call: no Python between layers, no arrays returned.
+A sweep evaluates every layer of a network at thousands of configurations. For all layers of a
+network in one call, :func:`_tile_layers` runs the tiler (:mod:`accel.tile_kernel`, the same
+compiled code ``sim run`` tiles with) and :func:`_time_layers` the closed-form recurrence
+(``accel.analytic._recurrence``), keeping only the counters: no Python between layers. The tiles
+of the last configuration are kept, so a point that differs from it only in the DRAM channel's
+timing (not its bus width) runs the recurrence alone.
 
 Layers are passed as rows of an int64 matrix (:func:`accel.tile_kernel.encode_op`); results come
 back as rows of counters (the ``S_*`` columns). A layer whose smallest tile does not fit the
@@ -15,7 +17,8 @@ message is the one ``sim run`` prints. ``tests/test_dse_kernel.py`` holds the co
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.typed import List
 
 from accel.analytic import _recurrence, kernel_bandwidth
 from accel.config import AccelConfig
@@ -39,14 +42,20 @@ _FROM_TILER = ((S_IFMAP_READS, C_IFMAP_READS), (S_FILTER_READS, C_FILTER_READS),
                (S_WRITEBACK, C_WRITEBACK), (S_FOLDS, C_FOLDS), (S_MAPPED, C_MAPPED))  # fmt: skip
 
 
-def config_scalars(config: AccelConfig) -> tuple:
-    """The kernel's configuration arguments."""
+def mapping_scalars(config: AccelConfig) -> tuple:
+    """The tiler's configuration arguments: everything but the DRAM channel's timing."""
     return (
         config.rows, config.cols, DATAFLOW_CODES[config.dataflow], element_bytes(config.input_bits),
         element_bytes(config.weight_bits), element_bytes(config.acc_bits), config.bank_bytes("ifmap"),
         config.bank_bytes("filter"), config.bank_bytes("ofmap"), config.buffering == "whole",
-        kernel_bandwidth(config.dram_bandwidth), int(config.dram_latency),
     )  # fmt: skip
+
+
+#: The tiles of the last configuration evaluated, one ``(ops, key, tiles)`` entry (replaced and
+#: read whole, so threads sharing it never mix two entries): a sweep's neighbouring points often
+#: differ only in the DRAM channel's bandwidth or latency, which leave the tiles (and their
+#: beats, on the same bus width) as they are; only the timing is evaluated again.
+_last_tiles: list = [None]
 
 
 def evaluate_ops(ops: np.ndarray, config: AccelConfig) -> tuple[np.ndarray, int]:
@@ -55,26 +64,48 @@ def evaluate_ops(ops: np.ndarray, config: AccelConfig) -> tuple[np.ndarray, int]
     ``failed`` is the index of the first layer that does not fit the buffers (its row and the
     later rows are not filled), or -1.
     """
+    bandwidth = kernel_bandwidth(config.dram_bandwidth)
+    key = (*mapping_scalars(config), bus_bytes(bandwidth))
+    last = _last_tiles[0]
+    if last is not None and last[0] is ops and last[1] == key:
+        tiles = last[2]
+    else:
+        tiles = _tile_layers(ops, *key)
+        _last_tiles[0] = (ops, key, tiles)
     out = np.zeros((ops.shape[0], STAT_FIELDS), dtype=np.int64)
-    failed = _evaluate(ops, *config_scalars(config), out)
-    return out, int(failed)
+    _time_layers(ops, *tiles, bandwidth, int(config.dram_latency), config.rows, out)
+    return out, int(tiles[2])
 
 
 @njit(cache=True, nogil=True)
-def _evaluate(ops, rows, cols, df, ib, wb, ab, bank_if, bank_f, bank_of, whole_banks, bandwidth, latency, out):
-    bus = bus_bytes(bandwidth)
+def _tile_layers(ops, rows, cols, df, ib, wb, ab, bank_if, bank_f, bank_of, whole_banks, bus):
+    """Every layer's tiles and counters (typed lists, in layer order) up to the first layer that
+    does not fit the buffers, and that layer's index (-1: none)."""
+    tiles_of = List.empty_list(types.int64[:, ::1])
+    counters_of = List.empty_list(types.int64[::1])
     for i in range(ops.shape[0]):
         op = ops[i]
         if op[O_VECTOR]:
             chunk = vector_chunk(op, ib, bank_if, bank_of)
             if chunk < 1:
-                return i
+                return tiles_of, counters_of, i
             tiles, counters = vector_tiles(op, chunk, cols, ib, bus)
         else:
             plan = plan_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, whole_banks)
             if plan[P_BAND] == 0:
-                return i
+                return tiles_of, counters_of, i
             tiles, _, counters = array_tiles(op, plan, df, rows, cols, ib, wb, ab, bus)
+        tiles_of.append(tiles)
+        counters_of.append(counters)
+    return tiles_of, counters_of, -1
+
+
+@njit(cache=True, nogil=True)
+def _time_layers(ops, tiles_of, counters_of, failed, bandwidth, latency, rows, out):
+    """Fill ``out`` (``S_*`` columns) for the tiled layers: the closed-form timing and the counters."""
+    for i in range(len(tiles_of)):
+        op, tiles, counters = ops[i], tiles_of[i], counters_of[i]
+        if not op[O_VECTOR]:
             out[i, S_PE_OPS] = op[O_PE_OPS]
         total, busy = _recurrence(tiles[T_LOAD_BEATS], tiles[T_LOAD_AFTER], tiles[T_COMPUTE], tiles[T_WRITEBACK_BEATS],
                                   tiles[T_WAIT_WRITEBACK], tiles[T_COMMANDS], bandwidth, latency, rows)  # fmt: skip
@@ -84,4 +115,3 @@ def _evaluate(ops, rows, cols, df, ib, wb, ab, bank_if, bank_f, bank_of, whole_b
         out[i, S_TILES] = tiles.shape[1]
         out[i, S_BEATS] = tiles[T_LOAD_BEATS].sum() + tiles[T_WRITEBACK_BEATS].sum()
         out[i, S_COMMANDS] = tiles[T_COMMANDS].sum()
-    return -1

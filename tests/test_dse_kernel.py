@@ -107,10 +107,12 @@ def reference(op, config: AccelConfig) -> list[int] | None:
     ]  # fmt: skip
 
 
-def check(network: Network, config: AccelConfig) -> int:
-    """Compare every layer; return how many were compared."""
+def check(network: Network, config: AccelConfig, ops: np.ndarray | None = None) -> int:
+    """Compare every layer (``ops``: the network's encoded layers, when given); return how many
+    were compared."""
     lowered = [(node, op) for node, op in lower_network(network) if op is not None]
-    ops = np.stack([encode_op(op, node.macs) for node, op in lowered])
+    if ops is None:
+        ops = np.stack([encode_op(op, node.macs) for node, op in lowered])
     stats, failed = evaluate_ops(ops, config)
     compared = 0
     for i, (_, op) in enumerate(lowered):
@@ -132,6 +134,17 @@ def test_kernel_equals_reference_on_zoo_networks(name):
     network = ZOO[name]()
     compared = sum(check(network, config) for config in CONFIGS)
     assert compared > 0
+
+
+def test_points_that_differ_in_dram_timing_reuse_the_tiles_and_stay_exact():
+    """The tiles kept from the previous point serve one that differs only in bandwidth or
+    latency on the same bus, and are made again for another bus width or mapping."""
+    sequence = [AccelConfig(rows=8, cols=8, ifmap_kib=8, filter_kib=4, ofmap_kib=4, dram_bandwidth=bw, dram_latency=lat)
+                for bw, lat in ((4.0, 100), (8.0, 100), (16.0, 7), (32.0, 7), (2.5, 0))]  # fmt: skip
+    sequence += [sequence[0].replace(buffering="whole"), sequence[0].replace(filter_kib=1), sequence[0]]
+    network = ZOO["alexnet"]()
+    ops = np.stack([encode_op(op, node.macs) for node, op in lower_network(network) if op is not None])
+    assert sum(check(network, config, ops) for config in sequence) > 0
 
 
 def random_layers(seed: int, count: int) -> list[Network]:
