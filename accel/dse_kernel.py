@@ -68,13 +68,13 @@ def evaluate_ops(ops: np.ndarray, config: AccelConfig) -> tuple[np.ndarray, int]
     key = (*mapping_scalars(config), bus_bytes(bandwidth))
     last = _last_tiles[0]
     if last is not None and last[0] is ops and last[1] == key:
-        tiles = last[2]
+        tiles_of, counters_of, failed = last[2]
     else:
-        tiles = _tile_layers(ops, *key)
-        _last_tiles[0] = (ops, key, tiles)
+        tiles_of, counters_of, failed = tiled = _tile_layers(ops, *key)
+        _last_tiles[0] = (ops, key, tiled)
     out = np.zeros((ops.shape[0], STAT_FIELDS), dtype=np.int64)
-    _time_layers(ops, *tiles, bandwidth, int(config.dram_latency), config.rows, out)
-    return out, int(tiles[2])
+    _time_layers(ops, tiles_of, counters_of, bandwidth, int(config.dram_latency), config.rows, out)
+    return out, int(failed)
 
 
 @njit(cache=True, nogil=True)
@@ -101,7 +101,7 @@ def _tile_layers(ops, rows, cols, df, ib, wb, ab, bank_if, bank_f, bank_of, whol
 
 
 @njit(cache=True, nogil=True)
-def _time_layers(ops, tiles_of, counters_of, failed, bandwidth, latency, rows, out):
+def _time_layers(ops, tiles_of, counters_of, bandwidth, latency, rows, out):
     """Fill ``out`` (``S_*`` columns) for the tiled layers: the closed-form timing and the counters."""
     for i in range(len(tiles_of)):
         op, tiles, counters = ops[i], tiles_of[i], counters_of[i]

@@ -19,7 +19,9 @@ accumulator buffer until the last K tile of an output tile, which is then writte
 ``outer``/``inner`` is M-then-N or N-then-M, whichever moves fewer bytes from DRAM. An operand
 tile is fetched only when it differs from the one already on chip. Each operand buffer has two
 banks: a tile that fetches an operand fills the bank its previous fetch did not use, so it may
-only start once the last tile reading that bank has finished.
+only start once the last tile reading that bank has finished. With buffering 'whole' a layer's
+ifmap or filter tiles may take both banks when that moves fewer bytes (single-buffered: each
+fetch of that operand waits for the tile before it).
 
 A layer enters as a row of int64 fields (:func:`encode_op`); results are int64 arrays whose rows
 are named by the ``P_*`` (plan), ``T_*`` (per tile), ``M_*`` (per M tile) and ``C_*`` (layer
@@ -120,9 +122,9 @@ def encode_op(op: Op, macs: int = 0) -> np.ndarray:
 # every channel while K tiles take slices of it (1: the ifmap is fetched once per M tile), whether
 # each row segment fetches its own column window (1) or shares its band's whole rows (0), the
 # taps of a channel's window per K tile (the whole window, or whole R-tap blocks of it), the bytes
-# of the largest ifmap and filter tile, and which operands are single-buffered (SINGLE_* bits:
-# their tiles take both banks of the buffer), and whether the bands of an output plane share its
-# whole input (1: fetched once per plane).
+# of the largest ifmap and filter tile, which operands are single-buffered (SINGLE_* bits: their
+# tiles take both banks of the buffer), and whether the bands of an output plane share its whole
+# input (1: fetched once per plane).
 (P_PACK, P_BAND, P_IMAGES, P_CHANNELS, P_N_TILE, P_ORDER, P_NEED_IFMAP, P_NEED_FILTER, P_NEED_OFMAP,
  P_SEGMENT, P_RESIDENT, P_WINDOWED, P_TAPS, P_HELD_IFMAP, P_HELD_FILTER, P_SINGLE, P_SHARED) = range(17)  # fmt: skip
 PLAN_FIELDS = 17

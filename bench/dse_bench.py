@@ -4,7 +4,7 @@
 
 Measures VGG16 design points per minute in analytic mode on an 8,100-point grid:
 
-- the fused kernel alone (all VGG16 layers of a point per call, one core);
+- the DSE kernels alone (all VGG16 layers of a point per call, one core);
 - ``accel.dse.run_sweep`` with 1 worker (in-process) and with 2 worker processes, journaling
   every point to a store, in a process that has already loaded the compiled kernels (a one-time
   cost per process, reported separately);
@@ -95,7 +95,7 @@ def main() -> None:
     grid = json.dumps(GRID)
     load_before = os.getloadavg()[0]
     child(KERNEL, grid)  # compile into the Numba cache once
-    rows = [("fused kernel alone, 1 core", best(KERNEL, args.repeat, grid))]
+    rows = [("kernels alone, 1 core", best(KERNEL, args.repeat, grid))]
     one = best(SWEEP, args.repeat, grid, "1")
     two = best(SWEEP, args.repeat, grid, "2")
     rows.append(("`run_sweep(workers=1)`: in-process, journaled", one))
