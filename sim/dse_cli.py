@@ -331,7 +331,13 @@ def _summary(result, elapsed: float, paths: list[Path]) -> None:
         rows = [[f"{r['rows']}x{r['cols']}", r["dataflow"], f"{r['ifmap_kib']}/{r['filter_kib']}/{r['ofmap_kib']}",
                  f"{r['dram_bandwidth']:g}", f"{r['latency_ms']:.3f}", f"{r['energy_uj']:,.1f}", f"{r['area_mm2']:.2f}",
                  f"{100 * r['utilization']:.1f}"] for r in front[:20]]  # fmt: skip
+        marked = len({r["buffering"] for r in front}) > 1  # both tile policies on the front: mark one
+        if marked:
+            for row, r in zip(rows, front):
+                row[1] += "*" if r["buffering"] == "whole" else ""
         stdout.print(FittedTable(columns, rows, title=title, key=2))
+        if marked:
+            stdout.print("*: buffering whole (tiles may take both banks of a buffer)", markup=False, highlight=False)
     reasons = {}
     for r in result.failed:
         reasons.setdefault(r["error"], 0)

@@ -65,6 +65,15 @@ def test_sweep_writes_results_front_and_plots(tmp_path, capsys):
     assert (out / "results.csv").read_bytes() == before
 
 
+def test_whole_buffer_points_are_marked_on_the_front(tmp_path, capsys):
+    """With both bufferings swept and on the front, the whole-buffer points are starred."""
+    args = ["dse", "alexnet", "--rows", "32", "--cols", "32", "--buffering", "double,whole", "--no-plots", "-q"]
+    status, stdout, _ = run(capsys, *args, "-o", str(tmp_path / "s"))
+    front = list(csv.DictReader((tmp_path / "s" / "pareto.csv").open()))
+    assert status == 0 and {r["buffering"] for r in front} == {"double", "whole"}
+    assert "ws*" in stdout and "*: buffering whole (tiles may take both banks of a buffer)" in stdout
+
+
 def test_energy_table_and_dram_options(tmp_path, capsys):
     table = tmp_path / "energy.toml"
     table.write_text("[energy]\nmult_pj = 0.4\n")
