@@ -114,6 +114,12 @@ class AccelConfig:
         """Number of processing elements."""
         return self.rows * self.cols
 
+    @property
+    def tile_banks(self) -> int:
+        """Banks of the ifmap and filter buffers one tile may fill: 2 with buffering 'whole'
+        (single-buffered tiles), else 1."""
+        return 2 if self.buffering == "whole" else 1
+
     def bank_bytes(self, buffer: str) -> int:
         """Bytes in one of the two banks of ``buffer`` ('ifmap', 'filter' or 'ofmap')."""
         return getattr(self, f"{buffer}_kib") * 1024 // 2

@@ -47,7 +47,7 @@ def mapping_scalars(config: AccelConfig) -> tuple:
     return (
         config.rows, config.cols, DATAFLOW_CODES[config.dataflow], element_bytes(config.input_bits),
         element_bytes(config.weight_bits), element_bytes(config.acc_bits), config.bank_bytes("ifmap"),
-        config.bank_bytes("filter"), config.bank_bytes("ofmap"), config.buffering == "whole",
+        config.bank_bytes("filter"), config.bank_bytes("ofmap"), config.tile_banks,
     )  # fmt: skip
 
 
@@ -78,7 +78,7 @@ def evaluate_ops(ops: np.ndarray, config: AccelConfig) -> tuple[np.ndarray, int]
 
 
 @njit(cache=True, nogil=True)
-def _tile_layers(ops, rows, cols, df, ib, wb, ab, bank_if, bank_f, bank_of, whole_banks, bus):
+def _tile_layers(ops, rows, cols, df, ib, wb, ab, bank_if, bank_f, bank_of, tile_banks, bus):
     """Every layer's tiles and counters (typed lists, in layer order) up to the first layer that
     does not fit the buffers, and that layer's index (-1: none)."""
     tiles_of = List.empty_list(types.int64[:, ::1])
@@ -91,7 +91,7 @@ def _tile_layers(ops, rows, cols, df, ib, wb, ab, bank_if, bank_f, bank_of, whol
                 return tiles_of, counters_of, i
             tiles, counters = vector_tiles(op, chunk, cols, ib, bus)
         else:
-            plan = plan_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, whole_banks)
+            plan = plan_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, tile_banks)
             if plan[P_BAND] == 0:
                 return tiles_of, counters_of, i
             tiles, _, counters = array_tiles(op, plan, df, rows, cols, ib, wb, ab, bus)

@@ -259,13 +259,19 @@ def _estimate(op, shape, pack, ib, held, addends, cols):
 
 
 @register_jitable
-def _consider(op, plan, best, shape, pack, ib, held, addends, cols):
+def _consider(op, plan, best, shape, pack, ib, held, addends, cols, bank_if, bank_f):
     """Keep the tile ``shape`` (band, segment, windowed, images, channels, taps, N, resident,
-    shared) in ``plan`` if it is better than the plan's (``best``: its bytes, segments per row,
-    volume): the fewest bytes, then whole rows (fewer tiles, fewer commands), then the largest
-    tile."""
+    shared) in ``plan`` if it is better than the plan's (``best``: its bytes, operands whose tile
+    exceeds one bank, segments per row, volume): the fewest bytes, then the fewest operands that
+    need both banks of their buffer (``bank_if``, ``bank_f``: one bank's bytes; a single-buffered
+    fetch waits for the compute before it), then whole rows (fewer tiles, fewer commands), then
+    the largest tile."""
     band, segment, windowed, images, ct, taps, nt, resident, shared = shape
     order, traffic = _estimate(op, shape, pack, ib, held, addends, cols)
+    if plan[P_BAND] != 0 and traffic > best[0]:
+        return
+    ifmap_bytes = _ifmap_tile_bytes(op, shape, ib)
+    doubles = int(ifmap_bytes > bank_if) + int(held > bank_f)
     segments = _cdiv(op[O_OUT_ROW_LEN], segment)
     kt = ct * taps
     if images > 0:
@@ -273,15 +279,17 @@ def _consider(op, plan, best, shape, pack, ib, held, addends, cols):
     else:
         volume = band * segment * kt * nt
     if plan[P_BAND] == 0 or traffic != best[0]:
-        better = plan[P_BAND] == 0 or traffic < best[0]
+        better = True
+    elif doubles != best[1]:
+        better = doubles < best[1]
     else:
-        better = segments < best[1] or (segments == best[1] and volume > best[2])
+        better = segments < best[2] or (segments == best[2] and volume > best[3])
     if better:
         plan[P_BAND], plan[P_IMAGES], plan[P_CHANNELS], plan[P_N_TILE] = band, images, ct, nt
         plan[P_ORDER], plan[P_SEGMENT], plan[P_RESIDENT] = order, segment, resident
         plan[P_WINDOWED], plan[P_TAPS], plan[P_SHARED] = windowed, taps, shared
-        plan[P_HELD_IFMAP], plan[P_HELD_FILTER] = _ifmap_tile_bytes(op, shape, ib), held
-        best[0], best[1], best[2] = traffic, segments, volume
+        plan[P_HELD_IFMAP], plan[P_HELD_FILTER] = ifmap_bytes, held
+        best[0], best[1], best[2], best[3] = traffic, doubles, segments, volume
 
 
 @register_jitable
@@ -298,9 +306,11 @@ def _ifmap_tile_bytes(op, shape, ib):
 
 
 @register_jitable
-def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack, plan):
+def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack, plan, spans):
     """Fill ``plan`` with the tile sizes that move the fewest DRAM bytes (then the largest tile)
-    for ``pack`` packed groups; ``plan[P_BAND]`` is 0 when no tile fits.
+    for ``pack`` packed groups; ``plan[P_BAND]`` is 0 when no tile fits. Ifmap and filter tiles
+    may take ``spans`` (1 or 2) banks of ``bank_if`` / ``bank_f`` bytes; of tiles that move
+    equal bytes, those that fit one bank are preferred.
 
     Candidate sizes of N and of the channels are all of it, then halvings (N down to the array
     dim it maps to, channels down to 1, then a channel's taps down to ``R``: whole ``R``-tap
@@ -320,6 +330,7 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
     blocks, zero-padded, and a row of ``C`` int32 addends per output block), and accumulator
     words are ``C`` channels wide. Other dataflows count the bytes of real data.
     """
+    room_if, room_f = spans * bank_if, spans * bank_f  # what an ifmap / filter tile may take
     n_total = op[O_N] * pack
     channels = op[O_CHANNELS]
     window = op[O_WINDOW]
@@ -335,7 +346,7 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
     plan[P_PACK] = pack
     plan[P_BAND] = 0
     plan[P_NEED_IFMAP] = plan[P_NEED_FILTER] = plan[P_NEED_OFMAP] = -1
-    best = np.zeros(3, dtype=np.int64)  # the plan's estimated bytes, segments per row, volume
+    best = np.zeros(4, dtype=np.int64)  # the plan's estimated bytes, two-bank operands, segments per row, volume
     nt = n_total
     while True:
         ct = channels if pack == 1 else channels * pack
@@ -364,11 +375,11 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
             for resident in range(2 if pack == 1 and ct < channels else 1):
                 held_channels = channels if resident else ct  # of the ifmap tile
                 column_bytes = held_channels * depth_slices * ib
-                by_rows = _outputs_fitting(op, O_ROWS, bank_if // (column_bytes * op[O_IN_ROW_LEN]))
-                by_windows = _outputs_fitting(op, O_ROWS, bank_if // (column_bytes * least_cols))
+                by_rows = _outputs_fitting(op, O_ROWS, room_if // (column_bytes * op[O_IN_ROW_LEN]))
+                by_windows = _outputs_fitting(op, O_ROWS, room_if // (column_bytes * least_cols))
                 # Bands may share their output plane's whole input when it fits (and K is not
                 # split, or the ifmap tile holds every channel).
-                plane_fits = column_bytes * plane_rows * op[O_IN_ROW_LEN] <= bank_if
+                plane_fits = column_bytes * plane_rows * op[O_IN_ROW_LEN] <= room_if
                 # Bands of whole rows as tall as both banks allow; then taller bands of row segments
                 # (2-D output tiles: the accumulators hold band x segment pixels), which fetch fewer
                 # overlapping rows, up to the rows the ifmap bank holds; then bands taller than
@@ -378,11 +389,11 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
                     band = max(1, min(limit, bank_of // out_row_bytes))
                     if windowed:
                         band = max(band, by_rows + 1)
-                    while band <= limit and held <= bank_f:
+                    while band <= limit and held <= room_f:
                         segment = min(row_len, bank_of // (band * lanes * ab))
                         if windowed:  # the widest segment whose window fits with the band's rows
                             band_bytes = column_bytes * _most_touched(op, O_ROWS, band)
-                            segment = min(segment, _outputs_fitting(op, O_COLS, bank_if // band_bytes))
+                            segment = min(segment, _outputs_fitting(op, O_COLS, room_if // band_bytes))
                         if segment < 1:
                             break
                         if not windowed or segment < row_len:  # (a window of whole rows is the band's rows)
@@ -390,23 +401,23 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
                             if band == r_out and segment == row_len:  # whole images per tile when one fits
                                 image_in = max(1, held_channels * image_rows * op[O_IN_ROW_LEN] * ib)  # 0: all padding
                                 image_out = op[O_DEPTH + A_OUT] * r_out * out_row_bytes
-                                images = min(op[O_BATCH], bank_if // image_in, bank_of // image_out)
+                                images = min(op[O_BATCH], room_if // image_in, bank_of // image_out)
                             shape = (band, segment, windowed, images, ct, taps, nt, resident, 0)
-                            _consider(op, plan, best, shape, pack, ib, held, addends, cols)
+                            _consider(op, plan, best, shape, pack, ib, held, addends, cols, bank_if, bank_f)
                             if band < r_out and not windowed and plane_fits and (resident or not k_split):
                                 shape = (band, segment, windowed, images, ct, taps, nt, resident, 1)
-                                _consider(op, plan, best, shape, pack, ib, held, addends, cols)
+                                _consider(op, plan, best, shape, pack, ib, held, addends, cols, bank_if, bank_f)
                         if band == limit:
                             break
                         band = min(limit, 2 * band)
             # Fewer channels per K tile move no fewer bytes once the filter bank holds the tile and
             # the ifmap bank a whole image of its channels (of a single image and plane).
-            whole = op[O_BATCH] * op[O_DEPTH + A_OUT] == 1 and bank_if >= pixel_bytes * image_rows * op[O_IN_ROW_LEN]
-            if pack != 1 or (held <= bank_f and whole):
+            whole = op[O_BATCH] * op[O_DEPTH + A_OUT] == 1 and room_if >= pixel_bytes * image_rows * op[O_IN_ROW_LEN]
+            if pack != 1 or (held <= room_f and whole):
                 break
             if ct > 1:
                 ct = _cdiv(ct, 2)
-            elif taps > rows and held > bank_f:  # K tiles of whole R-tap blocks of one channel's window
+            elif taps > rows and held > room_f:  # K tiles of whole R-tap blocks of one channel's window
                 taps = _cdiv(_cdiv(taps, rows), 2) * rows
             else:
                 break
@@ -417,28 +428,28 @@ def _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack,
 
 
 @register_jitable
-def plan_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, whole_banks):
+def plan_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, tile_banks):
     """The tile plan of an encoded array layer (``P_*`` fields; ``P_BAND`` 0: nothing fits).
 
     Groups are packed as the dataflow allows (:func:`accel.dataflow.pack_groups`), halving the
     packing until a tile fits; when none does, the needs reported are the unpacked layer's. With
-    ``whole_banks`` (buffering 'whole'), when tiles that may take both banks of the ifmap and
-    filter buffers move fewer bytes, the plan is theirs, single-buffered (``P_SINGLE``) for each
-    operand whose largest tile needs both banks.
+    ``tile_banks`` 2 (:attr:`accel.config.AccelConfig.tile_banks`: buffering 'whole'), when tiles
+    that may take both banks of the ifmap and filter buffers move fewer bytes, the plan is
+    theirs, single-buffered (``P_SINGLE``) for each operand whose largest tile needs both banks.
     """
     plan = np.zeros(PLAN_FIELDS, dtype=np.int64)
     pack = pack_groups(df, op[O_GROUPS], op[O_K], op[O_N], rows, cols)
     while True:
-        traffic = _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack, plan)
+        traffic = _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack, plan, 1)
         if plan[P_BAND] > 0:
             break
         if pack == 1:
             return plan
         pack //= 2
-    if not whole_banks:
+    if tile_banks == 1:
         return plan
     whole = np.zeros(PLAN_FIELDS, dtype=np.int64)
-    if _plan_packed(op, df, rows, cols, ib, wb, ab, 2 * bank_if, 2 * bank_f, bank_of, pack, whole) >= traffic:
+    if _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack, whole, tile_banks) >= traffic:
         return plan
     whole[P_SINGLE] = SINGLE_IFMAP * (whole[P_HELD_IFMAP] > bank_if) + SINGLE_FILTER * (whole[P_HELD_FILTER] > bank_f)
     return whole

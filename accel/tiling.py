@@ -130,7 +130,7 @@ def _plan(op: ArrayOp, cfg: AccelConfig) -> tuple[np.ndarray, np.ndarray]:
     """The encoded layer and its tile plan (:func:`accel.tile_kernel.plan_layer`), or MappingError."""
     row = encode_op(op)
     banks = {key: cfg.bank_bytes(key) for key in ("ifmap", "filter", "ofmap")}
-    plan = plan_layer(row, *_kernel_config(cfg), *banks.values(), cfg.buffering == "whole")
+    plan = plan_layer(row, *_kernel_config(cfg), *banks.values(), cfg.tile_banks)
     if plan[P_BAND] == 0:
         needs = {"ifmap": plan[P_NEED_IFMAP], "filter": plan[P_NEED_FILTER], "ofmap": plan[P_NEED_OFMAP]}
         for key, need in needs.items():

@@ -15,7 +15,7 @@ import pytest
 
 from accel.config import AccelConfig
 from accel.lowering import ArrayOp, lower_network
-from accel.tiling import MappingError, schedule, tile_grid
+from accel.tiling import MappingError, compulsory_bytes, schedule, tile_grid
 from tests import tiling_reference
 from tests.test_dse_kernel import CONFIGS, random_config, random_layers
 from workloads.network import Network
@@ -158,3 +158,24 @@ def test_encoding_refuses_a_lowered_form_it_does_not_know():
 
     with pytest.raises(RuntimeError, match="encode the new fields in accel/tile_kernel.py"):
         _check_fields(ArrayOp, _ARRAY_FIELDS)
+
+
+def test_whole_buffer_plans_take_both_banks_only_for_the_operand_that_saves_bytes():
+    """Of tiles that move equal bytes, the mapper takes those that fit one bank: a single-buffered
+    fetch waits for the compute before it. VGG16's conv4_1 (its 200 KB input fetched once, shared
+    by the bands) and conv4_2 (bands of every channel, up to 258 KB) need both ifmap banks; their
+    filter tiles would move the same bytes in 64 output channels (148 KB, both banks) as in 32
+    (74 KB), so the filter stays double-buffered and its fetches overlap the compute."""
+    config = AccelConfig(buffering="whole")
+    ops = {node.name: op for node, op in lower_network(ZOO["vgg16"]()) if op is not None}
+    bank = config.bank_bytes("ifmap")
+    for name in ("conv4_1", "conv4_2"):
+        grid, sched = tile_grid(ops[name], config), schedule(ops[name], config)
+        assert (grid.single_ifmap, grid.single_filter, sched.single_buffered) == (True, False, "ifmap"), name
+        assert bank < int(sched.load_ifmap.max()) <= 2 * bank, name
+        assert int(sched.load_filter.max()) <= config.bank_bytes("filter"), name
+        alone = np.flatnonzero((sched.load_filter > 0) & (sched.load_ifmap == 0))  # the guard is the tile's
+        assert len(alone) > 0 and np.all(sched.load_after[alone] < alone - 1), name  # two tiles back
+    sched = schedule(ops["conv4_1"], config)
+    moved = int(sched.load_ifmap.sum() + sched.load_filter.sum() + sched.writeback.sum())
+    assert moved == sum(compulsory_bytes(ops["conv4_1"], config).values())

@@ -46,16 +46,10 @@ def lanes(n: int) -> int:
     return 1 << (n - 1).bit_length()
 
 
-def tile_banks(config: AccelConfig) -> int:
-    """Banks of the ifmap and weight memories one tile may fill: both with buffering 'whole'
-    (single-buffered tiles), else one."""
-    return LayerCore.BANKS if config.buffering == "whole" else 1
-
-
 def core_geometry(config: AccelConfig) -> CoreGeometry:
     """The controller's geometry in the layer core: its operand memories as deep as a tile may
-    fill them (:func:`tile_banks`)."""
-    core, banks = CoreGeometry.from_config(config), tile_banks(config)
+    fill them (:attr:`accel.config.AccelConfig.tile_banks`)."""
+    core, banks = CoreGeometry.from_config(config), config.tile_banks
     return replace(core, west_depth=banks * core.west_depth, north_depth=banks * core.north_depth)
 
 
@@ -171,7 +165,7 @@ class LayerCore(wiring.Component):
         g, regs, count = self.geometry, self.regs, self.regs.T.shape()
         final = Signal()
         m.d.comb += final.eq(result_write.en & ctl.out_final & regs.FINAL)
-        pixel, block = Signal(count), Signal(address_shape(tile_banks(self.config) * g.bias_depth))
+        pixel, block = Signal(count), Signal(address_shape(self.config.tile_banks * g.bias_depth))
         row = Signal(address_shape(g.acc_depth))  # pixel * STAGE_PITCH
         with m.If(ctl.start & ~ctl.busy):
             m.d.sync += [pixel.eq(0), block.eq(0), row.eq(0)]
