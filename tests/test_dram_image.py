@@ -26,6 +26,12 @@ from workloads.network import Network
 from workloads.zoo import get_network
 
 
+def command_fields(command) -> dict:
+    """A DMA command's fields as :func:`rtl.hw.dma.keeps_pace` takes them."""
+    names = ("dram_addr", "dram_stride", "run_bytes", "runs", "chip_addr", "chip_stride", "target")
+    return {name: getattr(command, name) for name in names}
+
+
 def run_system(network: Network, config: AccelConfig) -> list[str]:
     """Run ``network`` through the system model; assert every layer exact and on the simulator's
     beats at two bus widths and DMA commands (its program's size); returns the layers checked."""
@@ -50,13 +56,16 @@ def run_system(network: Network, config: AccelConfig) -> list[str]:
             assert commands == sched.commands.tolist(), layer.name
             moved = [sum(c.runs * c.run_bytes for c in tile.loads) for tile in layer.tiles]
             assert moved == (sched.load_ifmap + sched.load_filter).tolist(), layer.name
-            # The DMA engines' on-chip ports keep up with every command (rtl.hw.dma.keeps_pace).
+            # The DMA engines' on-chip ports keep up with every command (rtl.hw.dma.keeps_pace;
+            # the writer's takes the stores in order).
             params = DmaParams(data_width=8 * min(bus, 32), chip_address_width=24, target_width=3)
+            stored = None
             for tile in layer.tiles:
                 for c in tile.loads + tile.stores:
-                    fields = {k: getattr(c, k) for k in ("dram_addr", "dram_stride", "run_bytes", "runs", "chip_addr",
-                                                         "chip_stride")}  # fmt: skip
-                    assert keeps_pace(fields, params, writer=c.target == "staging"), (layer.name, c)
+                    fields = command_fields(c)
+                    writer = c.target == "staging"
+                    assert keeps_pace(fields, params, writer=writer, previous=stored), (layer.name, c)
+                    stored = fields if writer else stored
     return [layer.name for layer in image.layers]
 
 
@@ -102,6 +111,23 @@ def test_lenet5_with_a_batch():
 def test_zoo_networks(name):
     config = AccelConfig(rows=8, cols=8, ifmap_kib=64, filter_kib=64, ofmap_kib=32)
     assert run_system(get_network(name), config)
+
+
+def test_output_rows_going_on_mid_word_keep_pace():
+    """N tiles of 20 channels (a 20-byte staging pitch) in segments of three pixels, on a 32-byte
+    bus: a row's store starts mid-word in the staging word the row before ended in, its first
+    beat across two words. The writer keeps pace because it takes that word as read."""
+    network = Network("rows", (1, 8, 12, 24), [
+        Conv(name="conv", in_channels=8, out_channels=40, kernel_size=3, padding=1),
+    ])  # fmt: skip
+    config = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=4, ofmap_kib=1, dram_bandwidth=32.0)
+    run_system(network, config)
+    params, x, _, program = prepare(network, config)
+    stores = [c for layer in build_image(program, params, x).layers for tile in layer.tiles for c in tile.stores]
+    fields = [command_fields(c) for c in stores]
+    dma = DmaParams(data_width=256, chip_address_width=24, target_width=3)
+    unpaced = [i for i in range(1, len(fields)) if not keeps_pace(fields[i], dma, writer=True)]
+    assert unpaced and all(keeps_pace(fields[i], dma, writer=True, previous=fields[i - 1]) for i in unpaced)
 
 
 def test_tensors_are_pixel_major():

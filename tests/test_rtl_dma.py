@@ -189,6 +189,8 @@ def make_plan(engine: str, memory: str, bus_bytes: int, seed: int) -> dict:
         commands.append((place_on_chip(rng, long_runs, bus_bytes, engine, True), True))
         burst = [random_command(rng, bus_bytes, engine, i == 0) for i in range(10)]
         commands += back_to_back(burst)
+        if engine == "writer":
+            commands += back_to_back(rows_going_on_mid_word(bus_bytes))
     fields = [command[0] for command in commands]
     runs = [(cmd["run_bytes"], chip) for cmd in fields for _, chip in runs_of(cmd)]
     assert any(chip % bus_bytes for _, chip in runs), "no chip-unaligned run"
@@ -212,6 +214,21 @@ def chip_byte_commands(rng: random.Random, bus_bytes: int, engine: str) -> list[
                          "chip_addr": 8 * bus_bytes + 3, "chip_stride": 0, "target": 1})  # fmt: skip
         assert keeps_pace(commands[-1], bench_params(bus_bytes), writer=False, after_idle=True)
     return commands
+
+
+def rows_going_on_mid_word(bus_bytes: int) -> list[dict]:
+    """Writer commands as a tile's output rows in its staging bank: pixels of ``1.25 W`` bytes
+    packed on chip, three per row, a DRAM row apart. Each row after the first starts mid-word
+    in the word the row before ended in and its first beat spans two words: the writer keeps
+    pace only because it takes that word as read (``rtl.hw.dma.carries_word``)."""
+    pixel = bus_bytes + bus_bytes // 4
+    rows = [{"dram_addr": 0x6000 + r * 256, "dram_stride": 2 * bus_bytes, "run_bytes": pixel, "runs": 3,
+             "chip_addr": 3 * r * pixel, "chip_stride": pixel, "target": 1} for r in range(4)]  # fmt: skip
+    params = bench_params(bus_bytes)
+    for previous, row in zip(rows, rows[1:]):
+        assert not keeps_pace(row, params, writer=True), row
+        assert keeps_pace(row, params, writer=True, previous=previous), row
+    return rows
 
 
 def back_to_back(commands: list[dict]) -> list[tuple[dict, bool]]:
@@ -681,6 +698,21 @@ def test_beat_words_and_pace():
         assert keeps_pace(cmd, params, writer=False) == reader, cmd
         assert keeps_pace(cmd, params, writer=False, after_idle=True) == reader_after_idle, cmd
         assert keeps_pace(cmd, params, writer=True) == writer, cmd
+    # A command that starts mid-word in the word the writer's previous command ended in (same
+    # target) takes it as read: the first beat needs one word more only without that.
+    spanning = packed | {"chip_addr": 44, "target": 0}
+    ends_in = {"dram_addr": 0, "dram_stride": 0, "run_bytes": 14, "runs": 1, "chip_addr": 30, "chip_stride": 0}
+    for previous, writer in [
+        (ends_in | {"target": 0}, True),  # its last byte, 43, is in word 2 with byte 44
+        (ends_in | {"target": 1}, False),  # another memory
+        (ends_in | {"target": 0, "run_bytes": 2}, False),  # ends in word 1
+        (None, False),
+    ]:
+        assert keeps_pace(spanning, params, writer=True, previous=previous) == writer, previous
+    assert keeps_pace(spanning, params, writer=False) and keeps_pace(spanning, params, writer=False, previous=ends_in)
+    lane_0 = aligned | {"chip_addr": 48, "run_bytes": 20, "target": 0}  # starts a word: nothing to carry
+    alone = list(beat_words(lane_0, params))
+    assert list(beat_words(lane_0, params, ends_in | {"target": 0, "run_bytes": 20})) == alone  # ends at byte 49
 
 
 def test_halves_partition_axi4():

@@ -175,6 +175,20 @@ def test_column_windows_and_split_channels_take_the_simulated_cycles(tmp_path):
     assert_cycle_exact(network, config, tmp_path)
 
 
+def test_output_rows_going_on_mid_word_take_the_simulated_cycles(tmp_path):
+    """Segments of three output pixels in N tiles of 20 channels (20-byte staging pitch) on a
+    32-byte bus at full rate: each output row's store starts mid-word in the staging word the row
+    before it ended in, and its first beat spans two words. The writer takes that word as read,
+    so no beat needs two reads: bit-exact and in the simulated cycles."""
+    network = Network("rows", (1, 8, 12, 24), [
+        Conv(name="conv", in_channels=8, out_channels=40, kernel_size=3, padding=1),
+    ])  # fmt: skip
+    config = AccelConfig(rows=4, cols=4, ifmap_kib=4, filter_kib=4, ofmap_kib=1, dram_bandwidth=32.0, dram_latency=3)
+    grid = tile_grid(lower_network(network)[0][1], config)
+    assert set(grid.nt.tolist()) == {20} and {r[5] for r in grid.m_tile_ranges()} == {3}
+    assert_cycle_exact(network, config, tmp_path)
+
+
 def test_single_buffered_tiles_take_the_simulated_cycles(tmp_path):
     """With buffering 'whole', tiles that take both banks of the ifmap or filter memory (every
     fetch from bank 0, waiting for the tiles reading the previous one) beside double-buffered

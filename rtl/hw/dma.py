@@ -169,17 +169,30 @@ def chip_read_signature(params: DmaParams) -> wiring.Signature:
     )
 
 
-def beat_words(cmd: Mapping[str, int], params: DmaParams) -> Iterator[tuple[int, int]]:
+def carries_word(cmd: Mapping[str, int], previous: Mapping[str, int] | None, params: DmaParams) -> bool:
+    """Whether the writer takes the first word of ``cmd`` as read: ``cmd`` starts mid-word in
+    the on-chip word that ``previous``, the writer's command before it, ended in (same target)."""
+    if previous is None or previous.get("target") != cmd.get("target"):
+        return False
+    w, space = params.bus_bytes, 1 << params.chip_address_width
+    last = previous["chip_addr"] + (previous["runs"] - 1) * previous["chip_stride"] + previous["run_bytes"] - 1
+    start = cmd["chip_addr"] % space
+    return start % w != 0 and start // w == last % space // w
+
+
+def beat_words(cmd: Mapping[str, int], params: DmaParams, previous: Mapping | None = None) -> Iterator[tuple[int, int]]:
     """``(completed, needed)`` for each bus beat of a command (its :func:`command_layout` fields),
     in order: the on-chip words the reader can write once the beat has arrived (those it ends,
     unless the command's next beat goes on in them), and the words the writer reads for it
-    (those it holds bytes of, but for the one the command's previous beat ended in); 0, 1 or 2."""
+    (those it holds bytes of, but for the one the command's previous beat ended in, or for the
+    first beat the word ``previous``, the writer's command before, ended in: :func:`carries_word`);
+    0, 1 or 2."""
     w, n, space = params.bus_bytes, cmd["run_bytes"], 1 << params.chip_address_width
 
     def chip(r):
         return (cmd["chip_addr"] + r * cmd["chip_stride"]) % space
 
-    continues = False  # the previous beat's last word goes on in this beat
+    continues = carries_word(cmd, previous, params)  # the previous beat's last word goes on in this beat
     for r in range(cmd["runs"]):
         start, offset = chip(r), (cmd["dram_addr"] + r * cmd["dram_stride"]) % w
         beats = (offset + n + w - 1) // w
@@ -192,21 +205,25 @@ def beat_words(cmd: Mapping[str, int], params: DmaParams) -> Iterator[tuple[int,
             yield spans + (not continues), needed
 
 
-def keeps_pace(cmd: Mapping[str, int], params: DmaParams, *, writer: bool, after_idle: bool = False) -> bool:
+def keeps_pace(
+    cmd: Mapping, params: DmaParams, *, writer: bool, after_idle: bool = False, previous: Mapping | None = None
+) -> bool:
     """Whether an engine's on-chip port keeps up with the command at one bus beat per cycle, as
     the published timing assumes (the words of each beat: :func:`beat_words`).
 
-    Writer: no beat needs two words (it reads one per cycle). Reader: it writes one word per
-    cycle and keeps one waiting, so a beat that completes two words must follow a beat of the
-    command that completes none, with no two-word beat in between: a word of the previous
-    command may still wait when the command's first beat arrives, unless the R channel carried
-    no beat in a cycle in between (``after_idle``). Runs that are chip-aligned (``chip_addr`` and
+    Writer: no beat needs two words (it reads one per cycle); ``previous`` is the writer's
+    command before this one (its fields and ``target``), whose last word a command that starts
+    mid-word in it takes as read. Reader: it writes one word per cycle and keeps one waiting,
+    so a beat that completes two words must follow a beat of the command that completes none,
+    with no two-word beat in between: a word of the previous command may still wait when the
+    command's first beat arrives, unless the R channel carried no beat in a cycle in between
+    (``after_idle``). Runs that are chip-aligned (``chip_addr`` and
     ``chip_stride`` multiples of ``W``), packed on chip from a word boundary (``chip_stride ==
     run_bytes``) or in the same lanes on chip as in DRAM keep pace; a run that starts at a later
     lane on chip than in DRAM may need a word more than beats.
     """
     if writer:
-        return all(needed <= 1 for _, needed in beat_words(cmd, params))
+        return all(needed <= 1 for _, needed in beat_words(cmd, params, previous))
     waiting = 0 if after_idle else 1
     for completed, _ in beat_words(cmd, params):
         waiting = max(0, waiting + completed - 1)
@@ -732,10 +749,12 @@ class DmaWriter(_DmaEngine):
     bytes, so no other DRAM byte is written. Beats are read ahead from the on-chip memory, one
     word per cycle: with ``WREADY`` high the W channel carries a beat every cycle across runs,
     bursts and commands that :func:`keeps_pace` accepts (a beat that needs two words not yet
-    read waits a cycle for the first). A command taken at edge ``h`` has its first beat offered
-    from cycle ``h + ISSUE_CYCLES + 1`` or right after the previous command's last beat, so by
-    the cycle after its first AW handshake; ``hold`` may delay that AW past its data (AXI allows
-    W before AW). ``BREADY`` is always high.
+    read waits a cycle for the first). A command that starts mid-word in the on-chip word the
+    command before it ended in takes that word as read then: the memory must not change it in
+    between (the output rows of a tile's segment continue so in its staging bank). A command
+    taken at edge ``h`` has its first beat offered from cycle ``h + ISSUE_CYCLES + 1`` or right
+    after the previous command's last beat, so by the cycle after its first AW handshake;
+    ``hold`` may delay that AW past its data (AXI allows W before AW). ``BREADY`` is always high.
 
     Ports: ``cmd`` (:func:`command_layout` stream), ``m_axi`` (:class:`rtl.hw.axi.AXI4WriteSignature`),
     ``rd`` (:func:`chip_read_signature`), ``done`` / ``done_target``, ``error`` (2 bits),
@@ -766,26 +785,34 @@ class DmaWriter(_DmaEngine):
         bus, beat = self.m_axi, walker.beat.payload
 
         # Read ahead, at most W_BEATS beats beyond the W handshake. A beat needs the word of its
-        # first byte, unless the previous beat `continues` it (it is then the last word read),
-        # and the next word if it `spans`: one read with the beat, or the first word alone in
-        # the cycle before if it needs both.
+        # first byte, unless the previous beat `continues` it or it is a command's first beat
+        # that starts mid-word in the word the previous command ended in (`carried`): it is then
+        # the last word read. It needs the next word too if it `spans`: one read with the beat,
+        # or the first word alone in the cycle before if it needs both.
         outstanding = Signal(range(self.W_BEATS + 1))
-        have_first = Signal()  # the beat's first word is the last word read
+        have_first = Signal()  # the previous beat continues in the beat's first word
+        command_first = Signal(init=1)  # the beat is its command's first
+        last_word, last_target, any_read = Signal(p.word_address_width), Signal(p.target_width), Signal()
+        carried = (command_first & any_read & (beat.start != 0) & (beat.word == last_word)
+                   & (beat.target == last_target))  # fmt: skip
+        have = have_first | carried  # the beat's first word is the last word read
         sent = bus.wvalid & bus.wready
         room = outstanding < self.W_BEATS
-        split = ~have_first & beat.spans
+        split = ~have & beat.spans
         step = walker.beat.valid & room
         issue = step & ~split
         m.d.comb += [
             walker.beat.ready.eq(room & ~split),
-            self.rd.en.eq(step & (~have_first | beat.spans)),
-            self.rd.addr.eq(beat.word + have_first),
+            self.rd.en.eq(step & (~have | beat.spans)),
+            self.rd.addr.eq(beat.word + have),
             self.rd.target.eq(beat.target),
         ]
         with m.If(issue):
-            m.d.sync += have_first.eq(beat.continues)
+            m.d.sync += [have_first.eq(beat.continues), command_first.eq(beat.cmd_last)]
         with m.Elif(step):
             m.d.sync += have_first.eq(1)
+        with m.If(self.rd.en):
+            m.d.sync += [last_word.eq(self.rd.addr), last_target.eq(beat.target), any_read.eq(1)]
         m.d.sync += outstanding.eq(outstanding + issue - sent)
 
         # WSTRB: the DRAM lanes of the beat's first and last run bytes, and those between.
