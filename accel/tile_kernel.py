@@ -121,13 +121,12 @@ def encode_op(op: Op, macs: int = 0) -> np.ndarray:
 # outputs per row segment (the whole row, or less: 2-D tiles), and whether the ifmap tile holds
 # every channel while K tiles take slices of it (1: the ifmap is fetched once per M tile), whether
 # each row segment fetches its own column window (1) or shares its band's whole rows (0), the
-# taps of a channel's window per K tile (the whole window, or whole R-tap blocks of it), the bytes
-# of the largest ifmap and filter tile, which operands are single-buffered (SINGLE_* bits: their
-# tiles take both banks of the buffer), and whether the bands of an output plane share its whole
-# input (1: fetched once per plane).
+# taps of a channel's window per K tile (the whole window, or whole R-tap blocks of it), which
+# operands are single-buffered (SINGLE_* bits: their largest tile takes both banks of the buffer),
+# and whether the bands of an output plane share its whole input (1: fetched once per plane).
 (P_PACK, P_BAND, P_IMAGES, P_CHANNELS, P_N_TILE, P_ORDER, P_NEED_IFMAP, P_NEED_FILTER, P_NEED_OFMAP,
- P_SEGMENT, P_RESIDENT, P_WINDOWED, P_TAPS, P_HELD_IFMAP, P_HELD_FILTER, P_SINGLE, P_SHARED) = range(17)  # fmt: skip
-PLAN_FIELDS = 17
+ P_SEGMENT, P_RESIDENT, P_WINDOWED, P_TAPS, P_SINGLE, P_SHARED) = range(15)  # fmt: skip
+PLAN_FIELDS = 15
 SINGLE_IFMAP, SINGLE_FILTER = 1, 2
 ORDER_MN, ORDER_NM = 0, 1
 ORDER_NAMES = ("mn", "nm")
@@ -270,8 +269,8 @@ def _consider(op, plan, best, shape, pack, ib, held, addends, cols, bank_if, ban
     order, traffic = _estimate(op, shape, pack, ib, held, addends, cols)
     if plan[P_BAND] != 0 and traffic > best[0]:
         return
-    ifmap_bytes = _ifmap_tile_bytes(op, shape, ib)
-    doubles = int(ifmap_bytes > bank_if) + int(held > bank_f)
+    ifmap_double, filter_double = int(_ifmap_tile_bytes(op, shape, ib) > bank_if), int(held > bank_f)
+    doubles = ifmap_double + filter_double
     segments = _cdiv(op[O_OUT_ROW_LEN], segment)
     kt = ct * taps
     if images > 0:
@@ -288,7 +287,7 @@ def _consider(op, plan, best, shape, pack, ib, held, addends, cols, bank_if, ban
         plan[P_BAND], plan[P_IMAGES], plan[P_CHANNELS], plan[P_N_TILE] = band, images, ct, nt
         plan[P_ORDER], plan[P_SEGMENT], plan[P_RESIDENT] = order, segment, resident
         plan[P_WINDOWED], plan[P_TAPS], plan[P_SHARED] = windowed, taps, shared
-        plan[P_HELD_IFMAP], plan[P_HELD_FILTER] = ifmap_bytes, held
+        plan[P_SINGLE] = SINGLE_IFMAP * ifmap_double + SINGLE_FILTER * filter_double
         best[0], best[1], best[2], best[3] = traffic, doubles, segments, volume
 
 
@@ -451,7 +450,6 @@ def plan_layer(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, tile_ba
     whole = np.zeros(PLAN_FIELDS, dtype=np.int64)
     if _plan_packed(op, df, rows, cols, ib, wb, ab, bank_if, bank_f, bank_of, pack, whole, tile_banks) >= traffic:
         return plan
-    whole[P_SINGLE] = SINGLE_IFMAP * (whole[P_HELD_IFMAP] > bank_if) + SINGLE_FILTER * (whole[P_HELD_FILTER] > bank_f)
     return whole
 
 
